@@ -1,0 +1,288 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from chats.models import (
+    Chat,
+    Client,
+    Customer,
+    Dialog,
+    Feedback,
+    MarkerHit,
+    Message,
+    MessengerLink,
+    PageVisit,
+    Script,
+    Step,
+    StepButton,
+)
+from chats.selectors import chat_deletion_summary
+from chats.views import frame_code, public_base_url
+
+
+class MessengerLinkInline(admin.TabularInline):
+    model = MessengerLink
+    extra = 0
+
+
+@admin.register(Chat)
+class ChatAdmin(admin.ModelAdmin):
+    list_display = ["name", "language", "public_key", "actions_column"]
+    search_fields = ["name", "public_key"]
+    inlines = [MessengerLinkInline]
+    readonly_fields = ["public_key"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "public_key",
+                    "language",
+                    "reply_to_first_message",
+                    "knowledge_base_url",
+                    "headset_mode",
+                ]
+            },
+        ),
+        (
+            _("Feedback"),
+            {
+                "fields": [
+                    "feedback_enabled",
+                    "feedback_delay_seconds",
+                    "feedback_scale",
+                    "feedback_prompt",
+                ]
+            },
+        ),
+        (
+            _("Operators and queue"),
+            {
+                "fields": [
+                    "operator_idle_seconds",
+                    "queue_max_wait_seconds",
+                    "queue_notice_interval_minutes",
+                    "queue_notice_text",
+                    "sla_first_response_seconds",
+                    "sla_next_response_seconds",
+                ]
+            },
+        ),
+        (
+            _("Scripts after the end"),
+            {
+                "fields": [
+                    "script_after_bot_end",
+                    "script_after_operator_end",
+                    "script_after_client_timeout",
+                ]
+            },
+        ),
+        (
+            _("Look"),
+            {
+                "fields": [
+                    "bot_color",
+                    "operator_color",
+                    "user_color",
+                    "button_color",
+                    "button_text_color",
+                    "bot_avatar",
+                    "operator_avatar",
+                    "user_avatar",
+                ]
+            },
+        ),
+    ]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        for field in (
+            "script_after_bot_end",
+            "script_after_operator_end",
+            "script_after_client_timeout",
+        ):
+            if field in form.base_fields:
+                queryset = Script.objects.filter(chat=obj) if obj else Script.objects.none()
+                form.base_fields[field].queryset = queryset
+        return form
+
+    @admin.display(description=_("actions"))
+    def actions_column(self, chat: Chat) -> str:
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}">{}</a> · <a href="{}">{}</a> · '
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            reverse("admin:chats_chat_frame_code", args=[chat.pk]),
+            _("frame code"),
+            reverse("admin:chats_dialog_changelist") + f"?chat__id__exact={chat.pk}",
+            _("view dialogs"),
+            reverse("demo_chat", args=[chat.public_key]),
+            _("preview"),
+            reverse("admin:chats_chat_change", args=[chat.pk]),
+            _("edit"),
+            reverse("admin:chats_chat_delete", args=[chat.pk]),
+            _("delete"),
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:chat_id>/frame-code/",
+                self.admin_site.admin_view(self.frame_code_view),
+                name="chats_chat_frame_code",
+            ),
+            *super().get_urls(),
+        ]
+
+    def frame_code_view(self, request: HttpRequest, chat_id: int) -> HttpResponse:
+        chat = get_object_or_404(Chat, pk=chat_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Frame code of %(chat)s") % {"chat": chat.name},
+            "chat": chat,
+            "opts": self.model._meta,
+            "snippet": frame_code(chat=chat, base_url=public_base_url(request)),
+        }
+        return TemplateResponse(request, "admin/chats/chat/frame_code.html", context)
+
+    def get_deleted_objects(self, objs, request):
+        """Say what goes with a chat in counts, without listing every message."""
+        to_delete, model_count, perms_needed, protected = [], {}, set(), []
+        for chat in objs:
+            summary = chat_deletion_summary(chat=chat)
+            to_delete.append(
+                _(
+                    "Chat “%(name)s” with %(scripts)d scripts, %(clients)d clients, "
+                    "%(dialogs)d dialogs and %(messages)d messages, and their markers, page "
+                    "visits, feedback and handoff requests."
+                )
+                % {"name": chat.name, **summary}
+            )
+            for key, value in summary.items():
+                model_count[key] = model_count.get(key, 0) + value
+        if not self.has_delete_permission(request):
+            perms_needed.add(self.model._meta.verbose_name)
+        return to_delete, model_count, perms_needed, protected
+
+
+class StepInline(admin.StackedInline):
+    model = Step
+    extra = 0
+    show_change_link = True
+    fields = ["position", "text", "marker", "connect_operator"]
+
+
+@admin.register(Script)
+class ScriptAdmin(admin.ModelAdmin):
+    list_display = ["name", "chat", "kind"]
+    list_filter = ["chat", "kind"]
+    search_fields = ["name", "keywords"]
+    inlines = [StepInline]
+
+
+class StepButtonInline(admin.TabularInline):
+    model = StepButton
+    fk_name = "step"
+    extra = 0
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "target_script":
+            step_id = request.resolver_match.kwargs.get("object_id")
+            step = Step.objects.filter(pk=step_id).select_related("script").first()
+            if step is not None:
+                kwargs["queryset"] = Script.objects.filter(chat_id=step.script.chat_id)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Step)
+class StepAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "script", "marker", "connect_operator"]
+    list_filter = ["script__chat"]
+    inlines = [StepButtonInline]
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "phone", "email", "created_at"]
+    search_fields = ["name", "phone", "email"]
+
+
+@admin.register(Client)
+class ClientAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "chat", "messenger", "customer", "created_at"]
+    list_filter = ["chat", "messenger"]
+    search_fields = ["external_id", "name"]
+    raw_id_fields = ["customer"]
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class MessageInline(ReadOnlyInline):
+    model = Message
+    fields = ["sequence", "created_at", "author_kind", "author_name", "text"]
+
+
+class MarkerHitInline(ReadOnlyInline):
+    model = MarkerHit
+
+
+class PageVisitInline(ReadOnlyInline):
+    model = PageVisit
+
+
+class FeedbackInline(ReadOnlyInline):
+    model = Feedback
+
+
+@admin.register(Dialog)
+class DialogAdmin(admin.ModelAdmin):
+    list_display = ["session_id", "chat", "messenger", "status", "started_at", "client"]
+    list_filter = ["chat", "messenger", "status"]
+    search_fields = ["session_id", "client__external_id"]
+    date_hierarchy = "started_at"
+    readonly_fields = [
+        "session_id",
+        "chat",
+        "client",
+        "messenger",
+        "status",
+        "started_at",
+        "closed_at",
+        "last_message_at",
+        "cost",
+        "last_sequence",
+    ]
+    inlines = [MessageInline, MarkerHitInline, PageVisitInline, FeedbackInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["dialog", "sequence", "author_kind", "author_name", "created_at"]
+    list_filter = ["author_kind", "dialog__chat"]
+    search_fields = ["text", "dialog__session_id"]
+    raw_id_fields = ["dialog"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

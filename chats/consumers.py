@@ -1,0 +1,245 @@
+"""The widget's websocket: authorise at hello, then parse frames and call services.
+
+Delivery rule: the consumer remembers the last sequence it sent and only ever sends
+the next one; an event that skips ahead makes it read the gap from the database,
+so a dropped channel-layer event costs a query, never a message."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from chats import selectors, services
+from chats.enums import HeadsetMode, Messenger
+from chats.models import Chat, Dialog
+from chats.realtime import dialog_group_name, message_payload
+from chats.registries import HandoffUnavailable, handoff_entry
+from chats.visitor_tokens import InvalidVisitorToken, visitor_token_read
+from chats.widget_protocol import (
+    ButtonPress,
+    ClientText,
+    FrameError,
+    HandoffAsk,
+    Hello,
+    PageOpened,
+    Ping,
+    frame_parse,
+)
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNKNOWN_CHAT = 4404
+CLOSE_BAD_TOKEN = 4401
+CLOSE_ABUSE = 4429
+ABUSE_LIMIT = 50  # rate-limited frames before the socket is closed
+
+
+class TokenBucket:
+    def __init__(self, *, burst: int, per_second: float) -> None:
+        self.capacity = burst
+        self.tokens = float(burst)
+        self.per_second = per_second
+        self.updated = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.per_second)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class WidgetConsumer(AsyncWebsocketConsumer):
+    chat: Chat | None = None
+    dialog: Dialog | None = None
+
+    async def connect(self) -> None:
+        public_key = self.scope["url_route"]["kwargs"]["public_key"]
+        self.chat = await database_sync_to_async(selectors.chat_get_by_public_key)(
+            public_key=public_key
+        )
+        if self.chat is None:
+            await self.close(code=CLOSE_UNKNOWN_CHAT)
+            return
+        self.dialog = None
+        self.last_sent = 0
+        self.rate_limited = 0
+        self.bucket = TokenBucket(
+            burst=settings.BATON_WIDGET_RATE_BURST,
+            per_second=settings.BATON_WIDGET_RATE_PER_SECOND,
+        )
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if self.dialog is not None:
+            await self.channel_layer.group_discard(
+                dialog_group_name(self.dialog.pk), self.channel_name
+            )
+
+    async def send_json(self, frame: dict) -> None:
+        await self.send(text_data=json.dumps(frame, ensure_ascii=False))
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not self.bucket.take():
+            self.rate_limited += 1
+            if self.rate_limited > ABUSE_LIMIT:
+                await self.close(code=CLOSE_ABUSE)
+                return
+            await self.send_json(
+                {"type": "error", "code": "rate_limited", "detail": "too many frames; slow down"}
+            )
+            return
+        try:
+            if text_data is None:
+                raise FrameError("malformed", "binary frames are not accepted")
+            frame = frame_parse(text_data)
+            if isinstance(frame, Hello):
+                await self.handle_hello(frame)
+            elif self.dialog is None:
+                raise FrameError("hello_required", "say hello with your token first")
+            else:
+                await self.handle_frame(frame)
+        except FrameError as error:
+            await self.send_json(error.as_frame())
+
+    async def handle_hello(self, frame: Hello) -> None:
+        if self.dialog is not None:
+            raise FrameError("already_greeted", "this connection has said hello already")
+        try:
+            visitor_id = visitor_token_read(public_key=self.chat.public_key, token=frame.token)
+        except InvalidVisitorToken:
+            await self.send_json(
+                {"type": "error", "code": "bad_token", "detail": "the visitor token is not valid"}
+            )
+            await self.close(code=CLOSE_BAD_TOKEN)
+            return
+        dialog, _created = await database_sync_to_async(services.dialog_start_or_resume)(
+            chat=self.chat, messenger=Messenger.WEB, external_id=visitor_id
+        )
+        # join first, read second: nothing committed in between can fall through
+        await self.channel_layer.group_add(dialog_group_name(dialog.pk), self.channel_name)
+        self.dialog = dialog
+        same_dialog = frame.dialog == dialog.session_id
+        self.last_sent = frame.last_sequence if same_dialog else 0
+        await self.send_json(
+            {
+                "type": "welcome",
+                "dialog": dialog.session_id,
+                "status": dialog.status,
+                "last_sequence": dialog.last_sequence,
+            }
+        )
+        await self.catch_up()
+
+    async def handle_frame(self, frame) -> None:
+        if isinstance(frame, ClientText):
+            await self.handle_client_message(frame.client_msg_id, frame.text)
+        elif isinstance(frame, ButtonPress):
+            await self.handle_button(frame)
+        elif isinstance(frame, HandoffAsk):
+            await self.handle_handoff()
+        elif isinstance(frame, PageOpened):
+            await self.handle_page(frame)
+        elif isinstance(frame, Ping):
+            await self.catch_up()
+            await self.send_json({"type": "pong"})
+
+    async def acknowledge(self, client_msg_id: str, message, created: bool) -> None:
+        await self.send_json(
+            {
+                "type": "ack",
+                "client_msg_id": client_msg_id,
+                "sequence": message.sequence,
+                "duplicate": not created,
+            }
+        )
+        await self.deliver(message_payload(message))
+        await self.catch_up()
+
+    async def handle_client_message(self, client_msg_id: str, text: str) -> None:
+        try:
+            message, created = await database_sync_to_async(services.dialog_receive_client_message)(
+                dialog=self.dialog, text=text, client_msg_id=client_msg_id
+            )
+        except services.DialogClosed:
+            raise FrameError("dialog_closed", "this dialog is closed", client_msg_id) from None
+        except ValidationError as error:
+            raise FrameError("invalid", " ".join(error.messages), client_msg_id) from None
+        await self.acknowledge(client_msg_id, message, created)
+
+    async def handle_button(self, frame: ButtonPress) -> None:
+        try:
+            message, created = await database_sync_to_async(services.bot_button_press)(
+                dialog=self.dialog, button_id=frame.button_id, client_msg_id=frame.client_msg_id
+            )
+        except services.UnknownButton:
+            raise FrameError(
+                "unknown_button", "no such button in this chat", frame.client_msg_id
+            ) from None
+        except services.DialogClosed:
+            raise FrameError(
+                "dialog_closed", "this dialog is closed", frame.client_msg_id
+            ) from None
+        await self.acknowledge(frame.client_msg_id, message, created)
+
+    async def handle_handoff(self) -> None:
+        if self.chat.headset_mode == HeadsetMode.NEVER:
+            raise FrameError("handoff_unavailable", "this chat does not connect operators")
+        try:
+            await database_sync_to_async(handoff_entry.open_request)(
+                dialog=self.dialog, reason="headset"
+            )
+        except (HandoffUnavailable, services.DialogClosed):
+            raise FrameError("handoff_unavailable", "no operator can be asked now") from None
+        await self.catch_up()
+
+    async def handle_page(self, frame: PageOpened) -> None:
+        try:
+            await database_sync_to_async(services.page_visit_record)(
+                dialog=self.dialog, url=frame.url, title=frame.title, visited_at=frame.visited_at
+            )
+        except ValidationError as error:
+            raise FrameError("invalid", " ".join(error.messages)) from None
+
+    # --- delivery -----------------------------------------------------------
+    async def deliver(self, payload: dict) -> None:
+        sequence = payload["sequence"]
+        if sequence <= self.last_sent:
+            return
+        if sequence > self.last_sent + 1:
+            await self.catch_up(until=sequence - 1)
+            if sequence <= self.last_sent:
+                return
+        self.last_sent = sequence
+        await self.send_json({"type": "message", "message": payload})
+
+    async def catch_up(self, until: int | None = None) -> None:
+        """Send what the database holds beyond the last sequence sent."""
+        while True:
+            batch = await database_sync_to_async(selectors.messages_after)(
+                dialog_id=self.dialog.pk, sequence=self.last_sent
+            )
+            for payload in batch:
+                if until is not None and payload["sequence"] > until:
+                    return
+                self.last_sent = payload["sequence"]
+                await self.send_json({"type": "message", "message": payload})
+            if len(batch) < selectors.RESUME_BATCH:
+                return
+
+    async def dialog_message(self, event: dict) -> None:
+        if self.dialog is not None:
+            await self.deliver(event["message"])
+
+    async def dialog_status(self, event: dict) -> None:
+        if self.dialog is not None:
+            self.dialog.status = event["status"]
+            await self.send_json({"type": "status", "status": event["status"]})

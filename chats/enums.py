@@ -1,0 +1,57 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class DialogStatus(models.TextChoices):
+    BOT = "bot", _("bot answering")
+    WAITING = "waiting", _("waiting for an operator")
+    OPERATOR = "operator", _("operator connected")
+    CLOSED = "closed", _("closed")
+
+
+class Messenger(models.TextChoices):
+    """The channel a client writes from (SPEC "Dialog viewer")."""
+
+    WEB = "web", "Web"
+    TELEGRAM = "telegram", "Telegram"
+    WHATSAPP = "whatsapp", "WhatsApp"
+    VIBER = "viber", "Viber"
+    FACEBOOK = "facebook", "Facebook"
+    ALICE = "alice", "Alice"
+    YANDEX = "yandex", "Yandex"
+    VK = "vk", "VK"
+    SKYPE = "skype", "Skype"
+    SLACK = "slack", "Slack"
+    WECHAT = "wechat", "WeChat"
+    SNAPCHAT = "snapchat", "Snapchat"
+    LINE = "line", "Line"
+
+
+class AuthorKind(models.TextChoices):
+    CLIENT = "client", _("client")
+    BOT = "bot", _("bot")
+    OPERATOR = "operator", _("operator")
+    SYSTEM = "system", _("system")
+
+
+class FeedbackScale(models.IntegerChoices):
+    TWO_POINT = 2, _("2-point scoring")
+    FIVE_POINT = 5, _("5-point scoring")
+    TEN_POINT = 10, _("10-point scoring")
+
+
+class HeadsetMode(models.TextChoices):
+    ALWAYS = "always", _("always visible")
+    NEVER = "never", _("hidden")
+
+
+class ScriptKind(models.TextChoices):
+    START = "start", _("start (greets a new dialog)")
+    FALLBACK = "fallback", _("fallback (answers what matched nothing)")
+    REGULAR = "regular", _("regular (reached by buttons, triggers or settings)")
+
+
+class ChatLanguage(models.TextChoices):
+    ENGLISH = "en", "English"
+    RUSSIAN = "ru", "Русский"
+    ITALIAN = "it", "Italiano"

@@ -1,0 +1,453 @@
+from __future__ import annotations
+
+import secrets
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from chats.enums import (
+    AuthorKind,
+    ChatLanguage,
+    DialogStatus,
+    FeedbackScale,
+    HeadsetMode,
+    Messenger,
+    ScriptKind,
+)
+from chats.validators import validate_avatar, validate_colour
+
+
+def new_public_key() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def new_session_id() -> str:
+    return secrets.token_hex(16)
+
+
+class Chat(models.Model):
+    """One configured bot with its widget, scripts and settings (SPEC "Chat settings")."""
+
+    name = models.CharField(_("name"), max_length=200)
+    public_key = models.CharField(
+        _("public key"), max_length=40, unique=True, default=new_public_key, editable=False
+    )
+    language = models.CharField(
+        _("language"), max_length=5, choices=ChatLanguage.choices, default=ChatLanguage.ENGLISH
+    )
+    reply_to_first_message = models.BooleanField(
+        _("reply to the user's first message"),
+        default=True,
+        help_text=_("When off, a first message that matches no trigger gets no bot answer."),
+    )
+    knowledge_base_url = models.URLField(_("knowledge base link"), blank=True)
+    headset_mode = models.CharField(
+        _("headset icon"), max_length=10, choices=HeadsetMode.choices, default=HeadsetMode.ALWAYS
+    )
+
+    feedback_enabled = models.BooleanField(_("request feedback at the end"), default=True)
+    feedback_delay_seconds = models.PositiveIntegerField(
+        _("ask for feedback after (s from the dialog's start)"), default=0
+    )
+    feedback_scale = models.PositiveSmallIntegerField(
+        _("feedback scale"), choices=FeedbackScale.choices, default=FeedbackScale.FIVE_POINT
+    )
+    feedback_prompt = models.CharField(
+        _("rating prompt"), max_length=500, default="Please rate the conversation"
+    )
+
+    operator_idle_seconds = models.PositiveIntegerField(
+        _("operator idle time before the dialog goes back to the bot (s)"),
+        default=600,
+        validators=[MinValueValidator(1)],
+    )
+    script_after_bot_end = models.ForeignKey(
+        "chats.Script",
+        verbose_name=_("script after the bot ends a dialog"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    script_after_operator_end = models.ForeignKey(
+        "chats.Script",
+        verbose_name=_("script after an operator ends a dialog"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    script_after_client_timeout = models.ForeignKey(
+        "chats.Script",
+        verbose_name=_("script after a client response timeout"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    queue_max_wait_seconds = models.PositiveIntegerField(
+        _("longest time in the queue (s)"), default=900, validators=[MinValueValidator(1)]
+    )
+    queue_notice_interval_minutes = models.PositiveIntegerField(
+        _("tell the client they are queued every (min)"),
+        default=2,
+        validators=[MinValueValidator(1)],
+    )
+    queue_notice_text = models.CharField(
+        _("queue notice"),
+        max_length=500,
+        default="All operators are busy. You are number {position} in the queue.",
+        help_text=_("{position} is replaced with the client's place in the queue."),
+    )
+
+    bot_color = models.CharField(
+        _("bot colour"), max_length=60, default="#eef1f5", validators=[validate_colour]
+    )
+    operator_color = models.CharField(
+        _("operator colour"), max_length=60, default="#dff3e4", validators=[validate_colour]
+    )
+    user_color = models.CharField(
+        _("user colour"), max_length=60, default="#2f6fed", validators=[validate_colour]
+    )
+    button_color = models.CharField(
+        _("button colour"), max_length=60, default="#2f6fed", validators=[validate_colour]
+    )
+    button_text_color = models.CharField(
+        _("button text colour"), max_length=60, default="#ffffff", validators=[validate_colour]
+    )
+
+    bot_avatar = models.FileField(
+        _("bot avatar"), upload_to="avatars/", blank=True, validators=[validate_avatar]
+    )
+    operator_avatar = models.FileField(
+        _("operator avatar"), upload_to="avatars/", blank=True, validators=[validate_avatar]
+    )
+    user_avatar = models.FileField(
+        _("user avatar"), upload_to="avatars/", blank=True, validators=[validate_avatar]
+    )
+
+    sla_first_response_seconds = models.PositiveIntegerField(
+        _("SLA for the first response (s)"), default=60, validators=[MinValueValidator(1)]
+    )
+    sla_next_response_seconds = models.PositiveIntegerField(
+        _("SLA for later responses (s)"), default=120, validators=[MinValueValidator(1)]
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("chat")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors = {}
+        for field in (
+            "script_after_bot_end",
+            "script_after_operator_end",
+            "script_after_client_timeout",
+        ):
+            script = getattr(self, field)
+            if script is not None and self.pk and script.chat_id != self.pk:
+                errors[field] = _("Choose a script of this chat.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class MessengerLink(models.Model):
+    """A button next to the widget launcher that opens the chat in a messenger."""
+
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="messenger_links")
+    messenger = models.CharField(_("messenger"), max_length=20, choices=Messenger.choices)
+    url = models.URLField(_("link"))
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_messenger_display()}: {self.url}"
+
+
+class Script(models.Model):
+    """A sequence of bot steps, reached by the start of a dialog, a button, a keyword
+    trigger or a chat setting."""
+
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="scripts")
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=ScriptKind.choices, default=ScriptKind.REGULAR
+    )
+    keywords = models.TextField(
+        _("keyword triggers"),
+        blank=True,
+        help_text=_(
+            "One per line. A client message containing one of them starts this script "
+            "(case and accents ignored)."
+        ),
+    )
+
+    class Meta:
+        ordering = ["chat", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["chat", "name"], name="script_name_unique_per_chat"),
+            models.UniqueConstraint(
+                fields=["chat"],
+                condition=Q(kind=ScriptKind.START),
+                name="one_start_script_per_chat",
+                violation_error_message=_("This chat already has a start script."),
+            ),
+            models.UniqueConstraint(
+                fields=["chat"],
+                condition=Q(kind=ScriptKind.FALLBACK),
+                name="one_fallback_script_per_chat",
+                violation_error_message=_("This chat already has a fallback script."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.chat}: {self.name}"
+
+    @property
+    def keyword_list(self) -> list[str]:
+        return [line.strip() for line in self.keywords.splitlines() if line.strip()]
+
+
+class Step(models.Model):
+    """One bot message of a script, optionally recording a marker or asking for a human."""
+
+    script = models.ForeignKey(Script, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    text = models.TextField(_("bot text"), blank=True)
+    marker = models.CharField(
+        _("marker"),
+        max_length=100,
+        blank=True,
+        help_text=_("Recorded on the dialog when this step is reached; used by reports."),
+    )
+    connect_operator = models.BooleanField(
+        _("connect operator"),
+        default=False,
+        help_text=_("Reaching this step opens a request for a human."),
+    )
+
+    class Meta:
+        ordering = ["script", "position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.script.name} #{self.position}"
+
+    def clean(self) -> None:
+        if not self.text.strip() and not self.marker and not self.connect_operator:
+            raise ValidationError(
+                _("A step needs bot text, a marker or the connect-operator mark.")
+            )
+
+
+class StepButton(models.Model):
+    """A button under a step's text: it leads to another script or opens a URL."""
+
+    step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="buttons")
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    label = models.CharField(_("label"), max_length=100)
+    target_script = models.ForeignKey(
+        Script,
+        verbose_name=_("leads to script"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    url = models.URLField(_("or opens URL"), blank=True)
+
+    class Meta:
+        ordering = ["step", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    def clean(self) -> None:
+        if bool(self.target_script_id) == bool(self.url):
+            raise ValidationError(_("A button leads either to a script or to a URL (one of them)."))
+        if (
+            self.target_script_id
+            and self.step_id
+            and (self.target_script.chat_id != self.step.script.chat_id)
+        ):
+            raise ValidationError({"target_script": _("Choose a script of the same chat.")})
+
+
+class Customer(models.Model):
+    """A known person, matched across clients by normalised phone or e-mail."""
+
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, null=True, blank=True, unique=True)
+    email = models.EmailField(_("e-mail"), null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(phone__isnull=False) | Q(email__isnull=False),
+                name="customer_has_phone_or_email",
+                violation_error_message=_("A customer needs a phone or an e-mail."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.email or self.phone or f"customer {self.pk}"
+
+    def clean(self) -> None:
+        from chats.normalise import normalise_email, normalise_phone
+
+        try:
+            self.phone = normalise_phone(self.phone) if self.phone else None
+        except ValueError as error:
+            raise ValidationError({"phone": str(error)}) from None
+        self.email = normalise_email(self.email) if self.email else None
+
+
+class Client(models.Model):
+    """A person writing in: one per channel identity in a chat."""
+
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="clients")
+    messenger = models.CharField(max_length=20, choices=Messenger.choices)
+    external_id = models.CharField(
+        max_length=100, help_text=_("The visitor id (web) or the user id in the messenger.")
+    )
+    name = models.CharField(max_length=200, blank=True)
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="clients"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chat", "messenger", "external_id"], name="client_identity_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"{self.messenger}:{self.external_id[:12]}"
+
+
+class Dialog(models.Model):
+    """One session of a client in a chat on one channel."""
+
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="dialogs")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="dialogs")
+    messenger = models.CharField(max_length=20, choices=Messenger.choices)
+    session_id = models.CharField(
+        max_length=32, unique=True, default=new_session_id, editable=False
+    )
+    status = models.CharField(max_length=10, choices=DialogStatus.choices, default=DialogStatus.BOT)
+    started_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    cost = models.DecimalField(max_digits=12, decimal_places=4, default=0)
+    # the highest message sequence handed out; incremented under the dialog's row lock
+    last_sequence = models.PositiveBigIntegerField(default=0)
+    client_message_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["chat", "status", "-started_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client"],
+                condition=~Q(status=DialogStatus.CLOSED),
+                name="one_open_dialog_per_client",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"dialog {self.session_id}"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status == DialogStatus.CLOSED
+
+
+class Message(models.Model):
+    """A stored message. `sequence` orders a dialog's messages and is what a
+    reconnecting client resumes from; `client_msg_id` makes client sends idempotent."""
+
+    dialog = models.ForeignKey(Dialog, on_delete=models.CASCADE, related_name="messages")
+    sequence = models.PositiveBigIntegerField()
+    author_kind = models.CharField(max_length=10, choices=AuthorKind.choices)
+    author_name = models.CharField(max_length=200, blank=True)
+    text = models.TextField(blank=True)
+    buttons = models.JSONField(default=list, blank=True)
+    attachments = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    channel_message_id = models.CharField(max_length=100, blank=True)
+    client_msg_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - NULL means "not sent by a client", unique only when set
+
+    class Meta:
+        ordering = ["dialog", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["dialog", "sequence"], name="message_sequence_unique"),
+            models.UniqueConstraint(
+                fields=["dialog", "client_msg_id"],
+                condition=Q(client_msg_id__isnull=False),
+                name="message_client_msg_id_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dialog_id}#{self.sequence} {self.author_kind}"
+
+
+class MarkerHit(models.Model):
+    dialog = models.ForeignKey(Dialog, on_delete=models.CASCADE, related_name="marker_hits")
+    marker = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.marker
+
+
+class PageVisit(models.Model):
+    """A page of the host site the visitor opened, as reported by the widget snippet."""
+
+    dialog = models.ForeignKey(Dialog, on_delete=models.CASCADE, related_name="page_visits")
+    url = models.URLField(max_length=2000)
+    title = models.CharField(max_length=300, blank=True)
+    visited_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["visited_at", "id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class Feedback(models.Model):
+    dialog = models.OneToOneField(Dialog, on_delete=models.CASCADE, related_name="feedback")
+    scale = models.PositiveSmallIntegerField(choices=FeedbackScale.choices)
+    score = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(10)]
+    )
+    comment = models.TextField(blank=True)
+    operator_name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__gte=1) & Q(score__lte=models.F("scale")),
+                name="feedback_score_within_scale",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.score}/{self.scale}"

@@ -1,0 +1,55 @@
+"""Dialog events on the channel layer. The layer is only a doorbell: every event
+carries a sequence number and the database is the record, so a consumer that
+missed an event fetches the gap from the database (see docs/protocol.md)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+if TYPE_CHECKING:
+    from chats.models import Dialog, Message
+
+
+def dialog_group_name(dialog_id: int) -> str:
+    return f"dialog.{dialog_id}"
+
+
+def message_payload(message: Message) -> dict:
+    return {
+        "sequence": message.sequence,
+        "author_kind": message.author_kind,
+        "author_name": message.author_name,
+        "text": message.text,
+        "buttons": message.buttons,
+        "attachments": message.attachments,
+        "created_at": message.created_at.isoformat(),
+        "client_msg_id": message.client_msg_id,
+    }
+
+
+def _group_send_after_commit(group: str, event: dict) -> None:
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(layer.group_send)(group, event)
+
+    transaction.on_commit(send)
+
+
+def dialog_message_publish(*, message: Message) -> None:
+    """Ring the dialog's doorbell for a new message once the transaction commits."""
+    _group_send_after_commit(
+        dialog_group_name(message.dialog_id),
+        {"type": "dialog.message", "message": message_payload(message)},
+    )
+
+
+def dialog_status_publish(*, dialog: Dialog) -> None:
+    _group_send_after_commit(
+        dialog_group_name(dialog.pk),
+        {"type": "dialog.status", "status": dialog.status, "last_sequence": dialog.last_sequence},
+    )

@@ -1,0 +1,34 @@
+"""Writes of the chats app. Import from here; the modules are split by sub-domain."""
+
+from chats.services.bot_engine import (
+    UnknownButton,
+    bot_answer,
+    bot_button_press,
+    bot_greet,
+    script_matching,
+    script_run,
+)
+from chats.services.dialogs import (
+    client_get_or_create,
+    dialog_receive_client_message,
+    dialog_start_or_resume,
+    page_visit_record,
+)
+from chats.services.messages import DialogClosed, dialog_lock, dialog_status_set, message_post
+
+__all__ = [
+    "DialogClosed",
+    "UnknownButton",
+    "bot_answer",
+    "bot_button_press",
+    "bot_greet",
+    "client_get_or_create",
+    "dialog_lock",
+    "dialog_receive_client_message",
+    "dialog_start_or_resume",
+    "dialog_status_set",
+    "message_post",
+    "page_visit_record",
+    "script_matching",
+    "script_run",
+]

@@ -1,0 +1,97 @@
+"""Starting dialogs and recording what the client does besides writing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from chats.enums import AuthorKind, DialogStatus, Messenger
+from chats.models import Chat, Client, Dialog, Message, PageVisit
+from chats.services.bot_engine import bot_answer, bot_greet
+from chats.services.messages import message_post
+from chats.validators import http_url_validator
+
+PAGE_VISIT_MAX_AGE = timedelta(days=1)
+
+
+def client_get_or_create(
+    *, chat: Chat, messenger: Messenger, external_id: str, name: str = ""
+) -> Client:
+    try:
+        with transaction.atomic():
+            client, _created = Client.objects.get_or_create(
+                chat=chat,
+                messenger=messenger,
+                external_id=external_id,
+                defaults={"name": name},
+            )
+    except IntegrityError:  # created concurrently by another connection
+        client = Client.objects.get(chat=chat, messenger=messenger, external_id=external_id)
+    return client
+
+
+def dialog_start_or_resume(
+    *, chat: Chat, messenger: Messenger, external_id: str, name: str = ""
+) -> tuple[Dialog, bool]:
+    """The client's open dialog in this chat, or a new one greeted by the start script.
+
+    Safe when two connections of the same client arrive at once: the client row is
+    locked, and at most one open dialog per client is a database constraint.
+    """
+    client = client_get_or_create(
+        chat=chat, messenger=messenger, external_id=external_id, name=name
+    )
+    with transaction.atomic():
+        Client.objects.select_for_update().get(pk=client.pk)
+        dialog = (
+            Dialog.objects.select_related("chat")
+            .filter(client=client)
+            .exclude(status=DialogStatus.CLOSED)
+            .first()
+        )
+        if dialog is not None:
+            return dialog, False
+        dialog = Dialog.objects.create(chat=chat, client=client, messenger=messenger)
+        dialog.chat = chat
+        bot_greet(dialog=dialog)
+    return dialog, True
+
+
+def dialog_receive_client_message(
+    *, dialog: Dialog, text: str, client_msg_id: str
+) -> tuple[Message, bool]:
+    """Store a client's message and let the bot answer it, in one transaction.
+
+    Idempotent: a repeated `client_msg_id` returns the stored message and the bot
+    does not answer twice.
+    """
+    with transaction.atomic():
+        message, created = message_post(
+            dialog=dialog,
+            author_kind=AuthorKind.CLIENT,
+            text=text,
+            client_msg_id=client_msg_id,
+        )
+        if created:
+            bot_answer(dialog=dialog, text=text)
+    return message, created
+
+
+def page_visit_record(
+    *, dialog: Dialog, url: str, title: str = "", visited_at: datetime | None = None
+) -> PageVisit:
+    """Record a host-site page the visitor opened. A time from the browser is kept
+    when it is plausible (not in the future, not older than a day)."""
+    http_url_validator(url)
+    if len(url) > 2000:
+        raise ValidationError(_("The page address is too long."), code="url_too_long")
+    now = timezone.now()
+    if visited_at is None or visited_at > now or visited_at < now - PAGE_VISIT_MAX_AGE:
+        visited_at = now
+    return PageVisit.objects.create(
+        dialog=dialog, url=url, title=title[:300], visited_at=visited_at
+    )

@@ -1,0 +1,97 @@
+"""Writing messages. Every message is committed with its per-dialog sequence
+before anyone is told about it."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from chats.enums import AuthorKind, DialogStatus
+from chats.models import Dialog, Message
+from chats.realtime import dialog_message_publish, dialog_status_publish
+from chats.registries import outbound_channels
+
+
+class DialogClosed(Exception):
+    """The dialog is closed: nothing more is written to it."""
+
+
+def dialog_lock(*, dialog: Dialog) -> Dialog:
+    """Re-read the dialog under a row lock; callers are inside transaction.atomic."""
+    return Dialog.objects.select_for_update().get(pk=dialog.pk)
+
+
+def message_post(
+    *,
+    dialog: Dialog,
+    author_kind: AuthorKind,
+    text: str = "",
+    author_name: str = "",
+    buttons: list[dict] | None = None,
+    attachments: list[dict] | None = None,
+    client_msg_id: str | None = None,
+) -> tuple[Message, bool]:
+    """Store a message and publish it after commit; return (message, created).
+
+    Idempotent on `client_msg_id`: a repeated id returns the stored message and
+    `created=False`, writing nothing. Raises DialogClosed on a closed dialog.
+    """
+    if author_kind == AuthorKind.CLIENT and not text.strip() and not attachments:
+        raise ValidationError(_("A message needs text."), code="empty_message")
+    with transaction.atomic():
+        locked = dialog_lock(dialog=dialog)
+        if client_msg_id is not None:
+            existing = Message.objects.filter(dialog=locked, client_msg_id=client_msg_id).first()
+            if existing is not None:
+                return existing, False
+        if locked.status == DialogStatus.CLOSED:
+            raise DialogClosed(locked.session_id)
+        now = timezone.now()
+        locked.last_sequence += 1
+        locked.last_message_at = now
+        update_fields = ["last_sequence", "last_message_at"]
+        if author_kind == AuthorKind.CLIENT:
+            locked.client_message_count += 1
+            update_fields.append("client_message_count")
+        locked.save(update_fields=update_fields)
+        message = Message.objects.create(
+            dialog=locked,
+            sequence=locked.last_sequence,
+            author_kind=author_kind,
+            author_name=author_name,
+            text=text,
+            buttons=buttons or [],
+            attachments=attachments or [],
+            created_at=now,
+            client_msg_id=client_msg_id,
+        )
+        dialog_message_publish(message=message)
+        deliver = outbound_channels.deliverer_for(locked.messenger)
+        if deliver is not None and author_kind != AuthorKind.CLIENT:
+            transaction.on_commit(lambda: deliver(message))
+    # keep the caller's instance current
+    dialog.last_sequence = locked.last_sequence
+    dialog.last_message_at = locked.last_message_at
+    dialog.client_message_count = locked.client_message_count
+    dialog.status = locked.status
+    return message, True
+
+
+def dialog_status_set(*, dialog: Dialog, status: DialogStatus) -> Dialog:
+    """Move a dialog to another status and tell its watchers after commit."""
+    with transaction.atomic():
+        locked = dialog_lock(dialog=dialog)
+        if locked.status == DialogStatus.CLOSED:
+            raise DialogClosed(locked.session_id)
+        locked.status = status
+        fields = ["status"]
+        if status == DialogStatus.CLOSED:
+            locked.closed_at = timezone.now()
+            fields.append("closed_at")
+        locked.save(update_fields=fields)
+        dialog_status_publish(dialog=locked)
+    dialog.status = locked.status
+    dialog.closed_at = locked.closed_at
+    return locked

@@ -1,0 +1,67 @@
+"""Validators for chat settings: colours and avatar images."""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.utils.translation import gettext_lazy as _
+from PIL import Image, UnidentifiedImageError
+
+AVATAR_MAX_BYTES = 5 * 1024 * 1024
+AVATAR_FORMATS = {"JPEG", "PNG"}
+
+_BYTE = r"(?:25[0-5]|2[0-4]\d|1\d\d|\d?\d)"
+_ALPHA = r"(?:0|1|0?\.\d+|1\.0+|\d{1,2}%|100%)"
+_PERCENT = r"(?:100|\d?\d)(?:\.\d+)?%"
+_HUE = r"(?:360|3[0-5]\d|[12]?\d?\d)(?:\.\d+)?(?:deg)?"
+_COLOUR_PATTERNS = [
+    re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})"),
+    re.compile(rf"rgba?\(\s*{_BYTE}\s*,\s*{_BYTE}\s*,\s*{_BYTE}\s*(?:,\s*{_ALPHA}\s*)?\)"),
+    re.compile(rf"hsla?\(\s*{_HUE}\s*,\s*{_PERCENT}\s*,\s*{_PERCENT}\s*(?:,\s*{_ALPHA}\s*)?\)"),
+]
+
+http_url_validator = URLValidator(schemes=["http", "https"])
+
+
+def validate_colour(value: str) -> None:
+    """Accept HEX (#rgb, #rgba, #rrggbb, #rrggbbaa), rgb()/rgba() and hsl()/hsla()."""
+    candidate = value.strip()
+    if not any(pattern.fullmatch(candidate) for pattern in _COLOUR_PATTERNS):
+        raise ValidationError(
+            _(
+                "“%(value)s” is not a colour: use HEX (#1a2b3c), RGBA (rgba(26,43,60,0.5)) "
+                "or HSLA (hsla(210,40%%,17%%,0.5))."
+            ),
+            code="invalid_colour",
+            params={"value": value},
+        )
+
+
+def validate_avatar(file) -> None:
+    """An avatar is a JPEG or PNG of at most 5 MB, judged by its bytes, not its name."""
+    if file.size > AVATAR_MAX_BYTES:
+        raise ValidationError(
+            _("The image is %(size)s MB; avatars may be at most 5 MB."),
+            code="avatar_too_large",
+            params={"size": round(file.size / (1024 * 1024), 1)},
+        )
+    position = file.tell() if hasattr(file, "tell") else 0
+    try:
+        file.seek(0)
+        with Image.open(file) as image:
+            image_format = image.format
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise ValidationError(
+            _("The file is not a JPEG or PNG image."), code="avatar_not_image"
+        ) from None
+    finally:
+        file.seek(position)
+    if image_format not in AVATAR_FORMATS:
+        raise ValidationError(
+            _("Avatars must be JPEG or PNG images, not %(format)s."),
+            code="avatar_wrong_format",
+            params={"format": image_format},
+        )

@@ -1,0 +1,79 @@
+"""Reading settings from the environment: small typed parsers used by settings.py."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+EMBEDDED_REDIS_URL = "redis://127.0.0.1:6399/0"
+
+
+def env_bool(name: str, *, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name} must be a boolean (1/0, true/false), got {value!r}")
+
+
+def env_int(name: str, *, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+
+
+def env_list(name: str, *, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def development_secret_key(path: Path) -> str:
+    """Generate the development secret key once and keep it in an ignored file."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def redis_settings(redis_url: str, *, channel_layer: str = "pubsub") -> dict:
+    """Everything that points at Redis, derived from one URL.
+
+    Tests start their own embedded Redis and call this again with its URL.
+    """
+    layer_backend = {
+        "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "core": "channels_redis.core.RedisChannelLayer",
+    }[channel_layer]
+    return {
+        "REDIS_URL": redis_url,
+        "CHANNEL_LAYERS": {
+            "default": {
+                "BACKEND": layer_backend,
+                "CONFIG": {
+                    # redis-py's async pool stops at 100 connections by default
+                    "hosts": [{"address": redis_url, "max_connections": 1000}],
+                },
+            }
+        },
+        "CELERY_BROKER_URL": redis_url,
+        "CELERY_RESULT_BACKEND": redis_url,
+        "CACHES": {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": redis_url,
+            }
+        },
+    }

@@ -1,0 +1,28 @@
+"""Distributor writes."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from chats.models import Chat
+from distributor.models import Manager
+
+
+def manager_create(
+    *, username: str, password: str, display_name: str, chats: list[Chat]
+) -> Manager:
+    """Create (or update, keeping the password) an operator account serving `chats`."""
+    user_model = get_user_model()
+    with transaction.atomic():
+        user, created = user_model.objects.get_or_create(
+            username=username, defaults={"is_staff": False}
+        )
+        if created:
+            user.set_password(password)
+            user.save()
+        manager, _created = Manager.objects.update_or_create(
+            user=user, defaults={"display_name": display_name}
+        )
+        manager.chats.add(*chats)
+    return manager

@@ -1,0 +1,296 @@
+// Baton widget frame: talks to Baton over one websocket (docs/protocol.md).
+// Message text is always set with textContent.
+
+const root = document.getElementById("baton-widget");
+const chatKey = root.dataset.chat;
+const labels = {
+  connecting: root.dataset.labelConnecting,
+  offline: root.dataset.labelOffline,
+  waiting: root.dataset.labelWaiting,
+  operator: root.dataset.labelOperator,
+  closed: root.dataset.labelClosed,
+  error: root.dataset.labelError,
+};
+const list = document.getElementById("baton-messages");
+const form = document.getElementById("baton-form");
+const input = document.getElementById("baton-input");
+const stateLine = document.getElementById("baton-state");
+const headset = document.getElementById("baton-headset");
+
+// localStorage may be unavailable (blocked third-party storage): fall back to memory
+const memory = new Map();
+const store = {
+  get(name) {
+    try { return localStorage.getItem(`baton.${chatKey}.${name}`); } catch { return memory.get(name) ?? null; }
+  },
+  set(name, value) {
+    try { localStorage.setItem(`baton.${chatKey}.${name}`, value); } catch { memory.set(name, value); }
+  },
+  remove(name) {
+    try { localStorage.removeItem(`baton.${chatKey}.${name}`); } catch { memory.delete(name); }
+  },
+};
+
+let token = store.get("token");
+if (!token) {
+  token = root.dataset.freshToken;
+  store.set("token", token);
+}
+let dialogId = store.get("dialog");
+let lastSequence = 0;
+let socket = null;
+let greeted = false;
+let backoff = 500;
+let pingTimer = null;
+// unacknowledged frames survive a reload; resending is safe (client_msg_id)
+const outbox = new Map(JSON.parse(store.get("outbox") || "[]"));
+const pageQueue = [];
+
+function saveOutbox() {
+  store.set("outbox", JSON.stringify([...outbox.entries()]));
+}
+
+function newId() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function setState(text) {
+  stateLine.textContent = text;
+}
+
+function statusLabel(status) {
+  return { waiting: labels.waiting, operator: labels.operator, closed: labels.closed }[status] || "";
+}
+
+function applyStatus(status) {
+  setState(statusLabel(status));
+  const closed = status === "closed";
+  input.disabled = closed;
+  document.getElementById("baton-send").disabled = closed;
+  if (headset) headset.hidden = status !== "bot";
+}
+
+function timeOf(iso) {
+  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+function bubble(kind, text, authorName, createdAt) {
+  const item = document.createElement("li");
+  item.className = `message from-${kind}`;
+  if (kind === "bot" || kind === "operator") {
+    const avatar = document.createElement("img");
+    avatar.className = "avatar";
+    avatar.alt = "";
+    avatar.src = kind === "bot" ? root.dataset.avatarBot : root.dataset.avatarOperator;
+    item.appendChild(avatar);
+  }
+  const body = document.createElement("div");
+  body.className = "body";
+  if (authorName && kind === "operator") {
+    const author = document.createElement("div");
+    author.className = "author";
+    author.textContent = authorName;
+    body.appendChild(author);
+  }
+  const textNode = document.createElement("div");
+  textNode.className = "text";
+  textNode.textContent = text;
+  body.appendChild(textNode);
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  meta.textContent = createdAt ? timeOf(createdAt) : "…";
+  body.appendChild(meta);
+  item.appendChild(body);
+  return item;
+}
+
+function renderButtons(item, buttons) {
+  if (!buttons || !buttons.length) return;
+  const row = document.createElement("div");
+  row.className = "buttons";
+  for (const button of buttons) {
+    let node;
+    if (button.url) {
+      node = document.createElement("a");
+      node.href = /^https?:\/\//i.test(button.url) ? button.url : "#";
+      node.target = "_blank";
+      node.rel = "noopener noreferrer";
+    } else {
+      node = document.createElement("button");
+      node.type = "button";
+      node.addEventListener("click", () => sendFrame({ type: "button", button_id: button.id }));
+    }
+    node.className = "bot-button";
+    node.textContent = button.label;
+    row.appendChild(node);
+  }
+  item.querySelector(".body").appendChild(row);
+}
+
+function renderMessage(message) {
+  if (message.sequence <= lastSequence) return;
+  lastSequence = message.sequence;
+  if (message.client_msg_id) {
+    const optimistic = list.querySelector(`[data-pending="${CSS.escape(message.client_msg_id)}"]`);
+    if (optimistic) optimistic.remove();
+  }
+  const item = bubble(message.author_kind, message.text, message.author_name, message.created_at);
+  item.dataset.sequence = String(message.sequence);
+  renderButtons(item, message.buttons);
+  list.appendChild(item);
+  list.scrollTop = list.scrollHeight;
+}
+
+function notice(text) {
+  const item = bubble("system", text, "", new Date().toISOString());
+  item.classList.add("notice");
+  list.appendChild(item);
+  list.scrollTop = list.scrollHeight;
+}
+
+function transmit(frame) {
+  if (socket && greeted && socket.readyState === WebSocket.OPEN) {
+    socket.send(JSON.stringify(frame));
+  }
+}
+
+function sendFrame(frame) {
+  const withId = { ...frame, client_msg_id: newId() };
+  outbox.set(withId.client_msg_id, withId);
+  saveOutbox();
+  if (withId.type === "message") {
+    const item = bubble("client", withId.text, "", null);
+    item.dataset.pending = withId.client_msg_id;
+    list.appendChild(item);
+    list.scrollTop = list.scrollHeight;
+  }
+  transmit(withId);
+}
+
+function flush() {
+  for (const frame of outbox.values()) transmit(frame);
+  while (pageQueue.length) transmit(pageQueue.shift());
+}
+
+function handle(frame) {
+  switch (frame.type) {
+    case "welcome":
+      if (frame.dialog !== dialogId) {
+        list.replaceChildren();
+        lastSequence = 0;
+        dialogId = frame.dialog;
+        store.set("dialog", dialogId);
+      }
+      greeted = true;
+      applyStatus(frame.status);
+      flush();
+      break;
+    case "message":
+      renderMessage(frame.message);
+      break;
+    case "ack":
+      outbox.delete(frame.client_msg_id);
+      saveOutbox();
+      break;
+    case "status":
+      applyStatus(frame.status);
+      break;
+    case "error":
+      if (frame.code === "rate_limited") {
+        setTimeout(flush, 1000);
+        break;
+      }
+      if (frame.client_msg_id && outbox.has(frame.client_msg_id)) {
+        outbox.delete(frame.client_msg_id);
+        saveOutbox();
+        const optimistic = list.querySelector(`[data-pending="${CSS.escape(frame.client_msg_id)}"]`);
+        if (optimistic) {
+          optimistic.classList.add("failed");
+          optimistic.querySelector(".meta").textContent = labels.error;
+        }
+      }
+      if (frame.code !== "bad_token") notice(frame.detail);
+      break;
+    default:
+      break;
+  }
+}
+
+function connect() {
+  if (socket) return;
+  setState(labels.connecting);
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${scheme}://${location.host}${root.dataset.socketPath}`);
+  socket.addEventListener("open", () => {
+    backoff = 500;
+    socket.send(JSON.stringify({ type: "hello", token, last_sequence: lastSequence, dialog: dialogId }));
+    pingTimer = setInterval(() => transmit({ type: "ping" }), 25000);
+  });
+  socket.addEventListener("message", (event) => {
+    try { handle(JSON.parse(event.data)); } catch (error) { console.error(error); }
+  });
+  socket.addEventListener("close", (event) => {
+    socket = null;
+    greeted = false;
+    clearInterval(pingTimer);
+    if (event.code === 4401) {
+      // the stored token is not valid for this chat: start over as a new visitor
+      token = root.dataset.freshToken;
+      store.set("token", token);
+      store.remove("dialog");
+      dialogId = null;
+    }
+    setState(labels.offline);
+    const delay = backoff + Math.random() * backoff;
+    backoff = Math.min(backoff * 2, 15000);
+    setTimeout(connect, delay);
+  });
+}
+
+function open() {
+  store.set("open", "1");
+  connect();
+  input.focus();
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = input.value.trim();
+  if (!text) return;
+  input.value = "";
+  sendFrame({ type: "message", text });
+});
+
+if (headset) headset.addEventListener("click", () => transmit({ type: "handoff" }));
+
+document.getElementById("baton-close").addEventListener("click", () => {
+  store.remove("open");
+  window.parent.postMessage({ baton: "close" }, "*");
+});
+
+window.addEventListener("message", (event) => {
+  if (event.source !== window.parent) return;
+  const body = event.data || {};
+  if (body.baton === "open") open();
+  else if (body.baton === "close") store.remove("open");
+  else if (body.baton === "page" && typeof body.url === "string") {
+    const frame = { type: "page", url: body.url, title: String(body.title || ""), visited_at: Number(body.visited_at) || undefined };
+    if (greeted) transmit(frame);
+    else pageQueue.push(frame);
+  }
+});
+
+// opened directly (not framed): behave as an open widget
+if (window.parent === window) {
+  open();
+} else {
+  window.parent.postMessage({ baton: "ready" }, "*");
+  if (store.get("open")) {
+    window.parent.postMessage({ baton: "reopen" }, "*");
+    connect();
+  } else if (dialogId) {
+    connect();
+  }
+}
