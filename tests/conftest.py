@@ -1,0 +1,46 @@
+"""Suite-wide fixtures: an embedded Redis for the whole run (channel layer, Celery,
+cache) and, for tests that need a real socket, Daphne in a child process."""
+
+from __future__ import annotations
+
+import atexit
+import os
+
+import pytest
+from django.conf import settings
+
+from config.environment import redis_settings
+from tests.servers import DaphneServer, EmbeddedRedis
+
+_redis = EmbeddedRedis().start()
+atexit.register(_redis.stop)
+for _name, _value in redis_settings(
+    _redis.url, channel_layer=os.environ.get("BATON_CHANNEL_LAYER", "pubsub")
+).items():
+    setattr(settings, _name, _value)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return _redis.url
+
+
+@pytest.fixture(autouse=True)
+def _fresh_redis():
+    """Each test starts with an empty Redis."""
+    import redis
+
+    redis.Redis.from_url(_redis.url).flushall()
+
+
+@pytest.fixture(scope="session")
+def daphne_server(django_db_setup, django_db_blocker, redis_url):
+    """Daphne in a child process on the suite's test database. Tests that use it
+    must be `django_db(transaction=True)` so their rows are committed and visible."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        database_name = connection.settings_dict["NAME"]
+    server = DaphneServer(redis_url=redis_url, database_name=str(database_name)).start()
+    yield server
+    server.stop()
