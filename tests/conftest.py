@@ -18,6 +18,8 @@ for _name, _value in redis_settings(
     _redis.url, channel_layer=os.environ.get("BATON_CHANNEL_LAYER", "pubsub")
 ).items():
     setattr(settings, _name, _value)
+# The suite runs with production settings (DEBUG off) but talks plain HTTP to the test client.
+settings.SECURE_SSL_REDIRECT = False
 
 
 @pytest.fixture(scope="session")

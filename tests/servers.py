@@ -39,8 +39,9 @@ class EmbeddedRedis:
             embedded_redis_command(self.port, Path(self.directory)),
             stdout=subprocess.DEVNULL,
         )
-        wait_for_port("127.0.0.1", self.port, seconds=15, what="embedded Redis",
-                      process=self.process)
+        wait_for_port(
+            "127.0.0.1", self.port, seconds=15, what="embedded Redis", process=self.process
+        )
         redis.Redis.from_url(self.url).ping()
         return self
 
@@ -53,15 +54,22 @@ class EmbeddedRedis:
 class DaphneServer:
     """Daphne serving Baton in a child process, against the given database and Redis."""
 
-    def __init__(self, *, redis_url: str, database_name: str | None = None,
-                 extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        redis_url: str,
+        database_name: str | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.redis_url = redis_url
         self.database_name = database_name
         self.extra_env = extra_env or {}
         self.process: subprocess.Popen | None = None
-        self.log = tempfile.NamedTemporaryFile(prefix="baton-daphne-", suffix=".log",
-                                               delete=False)
+        # kept open for the life of the server: it is the child's stdout
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            prefix="baton-daphne-", suffix=".log", delete=False
+        )
 
     @property
     def http_url(self) -> str:
@@ -76,9 +84,20 @@ class DaphneServer:
         if self.database_name:
             env["BATON_DATABASE_NAME"] = self.database_name
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             "config.asgi:application"],
-            env=env, cwd=BASE_DIR, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "config.asgi:application",
+            ],
+            env=env,
+            cwd=BASE_DIR,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         wait_for_port("127.0.0.1", self.port, seconds=60, what="Daphne", process=self.process)
         return self

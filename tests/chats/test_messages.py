@@ -1,0 +1,110 @@
+import threading
+
+import pytest
+from django.db import connection
+
+from chats.enums import AuthorKind, DialogStatus
+from chats.models import Dialog, Message
+from chats.services import (
+    DialogClosed,
+    dialog_start_or_resume,
+    dialog_status_set,
+    message_post,
+)
+from tests.chats.factories import ChatFactory, DialogFactory
+
+
+@pytest.mark.django_db
+def test_messages_get_consecutive_sequences_per_dialog():
+    dialog, other = DialogFactory(), DialogFactory()
+    sequences = [
+        message_post(dialog=dialog, author_kind=AuthorKind.BOT, text=str(n))[0].sequence
+        for n in range(3)
+    ]
+    assert sequences == [1, 2, 3]
+    assert message_post(dialog=other, author_kind=AuthorKind.BOT, text="x")[0].sequence == 1
+
+
+@pytest.mark.django_db
+def test_message_is_published_after_commit(django_capture_on_commit_callbacks):
+    dialog = DialogFactory()
+    with django_capture_on_commit_callbacks() as callbacks:
+        message_post(dialog=dialog, author_kind=AuthorKind.BOT, text="hi")
+    assert len(callbacks) == 1
+
+
+@pytest.mark.django_db
+def test_repeated_client_msg_id_stores_once():
+    dialog = DialogFactory()
+    first, created = message_post(
+        dialog=dialog, author_kind=AuthorKind.CLIENT, text="a", client_msg_id="m1"
+    )
+    again, created_again = message_post(
+        dialog=dialog, author_kind=AuthorKind.CLIENT, text="a", client_msg_id="m1"
+    )
+    assert (created, created_again, again.pk) == (True, False, first.pk)
+    assert Message.objects.filter(dialog=dialog).count() == 1
+
+
+@pytest.mark.django_db
+def test_closed_dialog_refuses_new_messages():
+    dialog = DialogFactory()
+    dialog_status_set(dialog=dialog, status=DialogStatus.CLOSED)
+    with pytest.raises(DialogClosed):
+        message_post(
+            dialog=dialog, author_kind=AuthorKind.CLIENT, text="hello?", client_msg_id="late"
+        )
+    assert Message.objects.filter(dialog=dialog).count() == 0
+
+
+def run_in_threads(count: int, target) -> list[BaseException]:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(count)
+
+    def worker(index: int) -> None:
+        try:
+            barrier.wait()
+            target(index)
+        except BaseException as error:  # collected and asserted below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_get_unique_consecutive_sequences():
+    dialog = DialogFactory()
+
+    def post(index: int) -> None:
+        message_post(
+            dialog=Dialog.objects.get(pk=dialog.pk),
+            author_kind=AuthorKind.CLIENT,
+            text=f"m{index}",
+            client_msg_id=f"m{index}",
+        )
+
+    assert run_in_threads(20, post) == []
+    sequences = sorted(Message.objects.filter(dialog=dialog).values_list("sequence", flat=True))
+    assert sequences == list(range(1, 21))
+    assert Dialog.objects.get(pk=dialog.pk).last_sequence == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_connections_of_one_visitor_share_one_dialog():
+    chat = ChatFactory()
+    dialogs: list[int] = []
+
+    def start(_index: int) -> None:
+        dialog, _created = dialog_start_or_resume(chat=chat, messenger="web", external_id="v")
+        dialogs.append(dialog.pk)
+
+    assert run_in_threads(10, start) == []
+    assert len(set(dialogs)) == 1
+    assert Dialog.objects.count() == 1

@@ -1,0 +1,109 @@
+import io
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from chats.validators import validate_avatar, validate_colour
+from tests.chats.factories import ChatFactory
+
+
+def image_bytes(image_format: str, size: tuple[int, int] = (8, 8)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 10, 10)).save(buffer, format=image_format)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "colour",
+    [
+        "#fff",
+        "#FFFFFF",
+        "#11223344",
+        "rgba(26, 43, 60, 0.5)",
+        "rgb(0,0,0)",
+        "hsla(210, 40%, 17%, 0.5)",
+        "hsl(360,100%,50%)",
+    ],
+)
+def test_colour_accepts_hex_rgba_and_hsla(colour):
+    validate_colour(colour)
+
+
+@pytest.mark.parametrize(
+    "colour",
+    [
+        "red",
+        "#12",
+        "#ggg",
+        "rgba(256,0,0,1)",
+        "rgb(1,2)",
+        "hsla(10, 200%, 5%, 1)",
+        "javascript:alert(1)",
+        "#fff; background:url(x)",
+        "",
+    ],
+)
+def test_colour_refuses_anything_else_with_a_clear_message(colour):
+    with pytest.raises(ValidationError) as error:
+        validate_colour(colour)
+    assert error.value.code == "invalid_colour"
+    assert "HEX" in str(error.value.messages[0])
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "JPEG"])
+def test_avatar_accepts_png_and_jpeg(image_format):
+    validate_avatar(SimpleUploadedFile("a.img", image_bytes(image_format)))
+
+
+def test_avatar_refuses_a_text_file_renamed_png():
+    upload = SimpleUploadedFile("avatar.png", b"hello, I am text" * 10, content_type="image/png")
+    with pytest.raises(ValidationError) as error:
+        validate_avatar(upload)
+    assert error.value.code == "avatar_not_image"
+
+
+def test_avatar_refuses_a_six_megabyte_image():
+    padding = b"\0" * (6 * 1024 * 1024)
+    upload = SimpleUploadedFile("big.png", image_bytes("PNG") + padding)
+    with pytest.raises(ValidationError) as error:
+        validate_avatar(upload)
+    assert error.value.code == "avatar_too_large"
+
+
+def test_avatar_refuses_svg():
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    with pytest.raises(ValidationError) as error:
+        validate_avatar(SimpleUploadedFile("a.svg", svg, content_type="image/svg+xml"))
+    assert error.value.code == "avatar_not_image"
+
+
+def test_avatar_refuses_gif_even_named_jpg():
+    with pytest.raises(ValidationError) as error:
+        validate_avatar(SimpleUploadedFile("a.jpg", image_bytes("GIF")))
+    assert error.value.code == "avatar_wrong_format"
+
+
+@pytest.mark.django_db
+def test_chat_full_clean_reports_every_bad_setting_and_saves_nothing():
+    # given
+    chat = ChatFactory.build(
+        bot_color="blue",
+        knowledge_base_url="not a url",
+        feedback_scale=3,
+        operator_idle_seconds=0,
+        bot_avatar=SimpleUploadedFile("x.png", b"not an image"),
+    )
+    # when
+    with pytest.raises(ValidationError) as error:
+        chat.full_clean()
+    # then
+    assert set(error.value.message_dict) >= {
+        "bot_color",
+        "knowledge_base_url",
+        "feedback_scale",
+        "operator_idle_seconds",
+        "bot_avatar",
+    }
+    assert chat.pk is None
