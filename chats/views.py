@@ -36,9 +36,10 @@ def public_base_url(request: HttpRequest) -> str:
 
 
 def frame_code(*, chat: Chat, base_url: str) -> str:
-    """The snippet a customer pastes into their site."""
+    """The snippet a customer pastes into their site. It names the unhashed embed script,
+    which collectstatic keeps beside the hashed copy, so the snippet survives deploys."""
     return (
-        f'<script src="{base_url}{static("widget/embed.js")}" '
+        f'<script src="{base_url}{settings.STATIC_URL}widget/embed.js" '
         f'data-baton-chat="{chat.public_key}" async></script>'
     )
 

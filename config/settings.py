@@ -135,9 +135,11 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# Production images run collectstatic (hashed, compressed names); without it (a laptop,
-# the test suite) files are served straight from static/ through the finders.
-STATIC_COLLECTED = (STATIC_ROOT / "staticfiles.json").exists() and not DEBUG
+# Production images set STATIC_MANIFEST=1 and run collectstatic (hashed, compressed names);
+# elsewhere (a laptop, the test suite) files are served straight from static/.
+STATIC_COLLECTED = not DEBUG and env_bool(
+    "STATIC_MANIFEST", default=(STATIC_ROOT / "staticfiles.json").exists()
+)
 WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
 if not STATIC_COLLECTED:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
