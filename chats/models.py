@@ -302,14 +302,22 @@ class Customer(models.Model):
     def __str__(self) -> str:
         return self.name or self.email or self.phone or f"customer {self.pk}"
 
-    def clean(self) -> None:
+    def clean_fields(self, exclude=None) -> None:
+        """Normalise contact details before they are validated and compared."""
         from chats.normalise import normalise_email, normalise_phone
 
+        errors = {}
         try:
             self.phone = normalise_phone(self.phone) if self.phone else None
         except ValueError as error:
-            raise ValidationError({"phone": str(error)}) from None
+            errors["phone"] = [str(error)]
         self.email = normalise_email(self.email) if self.email else None
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
 
 
 class Client(models.Model):
