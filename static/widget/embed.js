@@ -82,8 +82,11 @@
     window.addEventListener("message", function (event) {
       if (event.origin !== base || event.source !== frame.contentWindow) return;
       var body = event.data || {};
-      if (body.baton === "ready") reportPage();
-      else if (body.baton === "close") setOpen(false);
+      if (body.baton === "ready") {
+        reportPage();
+        // opened before the frame had loaded: that "open" went to the blank page
+        if (opened) post({ baton: "open" });
+      } else if (body.baton === "close") setOpen(false);
       else if (body.baton === "reopen" && !opened) setOpen(true);
     });
 
