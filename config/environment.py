@@ -64,8 +64,12 @@ def redis_settings(redis_url: str, *, channel_layer: str = "pubsub") -> dict:
             "default": {
                 "BACKEND": layer_backend,
                 "CONFIG": {
-                    # redis-py's async pool stops at 100 connections by default
-                    "hosts": [{"address": redis_url, "max_connections": 1000}],
+                    # redis-py's async pool stops at 100 connections by default; its 5 s
+                    # socket timeout equals the core layer's 5 s blocking receive, which
+                    # then fails on a quiet socket and kills the consumer
+                    "hosts": [
+                        {"address": redis_url, "max_connections": 1000, "socket_timeout": 30}
+                    ],
                 },
             }
         },

@@ -78,7 +78,15 @@ TEMPLATES = [
 
 # --- database -------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'baton.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+# Persistent connections pay off for websocket consumers (Channels runs every
+# database_sync_to_async call of a process on one thread, so one connection per process),
+# but each plain HTTP request under ASGI gets a thread of its own, whose connection would
+# linger: off by default, see README "Settings".
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", default=0)
+    )
+}
 if os.environ.get("BATON_DATABASE_NAME"):
     # test servers started by the test suite point at the suite's test database
     DATABASES["default"]["NAME"] = os.environ["BATON_DATABASE_NAME"]
