@@ -152,32 +152,36 @@ class WidgetConsumer(AsyncWebsocketConsumer):
             await self.catch_up()
             await self.send_json({"type": "pong"})
 
-    async def acknowledge(self, client_msg_id: str, message, created: bool) -> None:
+    async def acknowledge(self, client_msg_id: str, result: services.ClientMessageResult) -> None:
         await self.send_json(
             {
                 "type": "ack",
                 "client_msg_id": client_msg_id,
-                "sequence": message.sequence,
-                "duplicate": not created,
+                "sequence": result.message.sequence,
+                "duplicate": not result.created,
             }
         )
-        await self.deliver(message_payload(message))
-        await self.catch_up()
+        # what this call wrote goes out now; a gap (another writer, a handoff notice)
+        # is read from the database by deliver()
+        for message in [result.message, *result.answers]:
+            await self.deliver(message_payload(message))
+        if self.dialog.last_sequence > self.last_sent:
+            await self.catch_up()
 
     async def handle_client_message(self, client_msg_id: str, text: str) -> None:
         try:
-            message, created = await database_sync_to_async(services.dialog_receive_client_message)(
+            result = await database_sync_to_async(services.dialog_receive_client_message)(
                 dialog=self.dialog, text=text, client_msg_id=client_msg_id
             )
         except services.DialogClosed:
             raise FrameError("dialog_closed", "this dialog is closed", client_msg_id) from None
         except ValidationError as error:
             raise FrameError("invalid", " ".join(error.messages), client_msg_id) from None
-        await self.acknowledge(client_msg_id, message, created)
+        await self.acknowledge(client_msg_id, result)
 
     async def handle_button(self, frame: ButtonPress) -> None:
         try:
-            message, created = await database_sync_to_async(services.bot_button_press)(
+            result = await database_sync_to_async(services.bot_button_press)(
                 dialog=self.dialog, button_id=frame.button_id, client_msg_id=frame.client_msg_id
             )
         except services.UnknownButton:
@@ -188,7 +192,7 @@ class WidgetConsumer(AsyncWebsocketConsumer):
             raise FrameError(
                 "dialog_closed", "this dialog is closed", frame.client_msg_id
             ) from None
-        await self.acknowledge(frame.client_msg_id, message, created)
+        await self.acknowledge(frame.client_msg_id, result)
 
     async def handle_handoff(self) -> None:
         if self.chat.headset_mode == HeadsetMode.NEVER:

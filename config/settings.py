@@ -78,20 +78,16 @@ TEMPLATES = [
 
 # --- database -------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'baton.sqlite3'}"
-# Persistent connections pay off for websocket consumers (Channels runs every
-# database_sync_to_async call of a process on one thread, so one connection per process),
-# but each plain HTTP request under ASGI gets a thread of its own, whose connection would
-# linger: off by default, see README "Settings".
-DATABASES = {
-    "default": dj_database_url.parse(
-        DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", default=0)
-    )
-}
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 if os.environ.get("BATON_DATABASE_NAME"):
     # test servers started by the test suite point at the suite's test database
     DATABASES["default"]["NAME"] = os.environ["BATON_DATABASE_NAME"]
+# Opening a connection per database call was a quarter of a websocket process's database
+# time (bench/widget_load.py). Channels runs a process's consumer calls on one thread, so
+# SQLite keeps that thread's connection; PostgreSQL hands connections back to a pool
+# instead of closing them (a persistent connection per ASGI request thread would leak).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", default=600)
     DATABASES["default"]["OPTIONS"] = {
         # concurrent writers wait for each other instead of failing "database is locked"
         "transaction_mode": "IMMEDIATE",
@@ -100,10 +96,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Daphne in another process (browser tests) must see the test database: keep it in a file.
     DATABASES["default"]["TEST"] = {
-        "NAME": os.environ.get("BATON_TEST_SQLITE", str(VAR_DIR / f"test-{os.getpid()}.sqlite3"))
+        "NAME": os.environ.get(
+            "BATON_TEST_SQLITE", str(VAR_DIR / f"test-{os.getpid()}.sqlite3")
+        )
     }
 else:
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if env_bool("DATABASE_POOL", default=True):
+        DATABASES["default"]["OPTIONS"] = {
+            "pool": {
+                "min_size": 1,
+                "max_size": env_int("DATABASE_POOL_MAX_SIZE", default=20),
+                "timeout": 30,
+            }
+        }
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", default=0)
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

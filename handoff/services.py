@@ -35,5 +35,6 @@ def request_open(*, dialog: Dialog, reason: RequestReason | str) -> Request:
         with override(locked.chat.language):
             notice = _("Please wait, we are connecting you to an operator.")
         message_post(dialog=locked, author_kind=AuthorKind.SYSTEM, text=notice)
-    dialog.status = DialogStatus.WAITING
+    dialog.status = locked.status
+    dialog.last_sequence = locked.last_sequence
     return request

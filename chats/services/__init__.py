@@ -1,6 +1,7 @@
 """Writes of the chats app. Import from here; the modules are split by sub-domain."""
 
 from chats.services.bot_engine import (
+    ClientMessageResult,
     UnknownButton,
     bot_answer,
     bot_button_press,
@@ -17,6 +18,7 @@ from chats.services.dialogs import (
 from chats.services.messages import DialogClosed, dialog_lock, dialog_status_set, message_post
 
 __all__ = [
+    "ClientMessageResult",
     "DialogClosed",
     "UnknownButton",
     "bot_answer",

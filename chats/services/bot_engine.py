@@ -3,6 +3,8 @@ asks handoff for a human at the connect-operator mark. Web and Telegram share it
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import override
@@ -94,11 +96,21 @@ def bot_answer(*, dialog: Dialog, text: str) -> list[Message]:
     return [message]
 
 
+@dataclass(frozen=True)
+class ClientMessageResult:
+    """A stored client message and what the bot wrote in answer, in order (nothing
+    when the message was a repeat). Consumers send these without reading them back."""
+
+    message: Message
+    created: bool
+    answers: list[Message] = field(default_factory=list)
+
+
 class UnknownButton(Exception):
     """The button does not exist in this dialog's chat."""
 
 
-def bot_button_press(*, dialog: Dialog, button_id: int, client_msg_id: str) -> tuple[Message, bool]:
+def bot_button_press(*, dialog: Dialog, button_id: int, client_msg_id: str) -> ClientMessageResult:
     """A client pressed a script button: it is recorded as the client's message (its
     label) and the target script runs. Idempotent on `client_msg_id`."""
     button = (
@@ -115,6 +127,7 @@ def bot_button_press(*, dialog: Dialog, button_id: int, client_msg_id: str) -> t
             text=button.label,
             client_msg_id=client_msg_id,
         )
+        answers = []
         if created and dialog.status == DialogStatus.BOT:
-            script_run(dialog=dialog, script=button.target_script)
-    return message, created
+            answers = script_run(dialog=dialog, script=button.target_script)
+    return ClientMessageResult(message=message, created=created, answers=answers)

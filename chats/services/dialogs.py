@@ -10,8 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from chats.enums import AuthorKind, DialogStatus, Messenger
-from chats.models import Chat, Client, Dialog, Message, PageVisit
-from chats.services.bot_engine import bot_answer, bot_greet
+from chats.models import Chat, Client, Dialog, PageVisit
+from chats.services.bot_engine import ClientMessageResult, bot_answer, bot_greet
 from chats.services.messages import message_post
 from chats.validators import http_url_validator
 
@@ -63,7 +63,7 @@ def dialog_start_or_resume(
 
 def dialog_receive_client_message(
     *, dialog: Dialog, text: str, client_msg_id: str
-) -> tuple[Message, bool]:
+) -> ClientMessageResult:
     """Store a client's message and let the bot answer it, in one transaction.
 
     Idempotent: a repeated `client_msg_id` returns the stored message and the bot
@@ -76,9 +76,8 @@ def dialog_receive_client_message(
             text=text,
             client_msg_id=client_msg_id,
         )
-        if created:
-            bot_answer(dialog=dialog, text=text)
-    return message, created
+        answers = bot_answer(dialog=dialog, text=text) if created else []
+    return ClientMessageResult(message=message, created=created, answers=answers)
 
 
 def page_visit_record(

@@ -83,7 +83,8 @@ def test_keyword_matches_whole_words_only(chat):
 
 def test_fallback_answers_what_matched_nothing(chat):
     dialog = start(chat)
-    dialog_receive_client_message(dialog=dialog, text="blorp", client_msg_id="m1")
+    result = dialog_receive_client_message(dialog=dialog, text="blorp", client_msg_id="m1")
+    assert [answer.text for answer in result.answers] == ["I did not get that."]
     assert bot_texts(dialog)[-1] == "I did not get that."
 
 
@@ -108,8 +109,13 @@ def test_first_message_matching_a_trigger_is_answered_even_when_first_replies_ar
 def test_button_posts_its_label_as_the_client_and_runs_the_target_script(chat):
     dialog = start(chat)
     button_id = Message.objects.get(dialog=dialog).buttons[0]["id"]
-    message, created = bot_button_press(dialog=dialog, button_id=button_id, client_msg_id="b1")
-    assert (message.author_kind, message.text, created) == ("client", "Prices", True)
+    result = bot_button_press(dialog=dialog, button_id=button_id, client_msg_id="b1")
+    assert (result.message.author_kind, result.message.text, result.created) == (
+        "client",
+        "Prices",
+        True,
+    )
+    assert [answer.text for answer in result.answers] == ["It costs 10."]
     assert bot_texts(dialog)[-1] == "It costs 10."
 
 
@@ -117,8 +123,8 @@ def test_button_press_repeated_with_the_same_id_runs_once(chat):
     dialog = start(chat)
     button_id = Message.objects.get(dialog=dialog).buttons[0]["id"]
     bot_button_press(dialog=dialog, button_id=button_id, client_msg_id="b1")
-    _message, created = bot_button_press(dialog=dialog, button_id=button_id, client_msg_id="b1")
-    assert created is False
+    again = bot_button_press(dialog=dialog, button_id=button_id, client_msg_id="b1")
+    assert (again.created, again.answers) == (False, [])
     assert bot_texts(dialog) == ["Hello!", "It costs 10."]
 
 
