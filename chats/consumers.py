@@ -19,16 +19,19 @@ from chats import selectors, services
 from chats.enums import HeadsetMode, Messenger
 from chats.models import Chat, Dialog
 from chats.realtime import dialog_group_name, message_payload
-from chats.registries import HandoffUnavailable, handoff_entry
+from chats.registries import HandoffRefused, HandoffUnavailable, handoff_entry
 from chats.visitor_tokens import InvalidVisitorToken, visitor_token_read
 from chats.widget_protocol import (
     ButtonPress,
     ClientText,
+    CloseAsk,
+    FormAnswers,
     FrameError,
     HandoffAsk,
     Hello,
     PageOpened,
     Ping,
+    Rating,
     frame_parse,
 )
 
@@ -151,6 +154,8 @@ class WidgetConsumer(AsyncWebsocketConsumer):
         elif isinstance(frame, Ping):
             await self.catch_up()
             await self.send_json({"type": "pong"})
+        else:
+            await self.handle_handoff_frame(frame)
 
     async def acknowledge(self, client_msg_id: str, result: services.ClientMessageResult) -> None:
         await self.send_json(
@@ -198,12 +203,40 @@ class WidgetConsumer(AsyncWebsocketConsumer):
         if self.chat.headset_mode == HeadsetMode.NEVER:
             raise FrameError("handoff_unavailable", "this chat does not connect operators")
         try:
-            await database_sync_to_async(handoff_entry.open_request)(
-                dialog=self.dialog, reason="headset"
-            )
+            await database_sync_to_async(self._open_request)()
         except (HandoffUnavailable, services.DialogClosed):
             raise FrameError("handoff_unavailable", "no operator can be asked now") from None
         await self.catch_up()
+
+    def _open_request(self) -> None:
+        handoff_entry.handler.open_request(dialog=self.dialog, reason="headset")
+
+    def _handoff_call(self, frame) -> None:
+        handler = handoff_entry.handler
+        if isinstance(frame, FormAnswers) and frame.form == "form":
+            handler.submit_form(dialog=self.dialog, answers=frame.answers)
+        elif isinstance(frame, FormAnswers):
+            handler.submit_contact(dialog=self.dialog, answers=frame.answers)
+        elif isinstance(frame, CloseAsk):
+            handler.close_by_client(dialog=self.dialog)
+        elif isinstance(frame, Rating):
+            handler.rate(dialog=self.dialog, request_id=frame.request_id, score=frame.score)
+
+    async def handle_handoff_frame(self, frame) -> None:
+        """Forms, close and rating: handoff's business, reached through the registry."""
+        try:
+            await database_sync_to_async(self._handoff_call)(frame)
+        except HandoffRefused as refusal:
+            raise FrameError(refusal.code, refusal.detail) from None
+        except (HandoffUnavailable, services.DialogClosed):
+            raise FrameError("handoff_unavailable", "no operator can be asked now") from None
+        await self.catch_up()
+        wire_type = (
+            frame.form
+            if isinstance(frame, FormAnswers)
+            else ("close" if isinstance(frame, CloseAsk) else "rate")
+        )
+        await self.send_json({"type": "done", "of": wire_type})
 
     async def handle_page(self, frame: PageOpened) -> None:
         try:

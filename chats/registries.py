@@ -1,7 +1,8 @@
 """The two places where chats reaches apps above it without importing them.
 
-- `handoff_entry`: the bot engine's connect-operator mark and the widget's headset
-  ask the handoff app (registered in HandoffConfig.ready) to open a request.
+- `handoff_entry`: the bot engine's connect-operator mark, the widget's headset, its
+  forms, its close button and rating, and every client message reach the handoff app
+  (registered in HandoffConfig.ready) through this one door.
 - `outbound_channels`: a message written to a dialog on a non-web messenger is handed
   to the app that owns that messenger (telegram_bridge registers Telegram).
 """
@@ -9,7 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from chats.models import Dialog, Message
@@ -19,17 +20,45 @@ class HandoffUnavailable(Exception):
     """No handoff app is installed, so nobody can take the request."""
 
 
+class HandoffRefused(Exception):
+    """Handoff refused what the client asked; the message says why, for the client."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class HandoffHandler(Protocol):
+    def open_request(self, *, dialog: Dialog, reason: str) -> object: ...
+
+    def client_wrote(self, *, dialog: Dialog, message: Message) -> None: ...
+
+    def close_by_client(self, *, dialog: Dialog) -> None: ...
+
+    def submit_form(self, *, dialog: Dialog, answers: dict) -> None: ...
+
+    def submit_contact(self, *, dialog: Dialog, answers: dict) -> None: ...
+
+    def rate(self, *, dialog: Dialog, request_id: int, score: int) -> None: ...
+
+
 class HandoffEntry:
     def __init__(self) -> None:
-        self._open_request: Callable[..., object] | None = None
+        self._handler: HandoffHandler | None = None
 
-    def register(self, open_request: Callable[..., object]) -> None:
-        self._open_request = open_request
+    def register(self, handler: HandoffHandler) -> None:
+        self._handler = handler
 
-    def open_request(self, *, dialog: Dialog, reason: str) -> object:
-        if self._open_request is None:
+    @property
+    def handler(self) -> HandoffHandler:
+        if self._handler is None:
             raise HandoffUnavailable("no handoff app registered")
-        return self._open_request(dialog=dialog, reason=reason)
+        return self._handler
+
+    @property
+    def installed(self) -> bool:
+        return self._handler is not None
 
 
 class OutboundChannels:

@@ -64,7 +64,36 @@ class Ping:
     pass
 
 
-Frame = Hello | ClientText | ButtonPress | HandoffAsk | PageOpened | Ping
+@dataclass(frozen=True)
+class FormAnswers:
+    """The pre-handoff form ("form") or the contact form after nobody accepted ("contact")."""
+
+    form: str
+    answers: dict
+
+
+@dataclass(frozen=True)
+class CloseAsk:
+    pass
+
+
+@dataclass(frozen=True)
+class Rating:
+    request_id: int
+    score: int
+
+
+Frame = (
+    Hello
+    | ClientText
+    | ButtonPress
+    | HandoffAsk
+    | PageOpened
+    | Ping
+    | FormAnswers
+    | CloseAsk
+    | Rating
+)
 
 
 def _non_negative_int(value: object, name: str) -> int:
@@ -140,4 +169,22 @@ def frame_parse(raw: str) -> Frame:
         return PageOpened(url=url, title=title, visited_at=visited_at)
     if kind == "ping":
         return Ping()
+    if kind in ("form", "contact"):
+        answers = body.get("answers")
+        if (
+            not isinstance(answers, dict)
+            or len(answers) > 50
+            or not all(
+                isinstance(key, str) and isinstance(value, str) for key, value in answers.items()
+            )
+        ):
+            raise FrameError("malformed", "'answers' must be an object of strings")
+        return FormAnswers(form=kind, answers=answers)
+    if kind == "close":
+        return CloseAsk()
+    if kind == "rate":
+        return Rating(
+            request_id=_non_negative_int(body.get("request"), "request"),
+            score=_non_negative_int(body.get("score"), "score"),
+        )
     raise FrameError("unknown_type", f"unknown frame type '{kind[:40]}'")

@@ -96,9 +96,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Daphne in another process (browser tests) must see the test database: keep it in a file.
     DATABASES["default"]["TEST"] = {
-        "NAME": os.environ.get(
-            "BATON_TEST_SQLITE", str(VAR_DIR / f"test-{os.getpid()}.sqlite3")
-        )
+        "NAME": os.environ.get("BATON_TEST_SQLITE", str(VAR_DIR / f"test-{os.getpid()}.sqlite3"))
     }
 else:
     if env_bool("DATABASE_POOL", default=True):
@@ -129,7 +127,13 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "handoff-deadlines": {
+        "task": "handoff.sweep_deadlines",
+        "schedule": env_int("BATON_SWEEP_SECONDS", default=2),
+        "options": {"expires": 10},
+    },
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- auth, i18n, files ----------------------------------------------------
@@ -194,6 +198,12 @@ BATON_WIDGET_MAX_TEXT_CHARS = env_int("BATON_WIDGET_MAX_TEXT_CHARS", default=400
 # token bucket per websocket: a burst of this many frames, refilled at RATE per second
 BATON_WIDGET_RATE_BURST = env_int("BATON_WIDGET_RATE_BURST", default=20)
 BATON_WIDGET_RATE_PER_SECOND = env_int("BATON_WIDGET_RATE_PER_SECOND", default=5)
+
+# the trigger classifier: empty URL = the built-in offline classifier only
+BATON_CLASSIFIER_URL = os.environ.get("BATON_CLASSIFIER_URL", "")
+BATON_CLASSIFIER_MODEL = os.environ.get("BATON_CLASSIFIER_MODEL", "gpt-4o-mini")
+BATON_CLASSIFIER_API_KEY = os.environ.get("BATON_CLASSIFIER_API_KEY", "")
+BATON_CLASSIFIER_TIMEOUT = float(os.environ.get("BATON_CLASSIFIER_TIMEOUT", "5"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],

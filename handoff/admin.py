@@ -1,6 +1,28 @@
 from django.contrib import admin
 
-from handoff.models import Request, RequestEvent
+from handoff.models import FormField, HandoffSettings, Request, RequestEvent, WorkingPeriod
+
+
+class WorkingPeriodInline(admin.TabularInline):
+    model = WorkingPeriod
+    extra = 0
+
+
+class FormFieldInline(admin.TabularInline):
+    model = FormField
+    extra = 0
+
+
+@admin.register(HandoffSettings)
+class HandoffSettingsAdmin(admin.ModelAdmin):
+    list_display = [
+        "chat",
+        "accept_timeout_seconds",
+        "fallback",
+        "working_hours_enabled",
+        "time_zone",
+    ]
+    inlines = [FormFieldInline, WorkingPeriodInline]
 
 
 class RequestEventInline(admin.TabularInline):
@@ -15,9 +37,35 @@ class RequestEventInline(admin.TabularInline):
 
 @admin.register(Request)
 class RequestAdmin(admin.ModelAdmin):
-    list_display = ["pk", "dialog", "status", "reason", "created_at"]
-    list_filter = ["status", "reason", "dialog__chat"]
-    readonly_fields = ["dialog", "status", "reason", "created_at", "closed_at"]
+    list_display = [
+        "pk",
+        "chat",
+        "dialog",
+        "status",
+        "reason",
+        "operator",
+        "created_at",
+        "close_reason",
+    ]
+    list_filter = ["status", "reason", "chat", "close_reason"]
+    readonly_fields = [
+        "dialog",
+        "chat",
+        "status",
+        "reason",
+        "operator",
+        "form_answers",
+        "created_at",
+        "accepted_at",
+        "closed_at",
+        "close_reason",
+        "accept_deadline",
+        "queue_deadline",
+        "next_queue_notice_at",
+        "reply_deadline",
+        "idle_deadline",
+    ]
+    exclude = ["rejected_by"]
     inlines = [RequestEventInline]
 
     def has_add_permission(self, request) -> bool:

@@ -7,6 +7,6 @@ class HandoffConfig(AppConfig):
 
     def ready(self) -> None:
         from chats.registries import handoff_entry
-        from handoff.services import request_open
+        from handoff.services.entry import HandoffEntryPoint
 
-        handoff_entry.register(request_open)
+        handoff_entry.register(HandoffEntryPoint())

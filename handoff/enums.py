@@ -13,3 +13,29 @@ class RequestStatus(models.TextChoices):
 class RequestReason(models.TextChoices):
     SCRIPT = "script", _("the script's connect-operator mark")
     HEADSET = "headset", _("the visitor tapped the headset")
+    API = "api", _("an integration asked")
+
+
+class Fallback(models.TextChoices):
+    """What happens when nobody accepts a request in time."""
+
+    QUEUE = "queue", _("queue: the visitor waits and sees their position")
+    FORM = "form", _("form: the visitor leaves contact details")
+    MESSAGE = "message", _("message: the visitor is told nobody is available")
+
+
+class CloseReason(models.TextChoices):
+    CLIENT = "client", _("closed by the client")
+    OPERATOR = "operator", _("closed by the operator")
+    CLIENT_TIMEOUT = "client_timeout", _("no reply in time")
+    OPERATOR_IDLE = "operator_idle", _("operator idle")
+    QUEUE_TIMEOUT = "queue_timeout", _("waited in the queue too long")
+    LEAD_FORM = "lead_form", _("nobody accepted: contact form")
+    UNAVAILABLE = "unavailable", _("nobody accepted: unavailable notice")
+
+
+class FormFieldKind(models.TextChoices):
+    TEXT = "text", _("text")
+    EMAIL = "email", _("e-mail")
+    PHONE = "phone", _("phone")
+    CHOICE = "choice", _("choice")

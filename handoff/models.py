@@ -1,12 +1,150 @@
 from __future__ import annotations
 
+from zoneinfo import available_timezones
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from handoff.enums import RequestReason, RequestStatus
+from handoff.enums import CloseReason, Fallback, FormFieldKind, RequestReason, RequestStatus
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in available_timezones():
+        raise ValidationError(
+            _("“%(value)s” is not a time zone (e.g. Europe/Rome)."), params={"value": value}
+        )
+
+
+class HandoffSettings(models.Model):
+    """How a chat hands visitors to people: timeouts, fallback, trigger, hours."""
+
+    chat = models.OneToOneField(
+        "chats.Chat", on_delete=models.CASCADE, related_name="handoff_settings"
+    )
+    accept_timeout_seconds = models.PositiveIntegerField(
+        _("accept timeout (s)"), default=120, validators=[MinValueValidator(1)]
+    )
+    fallback = models.CharField(
+        _("when nobody accepts"), max_length=10, choices=Fallback.choices, default=Fallback.FORM
+    )
+    reply_timeout_seconds = models.PositiveIntegerField(
+        _("reply timeout after the last message (s)"),
+        default=300,
+        validators=[MinValueValidator(1)],
+    )
+    unavailable_text = models.CharField(
+        _("unavailable notice"),
+        max_length=500,
+        default="Sorry, no operator is available right now. Please try again later.",
+    )
+    lead_form_text = models.CharField(
+        _("contact form prompt"),
+        max_length=500,
+        default="Our operators are busy. Leave your contact details and we will get back to you.",
+    )
+    trigger_prompt = models.TextField(
+        _("trigger prompt"),
+        blank=True,
+        help_text=_(
+            "When the headset is revealed by the trigger: when to offer a human, in "
+            "plain words. Quoted phrases and short '- ' list lines are matched "
+            "literally by the built-in classifier."
+        ),
+    )
+    working_hours_enabled = models.BooleanField(
+        _("working hours"), default=False, help_text=_("Off: operators are available 24/7.")
+    )
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="UTC", validators=[validate_time_zone]
+    )
+
+    class Meta:
+        verbose_name = _("handoff settings")
+        verbose_name_plural = _("handoff settings")
+
+    def __str__(self) -> str:
+        return f"handoff settings of {self.chat}"
+
+
+class WorkingPeriod(models.Model):
+    settings = models.ForeignKey(
+        HandoffSettings, on_delete=models.CASCADE, related_name="working_periods"
+    )
+    weekday = models.PositiveSmallIntegerField(
+        _("day"),
+        choices=[
+            (0, _("Monday")),
+            (1, _("Tuesday")),
+            (2, _("Wednesday")),
+            (3, _("Thursday")),
+            (4, _("Friday")),
+            (5, _("Saturday")),
+            (6, _("Sunday")),
+        ],
+    )
+    starts_at = models.TimeField(_("from"))
+    ends_at = models.TimeField(_("to"))
+
+    class Meta:
+        ordering = ["weekday", "starts_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.starts_at:%H:%M}–{self.ends_at:%H:%M}"
+
+    def clean(self) -> None:
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError(
+                _("A period ends after it starts (split periods that cross midnight).")
+            )
+
+
+class FormField(models.Model):
+    """A question of the pre-handoff form, asked once per dialog."""
+
+    settings = models.ForeignKey(
+        HandoffSettings, on_delete=models.CASCADE, related_name="form_fields"
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+    label = models.CharField(_("question"), max_length=200)
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=FormFieldKind.choices, default=FormFieldKind.TEXT
+    )
+    required = models.BooleanField(_("required"), default=True)
+    choices = models.TextField(
+        _("options"), blank=True, help_text=_("For a choice: one option per line.")
+    )
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def choice_list(self) -> list[str]:
+        return [line.strip() for line in self.choices.splitlines() if line.strip()]
+
+    def clean(self) -> None:
+        if self.kind == FormFieldKind.CHOICE and len(self.choice_list) < 2:
+            raise ValidationError({"choices": _("A choice needs at least two options.")})
+
+
+class DialogFormAnswers(models.Model):
+    """The pre-handoff form's answers of a dialog: the form is shown once per dialog."""
+
+    dialog = models.OneToOneField(
+        "chats.Dialog", on_delete=models.CASCADE, related_name="handoff_form"
+    )
+    answers = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"form of {self.dialog_id}"
 
 
 class Request(models.Model):
@@ -25,19 +163,41 @@ class Request(models.Model):
         RequestStatus.CLOSED: set(),
     }
     OPEN_STATUSES = (RequestStatus.PENDING, RequestStatus.QUEUED, RequestStatus.ACCEPTED)
+    WAITING_STATUSES = (RequestStatus.PENDING, RequestStatus.QUEUED)
 
     dialog = models.ForeignKey(
         "chats.Dialog", on_delete=models.CASCADE, related_name="handoff_requests"
+    )
+    chat = models.ForeignKey(
+        "chats.Chat", on_delete=models.CASCADE, related_name="handoff_requests"
     )
     status = models.CharField(
         max_length=10, choices=RequestStatus.choices, default=RequestStatus.PENDING
     )
     reason = models.CharField(max_length=20, choices=RequestReason.choices)
+    operator = models.ForeignKey(
+        "distributor.Manager",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="requests",
+    )
+    form_answers = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    accepted_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    close_reason = models.CharField(max_length=20, choices=CloseReason.choices, blank=True)
+    rejected_by = models.ManyToManyField("distributor.Manager", blank=True, related_name="+")
+    # deadlines: a periodic sweep acts on the due ones (handoff.tasks)
+    accept_deadline = models.DateTimeField(null=True, blank=True, db_index=True)
+    queue_deadline = models.DateTimeField(null=True, blank=True, db_index=True)
+    next_queue_notice_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    reply_deadline = models.DateTimeField(null=True, blank=True, db_index=True)
+    idle_deadline = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["chat", "status", "created_at"])]
         constraints = [
             models.UniqueConstraint(
                 fields=["dialog"],
@@ -51,6 +211,10 @@ class Request(models.Model):
 
     def can_move_to(self, status: str) -> bool:
         return status in self.TRANSITIONS.get(self.status, set())
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
 
 
 class RequestEvent(models.Model):

@@ -9,6 +9,7 @@ from chats.services.bot_engine import (
     script_matching,
     script_run,
 )
+from chats.services.customers import customer_bind, feedback_record
 from chats.services.dialogs import (
     client_get_or_create,
     dialog_receive_client_message,
@@ -25,6 +26,8 @@ __all__ = [
     "bot_button_press",
     "bot_greet",
     "client_get_or_create",
+    "customer_bind",
+    "feedback_record",
     "dialog_lock",
     "dialog_receive_client_message",
     "dialog_start_or_resume",

@@ -44,7 +44,7 @@ def script_run(*, dialog: Dialog, script: Script) -> list[Message]:
             if step.marker:
                 MarkerHit.objects.create(dialog=dialog, marker=step.marker)
             if step.connect_operator:
-                handoff_entry.open_request(dialog=dialog, reason="script")
+                handoff_entry.handler.open_request(dialog=dialog, reason="script")
                 break
     return posted
 

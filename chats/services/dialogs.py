@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from chats.enums import AuthorKind, DialogStatus, Messenger
 from chats.models import Chat, Client, Dialog, PageVisit
+from chats.registries import handoff_entry
 from chats.services.bot_engine import ClientMessageResult, bot_answer, bot_greet
 from chats.services.messages import message_post
 from chats.validators import http_url_validator
@@ -77,6 +78,8 @@ def dialog_receive_client_message(
             client_msg_id=client_msg_id,
         )
         answers = bot_answer(dialog=dialog, text=text) if created else []
+        if created and dialog.status != DialogStatus.BOT and handoff_entry.installed:
+            handoff_entry.handler.client_wrote(dialog=dialog, message=message)
     return ClientMessageResult(message=message, created=created, answers=answers)
 
 

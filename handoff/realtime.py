@@ -1,0 +1,47 @@
+"""Console events: what operators' consoles are told about requests. Like dialog
+events they go out after commit and carry enough to redraw a list row; a console
+that reconnects asks for a fresh snapshot."""
+
+from __future__ import annotations
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from handoff.models import Request
+
+
+def console_chat_group(chat_id: int) -> str:
+    return f"console.chat.{chat_id}"
+
+
+def request_summary(request: Request) -> dict:
+    dialog = request.dialog
+    return {
+        "id": request.pk,
+        "status": request.status,
+        "reason": request.reason,
+        "chat": request.chat.name,
+        "chat_id": request.chat_id,
+        "dialog": dialog.session_id,
+        "client": str(dialog.client),
+        "operator": request.operator.display_name if request.operator else None,
+        "operator_id": request.operator_id,
+        "created_at": request.created_at.isoformat(),
+        "closed_at": request.closed_at.isoformat() if request.closed_at else None,
+        "close_reason": request.close_reason,
+        "form_answers": request.form_answers,
+    }
+
+
+def request_changed_publish(*, request: Request) -> None:
+    """Tell every console serving the request's chat after the transaction commits."""
+    summary = request_summary(request)
+    group = console_chat_group(request.chat_id)
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(layer.group_send)(group, {"type": "console.request", "request": summary})
+
+    transaction.on_commit(send)

@@ -1,0 +1,63 @@
+"""What chats reaches through its handoff registry (chats.registries.handoff_entry)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+
+from chats.models import Dialog, Message
+from chats.registries import HandoffRefused
+from chats.services import feedback_record
+from handoff.enums import RequestStatus
+from handoff.models import Request
+from handoff.services.errors import FormInvalid
+from handoff.services.forms import contact_form_submit, handoff_form_submit
+from handoff.services.requests import (
+    request_close_by_client,
+    request_note_client_message,
+    request_open,
+)
+
+
+class HandoffEntryPoint:
+    def open_request(self, *, dialog: Dialog, reason: str) -> Request | None:
+        return request_open(dialog=dialog, reason=reason)
+
+    def client_wrote(self, *, dialog: Dialog, message: Message) -> None:
+        request_note_client_message(dialog=dialog)
+
+    def close_by_client(self, *, dialog: Dialog) -> None:
+        if request_close_by_client(dialog=dialog) is None:
+            raise HandoffRefused("nothing_to_close", "there is no open request to close")
+
+    def submit_form(self, *, dialog: Dialog, answers: dict) -> None:
+        try:
+            handoff_form_submit(dialog=dialog, answers=answers)
+        except FormInvalid as error:
+            raise HandoffRefused(error.code, str(error)) from None
+
+    def submit_contact(self, *, dialog: Dialog, answers: dict) -> None:
+        try:
+            contact_form_submit(dialog=dialog, answers=answers)
+        except FormInvalid as error:
+            raise HandoffRefused(error.code, str(error)) from None
+
+    def rate(self, *, dialog: Dialog, request_id: int, score: int) -> None:
+        request = (
+            Request.objects.select_related("operator")
+            .filter(
+                pk=request_id, dialog=dialog, status=RequestStatus.CLOSED, accepted_at__isnull=False
+            )
+            .first()
+        )
+        if request is None:
+            raise HandoffRefused("unknown_request", "no finished conversation to rate")
+        try:
+            feedback_record(
+                dialog=dialog,
+                score=score,
+                handoff_request_id=request.pk,
+                operator_id=request.operator_id,
+                operator_name=request.operator.display_name if request.operator else "",
+            )
+        except ValidationError as error:
+            raise HandoffRefused("invalid", " ".join(error.messages)) from None

@@ -1,0 +1,432 @@
+"""The request lifecycle. Every surface (widget, console, Telegram, API, the deadline
+sweep) goes through these functions, so each rule has one implementation.
+
+Locking order, everywhere: the dialog row, then the request row."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from chats.enums import AuthorKind, DialogStatus
+from chats.models import Dialog, Message, Script
+from chats.services import dialog_lock, dialog_status_set, message_post, script_run
+from distributor.models import Manager
+from handoff.enums import CloseReason, Fallback, RequestReason, RequestStatus
+from handoff.models import DialogFormAnswers, HandoffSettings, Request, RequestEvent
+from handoff.realtime import request_changed_publish
+from handoff.services.errors import IllegalTransition, NotYourRequest, RequestAlreadyTaken
+from handoff.working_hours import WeeklyPeriod, WorkingHours, window_text
+
+
+def handoff_settings_for(chat_id: int) -> HandoffSettings:
+    settings, _created = HandoffSettings.objects.get_or_create(chat_id=chat_id)
+    return settings
+
+
+def working_hours_for(settings: HandoffSettings) -> WorkingHours:
+    return WorkingHours(
+        enabled=settings.working_hours_enabled,
+        time_zone=settings.time_zone,
+        periods=[
+            WeeklyPeriod(weekday=period.weekday, starts_at=period.starts_at, ends_at=period.ends_at)
+            for period in settings.working_periods.all()
+        ],
+    )
+
+
+def _system_notice(dialog: Dialog, text: str, attachments: list[dict] | None = None) -> Message:
+    message, _created = message_post(
+        dialog=dialog, author_kind=AuthorKind.SYSTEM, text=text, attachments=attachments
+    )
+    return message
+
+
+def _lock(request: Request) -> tuple[Dialog, Request]:
+    dialog = dialog_lock(dialog=request.dialog)
+    locked = (
+        Request.objects.select_for_update(of=("self",))
+        .select_related("chat", "operator", "dialog__client")
+        .get(pk=request.pk)
+    )
+    locked.dialog = dialog
+    return dialog, locked
+
+
+def _move(request: Request, target: str, *, actor=None, note: str = "") -> None:
+    """Check the transition against the state machine and record it."""
+    if not request.can_move_to(target):
+        raise IllegalTransition(request.status, target)
+    RequestEvent.objects.create(
+        request=request, from_status=request.status, to_status=target, actor=actor, note=note[:300]
+    )
+    request.status = target
+
+
+def _clear_deadlines(request: Request) -> None:
+    request.accept_deadline = None
+    request.queue_deadline = None
+    request.next_queue_notice_at = None
+    request.reply_deadline = None
+    request.idle_deadline = None
+
+
+def _language(dialog: Dialog) -> str:
+    return dialog.chat.language
+
+
+# --- opening ------------------------------------------------------------------
+
+
+def form_fields_payload(settings: HandoffSettings) -> list[dict]:
+    return [
+        {
+            "id": field.pk,
+            "label": field.label,
+            "kind": field.kind,
+            "required": field.required,
+            "choices": field.choice_list,
+        }
+        for field in settings.form_fields.all()
+    ]
+
+
+def request_open(
+    *, dialog: Dialog, reason: RequestReason | str, now: datetime | None = None
+) -> Request | None:
+    """Open a pending request for a human in `dialog`, or explain why not.
+
+    Returns the open request (idempotent: an already open one is returned and nothing
+    is written), or None when no request was opened: outside working hours (the
+    visitor sees the nearest window) or while the pre-handoff form is unanswered (the
+    visitor is shown the form; submitting it opens the request).
+    Raises DialogClosed for a closed dialog.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = dialog_lock(dialog=dialog)
+        locked.chat = dialog.chat
+        existing = Request.objects.filter(dialog=locked, status__in=Request.OPEN_STATUSES).first()
+        if existing is not None:
+            return existing
+        if locked.status == DialogStatus.CLOSED:
+            from chats.services import DialogClosed
+
+            raise DialogClosed(locked.session_id)
+        settings = handoff_settings_for(locked.chat_id)
+        hours = working_hours_for(settings)
+        if not hours.is_open(now):
+            window = hours.next_window(now)
+            with override(_language(locked)):
+                text = (
+                    window_text(window, language=_language(locked))
+                    if window
+                    else _("No operators are available.")
+                )
+            _system_notice(locked, text)
+            _sync(dialog, locked)
+            return None
+        answers = DialogFormAnswers.objects.filter(dialog=locked).first()
+        fields = form_fields_payload(settings)
+        if fields and answers is None:
+            with override(_language(locked)):
+                prompt = _("Before we connect you, please answer a few questions.")
+            _system_notice(locked, prompt, [{"kind": "handoff_form", "fields": fields}])
+            _sync(dialog, locked)
+            return None
+        request = Request.objects.create(
+            dialog=locked,
+            chat_id=locked.chat_id,
+            reason=reason,
+            status=RequestStatus.PENDING,
+            form_answers=answers.answers if answers else [],
+            accept_deadline=now + timedelta(seconds=settings.accept_timeout_seconds),
+        )
+        RequestEvent.objects.create(
+            request=request, to_status=RequestStatus.PENDING, note=f"opened: {reason}"
+        )
+        dialog_status_set(dialog=locked, status=DialogStatus.WAITING)
+        with override(_language(locked)):
+            _system_notice(locked, _("Please wait, we are connecting you to an operator."))
+        request.dialog = locked
+        request_changed_publish(request=request)
+    _sync(dialog, locked)
+    return request
+
+
+def _sync(dialog: Dialog, locked: Dialog) -> None:
+    """Keep the caller's instance current (consumers hold theirs for the connection)."""
+    dialog.status = locked.status
+    dialog.last_sequence = locked.last_sequence
+    dialog.last_message_at = locked.last_message_at
+
+
+# --- accepting ----------------------------------------------------------------
+
+
+def request_accept(*, request: Request, operator: Manager, now: datetime | None = None) -> Request:
+    """The first accept wins: the request is locked, and a request that is no longer
+    waiting raises RequestAlreadyTaken (or IllegalTransition) and changes nothing."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        dialog, locked = _lock(request)
+        if not operator.chats.filter(pk=locked.chat_id).exists():
+            raise NotYourRequest("this operator does not serve the request's chat")
+        if locked.status == RequestStatus.ACCEPTED:
+            raise RequestAlreadyTaken(locked.status, locked.operator.display_name)
+        _move(
+            locked,
+            RequestStatus.ACCEPTED,
+            actor=operator.user,
+            note=f"accepted by {operator.display_name}",
+        )
+        _clear_deadlines(locked)
+        locked.operator = operator
+        locked.accepted_at = now
+        locked.idle_deadline = now + timedelta(seconds=dialog.chat.operator_idle_seconds)
+        settings = handoff_settings_for(locked.chat_id)
+        locked.reply_deadline = now + timedelta(seconds=settings.reply_timeout_seconds)
+        locked.save()
+        dialog_status_set(dialog=dialog, status=DialogStatus.OPERATOR)
+        with override(_language(dialog)):
+            _system_notice(dialog, _("Connected to %(name)s") % {"name": operator.display_name})
+        request_changed_publish(request=locked)
+    return locked
+
+
+def request_reject(*, request: Request, operator: Manager) -> Request:
+    """The operator passes on this request: it stays open for the others."""
+    with transaction.atomic():
+        _dialog, locked = _lock(request)
+        if locked.status not in Request.WAITING_STATUSES:
+            raise IllegalTransition(locked.status, "rejected")
+        locked.rejected_by.add(operator)
+        RequestEvent.objects.create(
+            request=locked,
+            from_status=locked.status,
+            to_status=locked.status,
+            actor=operator.user,
+            note=f"rejected by {operator.display_name}",
+        )
+    return locked
+
+
+# --- messages while connected ---------------------------------------------------
+
+
+def operator_message_post(
+    *,
+    request: Request,
+    operator: Manager,
+    text: str,
+    client_msg_id: str,
+    now: datetime | None = None,
+) -> tuple[Message, bool]:
+    """An operator writes to the visitor "as {name}". Only the request's operator, only
+    while it is accepted. Idempotent on client_msg_id."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        dialog, locked = _lock(request)
+        if locked.operator_id != operator.pk:
+            raise NotYourRequest("only the operator who accepted the request can write")
+        if locked.status != RequestStatus.ACCEPTED:
+            raise IllegalTransition(locked.status, "written to")
+        message, created = message_post(
+            dialog=dialog,
+            author_kind=AuthorKind.OPERATOR,
+            author_name=operator.display_name,
+            text=text,
+            client_msg_id=client_msg_id,
+        )
+        if created:
+            settings = handoff_settings_for(locked.chat_id)
+            locked.idle_deadline = now + timedelta(seconds=dialog.chat.operator_idle_seconds)
+            locked.reply_deadline = now + timedelta(seconds=settings.reply_timeout_seconds)
+            locked.save(update_fields=["idle_deadline", "reply_deadline"])
+    return message, created
+
+
+def request_note_client_message(*, dialog: Dialog, now: datetime | None = None) -> None:
+    """A client wrote: the reply timeout counts from the last message."""
+    now = now or timezone.now()
+    request = Request.objects.filter(dialog=dialog, status=RequestStatus.ACCEPTED).first()
+    if request is None:
+        return
+    settings = handoff_settings_for(request.chat_id)
+    Request.objects.filter(pk=request.pk, status=RequestStatus.ACCEPTED).update(
+        reply_deadline=now + timedelta(seconds=settings.reply_timeout_seconds)
+    )
+
+
+# --- closing and after ------------------------------------------------------------
+
+
+AFTER_SCRIPT = {
+    CloseReason.CLIENT_TIMEOUT: "script_after_client_timeout",
+    CloseReason.CLIENT: "script_after_operator_end",
+    CloseReason.OPERATOR: "script_after_operator_end",
+    CloseReason.OPERATOR_IDLE: "script_after_operator_end",
+}
+
+
+def _finish(dialog: Dialog, request: Request, reason: str, now: datetime) -> None:
+    """Close the request, hand the dialog back to the bot, ask for feedback, run the
+    configured script."""
+    _clear_deadlines(request)
+    request.closed_at = now
+    request.close_reason = reason
+    request.save()
+    if dialog.status != DialogStatus.CLOSED:
+        dialog_status_set(dialog=dialog, status=DialogStatus.BOT)
+    chat = dialog.chat
+    with override(chat.language):
+        if request.accepted_at is not None:
+            _system_notice(dialog, _("The conversation with the operator has ended."))
+            if chat.feedback_enabled:
+                _system_notice(
+                    dialog,
+                    chat.feedback_prompt,
+                    [{"kind": "rating", "scale": chat.feedback_scale, "request": request.pk}],
+                )
+    script_field = AFTER_SCRIPT.get(reason)
+    script_id = getattr(chat, f"{script_field}_id") if script_field else None
+    if script_id:
+        script_run(dialog=dialog, script=Script.objects.get(pk=script_id))
+    request_changed_publish(request=request)
+
+
+def request_close(
+    *,
+    request: Request,
+    reason: CloseReason | str,
+    actor: Manager | None = None,
+    now: datetime | None = None,
+) -> Request:
+    """Close an open request. A closed request never resumes: asking again opens a new
+    one. An operator may close only their own request."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        dialog, locked = _lock(request)
+        if actor is not None and locked.operator_id not in (None, actor.pk):
+            raise NotYourRequest("only the operator who accepted the request can close it")
+        _move(
+            locked,
+            RequestStatus.CLOSED,
+            actor=actor.user if actor else None,
+            note=f"closed: {reason}",
+        )
+        _finish(dialog, locked, reason, now)
+    return locked
+
+
+def request_close_by_client(*, dialog: Dialog) -> Request | None:
+    request = Request.objects.filter(dialog=dialog, status__in=Request.OPEN_STATUSES).first()
+    if request is None:
+        return None
+    return request_close(request=request, reason=CloseReason.CLIENT)
+
+
+# --- deadlines ---------------------------------------------------------------------
+
+
+def queue_position(request: Request) -> int:
+    return (
+        Request.objects.filter(
+            chat_id=request.chat_id,
+            status__in=Request.WAITING_STATUSES,
+            created_at__lt=request.created_at,
+        ).count()
+        + 1
+    )
+
+
+def _queue_notice(dialog: Dialog, request: Request) -> None:
+    template = dialog.chat.queue_notice_text
+    _system_notice(dialog, template.replace("{position}", str(queue_position(request))))
+
+
+def request_expire(*, request: Request, now: datetime | None = None) -> Request:
+    """Nobody accepted in time (or the queue wait ran out): apply the chat's fallback.
+    Does nothing unless the matching deadline is due, so a second sweep is a no-op."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        dialog, locked = _lock(request)
+        settings = handoff_settings_for(locked.chat_id)
+        language = _language(dialog)
+        if locked.status == RequestStatus.QUEUED:
+            if locked.queue_deadline is None or locked.queue_deadline > now:
+                return locked
+            _move(locked, RequestStatus.EXPIRED, note="queue wait ran out")
+            _move(locked, RequestStatus.CLOSED, note="fallback: unavailable")
+            with override(language):
+                _system_notice(dialog, settings.unavailable_text)
+            _finish(dialog, locked, CloseReason.QUEUE_TIMEOUT, now)
+            return locked
+        if (
+            locked.status != RequestStatus.PENDING
+            or locked.accept_deadline is None
+            or locked.accept_deadline > now
+        ):
+            return locked
+        _move(locked, RequestStatus.EXPIRED, note="nobody accepted in time")
+        if settings.fallback == Fallback.QUEUE:
+            _move(locked, RequestStatus.QUEUED, note="fallback: queue")
+            _clear_deadlines(locked)
+            locked.queue_deadline = now + timedelta(seconds=dialog.chat.queue_max_wait_seconds)
+            locked.next_queue_notice_at = now + timedelta(
+                minutes=dialog.chat.queue_notice_interval_minutes
+            )
+            locked.save()
+            _queue_notice(dialog, locked)
+            request_changed_publish(request=locked)
+        elif settings.fallback == Fallback.FORM:
+            _move(locked, RequestStatus.CLOSED, note="fallback: contact form")
+            _system_notice(dialog, settings.lead_form_text, [{"kind": "contact_form"}])
+            _finish(dialog, locked, CloseReason.LEAD_FORM, now)
+        else:
+            _move(locked, RequestStatus.CLOSED, note="fallback: unavailable notice")
+            _system_notice(dialog, settings.unavailable_text)
+            _finish(dialog, locked, CloseReason.UNAVAILABLE, now)
+    return locked
+
+
+def request_queue_notify(*, request: Request, now: datetime | None = None) -> Request:
+    """Tell a queued visitor their position again, every N minutes."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        dialog, locked = _lock(request)
+        if (
+            locked.status != RequestStatus.QUEUED
+            or locked.next_queue_notice_at is None
+            or locked.next_queue_notice_at > now
+        ):
+            return locked
+        _queue_notice(dialog, locked)
+        locked.next_queue_notice_at = now + timedelta(
+            minutes=dialog.chat.queue_notice_interval_minutes
+        )
+        locked.save(update_fields=["next_queue_notice_at"])
+    return locked
+
+
+def _close_when_due(field: str, reason: CloseReason):
+    def close(*, request: Request, now: datetime | None = None) -> Request:
+        now = now or timezone.now()
+        with transaction.atomic():
+            _dialog, locked = _lock(request)
+            deadline = getattr(locked, field)
+            if locked.status != RequestStatus.ACCEPTED or deadline is None or deadline > now:
+                return locked
+            return request_close(request=locked, reason=reason, now=now)
+
+    close.__name__ = f"request_close_on_{field}"
+    close.__doc__ = f"Close an accepted request whose {field} has passed ({reason})."
+    return close
+
+
+request_close_on_reply_timeout = _close_when_due("reply_deadline", CloseReason.CLIENT_TIMEOUT)
+request_close_on_operator_idle = _close_when_due("idle_deadline", CloseReason.OPERATOR_IDLE)

@@ -1,0 +1,66 @@
+"""The deadline sweep: deadlines are columns; a beat task calls this every few
+seconds. Rows are claimed with select_for_update(skip_locked=True), and every service
+re-checks its deadline under the lock, so two sweeps at once, or one run twice, act
+once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from chats.models import Dialog
+from handoff.models import Request
+from handoff.services.requests import (
+    request_close_on_operator_idle,
+    request_close_on_reply_timeout,
+    request_expire,
+    request_queue_notify,
+)
+
+logger = logging.getLogger(__name__)
+BATCH = 200
+
+DEADLINES: list[tuple[str, Callable[..., Request]]] = [
+    ("accept_deadline", request_expire),
+    ("queue_deadline", request_expire),
+    ("next_queue_notice_at", request_queue_notify),
+    ("reply_deadline", request_close_on_reply_timeout),
+    ("idle_deadline", request_close_on_operator_idle),
+]
+
+
+def deadlines_sweep(*, now: datetime | None = None) -> int:
+    """Act on every due deadline; return how many requests were handed to a service."""
+    now = now or timezone.now()
+    acted = 0
+    for field, service in DEADLINES:
+        due = list(
+            Request.objects.filter(**{f"{field}__lte": now})
+            .order_by(field)
+            .values_list("pk", "dialog_id")[:BATCH]
+        )
+        for request_id, dialog_id in due:
+            try:
+                with transaction.atomic():
+                    # claim in the services' lock order: dialog first, skipping rows
+                    # another sweep (or an accept) holds right now
+                    claimed = (
+                        Dialog.objects.select_for_update(skip_locked=True)
+                        .filter(pk=dialog_id)
+                        .exists()
+                    )
+                    # still due? another sweep may have acted since the list was read
+                    request = Request.objects.filter(
+                        pk=request_id, **{f"{field}__lte": now}
+                    ).first()
+                    if not claimed or request is None:
+                        continue
+                    service(request=request, now=now)
+                    acted += 1
+            except Exception:  # one bad row must not stop the sweep
+                logger.exception("deadline %s of request %s failed", field, request_id)
+    return acted
