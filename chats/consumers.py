@@ -1,8 +1,6 @@
 """The widget's websocket: authorise at hello, then parse frames and call services.
-
-Delivery rule: the consumer remembers the last sequence it sent and only ever sends
-the next one; an event that skips ahead makes it read the gap from the database,
-so a dropped channel-layer event costs a query, never a message."""
+Delivery (in sequence, each message once, gaps read from the database) is
+chats.streaming.DialogStreamMixin's."""
 
 from __future__ import annotations
 
@@ -20,6 +18,7 @@ from chats.enums import HeadsetMode, Messenger
 from chats.models import Chat, Dialog
 from chats.realtime import dialog_group_name, message_payload
 from chats.registries import HandoffRefused, HandoffUnavailable, handoff_entry
+from chats.streaming import DialogStreamMixin
 from chats.visitor_tokens import InvalidVisitorToken, visitor_token_read
 from chats.widget_protocol import (
     ButtonPress,
@@ -60,7 +59,7 @@ class TokenBucket:
         return False
 
 
-class WidgetConsumer(AsyncWebsocketConsumer):
+class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
     chat: Chat | None = None
     dialog: Dialog | None = None
 
@@ -130,6 +129,7 @@ class WidgetConsumer(AsyncWebsocketConsumer):
         # join first, read second: nothing committed in between can fall through
         await self.channel_layer.group_add(dialog_group_name(dialog.pk), self.channel_name)
         self.dialog = dialog
+        self.stream_dialog_id = dialog.pk
         same_dialog = frame.dialog == dialog.session_id
         self.last_sent = frame.last_sequence if same_dialog else 0
         await self.send_json(
@@ -245,36 +245,6 @@ class WidgetConsumer(AsyncWebsocketConsumer):
             )
         except ValidationError as error:
             raise FrameError("invalid", " ".join(error.messages)) from None
-
-    # --- delivery -----------------------------------------------------------
-    async def deliver(self, payload: dict) -> None:
-        sequence = payload["sequence"]
-        if sequence <= self.last_sent:
-            return
-        if sequence > self.last_sent + 1:
-            await self.catch_up(until=sequence - 1)
-            if sequence <= self.last_sent:
-                return
-        self.last_sent = sequence
-        await self.send_json({"type": "message", "message": payload})
-
-    async def catch_up(self, until: int | None = None) -> None:
-        """Send what the database holds beyond the last sequence sent."""
-        while True:
-            batch = await database_sync_to_async(selectors.messages_after)(
-                dialog_id=self.dialog.pk, sequence=self.last_sent
-            )
-            for payload in batch:
-                if until is not None and payload["sequence"] > until:
-                    return
-                self.last_sent = payload["sequence"]
-                await self.send_json({"type": "message", "message": payload})
-            if len(batch) < selectors.RESUME_BATCH:
-                return
-
-    async def dialog_message(self, event: dict) -> None:
-        if self.dialog is not None:
-            await self.deliver(event["message"])
 
     async def dialog_status(self, event: dict) -> None:
         if self.dialog is not None:

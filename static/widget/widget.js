@@ -10,7 +10,13 @@ const labels = {
   operator: root.dataset.labelOperator,
   closed: root.dataset.labelClosed,
   error: root.dataset.labelError,
+  name: root.dataset.labelName,
+  phone: root.dataset.labelPhone,
+  email: root.dataset.labelEmail,
+  submit: root.dataset.labelSubmit,
+  thanks: root.dataset.labelThanks,
 };
+const endButton = document.getElementById("baton-end");
 const list = document.getElementById("baton-messages");
 const form = document.getElementById("baton-form");
 const input = document.getElementById("baton-input");
@@ -70,6 +76,7 @@ function applyStatus(status) {
   input.disabled = closed;
   document.getElementById("baton-send").disabled = closed;
   if (headset) headset.hidden = status !== "bot";
+  endButton.hidden = status !== "waiting" && status !== "operator";
 }
 
 function timeOf(iso) {
@@ -129,6 +136,82 @@ function renderButtons(item, buttons) {
   item.querySelector(".body").appendChild(row);
 }
 
+function field(labelText, name, kind, required, choices) {
+  const label = document.createElement("label");
+  label.textContent = labelText + (required ? " *" : "");
+  let input;
+  if (kind === "choice") {
+    input = document.createElement("select");
+    for (const choice of ["", ...choices]) {
+      const option = document.createElement("option");
+      option.value = choice;
+      option.textContent = choice;
+      input.appendChild(option);
+    }
+  } else {
+    input = document.createElement("input");
+    input.type = kind === "email" ? "email" : kind === "phone" ? "tel" : "text";
+    input.maxLength = 500;
+  }
+  input.name = name;
+  input.required = Boolean(required);
+  label.appendChild(input);
+  return label;
+}
+
+function renderForm(item, type, fields) {
+  const form = document.createElement("form");
+  form.className = `inline-form ${type}-form`;
+  for (const spec of fields) form.appendChild(field(spec.label, spec.name, spec.kind, spec.required, spec.choices || []));
+  const submit = document.createElement("button");
+  submit.type = "submit";
+  submit.className = "bot-button";
+  submit.textContent = labels.submit;
+  form.appendChild(submit);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const answers = {};
+    for (const input of form.querySelectorAll("input, select")) answers[input.name] = input.value;
+    transmit({ type, answers });
+  });
+  item.querySelector(".body").appendChild(form);
+}
+
+function renderAttachment(item, attachment) {
+  if (attachment.kind === "handoff_form") {
+    renderForm(item, "form", attachment.fields.map((spec) => ({ ...spec, name: String(spec.id) })));
+  } else if (attachment.kind === "contact_form") {
+    renderForm(item, "contact", [
+      { label: labels.name, name: "name", kind: "text", required: false },
+      { label: labels.phone, name: "phone", kind: "phone", required: false },
+      { label: labels.email, name: "email", kind: "email", required: false },
+    ]);
+  } else if (attachment.kind === "rating") {
+    const row = document.createElement("div");
+    row.className = "buttons rating";
+    for (let score = 1; score <= attachment.scale; score += 1) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "bot-button";
+      button.textContent = String(score);
+      button.addEventListener("click", () => transmit({ type: "rate", request: attachment.request, score }));
+      row.appendChild(button);
+    }
+    item.querySelector(".body").appendChild(row);
+  }
+}
+
+function finishForms(kind) {
+  const selector = { form: ".form-form", contact: ".contact-form", rate: ".rating" }[kind];
+  if (!selector) return;
+  for (const node of list.querySelectorAll(selector)) {
+    const done = document.createElement("div");
+    done.className = "meta";
+    done.textContent = labels.thanks;
+    node.replaceWith(done);
+  }
+}
+
 function renderMessage(message) {
   if (message.sequence <= lastSequence) return;
   lastSequence = message.sequence;
@@ -139,6 +222,7 @@ function renderMessage(message) {
   const item = bubble(message.author_kind, message.text, message.author_name, message.created_at);
   item.dataset.sequence = String(message.sequence);
   renderButtons(item, message.buttons);
+  for (const attachment of message.attachments || []) renderAttachment(item, attachment);
   list.appendChild(item);
   list.scrollTop = list.scrollHeight;
 }
@@ -196,6 +280,9 @@ function handle(frame) {
       break;
     case "status":
       applyStatus(frame.status);
+      break;
+    case "done":
+      finishForms(frame.of);
       break;
     case "error":
       if (frame.code === "rate_limited") {
@@ -264,6 +351,7 @@ form.addEventListener("submit", (event) => {
 });
 
 if (headset) headset.addEventListener("click", () => transmit({ type: "handoff" }));
+endButton.addEventListener("click", () => transmit({ type: "close" }));
 
 document.getElementById("baton-close").addEventListener("click", () => {
   store.remove("open");

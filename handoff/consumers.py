@@ -1,0 +1,183 @@
+"""The operator console's websocket: authorise at connect (a logged-in operator),
+join the groups of the chats they serve, then parse frames and call services."""
+
+from __future__ import annotations
+
+import json
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from chats.realtime import dialog_group_name, message_payload
+from chats.services import DialogClosed
+from chats.streaming import DialogStreamMixin
+from chats.widget_protocol import CLIENT_MSG_ID
+from handoff import selectors, services
+from handoff.enums import CloseReason
+from handoff.models import Request
+from handoff.realtime import console_chat_group, request_summary
+
+CLOSE_NOT_LOGGED_IN = 4401
+CLOSE_NOT_OPERATOR = 4403
+
+
+class ConsoleError(Exception):
+    def __init__(self, code: str, detail: str, request_id: object = None) -> None:
+        super().__init__(detail)
+        self.frame = {"type": "error", "code": code, "detail": detail, "request": request_id}
+
+
+class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        self.manager = await database_sync_to_async(selectors.manager_for_user)(
+            self.scope.get("user")
+        )
+        if self.manager is None:
+            user = self.scope.get("user")
+            logged_in = user is not None and user.is_authenticated
+            await self.close(code=CLOSE_NOT_OPERATOR if logged_in else CLOSE_NOT_LOGGED_IN)
+            return
+        self.chat_ids = await database_sync_to_async(selectors.served_chat_ids)(
+            manager=self.manager
+        )
+        for chat_id in self.chat_ids:
+            await self.channel_layer.group_add(console_chat_group(chat_id), self.channel_name)
+        self.watched: Request | None = None
+        await self.accept()
+        await self.send_snapshot()
+
+    async def disconnect(self, code: int) -> None:
+        for chat_id in getattr(self, "chat_ids", []):
+            await self.channel_layer.group_discard(console_chat_group(chat_id), self.channel_name)
+        if self.stream_dialog_id is not None:
+            await self.channel_layer.group_discard(
+                dialog_group_name(self.stream_dialog_id), self.channel_name
+            )
+
+    async def send_json(self, frame: dict) -> None:
+        await self.send(text_data=json.dumps(frame, ensure_ascii=False))
+
+    async def send_snapshot(self) -> None:
+        items = await database_sync_to_async(selectors.requests_for_manager)(manager=self.manager)
+        await self.send_json(
+            {
+                "type": "requests",
+                "me": self.manager.pk,
+                "my_name": self.manager.display_name,
+                "items": items,
+            }
+        )
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            frame = self.parse(text_data)
+            handler = {
+                "watch": self.handle_watch,
+                "accept": self.handle_accept,
+                "reject": self.handle_reject,
+                "message": self.handle_message,
+                "close": self.handle_close,
+                "refresh": lambda _frame: self.send_snapshot(),
+            }.get(frame["type"])
+            if handler is None:
+                raise ConsoleError("unknown_type", "unknown frame type")
+            await handler(frame)
+        except ConsoleError as error:
+            await self.send_json(error.frame)
+
+    def parse(self, text_data: str | None) -> dict:
+        if text_data is None or len(text_data.encode()) > settings.BATON_WIDGET_MAX_FRAME_BYTES:
+            raise ConsoleError("malformed", "frames are JSON text of at most 16 KiB")
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            raise ConsoleError("malformed", "a frame is one JSON object") from None
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            raise ConsoleError("malformed", "a frame is a JSON object with a string 'type'")
+        return frame
+
+    async def request_for(self, frame: dict) -> Request:
+        try:
+            return await database_sync_to_async(selectors.request_get_for_manager)(
+                manager=self.manager, request_id=frame.get("request")
+            )
+        except Request.DoesNotExist:
+            raise ConsoleError("not_found", "no such request", frame.get("request")) from None
+
+    async def call(self, frame: dict, service, **kwargs):
+        request = await self.request_for(frame)
+        try:
+            return await database_sync_to_async(service)(request=request, **kwargs)
+        except services.HandoffError as error:
+            raise ConsoleError(error.code, str(error), request.pk) from None
+        except (DialogClosed, ValidationError) as error:
+            raise ConsoleError("refused", str(error), request.pk) from None
+
+    async def handle_watch(self, frame: dict) -> None:
+        request = await self.request_for(frame)
+        last_sequence = frame.get("last_sequence", 0)
+        if (
+            isinstance(last_sequence, bool)
+            or not isinstance(last_sequence, int)
+            or last_sequence < 0
+        ):
+            raise ConsoleError("malformed", "'last_sequence' must be a non-negative integer")
+        if self.stream_dialog_id is not None:
+            await self.channel_layer.group_discard(
+                dialog_group_name(self.stream_dialog_id), self.channel_name
+            )
+        await self.channel_layer.group_add(dialog_group_name(request.dialog_id), self.channel_name)
+        self.stream_dialog_id = request.dialog_id
+        self.last_sent = last_sequence
+        summary = await database_sync_to_async(request_summary)(request)
+        await self.send_json({"type": "watching", "request": summary})
+        await self.catch_up()
+
+    async def handle_accept(self, frame: dict) -> None:
+        await self.call(frame, services.request_accept, operator=self.manager)
+
+    async def handle_reject(self, frame: dict) -> None:
+        await self.call(frame, services.request_reject, operator=self.manager)
+        await self.send_snapshot()
+
+    async def handle_close(self, frame: dict) -> None:
+        await self.call(
+            frame, services.request_close, reason=CloseReason.OPERATOR, actor=self.manager
+        )
+
+    async def handle_message(self, frame: dict) -> None:
+        client_msg_id, text = frame.get("client_msg_id"), frame.get("text")
+        if not isinstance(client_msg_id, str) or not CLIENT_MSG_ID.fullmatch(client_msg_id):
+            raise ConsoleError("malformed", "'client_msg_id' is 1-64 of letters, digits, _-:.")
+        if (
+            not isinstance(text, str)
+            or not text.strip()
+            or len(text) > settings.BATON_WIDGET_MAX_TEXT_CHARS
+        ):
+            raise ConsoleError("malformed", "'text' is 1-4000 characters")
+        message, created = await self.call(
+            frame,
+            services.operator_message_post,
+            operator=self.manager,
+            text=text,
+            client_msg_id=client_msg_id,
+        )
+        await self.send_json(
+            {
+                "type": "ack",
+                "client_msg_id": client_msg_id,
+                "sequence": message.sequence,
+                "duplicate": not created,
+            }
+        )
+        if message.dialog_id == self.stream_dialog_id:
+            await self.deliver(message_payload(message))
+
+    # --- events ----------------------------------------------------------------
+    async def console_request(self, event: dict) -> None:
+        await self.send_json({"type": "request_changed", "request": event["request"]})
+
+    async def dialog_status(self, event: dict) -> None:
+        await self.send_json({"type": "dialog_status", "status": event["status"]})

@@ -1,0 +1,37 @@
+"""The operator console pages: thin; the live part is handoff.consumers."""
+
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from handoff import selectors
+from handoff.models import Request
+
+
+@require_GET
+@login_required(login_url="console_login")
+def console(request: HttpRequest, request_id: int | None = None) -> HttpResponse:
+    manager = selectors.manager_for_user(request.user)
+    if manager is None:
+        raise PermissionDenied("This account is not an operator.")
+    if request_id is not None:
+        try:
+            selectors.request_get_for_manager(manager=manager, request_id=request_id)
+        except Request.DoesNotExist:
+            raise Http404("No such request.") from None
+    return render(
+        request, "handoff/console.html", {"manager": manager, "selected_request": request_id}
+    )
+
+
+class ConsoleLoginView(auth_views.LoginView):
+    template_name = "handoff/login.html"
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self) -> str:
+        return "/console/"
