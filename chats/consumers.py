@@ -138,6 +138,8 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
                 "dialog": dialog.session_id,
                 "status": dialog.status,
                 "last_sequence": dialog.last_sequence,
+                "headset": self.chat.headset_mode == HeadsetMode.ALWAYS
+                or (self.chat.headset_mode == HeadsetMode.TRIGGER and dialog.headset_revealed),
             }
         )
         await self.catch_up()
@@ -200,7 +202,9 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         await self.acknowledge(frame.client_msg_id, result)
 
     async def handle_handoff(self) -> None:
-        if self.chat.headset_mode == HeadsetMode.NEVER:
+        if self.chat.headset_mode == HeadsetMode.NEVER or (
+            self.chat.headset_mode == HeadsetMode.TRIGGER and not self.dialog.headset_revealed
+        ):
             raise FrameError("handoff_unavailable", "this chat does not connect operators")
         try:
             await database_sync_to_async(self._open_request)()
@@ -245,6 +249,11 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
             )
         except ValidationError as error:
             raise FrameError("invalid", " ".join(error.messages)) from None
+
+    async def dialog_headset(self, event: dict) -> None:
+        if self.dialog is not None:
+            self.dialog.headset_revealed = True
+            await self.send_json({"type": "headset", "visible": True})
 
     async def dialog_status(self, event: dict) -> None:
         if self.dialog is not None:

@@ -42,6 +42,7 @@ class FeedbackScale(models.IntegerChoices):
 
 class HeadsetMode(models.TextChoices):
     ALWAYS = "always", _("always visible")
+    TRIGGER = "trigger", _("revealed by the trigger")
     NEVER = "never", _("hidden")
 
 

@@ -362,6 +362,9 @@ class Dialog(models.Model):
     # the highest message sequence handed out; incremented under the dialog's row lock
     last_sequence = models.PositiveBigIntegerField(default=0)
     client_message_count = models.PositiveIntegerField(default=0)
+    # how often the bot fell back to "not understood"; a cue for the handoff trigger
+    fallback_count = models.PositiveIntegerField(default=0)
+    headset_revealed = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-started_at"]

@@ -48,6 +48,10 @@ def dialog_message_publish(*, message: Message) -> None:
     )
 
 
+def dialog_headset_publish(*, dialog: Dialog) -> None:
+    _group_send_after_commit(dialog_group_name(dialog.pk), {"type": "dialog.headset"})
+
+
 def dialog_status_publish(*, dialog: Dialog) -> None:
     _group_send_after_commit(
         dialog_group_name(dialog.pk),

@@ -83,7 +83,7 @@ def widget_frame(request: HttpRequest, public_key: str) -> HttpResponse:
             {
                 "chat": chat,
                 "fresh_token": visitor_token_issue(public_key=chat.public_key),
-                "show_headset": chat.headset_mode == HeadsetMode.ALWAYS,
+                "show_headset": chat.headset_mode != HeadsetMode.NEVER,
                 "avatar_urls": {
                     kind: reverse("widget_avatar", args=[public_key, kind]) for kind in AVATAR_KINDS
                 },

@@ -16,7 +16,13 @@ from chats.services.dialogs import (
     dialog_start_or_resume,
     page_visit_record,
 )
-from chats.services.messages import DialogClosed, dialog_lock, dialog_status_set, message_post
+from chats.services.messages import (
+    DialogClosed,
+    dialog_headset_reveal,
+    dialog_lock,
+    dialog_status_set,
+    message_post,
+)
 
 __all__ = [
     "ClientMessageResult",
@@ -28,6 +34,7 @@ __all__ = [
     "client_get_or_create",
     "customer_bind",
     "feedback_record",
+    "dialog_headset_reveal",
     "dialog_lock",
     "dialog_receive_client_message",
     "dialog_start_or_resume",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import F
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
@@ -85,6 +86,8 @@ def bot_answer(*, dialog: Dialog, text: str) -> list[Message]:
         return script_run(dialog=dialog, script=script)
     if dialog.client_message_count <= 1 and not dialog.chat.reply_to_first_message:
         return []
+    Dialog.objects.filter(pk=dialog.pk).update(fallback_count=F("fallback_count") + 1)
+    dialog.fallback_count += 1
     fallback = _chat_script(dialog, ScriptKind.FALLBACK)
     if fallback is not None:
         return script_run(dialog=dialog, script=fallback)

@@ -78,7 +78,7 @@ def dialog_receive_client_message(
             client_msg_id=client_msg_id,
         )
         answers = bot_answer(dialog=dialog, text=text) if created else []
-        if created and dialog.status != DialogStatus.BOT and handoff_entry.installed:
+        if created and handoff_entry.installed:
             handoff_entry.handler.client_wrote(dialog=dialog, message=message)
     return ClientMessageResult(message=message, created=created, answers=answers)
 

@@ -10,7 +10,11 @@ from django.utils.translation import gettext as _
 
 from chats.enums import AuthorKind, DialogStatus
 from chats.models import Dialog, Message
-from chats.realtime import dialog_message_publish, dialog_status_publish
+from chats.realtime import (
+    dialog_headset_publish,
+    dialog_message_publish,
+    dialog_status_publish,
+)
 from chats.registries import outbound_channels
 
 
@@ -77,6 +81,19 @@ def message_post(
     dialog.client_message_count = locked.client_message_count
     dialog.status = locked.status
     return message, True
+
+
+def dialog_headset_reveal(*, dialog: Dialog) -> bool:
+    """Show the headset in this dialog from now on (the trigger decided). Returns
+    whether anything changed; the widget is told after commit."""
+    with transaction.atomic():
+        changed = Dialog.objects.filter(pk=dialog.pk, headset_revealed=False).update(
+            headset_revealed=True
+        )
+        if changed:
+            dialog_headset_publish(dialog=dialog)
+    dialog.headset_revealed = True
+    return bool(changed)
 
 
 def dialog_status_set(*, dialog: Dialog, status: DialogStatus) -> Dialog:

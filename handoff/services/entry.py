@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
+from chats.enums import DialogStatus
 from chats.models import Dialog, Message
 from chats.registries import HandoffRefused
 from chats.services import feedback_record
@@ -16,6 +17,7 @@ from handoff.services.requests import (
     request_note_client_message,
     request_open,
 )
+from handoff.services.trigger import trigger_schedule
 
 
 class HandoffEntryPoint:
@@ -23,7 +25,10 @@ class HandoffEntryPoint:
         return request_open(dialog=dialog, reason=reason)
 
     def client_wrote(self, *, dialog: Dialog, message: Message) -> None:
-        request_note_client_message(dialog=dialog)
+        if dialog.status == DialogStatus.BOT:
+            trigger_schedule(dialog=dialog)
+        else:
+            request_note_client_message(dialog=dialog)
 
     def close_by_client(self, *, dialog: Dialog) -> None:
         if request_close_by_client(dialog=dialog) is None:

@@ -48,6 +48,7 @@ let socket = null;
 let greeted = false;
 let backoff = 500;
 let pingTimer = null;
+let headsetOffered = false;
 // unacknowledged frames survive a reload; resending is safe (client_msg_id)
 const outbox = new Map(JSON.parse(store.get("outbox") || "[]"));
 const pageQueue = [];
@@ -75,7 +76,7 @@ function applyStatus(status) {
   const closed = status === "closed";
   input.disabled = closed;
   document.getElementById("baton-send").disabled = closed;
-  if (headset) headset.hidden = status !== "bot";
+  if (headset) headset.hidden = status !== "bot" || !headsetOffered;
   endButton.hidden = status !== "waiting" && status !== "operator";
 }
 
@@ -268,6 +269,7 @@ function handle(frame) {
         store.set("dialog", dialogId);
       }
       greeted = true;
+      headsetOffered = Boolean(frame.headset);
       applyStatus(frame.status);
       flush();
       break;
@@ -280,6 +282,10 @@ function handle(frame) {
       break;
     case "status":
       applyStatus(frame.status);
+      break;
+    case "headset":
+      headsetOffered = true;
+      if (headset) headset.hidden = false;
       break;
     case "done":
       finishForms(frame.of);
