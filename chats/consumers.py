@@ -250,6 +250,10 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         except ValidationError as error:
             raise FrameError("invalid", " ".join(error.messages)) from None
 
+    async def dialog_queue(self, event: dict) -> None:
+        if self.dialog is not None:
+            await self.send_json({"type": "queue", "position": event["position"]})
+
     async def dialog_headset(self, event: dict) -> None:
         if self.dialog is not None:
             self.dialog.headset_revealed = True

@@ -195,6 +195,9 @@ class Request(models.Model):
     next_queue_notice_at = models.DateTimeField(null=True, blank=True, db_index=True)
     reply_deadline = models.DateTimeField(null=True, blank=True, db_index=True)
     idle_deadline = models.DateTimeField(null=True, blank=True, db_index=True)
+    # the chat asks for feedback N seconds after the dialog's start, during the talk
+    feedback_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    feedback_asked = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]

@@ -8,6 +8,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from chats.realtime import dialog_group_name
 from handoff.models import Request
 
 
@@ -34,14 +35,33 @@ def request_summary(request: Request) -> dict:
     }
 
 
-def request_changed_publish(*, request: Request) -> None:
-    """Tell every console serving the request's chat after the transaction commits."""
-    summary = request_summary(request)
-    group = console_chat_group(request.chat_id)
-
+def _send_after_commit(messages: list[tuple[str, dict]]) -> None:
     def send() -> None:
         layer = get_channel_layer()
         if layer is not None:
-            async_to_sync(layer.group_send)(group, {"type": "console.request", "request": summary})
+            for group, event in messages:
+                async_to_sync(layer.group_send)(group, event)
 
     transaction.on_commit(send)
+
+
+def request_changed_publish(*, request: Request) -> None:
+    """Tell every console serving the request's chat after the transaction commits, and
+    every visitor queued in that chat their (possibly new) place in the queue."""
+    messages = [
+        (
+            console_chat_group(request.chat_id),
+            {"type": "console.request", "request": request_summary(request)},
+        )
+    ]
+    queued = (
+        Request.objects.filter(chat_id=request.chat_id, status__in=Request.WAITING_STATUSES)
+        .order_by("created_at")
+        .values_list("dialog_id", "status")
+    )
+    for position, (dialog_id, status) in enumerate(queued, start=1):
+        if status == "queued":
+            messages.append(
+                (dialog_group_name(dialog_id), {"type": "dialog.queue", "position": position})
+            )
+    _send_after_commit(messages)

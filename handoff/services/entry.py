@@ -50,7 +50,10 @@ class HandoffEntryPoint:
         request = (
             Request.objects.select_related("operator")
             .filter(
-                pk=request_id, dialog=dialog, status=RequestStatus.CLOSED, accepted_at__isnull=False
+                pk=request_id,
+                dialog=dialog,
+                accepted_at__isnull=False,
+                status__in=[RequestStatus.ACCEPTED, RequestStatus.CLOSED],
             )
             .first()
         )

@@ -73,6 +73,17 @@ def _clear_deadlines(request: Request) -> None:
     request.next_queue_notice_at = None
     request.reply_deadline = None
     request.idle_deadline = None
+    request.feedback_due_at = None
+
+
+def _rating_prompt(dialog: Dialog, request: Request) -> None:
+    chat = dialog.chat
+    _system_notice(
+        dialog,
+        chat.feedback_prompt,
+        [{"kind": "rating", "scale": chat.feedback_scale, "request": request.pk}],
+    )
+    request.feedback_asked = True
 
 
 def _language(dialog: Dialog) -> str:
@@ -190,6 +201,11 @@ def request_accept(*, request: Request, operator: Manager, now: datetime | None 
         locked.idle_deadline = now + timedelta(seconds=dialog.chat.operator_idle_seconds)
         settings = handoff_settings_for(locked.chat_id)
         locked.reply_deadline = now + timedelta(seconds=settings.reply_timeout_seconds)
+        chat = dialog.chat
+        if chat.feedback_enabled and chat.feedback_delay_seconds:
+            locked.feedback_due_at = max(
+                now, dialog.started_at + timedelta(seconds=chat.feedback_delay_seconds)
+            )
         locked.save()
         dialog_status_set(dialog=dialog, status=DialogStatus.OPERATOR)
         with override(_language(dialog)):
@@ -286,12 +302,9 @@ def _finish(dialog: Dialog, request: Request, reason: str, now: datetime) -> Non
     with override(chat.language):
         if request.accepted_at is not None:
             _system_notice(dialog, _("The conversation with the operator has ended."))
-            if chat.feedback_enabled:
-                _system_notice(
-                    dialog,
-                    chat.feedback_prompt,
-                    [{"kind": "rating", "scale": chat.feedback_scale, "request": request.pk}],
-                )
+            if chat.feedback_enabled and not request.feedback_asked:
+                _rating_prompt(dialog, request)
+                request.save(update_fields=["feedback_asked"])
     script_field = AFTER_SCRIPT.get(reason)
     script_id = getattr(chat, f"{script_field}_id") if script_field else None
     if script_id:
@@ -410,6 +423,24 @@ def request_queue_notify(*, request: Request, now: datetime | None = None) -> Re
             minutes=dialog.chat.queue_notice_interval_minutes
         )
         locked.save(update_fields=["next_queue_notice_at"])
+    return locked
+
+
+def request_ask_feedback(*, request: Request, now: datetime | None = None) -> Request:
+    """The chat asks for feedback N seconds after the dialog's start: once, during the
+    conversation (the end of it then does not ask again)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        dialog, locked = _lock(request)
+        if (
+            locked.status != RequestStatus.ACCEPTED
+            or locked.feedback_due_at is None
+            or locked.feedback_due_at > now
+        ):
+            return locked
+        locked.feedback_due_at = None
+        _rating_prompt(dialog, locked)
+        locked.save(update_fields=["feedback_due_at", "feedback_asked"])
     return locked
 
 

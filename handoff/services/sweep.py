@@ -15,6 +15,7 @@ from django.utils import timezone
 from chats.models import Dialog
 from handoff.models import Request
 from handoff.services.requests import (
+    request_ask_feedback,
     request_close_on_operator_idle,
     request_close_on_reply_timeout,
     request_expire,
@@ -30,6 +31,7 @@ DEADLINES: list[tuple[str, Callable[..., Request]]] = [
     ("next_queue_notice_at", request_queue_notify),
     ("reply_deadline", request_close_on_reply_timeout),
     ("idle_deadline", request_close_on_operator_idle),
+    ("feedback_due_at", request_ask_feedback),
 ]
 
 

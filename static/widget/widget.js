@@ -15,6 +15,7 @@ const labels = {
   email: root.dataset.labelEmail,
   submit: root.dataset.labelSubmit,
   thanks: root.dataset.labelThanks,
+  queue: root.dataset.labelQueue,
 };
 const endButton = document.getElementById("baton-end");
 const list = document.getElementById("baton-messages");
@@ -282,6 +283,9 @@ function handle(frame) {
       break;
     case "status":
       applyStatus(frame.status);
+      break;
+    case "queue":
+      setState(`${labels.waiting} · ${labels.queue} ${frame.position}`);
       break;
     case "headset":
       headsetOffered = true;

@@ -193,7 +193,7 @@ def test_rating_is_stored_on_the_chats_scale_linked_to_the_operator(dialog, oper
     assert Feedback.objects.count() == 1
 
 
-def test_rating_an_open_request_is_refused(dialog):
+def test_rating_a_request_nobody_accepted_is_refused(dialog):
     request = request_open(dialog=dialog, reason="headset")
     with pytest.raises(HandoffRefused):
         handoff_entry.handler.rate(dialog=dialog, request_id=request.pk, score=3)
@@ -305,3 +305,39 @@ def test_sweep_run_twice_acts_once(dialog):
         texts(dialog).count("Sorry, no operator is available right now. Please try again later.")
         == 1
     )
+
+
+def test_feedback_is_asked_n_seconds_after_the_start_and_not_again_at_the_end(dialog, operator):
+    dialog.chat.feedback_delay_seconds = 60
+    dialog.chat.save()
+    request = request_accept(
+        request=request_open(dialog=dialog, reason="headset"), operator=operator
+    )
+    due_at = Request.objects.get(pk=request.pk).feedback_due_at
+    assert due_at == dialog.started_at + timedelta(seconds=60)
+    deadlines_sweep(now=due_at + timedelta(seconds=1))
+    deadlines_sweep(now=due_at + timedelta(seconds=2))
+    assert Message.objects.filter(dialog=dialog, attachments__0__kind="rating").count() == 1
+    handoff_entry.handler.rate(dialog=dialog, request_id=request.pk, score=5)
+    request_close(request=request, reason=CloseReason.OPERATOR, actor=operator)
+    assert Message.objects.filter(dialog=dialog, attachments__0__kind="rating").count() == 1
+    assert Feedback.objects.get().score == 5
+
+
+def test_queued_visitors_are_told_their_new_place_when_someone_ahead_is_taken(
+    dialog, operator, django_capture_on_commit_callbacks
+):
+    set_fallback(dialog, Fallback.QUEUE)
+    ahead = request_open(dialog=DialogFactory(client__chat=dialog.chat), reason="headset")
+    request = request_open(dialog=dialog, reason="headset")
+    request_expire(request=ahead, now=due(ahead))
+    request_expire(request=request, now=due(request))
+    assert texts(dialog)[-1].endswith("number 2 in the queue.")
+    from handoff.realtime import request_changed_publish
+    from handoff.services import queue_position
+
+    request_accept(request=ahead, operator=operator)
+    assert queue_position(Request.objects.get(pk=request.pk)) == 1
+    with django_capture_on_commit_callbacks() as callbacks:
+        request_changed_publish(request=Request.objects.get(pk=ahead.pk))
+    assert len(callbacks) == 1
