@@ -42,9 +42,7 @@ import json
 import math
 import os
 import random
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -60,6 +58,13 @@ if str(BASE_DIR) not in sys.path:
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
+from bench.harness import (  # noqa: E402
+    cpu_seconds,
+    log_summary,
+    percentile,
+    rss_kb,
+    run_manage,
+)
 from tests.servers import DaphneServer, EmbeddedRedis  # noqa: E402
 
 PUBLIC_KEY = "demo"
@@ -73,7 +78,6 @@ TEXTS = (
     "Is the shop open on Sundays?",
     "My order number is 12345, where is it?",
 )
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # --- measurements -----------------------------------------------------------------
@@ -249,60 +253,6 @@ class Visitor:
                 await asyncio.wait_for(self.receiver, 10)
             except (TimeoutError, asyncio.CancelledError):
                 self.receiver.cancel()
-
-
-# --- processes --------------------------------------------------------------------
-
-
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
-
-
-LOG_LINE = re.compile(r"^\S+ \S+ (WARNING|ERROR|CRITICAL) (\S+) (.{0,60})")
-
-
-def log_summary(log: str) -> str:
-    """Warnings and errors in a Daphne log, grouped by level, logger and message start,
-    plus the channel layer's "over capacity" drops (logged at INFO by the core layer)."""
-    found = Counter()
-    for line in log.splitlines():
-        match = LOG_LINE.match(line)
-        if match:
-            found[" ".join(match.groups())] += 1
-    over = log.count("over capacity")
-    parts = [f"{over} 'over capacity'"]
-    parts += [f"{count}x {what!r}" for what, count in found.most_common(5)]
-    return ", ".join(parts)
-
-
-def run_manage(args: list[str], env: dict[str, str], timeout: float) -> None:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if result.returncode != 0:
-        sys.stderr.write(result.stdout + result.stderr)
-        raise SystemExit(f"manage.py {' '.join(args)} failed with code {result.returncode}")
 
 
 def database_check(dialogs: list[str], sent_ids: dict[str, set[str]]) -> dict:

@@ -14,7 +14,13 @@ from django.utils.translation import override
 
 from chats.enums import AuthorKind, DialogStatus
 from chats.models import Dialog, Message, Script
-from chats.services import dialog_lock, dialog_status_set, message_post, script_run
+from chats.services import (
+    DialogClosed,
+    dialog_lock,
+    dialog_status_set,
+    message_post,
+    script_run,
+)
 from distributor.models import Manager
 from handoff.enums import CloseReason, Fallback, RequestReason, RequestStatus
 from handoff.models import DialogFormAnswers, HandoffSettings, Request, RequestEvent
@@ -125,8 +131,6 @@ def request_open(
         if existing is not None:
             return existing
         if locked.status == DialogStatus.CLOSED:
-            from chats.services import DialogClosed
-
             raise DialogClosed(locked.session_id)
         settings = handoff_settings_for(locked.chat_id)
         hours = working_hours_for(settings)

@@ -7,23 +7,11 @@ import re
 
 import pytest
 from django.core.management import call_command
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from chats.enums import AuthorKind
 from chats.models import Message, PageVisit
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-# a ceiling for auto-waiting on a slow machine, not a claim about speed
-WAIT_MS = 20_000
+from tests.browser_fixtures import *  # noqa: F403 - the shared browser fixtures
 
 GREETING = re.compile(r"^Hi! I am the demo shop's assistant")
 DELIVERY_ANSWER = re.compile(r"^We deliver")
@@ -32,38 +20,6 @@ PRICE_QUESTION = "How much does it cost?"
 XSS_PAYLOAD = '<img src=x onerror="window.__pwned=1">'
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # Playwright's sync API drives its own asyncio loop from a greenlet on this
-    # thread, so while it runs Django sees a running event loop and refuses ORM
-    # calls ("You cannot call this from an async context"). Our ORM calls are plain
-    # blocking calls from this one thread, which is what the check protects, so we
-    # allow them - only while this module's browser is up, not for the whole run.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                yield browser
-            finally:
-                browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    try:
-        context.set_default_timeout(WAIT_MS)
-        yield context.new_page()
-    finally:
-        context.close()
-
-
-@pytest.fixture(autouse=True)
-def _patient_expect():
-    expect.set_options(timeout=WAIT_MS)
 
 
 def test_visitor_chats_with_the_bot_and_finds_the_history_after_a_reload(daphne_server, page):
