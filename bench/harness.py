@@ -1,0 +1,186 @@
+"""Helpers shared by the benchmarks in bench/: process statistics from /proc,
+percentiles, Daphne log summaries, manage.py calls, a hard time limit, and Daphne
+serving an ASGI application other than Baton's.
+
+The benchmarks start everything they talk to themselves (tests/servers.py), on
+loopback ports only."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections import Counter
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+if str(BASE_DIR) not in sys.path:
+    sys.path.insert(0, str(BASE_DIR))
+
+from config.runner import wait_for_port  # noqa: E402
+from tests.servers import DaphneServer  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# --- processes --------------------------------------------------------------------
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+LOG_LINE = re.compile(r"^\S+ \S+ (WARNING|ERROR|CRITICAL) (\S+) (.{0,60})")
+
+
+def log_summary(log: str) -> str:
+    """Warnings and errors in a Daphne log, grouped by level, logger and message start,
+    plus the channel layer's "over capacity" drops (logged at INFO by the core layer)."""
+    found = Counter()
+    for line in log.splitlines():
+        match = LOG_LINE.match(line)
+        if match:
+            found[" ".join(match.groups())] += 1
+    over = log.count("over capacity")
+    parts = [f"{over} 'over capacity'"]
+    parts += [f"{count}x {what!r}" for what, count in found.most_common(5)]
+    return ", ".join(parts)
+
+
+def run_manage(args: list[str], env: dict[str, str], timeout: float) -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout + result.stderr)
+        raise SystemExit(f"manage.py {' '.join(args)} failed with code {result.returncode}")
+
+
+class HardLimit:
+    """Kill the children and leave (exit code 3) if the run outlives `seconds`: the
+    benchmark's own time limits are polite, this one is not."""
+
+    def __init__(self, name: str, seconds: float) -> None:
+        self.name = name
+        self.seconds = seconds
+        self.children: list = []  # anything with a .process (subprocess.Popen or None)
+        self.timer = threading.Timer(seconds, self.fire)
+        self.timer.daemon = True
+
+    def start(self) -> HardLimit:
+        self.timer.start()
+        return self
+
+    def fire(self) -> None:
+        sys.stderr.write(f"{self.name}: over the hard limit of {self.seconds:.0f} s, stopping\n")
+        for child in self.children:
+            process = getattr(child, "process", None)
+            if process is not None and process.poll() is None:
+                process.kill()
+        os._exit(3)
+
+    def cancel(self) -> None:
+        self.timer.cancel()
+
+
+class AsgiDaphne(DaphneServer):
+    """tests.servers.DaphneServer serving any ASGI application ("module:attribute"),
+    e.g. the Channels tutorial peer in bench/peer_app.py."""
+
+    def __init__(self, *, application: str, redis_url: str, extra_env: dict[str, str]) -> None:
+        super().__init__(redis_url=redis_url, extra_env=extra_env)
+        self.application = application
+
+    def start(self) -> AsgiDaphne:
+        env = {**os.environ, "REDIS_URL": self.redis_url, **self.extra_env}
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                self.application,
+            ],
+            env=env,
+            cwd=BASE_DIR,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for_port("127.0.0.1", self.port, seconds=60, what="Daphne", process=self.process)
+        return self
+
+
+class ScriptServer(DaphneServer):
+    """A Python script in bench/ started with `--port N` (the raw websocket relay),
+    managed like the Daphne children: free port, log file, stop()."""
+
+    def __init__(self, *, script: str, extra_args: list[str] | None = None) -> None:
+        super().__init__(redis_url="")
+        self.script = script
+        self.extra_args = extra_args or []
+
+    def start(self) -> ScriptServer:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                str(BASE_DIR / "bench" / self.script),
+                "--port",
+                str(self.port),
+                *self.extra_args,
+            ],
+            cwd=BASE_DIR,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for_port("127.0.0.1", self.port, seconds=30, what=self.script, process=self.process)
+        return self
+
+
+def operator_session_key(user) -> str:
+    """A logged-in Django session for `user` in the configured database, as the
+    admin login would leave it (the console websocket authenticates with its cookie)."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return session.session_key
+
+
+def fast_password_hashing() -> None:
+    """Operators made by a benchmark never log in with their password (they get a
+    session directly): hash it with MD5 in this process instead of spending ~0.3 s
+    of PBKDF2 per operator. The servers are unaffected."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
