@@ -309,7 +309,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--deadline",
         type=float,
-        default=60.0,
+        default=120.0,
         help="seconds to wait for a connect, and for every operator to hear every outcome",
     )
     parser.add_argument("--timeout", type=float, default=600.0, help="overall time limit (s)")

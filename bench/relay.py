@@ -833,7 +833,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--deadline",
         type=float,
-        default=30.0,
+        default=60.0,
         help="seconds to wait for a connect, an ack, and for everything after the last send",
     )
     parser.add_argument("--timeout", type=float, default=1200.0, help="overall time limit (s)")
