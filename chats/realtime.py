@@ -31,29 +31,44 @@ def message_payload(message: Message) -> dict:
     }
 
 
-def _group_send_after_commit(group: str, event: dict) -> None:
+def group_send_after_commit(messages: list[tuple[str, dict]]) -> None:
+    """Send (group, event) pairs on the channel layer once the transaction commits."""
+
     def send() -> None:
         layer = get_channel_layer()
         if layer is not None:
-            async_to_sync(layer.group_send)(group, event)
+            for group, event in messages:
+                async_to_sync(layer.group_send)(group, event)
 
     transaction.on_commit(send)
 
 
 def dialog_message_publish(*, message: Message) -> None:
     """Ring the dialog's doorbell for a new message once the transaction commits."""
-    _group_send_after_commit(
-        dialog_group_name(message.dialog_id),
-        {"type": "dialog.message", "message": message_payload(message)},
+    group_send_after_commit(
+        [
+            (
+                dialog_group_name(message.dialog_id),
+                {"type": "dialog.message", "message": message_payload(message)},
+            )
+        ]
     )
 
 
 def dialog_headset_publish(*, dialog: Dialog) -> None:
-    _group_send_after_commit(dialog_group_name(dialog.pk), {"type": "dialog.headset"})
+    group_send_after_commit([(dialog_group_name(dialog.pk), {"type": "dialog.headset"})])
 
 
 def dialog_status_publish(*, dialog: Dialog) -> None:
-    _group_send_after_commit(
-        dialog_group_name(dialog.pk),
-        {"type": "dialog.status", "status": dialog.status, "last_sequence": dialog.last_sequence},
+    group_send_after_commit(
+        [
+            (
+                dialog_group_name(dialog.pk),
+                {
+                    "type": "dialog.status",
+                    "status": dialog.status,
+                    "last_sequence": dialog.last_sequence,
+                },
+            )
+        ]
     )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 
-from chats.models import Chat, Dialog, Message
+from chats.models import Chat, Message
 from chats.realtime import message_payload
 
 RESUME_BATCH = 500
@@ -22,10 +22,6 @@ def messages_after(*, dialog_id: int, sequence: int, limit: int = RESUME_BATCH) 
     return [message_payload(message) for message in messages]
 
 
-def dialog_last_sequence(*, dialog_id: int) -> int:
-    return Dialog.objects.filter(pk=dialog_id).values_list("last_sequence", flat=True).first() or 0
-
-
 def chat_deletion_summary(*, chat: Chat) -> dict[str, int]:
     """What goes with a chat when it is deleted (shown on the confirmation page)."""
     counts = Chat.objects.filter(pk=chat.pk).aggregate(
@@ -35,7 +31,3 @@ def chat_deletion_summary(*, chat: Chat) -> dict[str, int]:
     )
     counts["messages"] = Message.objects.filter(dialog__chat=chat).count()
     return counts
-
-
-def dialogs_of_chat(*, chat_id: int) -> QuerySet[Dialog]:
-    return Dialog.objects.filter(chat_id=chat_id).select_related("client").order_by("-started_at")

@@ -164,7 +164,6 @@ class Request(models.Model):
     }
     OPEN_STATUSES = (RequestStatus.PENDING, RequestStatus.QUEUED, RequestStatus.ACCEPTED)
     WAITING_STATUSES = (RequestStatus.PENDING, RequestStatus.QUEUED)
-    ACCEPTED_STATUS = RequestStatus.ACCEPTED
 
     dialog = models.ForeignKey(
         "chats.Dialog", on_delete=models.CASCADE, related_name="handoff_requests"

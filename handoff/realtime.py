@@ -4,11 +4,7 @@ that reconnects asks for a fresh snapshot."""
 
 from __future__ import annotations
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-from django.db import transaction
-
-from chats.realtime import dialog_group_name
+from chats.realtime import dialog_group_name, group_send_after_commit
 from handoff.models import Request
 
 
@@ -35,16 +31,6 @@ def request_summary(request: Request) -> dict:
     }
 
 
-def _send_after_commit(messages: list[tuple[str, dict]]) -> None:
-    def send() -> None:
-        layer = get_channel_layer()
-        if layer is not None:
-            for group, event in messages:
-                async_to_sync(layer.group_send)(group, event)
-
-    transaction.on_commit(send)
-
-
 def request_changed_publish(*, request: Request) -> None:
     """Tell every console serving the request's chat after the transaction commits, and
     every visitor queued in that chat their (possibly new) place in the queue."""
@@ -64,4 +50,4 @@ def request_changed_publish(*, request: Request) -> None:
             messages.append(
                 (dialog_group_name(dialog_id), {"type": "dialog.queue", "position": position})
             )
-    _send_after_commit(messages)
+    group_send_after_commit(messages)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from distributor.models import Manager
+from handoff.enums import RequestStatus
 from handoff.models import Request
 from handoff.realtime import request_summary
 
@@ -33,7 +34,7 @@ def requests_for_manager(*, manager: Manager) -> list[dict]:
         .exclude(rejected_by=manager)
         .order_by("created_at")
     )
-    mine = _visible(manager).filter(status=Request.ACCEPTED_STATUS, operator=manager)
+    mine = _visible(manager).filter(status=RequestStatus.ACCEPTED, operator=manager)
     closed = (
         _visible(manager)
         .filter(Q(status="closed") & (Q(operator=manager) | Q(operator__isnull=True)))

@@ -1,7 +1,4 @@
-import threading
-
 import pytest
-from django.db import connection
 
 from chats.enums import AuthorKind, DialogStatus
 from chats.models import Dialog, Message
@@ -12,6 +9,7 @@ from chats.services import (
     message_post,
 )
 from tests.chats.factories import ChatFactory, DialogFactory
+from tests.threads import run_in_threads
 
 
 @pytest.mark.django_db
@@ -55,27 +53,6 @@ def test_closed_dialog_refuses_new_messages():
             dialog=dialog, author_kind=AuthorKind.CLIENT, text="hello?", client_msg_id="late"
         )
     assert Message.objects.filter(dialog=dialog).count() == 0
-
-
-def run_in_threads(count: int, target) -> list[BaseException]:
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(count)
-
-    def worker(index: int) -> None:
-        try:
-            barrier.wait()
-            target(index)
-        except BaseException as error:  # collected and asserted below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,7 +1,6 @@
 """Exactly one owner, and deadlines fired by a real Celery worker. On PostgreSQL these
 exercise real row locks; on SQLite, IMMEDIATE transactions serialise the same code."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -17,32 +16,12 @@ from handoff.tasks import sweep_deadlines
 from tests.chats.factories import ChatFactory, DialogFactory
 from tests.distributor.factories import ManagerFactory
 from tests.servers import wait_until
+from tests.threads import run_in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 RACERS = 20
 ROUNDS = 200 if connection.vendor == "postgresql" else 20
-
-
-def race(count: int, target) -> list[BaseException]:
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(count)
-
-    def worker(index: int) -> None:
-        try:
-            barrier.wait()
-            target(index)
-        except BaseException as error:  # collected and asserted by the caller
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
 
 
 def test_racing_accepts_leave_exactly_one_owner_every_time():
@@ -61,7 +40,7 @@ def test_racing_accepts_leave_exactly_one_owner_every_time():
             except HandoffError:
                 pass
 
-        assert race(RACERS, accept) == []
+        assert run_in_threads(RACERS, accept) == []
         request.refresh_from_db()
         assert len(winners) == 1
         assert request.status == RequestStatus.ACCEPTED
@@ -77,7 +56,7 @@ def test_two_sweeps_at_once_act_once():
     ]
     later = timezone.now() + timedelta(minutes=10)
     acted: list[int] = []
-    assert race(4, lambda _index: acted.append(deadlines_sweep(now=later))) == []
+    assert run_in_threads(4, lambda _index: acted.append(deadlines_sweep(now=later))) == []
     assert sum(acted) == len(requests)
     assert RequestEvent.objects.filter(to_status="expired").count() == len(requests)
 
