@@ -4,12 +4,13 @@
   forms, its close button and rating, and every client message reach the handoff app
   (registered in HandoffConfig.ready) through this one door.
 - `outbound_channels`: a message written to a dialog on a non-web messenger is handed
-  to the app that owns that messenger (telegram_bridge registers Telegram).
+  to the app that owns that messenger (telegram_bridge registers Telegram), inside
+  the transaction that writes it, so the channel records what to send atomically
+  with the message and sends after commit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -61,15 +62,24 @@ class HandoffEntry:
         return self._handler is not None
 
 
+class OutboundChannel(Protocol):
+    """Carries what the bot, the operators and the system write to a client on one
+    messenger. Both methods run inside the writing transaction."""
+
+    def deliver(self, message: Message) -> None: ...
+
+    def headset_revealed(self, dialog: Dialog) -> None: ...
+
+
 class OutboundChannels:
     def __init__(self) -> None:
-        self._deliverers: dict[str, Callable[[Message], None]] = {}
+        self._channels: dict[str, OutboundChannel] = {}
 
-    def register(self, messenger: str, deliver: Callable[[Message], None]) -> None:
-        self._deliverers[messenger] = deliver
+    def register(self, messenger: str, channel: OutboundChannel) -> None:
+        self._channels[messenger] = channel
 
-    def deliverer_for(self, messenger: str) -> Callable[[Message], None] | None:
-        return self._deliverers.get(messenger)
+    def channel_for(self, messenger: str) -> OutboundChannel | None:
+        return self._channels.get(messenger)
 
 
 handoff_entry = HandoffEntry()

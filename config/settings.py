@@ -133,6 +133,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_int("BATON_SWEEP_SECONDS", default=2),
         "options": {"expires": 10},
     },
+    "telegram-sweep": {
+        "task": "telegram_bridge.sweep",
+        "schedule": env_int("BATON_TELEGRAM_SWEEP_SECONDS", default=10),
+        "options": {"expires": 30},
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -205,6 +210,20 @@ BATON_CLASSIFIER_MODEL = os.environ.get("BATON_CLASSIFIER_MODEL", "gpt-4o-mini")
 BATON_CLASSIFIER_API_KEY = os.environ.get("BATON_CLASSIFIER_API_KEY", "")
 BATON_CLASSIFIER_TIMEOUT = float(os.environ.get("BATON_CLASSIFIER_TIMEOUT", "5"))
 
+# --- Telegram ----------------------------------------------------------------
+# Bot API endpoints (tests point these at a fake server on localhost)
+TELEGRAM_API_URL = os.environ.get("TELEGRAM_API_URL", "https://api.telegram.org/bot")
+TELEGRAM_FILE_URL = os.environ.get("TELEGRAM_FILE_URL", "https://api.telegram.org/file/bot")
+# the public https address Telegram posts webhooks to (the admin action uses it;
+# empty: the address the admin is browsing on)
+BATON_PUBLIC_URL = os.environ.get("BATON_PUBLIC_URL", "")
+TELEGRAM_MAX_MESSAGES_PER_SECOND = float(os.environ.get("TELEGRAM_MAX_MESSAGES_PER_SECOND", "30"))
+TELEGRAM_MAX_GROUP_MESSAGES_PER_MINUTE = float(
+    os.environ.get("TELEGRAM_MAX_GROUP_MESSAGES_PER_MINUTE", "20")
+)
+TELEGRAM_PRIVATE_CHAT_INTERVAL = float(os.environ.get("TELEGRAM_PRIVATE_CHAT_INTERVAL", "1"))
+TELEGRAM_CONNECT_LINK_HOURS = env_int("TELEGRAM_CONNECT_LINK_HOURS", default=24)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
@@ -216,5 +235,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "daphne": {"level": "WARNING"},
+        "django.channels.server": {"level": "WARNING"},
+        # httpx logs every request URL at INFO, and a Bot API URL contains the bot token
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }

@@ -11,4 +11,5 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("chats.urls")),
     path("", include("handoff.urls")),
+    path("", include("telegram_bridge.urls")),
 ]

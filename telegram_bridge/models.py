@@ -1,1 +1,279 @@
-"""Models arrive with their issue; see README.md "Layout"."""
+"""Telegram bots of chats, the updates they receive, the messages they send, and the
+managers who work from Telegram."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+def new_webhook_key() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def new_webhook_secret() -> str:
+    # Telegram allows 1-256 characters A-Z, a-z, 0-9, _ and -
+    return secrets.token_urlsafe(48)
+
+
+def new_connect_token() -> str:
+    # /start payloads allow up to 64 characters A-Z, a-z, 0-9, _ and -
+    return secrets.token_urlsafe(24)
+
+
+class TelegramBot(models.Model):
+    """A chat's Telegram bot. The token is a credential: it is never shown or logged."""
+
+    chat = models.OneToOneField(
+        "chats.Chat", on_delete=models.CASCADE, related_name="telegram_bot", verbose_name=_("chat")
+    )
+    token = models.CharField(_("token"), max_length=100, unique=True)
+    telegram_id = models.BigIntegerField(_("Telegram id"), null=True, blank=True)
+    username = models.CharField(_("username"), max_length=64, blank=True)
+    webhook_key = models.CharField(max_length=32, unique=True, default=new_webhook_key)
+    webhook_secret = models.CharField(max_length=100, default=new_webhook_secret)
+    webhook_set_at = models.DateTimeField(_("webhook set"), null=True, blank=True)
+    webhook_error = models.CharField(_("webhook error"), max_length=300, blank=True)
+    notice_group_id = models.BigIntegerField(
+        _("notice group id"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "A Telegram group or supergroup (its id starts with -) where every new request "
+            "is announced. Add the bot to the group first."
+        ),
+    )
+    notice_group_error = models.CharField(_("notice group error"), max_length=300, blank=True)
+    notice_group_error_at = models.DateTimeField(null=True, blank=True)
+    # one sender per bot at a time (keeps per-chat order); a lease, not a held lock
+    sending_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("Telegram bot")
+
+    def __str__(self) -> str:
+        return f"@{self.username}" if self.username else f"Telegram bot of {self.chat_id}"
+
+
+class TelegramChat(models.Model):
+    """A Telegram chat the bot talks in: a client's or manager's private chat, or a group."""
+
+    bot = models.ForeignKey(TelegramBot, on_delete=models.CASCADE, related_name="chats")
+    telegram_chat_id = models.BigIntegerField()
+    blocked_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("The user blocked the bot; nothing is sent.")
+    )
+    # one processor of this chat's updates at a time (keeps their order)
+    processing_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bot", "telegram_chat_id"], name="telegram_chat_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bot}:{self.telegram_chat_id}"
+
+
+class TelegramUpdate(models.Model):
+    """An update as the webhook received it: stored once, processed once, in order."""
+
+    bot = models.ForeignKey(TelegramBot, on_delete=models.CASCADE, related_name="updates")
+    update_id = models.BigIntegerField()
+    telegram_chat_id = models.BigIntegerField(default=0)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bot", "update_id"], name="telegram_update_once")
+        ]
+        indexes = [
+            models.Index(fields=["bot", "telegram_chat_id", "processed_at", "update_id"]),
+            models.Index(fields=["processed_at", "received_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"update {self.update_id} of {self.bot}"
+
+
+class ManagerAccount(models.Model):
+    """A manager's Telegram account on one bot, registered through a connect link."""
+
+    bot = models.ForeignKey(TelegramBot, on_delete=models.CASCADE, related_name="manager_accounts")
+    manager = models.ForeignKey(
+        "distributor.Manager", on_delete=models.CASCADE, related_name="telegram_accounts"
+    )
+    telegram_user_id = models.BigIntegerField()
+    telegram_username = models.CharField(max_length=64, blank=True)
+    telegram_name = models.CharField(max_length=200, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    connected_at = models.DateTimeField(default=timezone.now)
+    # the conversation the manager's plain messages go to
+    current_request = models.ForeignKey(
+        "handoff.Request", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("manager on Telegram")
+        verbose_name_plural = _("managers on Telegram")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bot", "telegram_user_id"], name="telegram_account_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["bot", "manager"], name="telegram_manager_once_per_bot"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        handle = f"@{self.telegram_username}" if self.telegram_username else self.telegram_user_id
+        return f"{self.manager} ({handle})"
+
+
+class ConnectLink(models.Model):
+    """A single-use, expiring link that registers a Telegram account as a manager."""
+
+    bot = models.ForeignKey(TelegramBot, on_delete=models.CASCADE, related_name="connect_links")
+    manager = models.ForeignKey(
+        "distributor.Manager", on_delete=models.CASCADE, related_name="telegram_connect_links"
+    )
+    token = models.CharField(max_length=64, unique=True, default=new_connect_token)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(_("expires"))
+    used_at = models.DateTimeField(_("used"), null=True, blank=True)
+    used_by = models.ForeignKey(
+        ManagerAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("manager connect link")
+
+    def __str__(self) -> str:
+        return f"connect link for {self.manager}"
+
+    @property
+    def url(self) -> str:
+        return f"https://t.me/{self.bot.username}?start={self.token}"
+
+
+class AlertState(models.TextChoices):
+    OPEN = "open", _("waiting for an answer")
+    ACCEPTED = "accepted", _("accepted by this manager")
+    TAKEN = "taken", _("taken by someone else")
+    REJECTED = "rejected", _("rejected")
+    CLOSED = "closed", _("closed before anyone accepted")
+
+
+class ManagerAlert(models.Model):
+    """The alert a manager got for a request: one per manager and request."""
+
+    request = models.ForeignKey(
+        "handoff.Request", on_delete=models.CASCADE, related_name="telegram_alerts"
+    )
+    account = models.ForeignKey(ManagerAccount, on_delete=models.CASCADE, related_name="alerts")
+    state = models.CharField(max_length=10, choices=AlertState.choices, default=AlertState.OPEN)
+    telegram_message_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["request", "account"], name="one_alert_per_manager")
+        ]
+
+    def __str__(self) -> str:
+        return f"alert {self.request_id} → {self.account}"
+
+
+class ManagerSession(models.Model):
+    """A request a manager accepted from Telegram: the client's messages are relayed to
+    them and their messages to the client until the request closes."""
+
+    request = models.OneToOneField(
+        "handoff.Request", on_delete=models.CASCADE, related_name="telegram_session"
+    )
+    account = models.ForeignKey(ManagerAccount, on_delete=models.CASCADE, related_name="sessions")
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.account} on request {self.request_id}"
+
+
+class FormKind(models.TextChoices):
+    HANDOFF = "handoff", _("pre-handoff form")
+    CONTACT = "contact", _("contact form")
+
+
+class FormProgress(models.Model):
+    """A form asked as a sequence of questions in a Telegram dialog."""
+
+    dialog = models.OneToOneField(
+        "chats.Dialog", on_delete=models.CASCADE, related_name="telegram_form"
+    )
+    kind = models.CharField(max_length=10, choices=FormKind.choices)
+    fields = models.JSONField(default=list)
+    answers = models.JSONField(default=dict)
+    position = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.kind} form of {self.dialog_id}"
+
+    @property
+    def current_field(self) -> dict | None:
+        return self.fields[self.position] if self.position < len(self.fields) else None
+
+
+class SendStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    SENT = "sent", _("sent")
+    FAILED = "failed", _("failed")
+    SKIPPED = "skipped", _("skipped (blocked or superseded)")
+
+
+class SendPurpose(models.TextChoices):
+    CLIENT = "client", _("to a client")
+    MANAGER = "manager", _("to a manager")
+    ALERT = "alert", _("a manager's alert")
+    GROUP_NOTICE = "group_notice", _("a group notice")
+
+
+class OutboundMessage(models.Model):
+    """One Bot API call to make: written in the transaction that decided it, sent by
+    the bot's sender after commit, in order per Telegram chat, retried after a 429."""
+
+    bot = models.ForeignKey(TelegramBot, on_delete=models.CASCADE, related_name="outbox")
+    telegram_chat_id = models.BigIntegerField()
+    method = models.CharField(max_length=40)
+    payload = models.JSONField(default=dict)
+    purpose = models.CharField(max_length=15, choices=SendPurpose.choices)
+    status = models.CharField(max_length=10, choices=SendStatus.choices, default=SendStatus.PENDING)
+    alert = models.ForeignKey(
+        ManagerAlert, null=True, blank=True, on_delete=models.CASCADE, related_name="sends"
+    )
+    # the request this message belongs to, so a manager's Telegram reply finds it
+    request_id = models.BigIntegerField(null=True, blank=True)
+    message_id = models.BigIntegerField(null=True, blank=True, help_text="chats.Message id")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    not_before = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    telegram_message_id = models.BigIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["bot", "status", "id"]),
+            models.Index(fields=["bot", "telegram_chat_id", "telegram_message_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} → {self.telegram_chat_id} ({self.status})"

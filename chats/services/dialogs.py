@@ -63,7 +63,7 @@ def dialog_start_or_resume(
 
 
 def dialog_receive_client_message(
-    *, dialog: Dialog, text: str, client_msg_id: str
+    *, dialog: Dialog, text: str, client_msg_id: str, attachments: list[dict] | None = None
 ) -> ClientMessageResult:
     """Store a client's message and let the bot answer it, in one transaction.
 
@@ -75,6 +75,7 @@ def dialog_receive_client_message(
             dialog=dialog,
             author_kind=AuthorKind.CLIENT,
             text=text,
+            attachments=attachments,
             client_msg_id=client_msg_id,
         )
         answers = bot_answer(dialog=dialog, text=text) if created else []

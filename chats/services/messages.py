@@ -72,9 +72,10 @@ def message_post(
             client_msg_id=client_msg_id,
         )
         dialog_message_publish(message=message)
-        deliver = outbound_channels.deliverer_for(locked.messenger)
-        if deliver is not None and author_kind != AuthorKind.CLIENT:
-            transaction.on_commit(lambda: deliver(message))
+        channel = outbound_channels.channel_for(locked.messenger)
+        if channel is not None and author_kind != AuthorKind.CLIENT:
+            message.dialog = locked
+            channel.deliver(message)
     # keep the caller's instance current
     dialog.last_sequence = locked.last_sequence
     dialog.last_message_at = locked.last_message_at
@@ -92,6 +93,9 @@ def dialog_headset_reveal(*, dialog: Dialog) -> bool:
         )
         if changed:
             dialog_headset_publish(dialog=dialog)
+            channel = outbound_channels.channel_for(dialog.messenger)
+            if channel is not None:
+                channel.headset_revealed(dialog)
     dialog.headset_revealed = True
     return bool(changed)
 

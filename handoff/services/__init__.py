@@ -7,7 +7,7 @@ from handoff.services.errors import (
     NotYourRequest,
     RequestAlreadyTaken,
 )
-from handoff.services.forms import contact_form_submit, handoff_form_submit
+from handoff.services.forms import contact_form_submit, form_answer_check, handoff_form_submit
 from handoff.services.requests import (
     handoff_settings_for,
     operator_message_post,
@@ -34,6 +34,7 @@ __all__ = [
     "RequestAlreadyTaken",
     "contact_form_submit",
     "deadlines_sweep",
+    "form_answer_check",
     "handoff_form_submit",
     "handoff_settings_for",
     "operator_message_post",

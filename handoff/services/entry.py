@@ -28,7 +28,7 @@ class HandoffEntryPoint:
         if dialog.status == DialogStatus.BOT:
             trigger_schedule(dialog=dialog)
         else:
-            request_note_client_message(dialog=dialog)
+            request_note_client_message(dialog=dialog, message=message)
 
     def close_by_client(self, *, dialog: Dialog) -> None:
         if request_close_by_client(dialog=dialog) is None:

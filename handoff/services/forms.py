@@ -40,6 +40,19 @@ def _clean_answer(field: FormField, raw: object) -> str:
     return value
 
 
+def form_answer_check(*, dialog: Dialog, field_id: int, raw: str) -> str:
+    """Check one answer of the pre-handoff form (surfaces that ask question by question,
+    like Telegram). Returns the cleaned value; raises FormInvalid with the reason."""
+    field = FormField.objects.filter(pk=field_id, settings__chat_id=dialog.chat_id).first()
+    if field is None:
+        raise FormInvalid({"form": "no such question in this chat"})
+    with override(dialog.chat.language):
+        try:
+            return _clean_answer(field, raw)
+        except ValueError as error:
+            raise FormInvalid({str(field_id): str(error)}) from None
+
+
 def handoff_form_submit(*, dialog: Dialog, answers: dict) -> Request | None:
     """Validate the pre-handoff form, store it (once per dialog) and open the request.
     Raises FormInvalid with a message per field; nothing is stored then."""

@@ -25,6 +25,7 @@ from distributor.models import Manager
 from handoff.enums import CloseReason, Fallback, RequestReason, RequestStatus
 from handoff.models import DialogFormAnswers, HandoffSettings, Request, RequestEvent
 from handoff.realtime import request_changed_publish
+from handoff.registries import operator_surfaces
 from handoff.services.errors import IllegalTransition, NotYourRequest, RequestAlreadyTaken
 from handoff.working_hours import WeeklyPeriod, WorkingHours, window_text
 
@@ -50,6 +51,13 @@ def _system_notice(dialog: Dialog, text: str, attachments: list[dict] | None = N
         dialog=dialog, author_kind=AuthorKind.SYSTEM, text=text, attachments=attachments
     )
     return message
+
+
+def _announce(request: Request) -> None:
+    """Tell the consoles (after commit) and the other operator surfaces (now, inside
+    the transaction) that the request changed."""
+    request_changed_publish(request=request)
+    operator_surfaces.request_changed(request)
 
 
 def _lock(request: Request) -> tuple[Dialog, Request]:
@@ -168,7 +176,7 @@ def request_open(
         with override(_language(locked)):
             _system_notice(locked, _("Please wait, we are connecting you to an operator."))
         request.dialog = locked
-        request_changed_publish(request=request)
+        _announce(request)
     _sync(dialog, locked)
     return request
 
@@ -214,7 +222,7 @@ def request_accept(*, request: Request, operator: Manager, now: datetime | None 
         dialog_status_set(dialog=dialog, status=DialogStatus.OPERATOR)
         with override(_language(dialog)):
             _system_notice(dialog, _("Connected to %(name)s") % {"name": operator.display_name})
-        request_changed_publish(request=locked)
+        _announce(locked)
     return locked
 
 
@@ -244,6 +252,7 @@ def operator_message_post(
     operator: Manager,
     text: str,
     client_msg_id: str,
+    attachments: list[dict] | None = None,
     now: datetime | None = None,
 ) -> tuple[Message, bool]:
     """An operator writes to the visitor "as {name}". Only the request's operator, only
@@ -260,6 +269,7 @@ def operator_message_post(
             author_kind=AuthorKind.OPERATOR,
             author_name=operator.display_name,
             text=text,
+            attachments=attachments,
             client_msg_id=client_msg_id,
         )
         if created:
@@ -270,16 +280,26 @@ def operator_message_post(
     return message, created
 
 
-def request_note_client_message(*, dialog: Dialog, now: datetime | None = None) -> None:
-    """A client wrote: the reply timeout counts from the last message."""
+def request_note_client_message(
+    *, dialog: Dialog, message: Message | None = None, now: datetime | None = None
+) -> None:
+    """A client wrote: the reply timeout counts from the last message, and the operator
+    surfaces relay the message to whoever holds the request."""
     now = now or timezone.now()
-    request = Request.objects.filter(dialog=dialog, status=RequestStatus.ACCEPTED).first()
+    request = (
+        Request.objects.select_related("operator", "chat")
+        .filter(dialog=dialog, status=RequestStatus.ACCEPTED)
+        .first()
+    )
     if request is None:
         return
     settings = handoff_settings_for(request.chat_id)
     Request.objects.filter(pk=request.pk, status=RequestStatus.ACCEPTED).update(
         reply_deadline=now + timedelta(seconds=settings.reply_timeout_seconds)
     )
+    if message is not None:
+        request.dialog = dialog
+        operator_surfaces.client_message(request, message)
 
 
 # --- closing and after ------------------------------------------------------------
@@ -313,7 +333,7 @@ def _finish(dialog: Dialog, request: Request, reason: str, now: datetime) -> Non
     script_id = getattr(chat, f"{script_field}_id") if script_field else None
     if script_id:
         script_run(dialog=dialog, script=Script.objects.get(pk=script_id))
-    request_changed_publish(request=request)
+    _announce(request)
 
 
 def request_close(
@@ -399,7 +419,7 @@ def request_expire(*, request: Request, now: datetime | None = None) -> Request:
             )
             locked.save()
             _queue_notice(dialog, locked)
-            request_changed_publish(request=locked)
+            _announce(locked)
         elif settings.fallback == Fallback.FORM:
             _move(locked, RequestStatus.CLOSED, note="fallback: contact form")
             _system_notice(dialog, settings.lead_form_text, [{"kind": "contact_form"}])

@@ -1,0 +1,40 @@
+"""Where handoff reaches the operator surfaces above it (Telegram) without importing
+them: `operator_surfaces`, filled in AppConfig.ready(). The console needs no entry:
+it listens on the channel layer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from chats.models import Message
+    from handoff.models import Request
+
+
+class OperatorSurface(Protocol):
+    """Both methods run inside the transaction that made the change, so a surface
+    records what it must send atomically with it and sends after commit."""
+
+    def request_changed(self, request: Request) -> None: ...
+
+    def client_message(self, request: Request, message: Message) -> None: ...
+
+
+class OperatorSurfaces:
+    def __init__(self) -> None:
+        self._surfaces: list[OperatorSurface] = []
+
+    def register(self, surface: OperatorSurface) -> None:
+        if surface not in self._surfaces:
+            self._surfaces.append(surface)
+
+    def request_changed(self, request: Request) -> None:
+        for surface in self._surfaces:
+            surface.request_changed(request)
+
+    def client_message(self, request: Request, message: Message) -> None:
+        for surface in self._surfaces:
+            surface.client_message(request, message)
+
+
+operator_surfaces = OperatorSurfaces()

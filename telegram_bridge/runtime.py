@@ -1,0 +1,149 @@
+"""One asyncio event loop per process for everything that talks to Telegram.
+
+python-telegram-bot is asyncio code with an HTTP connection pool bound to the loop
+that opened it. Running it with `asyncio.run()` in each Celery task leaves the bot's
+pool on a closed loop ("Event loop is closed" on the next task). Instead a daemon
+thread runs one loop for the process's lifetime, each bot's Application lives on it,
+and synchronous code (Celery tasks, admin actions) submits coroutines to it and waits.
+A forked child (Celery's prefork pool) starts its own loop on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from django.conf import settings
+from telegram import Bot
+from telegram.ext import AIORateLimiter, Application
+from telegram.request import HTTPXRequest
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = 60.0
+
+
+def rate_limiter() -> AIORateLimiter:
+    """Telegram's documented flood limits: 30 messages/s overall, 20/min per group.
+    A 429 is not retried here: the outbox stores `retry_after` as a deadline."""
+    return AIORateLimiter(
+        overall_max_rate=settings.TELEGRAM_MAX_MESSAGES_PER_SECOND,
+        overall_time_period=1,
+        group_max_rate=settings.TELEGRAM_MAX_GROUP_MESSAGES_PER_MINUTE,
+        group_time_period=60,
+        max_retries=0,
+    )
+
+
+def bot_for_token(token: str) -> Bot:
+    """A bare Bot (no rate limiter) for one-off calls such as checking a token."""
+    return Bot(
+        token,
+        base_url=settings.TELEGRAM_API_URL,
+        base_file_url=settings.TELEGRAM_FILE_URL,
+        request=HTTPXRequest(connect_timeout=10, read_timeout=20),
+    )
+
+
+class TelegramRuntime:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._applications: dict[int, tuple[str, Application]] = {}
+        self._application_locks: dict[int, asyncio.Lock] = {}
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid() or not self._thread.is_alive():
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=loop.run_forever, name="telegram-loop", daemon=True
+                )
+                thread.start()
+                self._loop, self._thread, self._pid = loop, thread, os.getpid()
+                self._applications = {}
+                self._application_locks = {}
+            return self._loop
+
+    @property
+    def in_loop_thread(self) -> bool:
+        return self._thread is not None and threading.current_thread() is self._thread
+
+    def submit(self, make: Callable[[], Awaitable[T]]) -> Future:
+        loop = self._ensure_loop()
+
+        async def run() -> T:
+            return await make()
+
+        return asyncio.run_coroutine_threadsafe(run(), loop)
+
+    def run(self, make: Callable[[], Awaitable[T]], timeout: float = DEFAULT_TIMEOUT) -> T:
+        """Run a coroutine on the Telegram loop from synchronous code and wait for it."""
+        if self.in_loop_thread:
+            raise RuntimeError("TelegramRuntime.run called from the Telegram loop itself")
+        return self.submit(make).result(timeout)
+
+    async def application(
+        self, bot_id: int, token: str, build: Callable[[str, int], Application]
+    ) -> Application:
+        """The bot's initialised Application on this loop (rebuilt when the token changed)."""
+        lock = self._application_locks.setdefault(bot_id, asyncio.Lock())
+        async with lock:
+            cached = self._applications.get(bot_id)
+            if cached is not None and cached[0] == token:
+                return cached[1]
+            if cached is not None:
+                await cached[1].shutdown()
+            application = build(token, bot_id)
+            await application.initialize()
+            self._applications[bot_id] = (token, application)
+            return application
+
+    async def forget(self, bot_id: int) -> None:
+        cached = self._applications.pop(bot_id, None)
+        if cached is not None:
+            await cached[1].shutdown()
+
+    def shutdown(self) -> None:
+        """Close every Application and stop the loop (tests, process exit)."""
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            if loop is None or self._pid != os.getpid():
+                return
+            applications = list(self._applications.values())
+            self._applications = {}
+            self._loop = None
+
+        async def close_all() -> None:
+            for _token, application in applications:
+                await application.shutdown()
+
+        if thread is not None and thread.is_alive():
+            asyncio.run_coroutine_threadsafe(close_all(), loop).result(DEFAULT_TIMEOUT)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(5)
+
+
+telegram_runtime = TelegramRuntime()
+
+
+def application_builder(token: str) -> Any:
+    """Application.builder() with our endpoints, no updater (the webhook view feeds
+    it) and the shared flood limits."""
+    return (
+        Application.builder()
+        .token(token)
+        .base_url(settings.TELEGRAM_API_URL)
+        .base_file_url(settings.TELEGRAM_FILE_URL)
+        .updater(None)
+        .rate_limiter(rate_limiter())
+        .concurrent_updates(False)
+        .connection_pool_size(64)
+        .pool_timeout(30)
+    )

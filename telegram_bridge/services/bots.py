@@ -1,0 +1,72 @@
+"""Connecting a chat's Telegram bot: the token is checked with getMe, the webhook is set
+with the generated secret and the updates we handle."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from telegram import BotCommand
+from telegram.error import InvalidToken, TelegramError
+
+from telegram_bridge.models import TelegramBot
+from telegram_bridge.runtime import bot_for_token, telegram_runtime
+
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+
+
+class BotRefused(Exception):
+    """Telegram refused the token or the call; the message says why, for the admin."""
+
+
+def bot_token_check(*, token: str) -> tuple[int, str]:
+    """(bot id, username) for a token Telegram accepts; BotRefused otherwise."""
+    token = token.strip()
+    if not token or ":" not in token or len(token) > 100:
+        raise BotRefused(
+            "This does not look like a bot token (it is “123456:ABC…” from BotFather)."
+        )
+
+    async def get_me():
+        async with bot_for_token(token) as bot:
+            return bot.bot
+
+    try:
+        user = telegram_runtime.run(get_me, timeout=30)
+    except InvalidToken:
+        raise BotRefused("Telegram does not accept this token.") from None
+    except TelegramError as error:
+        raise BotRefused(f"Could not reach Telegram to check the token: {error}") from None
+    return user.id, user.username or ""
+
+
+def webhook_url(*, bot: TelegramBot, public_url: str) -> str:
+    return f"{public_url.rstrip('/')}/telegram/webhook/{bot.webhook_key}/"
+
+
+def bot_webhook_set(*, bot: TelegramBot, public_url: str, language: str = "en") -> str:
+    """Point the bot's webhook at us with the secret and our allowed updates, and list
+    the client commands in Telegram's menu. Records the outcome on the bot."""
+    url = webhook_url(bot=bot, public_url=public_url)
+
+    async def set_webhook():
+        async with bot_for_token(bot.token) as telegram_bot:
+            await telegram_bot.set_webhook(
+                url=url,
+                secret_token=bot.webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+                max_connections=40,
+            )
+            await telegram_bot.set_my_commands(
+                [
+                    BotCommand("start", "Start over"),
+                    BotCommand("human", "Talk to a person"),
+                    BotCommand("end", "End the conversation with a person"),
+                ]
+            )
+
+    try:
+        telegram_runtime.run(set_webhook, timeout=30)
+    except TelegramError as error:
+        TelegramBot.objects.filter(pk=bot.pk).update(webhook_error=str(error)[:300])
+        raise BotRefused(f"Telegram refused the webhook: {error}") from None
+    TelegramBot.objects.filter(pk=bot.pk).update(webhook_set_at=timezone.now(), webhook_error="")
+    return url

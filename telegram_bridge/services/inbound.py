@@ -1,0 +1,149 @@
+"""Who is writing: a manager (their Telegram account is connected to this bot) or a
+client. Handlers call these with plain values parsed from the update."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from telegram_bridge.models import ManagerAccount, SendPurpose, TelegramBot, TelegramChat
+from telegram_bridge.services.clients import (
+    TelegramUser,
+    client_callback_receive,
+    client_message_receive,
+)
+from telegram_bridge.services.managers import (
+    ConnectRefused,
+    connect_link_redeem,
+    manager_accept,
+    manager_message_receive,
+    manager_reject,
+)
+from telegram_bridge.services.outbox import outbound_enqueue
+
+
+def _bot(bot_id: int) -> TelegramBot:
+    return TelegramBot.objects.select_related("chat").get(pk=bot_id)
+
+
+def _account(bot: TelegramBot, user: TelegramUser) -> ManagerAccount | None:
+    account = (
+        ManagerAccount.objects.select_related("manager", "bot__chat")
+        .filter(bot=bot, telegram_user_id=user.id, active=True)
+        .first()
+    )
+    return account
+
+
+def _unblock(bot: TelegramBot, chat_id: int) -> None:
+    """Someone who writes to the bot has not blocked it (any more)."""
+    TelegramChat.objects.filter(bot=bot, telegram_chat_id=chat_id, blocked_at__isnull=False).update(
+        blocked_at=None
+    )
+
+
+def private_message_handle(
+    *,
+    bot_id: int,
+    update_id: int,
+    chat_id: int,
+    user: TelegramUser,
+    text: str,
+    command: str | None,
+    command_argument: str,
+    attachments: list[dict],
+    reply_to: int | None,
+) -> None:
+    bot = _bot(bot_id)
+    _unblock(bot, chat_id)
+    if command == "start" and command_argument:
+        try:
+            connect_link_redeem(bot=bot, token=command_argument, user=user)
+        except ConnectRefused as refusal:
+            outbound_enqueue(
+                bot=bot,
+                telegram_chat_id=chat_id,
+                method="sendMessage",
+                payload={"text": str(refusal)},
+                purpose=SendPurpose.MANAGER,
+            )
+        return
+    account = _account(bot, user)
+    if account is not None:
+        manager_message_receive(
+            account=account,
+            update_id=update_id,
+            text=text,
+            command=command,
+            attachments=attachments,
+            reply_to=reply_to,
+        )
+        return
+    client_message_receive(
+        bot=bot,
+        update_id=update_id,
+        chat_id=chat_id,
+        user=user,
+        text=text,
+        command=command,
+        attachments=attachments,
+    )
+
+
+def callback_handle(
+    *,
+    bot_id: int,
+    update_id: int,
+    chat_id: int,
+    user: TelegramUser,
+    data: str,
+    message_id: int | None,
+) -> None:
+    bot = _bot(bot_id)
+    kind, _sep, rest = data.partition(":")
+    if kind in ("a", "x"):
+        account = _account(bot, user)
+        if account is None or not rest.isdigit():
+            return
+        if kind == "a":
+            manager_accept(account=account, request_id=int(rest))
+        else:
+            manager_reject(account=account, request_id=int(rest))
+        return
+    client_callback_receive(
+        bot=bot,
+        update_id=update_id,
+        chat_id=chat_id,
+        user=user,
+        data=data,
+        message_id=message_id,
+    )
+
+
+def member_status_handle(*, bot_id: int, chat_id: int, status: str) -> None:
+    """The user blocked the bot (kicked) or came back (member)."""
+    blocked_at = timezone.now() if status in ("kicked", "left") else None
+    if chat_id < 0:
+        return
+    with transaction.atomic():
+        TelegramChat.objects.update_or_create(
+            bot_id=bot_id, telegram_chat_id=chat_id, defaults={"blocked_at": blocked_at}
+        )
+
+
+def group_command_handle(*, bot_id: int, chat_id: int, command: str) -> None:
+    """In a group the bot only answers /groupid, to help an admin fill in the setting."""
+    if command != "groupid":
+        return
+    bot = _bot(bot_id)
+    with override(bot.chat.language):
+        text = _("This group's id is %(id)s.") % {"id": chat_id}
+    outbound_enqueue(
+        bot=bot,
+        telegram_chat_id=chat_id,
+        method="sendMessage",
+        payload={"text": text},
+        purpose=SendPurpose.GROUP_NOTICE,
+    )

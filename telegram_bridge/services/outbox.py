@@ -1,0 +1,395 @@
+"""The one outbound path to Telegram.
+
+Whatever must be sent is written as an OutboundMessage in the transaction that
+decided it; after commit the bot's sender (a Celery task) sends pending rows in
+order per Telegram chat, through python-telegram-bot's AIORateLimiter (30/s overall,
+20/min per group) plus at most one message a second per private chat. A 429 stores
+`retry_after` as the row's `not_before` and the chat waits; a user who blocked the
+bot is marked and skipped; an error is recorded on the row and never blocks others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
+
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from telegram_bridge.models import (
+    ManagerAlert,
+    OutboundMessage,
+    SendPurpose,
+    SendStatus,
+    TelegramBot,
+    TelegramChat,
+)
+from telegram_bridge.runtime import telegram_runtime
+
+logger = logging.getLogger(__name__)
+
+BATCH = 300
+LEASE = timedelta(seconds=120)
+MAX_ATTEMPTS = 8
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+
+
+# --- writing ----------------------------------------------------------------------
+
+
+def keyboard(rows: list[list[dict]]) -> list[list[dict]]:
+    """Inline keyboard rows as stored in a payload: {"text", "callback_data"|"url"}."""
+    return [[dict(button) for button in row] for row in rows if row]
+
+
+def outbound_enqueue(
+    *,
+    bot: TelegramBot | int,
+    telegram_chat_id: int,
+    method: str,
+    payload: dict,
+    purpose: SendPurpose | str,
+    alert: ManagerAlert | None = None,
+    request_id: int | None = None,
+    message_id: int | None = None,
+) -> OutboundMessage:
+    """Record one Bot API call to make and schedule the bot's sender after commit."""
+    bot_id = bot if isinstance(bot, int) else bot.pk
+    if "text" in payload:
+        payload["text"] = payload["text"][:TEXT_LIMIT] or "…"
+    if "caption" in payload:
+        payload["caption"] = payload["caption"][:CAPTION_LIMIT]
+    row = OutboundMessage.objects.create(
+        bot_id=bot_id,
+        telegram_chat_id=telegram_chat_id,
+        method=method,
+        payload=payload,
+        purpose=purpose,
+        alert=alert,
+        request_id=request_id,
+        message_id=message_id,
+    )
+    transaction.on_commit(lambda: delivery_schedule(bot_id=bot_id))
+    return row
+
+
+def delivery_schedule(*, bot_id: int, countdown: float = 0) -> None:
+    """Ask a Celery worker to run the bot's sender (by name: services never import tasks)."""
+    try:
+        current_app.send_task(
+            "telegram_bridge.deliver_outbox", args=[bot_id], countdown=countdown or None
+        )
+    except Exception:  # the broker is away: the periodic sweep sends the rows later
+        logger.warning("could not schedule Telegram delivery for bot %s", bot_id, exc_info=True)
+
+
+# --- sending ----------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    row_id: int
+    status: str
+    telegram_message_id: int | None = None
+    error: str = ""
+    retry_after: float | None = None
+    blocked: bool = False
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    deferred: int = 0
+    leased: bool = True
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+def _lease_take(bot_id: int, now) -> bool:
+    return bool(
+        TelegramBot.objects.filter(pk=bot_id)
+        .filter(Q(sending_until__isnull=True) | Q(sending_until__lt=now))
+        .update(sending_until=now + LEASE)
+    )
+
+
+def _lease_release(bot_id: int) -> None:
+    TelegramBot.objects.filter(pk=bot_id).update(sending_until=None)
+
+
+def _markup(rows: list[list[dict]] | None) -> InlineKeyboardMarkup | None:
+    if rows is None:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(**button) for button in row] for row in rows]
+    )
+
+
+async def _call(bot: Bot, chat_id: int, method: str, payload: dict, message_id: int | None):
+    markup = _markup(payload.get("keyboard"))
+    reply = {"reply_to_message_id": payload["reply_to"]} if payload.get("reply_to") else {}
+    if method == "sendMessage":
+        return await bot.send_message(chat_id, payload["text"], reply_markup=markup, **reply)
+    if method == "sendPhoto":
+        return await bot.send_photo(
+            chat_id, payload["photo"], caption=payload.get("caption") or None, reply_markup=markup
+        )
+    if method == "sendDocument":
+        return await bot.send_document(
+            chat_id,
+            payload["document"],
+            caption=payload.get("caption") or None,
+            reply_markup=markup,
+        )
+    if method == "editMessageText":
+        return await bot.edit_message_text(
+            payload["text"],
+            chat_id=chat_id,
+            message_id=message_id,
+            reply_markup=markup,  # none: Telegram removes the buttons
+        )
+    if method == "editMessageReplyMarkup":
+        return await bot.edit_message_reply_markup(
+            chat_id=chat_id, message_id=message_id, reply_markup=markup
+        )
+    raise ValueError(f"unknown outbound method {method}")
+
+
+def _seconds(retry_after) -> float:
+    return retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)
+
+
+class PrivateChatPace:
+    """At most one message a second to a private chat, across this process's drains."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[int, int], float] = {}
+
+    async def wait(self, bot_id: int, chat_id: int) -> None:
+        if chat_id < 0:  # groups are paced by AIORateLimiter's group limit
+            return
+        interval = settings.TELEGRAM_PRIVATE_CHAT_INTERVAL
+        last = self._last.get((bot_id, chat_id))
+        if last is not None:
+            delay = last + interval - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        self._last[(bot_id, chat_id)] = time.monotonic()
+        if len(self._last) > 10_000:
+            horizon = time.monotonic() - interval
+            self._last = {key: at for key, at in self._last.items() if at > horizon}
+
+
+private_chat_pace = PrivateChatPace()
+
+
+async def _send_chat(bot: Bot, bot_id: int, chat_id: int, rows: list[dict]) -> list[Outcome]:
+    """Send one chat's due rows in order; stop at the first 429 or block."""
+    outcomes: list[Outcome] = []
+    alert_message_ids: dict[int, int] = {}
+    for index, row in enumerate(rows):
+        message_id = row["payload"].get("message_id")
+        if row["method"].startswith("edit") and message_id is None:
+            message_id = alert_message_ids.get(row["alert_id"]) or row["alert_message_id"]
+            if message_id is None:
+                outcomes.append(Outcome(row["id"], SendStatus.SKIPPED, error="nothing to edit"))
+                continue
+        await private_chat_pace.wait(bot_id, chat_id)
+        try:
+            result = await _call(bot, chat_id, row["method"], row["payload"], message_id)
+        except RetryAfter as error:
+            outcomes.append(
+                Outcome(row["id"], SendStatus.PENDING, retry_after=_seconds(error.retry_after))
+            )
+            return outcomes
+        except Forbidden as error:
+            # blocked by the user, kicked from the group: nothing more goes to this chat
+            for rest in rows[index:]:
+                outcomes.append(
+                    Outcome(
+                        rest["id"],
+                        SendStatus.SKIPPED if chat_id > 0 else SendStatus.FAILED,
+                        error=str(error)[:300],
+                        blocked=chat_id > 0,
+                    )
+                )
+            return outcomes
+        except BadRequest as error:
+            if "not modified" in str(error).lower():
+                outcomes.append(Outcome(row["id"], SendStatus.SENT, message_id))
+            else:
+                outcomes.append(Outcome(row["id"], SendStatus.FAILED, error=str(error)[:300]))
+            continue
+        except (NetworkError, TelegramError) as error:  # timeouts, 5xx: try again later
+            outcomes.append(
+                Outcome(row["id"], SendStatus.PENDING, error=str(error)[:300], retry_after=-1)
+            )
+            return outcomes
+        except Exception as error:  # a bug must not stop the other chats' messages
+            logger.exception("Telegram send %s failed", row["id"])
+            outcomes.append(Outcome(row["id"], SendStatus.FAILED, error=repr(error)[:300]))
+            continue
+        telegram_message_id = getattr(result, "message_id", None)
+        if row["alert_id"] and telegram_message_id and not row["method"].startswith("edit"):
+            alert_message_ids[row["alert_id"]] = telegram_message_id
+        outcomes.append(Outcome(row["id"], SendStatus.SENT, telegram_message_id))
+    return outcomes
+
+
+async def _send_all(bot_id: int, token: str, by_chat: dict[int, list[dict]]) -> list[Outcome]:
+    from telegram_bridge.handlers import application_build
+
+    application = await telegram_runtime.application(bot_id, token, application_build)
+    results = await asyncio.gather(
+        *(_send_chat(application.bot, bot_id, chat, rows) for chat, rows in by_chat.items())
+    )
+    return [outcome for chat_outcomes in results for outcome in chat_outcomes]
+
+
+def _due_rows(bot_id: int, now) -> tuple[dict[int, list[dict]], float | None]:
+    """Pending rows grouped by chat, each chat's prefix up to its first deferred row."""
+    rows = (
+        OutboundMessage.objects.filter(bot_id=bot_id, status=SendStatus.PENDING)
+        .order_by("id")
+        .values(
+            "id", "telegram_chat_id", "method", "payload", "alert_id", "not_before", "attempts"
+        )[:BATCH]
+    )
+    by_chat: dict[int, list[dict]] = defaultdict(list)
+    waiting: set[int] = set()
+    next_due: float | None = None
+    alert_ids = set()
+    for row in rows:
+        chat = row["telegram_chat_id"]
+        if chat in waiting:
+            continue
+        if row["not_before"] is not None and row["not_before"] > now:
+            waiting.add(chat)
+            wait = (row["not_before"] - now).total_seconds()
+            next_due = wait if next_due is None else min(next_due, wait)
+            continue
+        by_chat[chat].append(row)
+        if row["alert_id"]:
+            alert_ids.add(row["alert_id"])
+    alert_message_ids = dict(
+        ManagerAlert.objects.filter(pk__in=alert_ids).values_list("pk", "telegram_message_id")
+    )
+    for chat_rows in by_chat.values():
+        for row in chat_rows:
+            row["alert_message_id"] = alert_message_ids.get(row["alert_id"])
+    return dict(by_chat), next_due
+
+
+def _record(bot: TelegramBot, rows: dict[int, dict], outcomes: list[Outcome], report) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        for outcome in outcomes:
+            row = rows[outcome.row_id]
+            update: dict = {"attempts": row["attempts"] + 1, "error": outcome.error}
+            if outcome.status == SendStatus.SENT:
+                update.update(
+                    status=SendStatus.SENT,
+                    sent_at=now,
+                    telegram_message_id=outcome.telegram_message_id,
+                    not_before=None,
+                )
+                report.sent += 1
+                if row["alert_id"] and outcome.telegram_message_id and row["method"][:4] == "send":
+                    ManagerAlert.objects.filter(pk=row["alert_id"]).update(
+                        telegram_message_id=outcome.telegram_message_id
+                    )
+                if row["purpose"] == SendPurpose.GROUP_NOTICE and bot.notice_group_error:
+                    TelegramBot.objects.filter(pk=bot.pk).update(
+                        notice_group_error="", notice_group_error_at=None
+                    )
+            elif outcome.status == SendStatus.PENDING:
+                if outcome.retry_after is not None and outcome.retry_after >= 0:
+                    wait = outcome.retry_after  # Telegram's own figure, honoured as given
+                else:
+                    wait = min(2 ** update["attempts"], 300)
+                update["not_before"] = now + timedelta(seconds=wait)
+                if update["attempts"] >= MAX_ATTEMPTS and outcome.retry_after == -1:
+                    update["status"] = SendStatus.FAILED
+                    report.failed += 1
+                else:
+                    report.deferred += 1
+            else:
+                update["status"] = outcome.status
+                if outcome.status == SendStatus.FAILED:
+                    report.failed += 1
+                else:
+                    report.skipped += 1
+                if row["purpose"] == SendPurpose.GROUP_NOTICE:
+                    TelegramBot.objects.filter(pk=bot.pk).update(
+                        notice_group_error=outcome.error or "the group refused the message",
+                        notice_group_error_at=now,
+                    )
+            OutboundMessage.objects.filter(pk=outcome.row_id).update(**update)
+            if outcome.blocked:
+                TelegramChat.objects.update_or_create(
+                    bot=bot,
+                    telegram_chat_id=row["telegram_chat_id"],
+                    defaults={"blocked_at": now},
+                )
+            report.outcomes.append(outcome)
+
+
+def _drain(bot_id: int, report: DeliveryReport) -> float | None:
+    """Send due rows until none are left; return seconds until the next deferred row."""
+    bot = TelegramBot.objects.get(pk=bot_id)
+    while True:
+        now = timezone.now()
+        blocked = set(
+            TelegramChat.objects.filter(bot_id=bot_id, blocked_at__isnull=False).values_list(
+                "telegram_chat_id", flat=True
+            )
+        )
+        if blocked:
+            report.skipped += OutboundMessage.objects.filter(
+                bot_id=bot_id, status=SendStatus.PENDING, telegram_chat_id__in=blocked
+            ).update(status=SendStatus.SKIPPED, error="the user blocked the bot")
+        by_chat, next_due = _due_rows(bot_id, now)
+        if not by_chat:
+            return next_due
+        rows = {row["id"]: row for chat_rows in by_chat.values() for row in chat_rows}
+        purposes = dict(OutboundMessage.objects.filter(pk__in=rows).values_list("pk", "purpose"))
+        for row_id, row in rows.items():
+            row["purpose"] = purposes[row_id]
+        outcomes = telegram_runtime.run(partial(_send_all, bot_id, bot.token, by_chat))
+        _record(bot, rows, outcomes, report)
+        TelegramBot.objects.filter(pk=bot_id).update(sending_until=timezone.now() + LEASE)
+
+
+def outbox_deliver(*, bot_id: int) -> DeliveryReport:
+    """Send the bot's pending rows. One sender per bot at a time (a lease); safe to call
+    as often as wanted: a second caller returns at once, and the holder looks again
+    after letting go, so a row written meanwhile is not stranded. Rows waiting for a
+    429's retry_after stay pending and a delivery is scheduled for when they are due."""
+    report = DeliveryReport()
+    next_due: float | None = None
+    while True:
+        if not _lease_take(bot_id, timezone.now()):
+            report.leased = report.sent > 0 or report.deferred > 0
+            break
+        try:
+            next_due = _drain(bot_id, report)
+        finally:
+            _lease_release(bot_id)
+        due_now, next_due = _due_rows(bot_id, timezone.now())
+        if not due_now:
+            break
+    if next_due is not None:
+        delivery_schedule(bot_id=bot_id, countdown=max(next_due, 0.05))
+    return report

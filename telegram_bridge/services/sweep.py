@@ -1,0 +1,29 @@
+"""The periodic safety net: updates nobody processed (a worker died, the broker was
+away) and outbound rows that are due are scheduled again."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.utils import timezone
+
+from telegram_bridge.models import OutboundMessage, SendStatus
+from telegram_bridge.services.outbox import delivery_schedule
+from telegram_bridge.services.updates import processing_schedule, stale_updates
+
+
+def telegram_sweep() -> int:
+    now = timezone.now()
+    scheduled = 0
+    for bot_id, chat_id in stale_updates():
+        processing_schedule(bot_id=bot_id, telegram_chat_id=chat_id)
+        scheduled += 1
+    bots = (
+        OutboundMessage.objects.filter(status=SendStatus.PENDING)
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+        .values_list("bot_id", flat=True)
+        .distinct()
+    )
+    for bot_id in bots:
+        delivery_schedule(bot_id=bot_id)
+        scheduled += 1
+    return scheduled

@@ -1,0 +1,24 @@
+"""Celery tasks: thin, named, idempotent; each calls one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from telegram_bridge.services.outbox import outbox_deliver
+from telegram_bridge.services.sweep import telegram_sweep
+from telegram_bridge.services.updates import updates_process
+
+
+@shared_task(name="telegram_bridge.process_updates", ignore_result=True)
+def process_updates(bot_id: int, telegram_chat_id: int) -> int:
+    return updates_process(bot_id=bot_id, telegram_chat_id=telegram_chat_id)
+
+
+@shared_task(name="telegram_bridge.deliver_outbox", ignore_result=True)
+def deliver_outbox(bot_id: int) -> int:
+    return outbox_deliver(bot_id=bot_id).sent
+
+
+@shared_task(name="telegram_bridge.sweep", ignore_result=True)
+def sweep() -> int:
+    return telegram_sweep()
