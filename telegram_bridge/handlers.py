@@ -20,6 +20,7 @@ from telegram.ext import (
 from telegram_bridge.runtime import application_builder
 from telegram_bridge.services import inbound
 from telegram_bridge.services.clients import TelegramUser
+from telegram_bridge.services.files import media_attachment
 
 logger = logging.getLogger(__name__)
 
@@ -49,17 +50,17 @@ async def on_private_message(update: Update, context: ContextTypes.DEFAULT_TYPE)
     attachments = []
     if message.photo:
         attachments.append(
-            {"kind": "photo", "telegram_file_id": message.photo[-1].file_id, "bot": bot_id}
+            media_attachment(bot_id=bot_id, kind="photo", file_id=message.photo[-1].file_id)
         )
     if message.document:
         attachments.append(
-            {
-                "kind": "document",
-                "telegram_file_id": message.document.file_id,
-                "file_name": message.document.file_name or "",
-                "mime_type": message.document.mime_type or "",
-                "bot": bot_id,
-            }
+            media_attachment(
+                bot_id=bot_id,
+                kind="document",
+                file_id=message.document.file_id,
+                file_name=message.document.file_name or "",
+                mime_type=message.document.mime_type or "",
+            )
         )
     if not text and attachments:
         text = "📷" if attachments[0]["kind"] == "photo" else f"📎 {attachments[0]['file_name']}"

@@ -8,11 +8,13 @@ import json
 import logging
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from telegram_bridge import selectors
+from telegram_bridge.services.files import FileUnavailable, file_fetch
 from telegram_bridge.services.updates import MalformedUpdate, update_store
 
 logger = logging.getLogger(__name__)
@@ -40,3 +42,22 @@ def telegram_webhook(request: HttpRequest, webhook_key: str) -> JsonResponse:
         detail = str(error) if isinstance(error, MalformedUpdate) else "the body is not JSON"
         return JsonResponse({"ok": False, "error": detail}, status=400)
     return JsonResponse({"ok": True, "duplicate": not created})
+
+
+@require_GET
+def telegram_file(request: HttpRequest, signed: str) -> HttpResponse:
+    """A photo or document from Telegram, for the widget and the console. Photos are
+    JPEG; anything else is a download, never rendered as a page of ours."""
+    try:
+        telegram_file = file_fetch(signed=signed)
+    except FileUnavailable as error:
+        raise Http404(str(error)) from None
+    if telegram_file.kind == "photo":
+        response = HttpResponse(telegram_file.content, content_type="image/jpeg")
+    else:
+        response = HttpResponse(telegram_file.content, content_type="application/octet-stream")
+        name = telegram_file.file_name or "document"
+        response["Content-Disposition"] = content_disposition_header(True, name)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=86400"
+    return response

@@ -138,6 +138,23 @@ function renderMessage(message) {
   text.className = "text";
   text.textContent = message.text;
   item.appendChild(text);
+  for (const attachment of message.attachments || []) {
+    if (!attachment.url || (attachment.kind !== "photo" && attachment.kind !== "document")) continue;
+    const link = document.createElement("a");
+    link.className = `media ${attachment.kind}`;
+    link.href = attachment.url;
+    link.target = "_blank";
+    link.rel = "noopener";
+    if (attachment.kind === "photo") {
+      const image = document.createElement("img");
+      image.alt = "";
+      image.src = attachment.url;
+      link.appendChild(image);
+    } else {
+      link.textContent = `📎 ${attachment.file_name || "document"}`;
+    }
+    item.appendChild(link);
+  }
   $("messages").appendChild(item);
   $("messages").scrollTop = $("messages").scrollHeight;
 }

@@ -179,8 +179,30 @@ function renderForm(item, type, fields) {
   item.querySelector(".body").appendChild(form);
 }
 
+function renderMedia(item, attachment) {
+  // photos and documents carried from Telegram: fetched through our signed address
+  const body = item.querySelector(".body");
+  if (attachment.kind === "photo") {
+    const image = document.createElement("img");
+    image.className = "photo";
+    image.alt = "";
+    image.src = attachment.url;
+    body.appendChild(image);
+  } else {
+    const link = document.createElement("a");
+    link.className = "document";
+    link.href = attachment.url;
+    link.target = "_blank";
+    link.rel = "noopener";
+    link.textContent = `📎 ${attachment.file_name || "document"}`;
+    body.appendChild(link);
+  }
+}
+
 function renderAttachment(item, attachment) {
-  if (attachment.kind === "handoff_form") {
+  if ((attachment.kind === "photo" || attachment.kind === "document") && attachment.url) {
+    renderMedia(item, attachment);
+  } else if (attachment.kind === "handoff_form") {
     renderForm(item, "form", attachment.fields.map((spec) => ({ ...spec, name: String(spec.id) })));
   } else if (attachment.kind === "contact_form") {
     renderForm(item, "contact", [
