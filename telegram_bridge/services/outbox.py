@@ -39,6 +39,10 @@ from telegram_bridge.runtime import telegram_runtime
 logger = logging.getLogger(__name__)
 
 BATCH = 300
+# rows per chat per round: with one message a second to a private chat, a round stays
+# well inside the wait below, so nothing is sent without being recorded
+PER_CHAT = 10
+ROUND_TIMEOUT = 300.0
 LEASE = timedelta(seconds=120)
 MAX_ATTEMPTS = 8
 TEXT_LIMIT = 4096
@@ -273,7 +277,8 @@ def _due_rows(bot_id: int, now) -> tuple[dict[int, list[dict]], float | None]:
     alert_ids = set()
     for row in rows:
         chat = row["telegram_chat_id"]
-        if chat in waiting:
+        if chat in waiting or len(by_chat.get(chat, ())) >= PER_CHAT:
+            waiting.add(chat)
             continue
         if row["not_before"] is not None and row["not_before"] > now:
             waiting.add(chat)
@@ -367,7 +372,9 @@ def _drain(bot_id: int, report: DeliveryReport) -> float | None:
         purposes = dict(OutboundMessage.objects.filter(pk__in=rows).values_list("pk", "purpose"))
         for row_id, row in rows.items():
             row["purpose"] = purposes[row_id]
-        outcomes = telegram_runtime.run(partial(_send_all, bot_id, bot.token, by_chat))
+        outcomes = telegram_runtime.run(
+            partial(_send_all, bot_id, bot.token, by_chat), timeout=ROUND_TIMEOUT
+        )
         _record(bot, rows, outcomes, report)
         TelegramBot.objects.filter(pk=bot_id).update(sending_until=timezone.now() + LEASE)
 
