@@ -214,9 +214,6 @@ BATON_CLASSIFIER_TIMEOUT = float(os.environ.get("BATON_CLASSIFIER_TIMEOUT", "5")
 # Bot API endpoints (tests point these at a fake server on localhost)
 TELEGRAM_API_URL = os.environ.get("TELEGRAM_API_URL", "https://api.telegram.org/bot")
 TELEGRAM_FILE_URL = os.environ.get("TELEGRAM_FILE_URL", "https://api.telegram.org/file/bot")
-# the public https address Telegram posts webhooks to (the admin action uses it;
-# empty: the address the admin is browsing on)
-BATON_PUBLIC_URL = os.environ.get("BATON_PUBLIC_URL", "")
 TELEGRAM_MAX_MESSAGES_PER_SECOND = float(os.environ.get("TELEGRAM_MAX_MESSAGES_PER_SECOND", "30"))
 TELEGRAM_MAX_GROUP_MESSAGES_PER_MINUTE = float(
     os.environ.get("TELEGRAM_MAX_GROUP_MESSAGES_PER_MINUTE", "20")
