@@ -44,7 +44,7 @@ class HandoffEntryPoint:
         try:
             contact_form_submit(dialog=dialog, answers=answers)
         except FormInvalid as error:
-            raise HandoffRefused(error.code, str(error)) from None
+            raise HandoffRefused(error.code, " ".join(error.errors.values())) from None
 
     def rate(self, *, dialog: Dialog, request_id: int, score: int) -> None:
         request = (

@@ -329,7 +329,8 @@ def _finish(dialog: Dialog, request: Request, reason: str, now: datetime) -> Non
             if chat.feedback_enabled and not request.feedback_asked:
                 _rating_prompt(dialog, request)
                 request.save(update_fields=["feedback_asked"])
-    script_field = AFTER_SCRIPT.get(reason)
+    # a visitor who gave up waiting had no conversation to follow up on
+    script_field = AFTER_SCRIPT.get(reason) if request.accepted_at or reason != "client" else None
     script_id = getattr(chat, f"{script_field}_id") if script_field else None
     if script_id:
         script_run(dialog=dialog, script=Script.objects.get(pk=script_id))

@@ -10,8 +10,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from chats.enums import AuthorKind, HeadsetMode, Messenger
-from chats.models import Dialog, Message
+from chats.enums import AuthorKind, DialogStatus, HeadsetMode, Messenger
+from chats.models import Dialog, Feedback, Message
 from chats.registries import HandoffRefused, HandoffUnavailable, handoff_entry
 from chats.services import (
     DialogClosed,
@@ -112,11 +112,11 @@ def _ask(bot: TelegramBot, dialog: Dialog, progress: FormProgress, problem: str 
         if problem:
             text = f"{problem}\n{text}"
         rows = [
-            [{"text": choice, "callback_data": f"f:{index}"}]
+            [{"text": choice, "callback_data": f"f:{progress.position}:{index}"}]
             for index, choice in enumerate(field.get("choices") or [])
         ]
         if not field.get("required"):
-            rows.append([{"text": _("Skip"), "callback_data": "f:skip"}])
+            rows.append([{"text": _("Skip"), "callback_data": f"f:{progress.position}:skip"}])
     payload: dict = {"text": text}
     if rows:
         payload["keyboard"] = keyboard(rows)
@@ -278,6 +278,9 @@ def client_message_receive(
                 with override(language):
                     _refuse(bot, chat_id, _("There is no conversation with an operator to end."))
             return
+        if progress is not None and dialog.status != DialogStatus.BOT:
+            progress.delete()  # an operator has the dialog now: messages are the talk
+            progress = None
         if progress is not None and command == "cancel":
             progress.delete()
             with override(language):
@@ -305,6 +308,7 @@ def client_message_receive(
 
 
 def _client_asks_for_human(bot: TelegramBot, dialog: Dialog, chat_id: int) -> None:
+    FormProgress.objects.filter(dialog=dialog, kind=FormKind.CONTACT).delete()
     with override(dialog.chat.language):
         if not _headset_allowed(dialog):
             _refuse(bot, chat_id, _("This chat connects you to a person when the bot offers it."))
@@ -343,11 +347,14 @@ def client_callback_receive(
         elif kind == "r":
             _client_rates(bot, dialog, chat_id, rest, message_id)
         elif kind == "f":
+            # f:<question position>:<option index | skip>; a button of a question
+            # answered before does nothing
+            position, _sep, rest = rest.partition(":")
             progress = FormProgress.objects.filter(dialog=dialog).first()
             field = progress.current_field if progress else None
-            if field is None:
+            if field is None or position != str(progress.position):
                 return
-            if rest == "skip":
+            if rest == "skip" and not field.get("required"):
                 answer = ""
             elif rest.isdigit() and int(rest) < len(field.get("choices") or []):
                 answer = field["choices"][int(rest)]
@@ -379,14 +386,19 @@ def _client_rates(
         except HandoffRefused as refusal:
             _refuse(bot, chat_id, refusal.detail)
             return
-        if message_id is not None:
+        stored = (
+            Feedback.objects.filter(dialog=dialog, handoff_request_id=int(request_text))
+            .values_list("score", flat=True)
+            .first()
+        )
+        if message_id is not None and stored is not None:
             outbound_enqueue(
                 bot=bot,
                 telegram_chat_id=chat_id,
                 method="editMessageText",
                 payload={
                     "text": _("Thank you for your rating: %(score)s of %(scale)s.")
-                    % {"score": score_text, "scale": dialog.chat.feedback_scale},
+                    % {"score": stored, "scale": dialog.chat.feedback_scale},
                     "message_id": message_id,
                 },
                 purpose=SendPurpose.CLIENT,

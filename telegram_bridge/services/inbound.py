@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from telegram_bridge.models import ManagerAccount, SendPurpose, TelegramBot, TelegramChat
+from telegram_bridge.selectors import connect_link_exists
 from telegram_bridge.services.clients import (
     TelegramUser,
     client_callback_receive,
@@ -58,7 +59,13 @@ def private_message_handle(
 ) -> None:
     bot = _bot(bot_id)
     _unblock(bot, chat_id)
-    if command == "start" and command_argument:
+    # /start <token> connects a manager; any other deep link (t.me/bot?start=site) is a
+    # client starting, greeted as usual
+    if (
+        command == "start"
+        and command_argument
+        and connect_link_exists(bot=bot, token=command_argument)
+    ):
         try:
             connect_link_redeem(bot=bot, token=command_argument, user=user)
         except ConnectRefused as refusal:

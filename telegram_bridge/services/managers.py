@@ -40,7 +40,7 @@ from telegram_bridge.models import (
     TelegramChat,
 )
 from telegram_bridge.services.clients import MEDIA_KINDS, TelegramUser
-from telegram_bridge.services.outbox import keyboard, outbound_enqueue
+from telegram_bridge.services.outbox import TEXT_LIMIT, keyboard, outbound_enqueue
 
 SUMMARY_MESSAGES = 6
 
@@ -156,15 +156,17 @@ def alert_text(request: Request) -> str:
         )
         if recent:
             lines.append("")
-            names = {
-                AuthorKind.CLIENT: _client_label(request),
-                AuthorKind.BOT: _("Bot"),
-                AuthorKind.OPERATOR: _("Operator"),
-            }
             for message in reversed(recent):
-                author = message.author_name or names.get(message.author_kind, "")
-                lines.append(f"{author}: {message.text[:300]}")
+                lines.append(f"{_author_label(request, message)}: {message.text[:300]}")
     return "\n".join(lines)
+
+
+def _author_label(request: Request, message: Message) -> str:
+    if message.author_kind == AuthorKind.CLIENT:
+        return _client_label(request)
+    if message.author_name:
+        return message.author_name
+    return _("Bot") if message.author_kind == AuthorKind.BOT else _("Operator")
 
 
 def _eligible_accounts(request: Request) -> list[ManagerAccount]:
@@ -227,11 +229,12 @@ def _alerts_send(request: Request) -> None:
 
 def _alert_edit(alert: ManagerAlert, request: Request, state: str, note: str) -> None:
     ManagerAlert.objects.filter(pk=alert.pk).update(state=state)
+    summary = alert_text(request)[: TEXT_LIMIT - len(note) - 3]  # the note must survive
     outbound_enqueue(
         bot=alert.account.bot_id,
         telegram_chat_id=alert.account.telegram_user_id,
         method="editMessageText",
-        payload={"text": f"{alert_text(request)}\n\n{note}"},
+        payload={"text": f"{summary}\n\n{note}"},
         purpose=SendPurpose.ALERT,
         alert=alert,
         request_id=request.pk,
@@ -392,8 +395,7 @@ def manager_accept(*, account: ManagerAccount, request_id: int) -> Request | Non
                     % {"client": _client_label(accepted)}
                     + ("\n\n" if history else "")
                     + "\n".join(
-                        f"{message.author_name or message.get_author_kind_display()}: "
-                        f"{message.text[:300]}"
+                        f"{_author_label(accepted, message)}: {message.text[:300]}"
                         for message in reversed(history)
                     ),
                     request_id=accepted.pk,
@@ -448,10 +450,21 @@ def _help(account: ManagerAccount) -> None:
         )
 
 
+def _held(account: ManagerAccount, request_id: int | None) -> Request | None:
+    """The request if this manager holds it now."""
+    if request_id is None:
+        return None
+    request = _request_for(account, request_id)
+    if request is None or request.status != RequestStatus.ACCEPTED:
+        return None
+    return request if request.operator_id == account.manager_id else None
+
+
 def _target_request(account: ManagerAccount, reply_to: int | None) -> Request | None:
-    request_id = None
+    """A reply to one of a client's relayed messages goes to that conversation (while it
+    is open); anything else to the current one."""
     if reply_to is not None:
-        request_id = (
+        replied = (
             OutboundMessage.objects.filter(
                 bot_id=account.bot_id,
                 telegram_chat_id=account.telegram_user_id,
@@ -460,15 +473,10 @@ def _target_request(account: ManagerAccount, reply_to: int | None) -> Request | 
             .values_list("request_id", flat=True)
             .first()
         )
-    request_id = request_id or account.current_request_id
-    if request_id is None:
-        return None
-    request = _request_for(account, request_id)
-    if request is None or request.status != RequestStatus.ACCEPTED:
-        return None
-    if request.operator_id != account.manager_id:
-        return None
-    return request
+        request = _held(account, replied)
+        if request is not None:
+            return request
+    return _held(account, account.current_request_id)
 
 
 def manager_message_receive(
