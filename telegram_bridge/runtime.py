@@ -87,7 +87,12 @@ class TelegramRuntime:
         """Run a coroutine on the Telegram loop from synchronous code and wait for it."""
         if self.in_loop_thread:
             raise RuntimeError("TelegramRuntime.run called from the Telegram loop itself")
-        return self.submit(make).result(timeout)
+        future = self.submit(make)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()  # the coroutine is cancelled on the loop, not left running
+            raise
 
     async def application(
         self, bot_id: int, token: str, build: Callable[[str, int], Application]

@@ -36,7 +36,7 @@ def telegram_webhook(request: HttpRequest, webhook_key: str) -> JsonResponse:
     try:
         payload = json.loads(request.body)
         created = update_store(bot=bot, payload=payload)
-    except (ValueError, UnicodeDecodeError, RequestDataTooBig) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError, RequestDataTooBig) as error:
         # MalformedUpdate is a ValueError, like a JSON syntax error
         logger.warning("malformed Telegram update refused for bot %s: %s", bot.pk, error)
         detail = str(error) if isinstance(error, MalformedUpdate) else "the body is not JSON"

@@ -72,6 +72,9 @@ def connect_link_redeem(
     """
     now = now or timezone.now()
     with transaction.atomic():
+        # one redemption per bot at a time: "already connected as another manager" and
+        # the account's uniqueness are then checked against settled rows
+        TelegramBot.objects.select_for_update().filter(pk=bot.pk).first()
         link = ConnectLink.objects.filter(bot=bot, token=token).select_related("manager").first()
         if link is None:
             raise ConnectRefused(_("This connect link is not valid."))

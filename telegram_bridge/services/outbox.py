@@ -171,7 +171,9 @@ async def _call(bot: Bot, chat_id: int, method: str, payload: dict, message_id: 
     raise ValueError(f"unknown outbound method {method}")
 
 
-def _seconds(retry_after) -> float:
+def _seconds(error: RetryAfter) -> float:
+    # the private timedelta: the public attribute warns until PTB makes it a timedelta
+    retry_after = getattr(error, "_retry_after", None) or error.retry_after
     return retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)
 
 
@@ -199,9 +201,11 @@ class PrivateChatPace:
 private_chat_pace = PrivateChatPace()
 
 
-async def _send_chat(bot: Bot, bot_id: int, chat_id: int, rows: list[dict]) -> list[Outcome]:
-    """Send one chat's due rows in order; stop at the first 429 or block."""
-    outcomes: list[Outcome] = []
+async def _send_chat(
+    bot: Bot, bot_id: int, chat_id: int, rows: list[dict], outcomes: list[Outcome]
+) -> None:
+    """Send one chat's due rows in order, appending each outcome as it happens; stop at
+    the first 429 or block."""
     alert_message_ids: dict[int, int] = {}
     for index, row in enumerate(rows):
         message_id = row["payload"].get("message_id")
@@ -214,10 +218,8 @@ async def _send_chat(bot: Bot, bot_id: int, chat_id: int, rows: list[dict]) -> l
         try:
             result = await _call(bot, chat_id, row["method"], row["payload"], message_id)
         except RetryAfter as error:
-            outcomes.append(
-                Outcome(row["id"], SendStatus.PENDING, retry_after=_seconds(error.retry_after))
-            )
-            return outcomes
+            outcomes.append(Outcome(row["id"], SendStatus.PENDING, retry_after=_seconds(error)))
+            return
         except Forbidden as error:
             # blocked by the user, kicked from the group: nothing more goes to this chat
             for rest in rows[index:]:
@@ -229,7 +231,7 @@ async def _send_chat(bot: Bot, bot_id: int, chat_id: int, rows: list[dict]) -> l
                         blocked=chat_id > 0,
                     )
                 )
-            return outcomes
+            return
         except BadRequest as error:
             if "not modified" in str(error).lower():
                 outcomes.append(Outcome(row["id"], SendStatus.SENT, message_id))
@@ -240,7 +242,7 @@ async def _send_chat(bot: Bot, bot_id: int, chat_id: int, rows: list[dict]) -> l
             outcomes.append(
                 Outcome(row["id"], SendStatus.PENDING, error=str(error)[:300], retry_after=-1)
             )
-            return outcomes
+            return
         except Exception as error:  # a bug must not stop the other chats' messages
             logger.exception("Telegram send %s failed", row["id"])
             outcomes.append(Outcome(row["id"], SendStatus.FAILED, error=repr(error)[:300]))
@@ -249,52 +251,69 @@ async def _send_chat(bot: Bot, bot_id: int, chat_id: int, rows: list[dict]) -> l
         if row["alert_id"] and telegram_message_id and not row["method"].startswith("edit"):
             alert_message_ids[row["alert_id"]] = telegram_message_id
         outcomes.append(Outcome(row["id"], SendStatus.SENT, telegram_message_id))
-    return outcomes
 
 
 async def _send_all(bot_id: int, token: str, by_chat: dict[int, list[dict]]) -> list[Outcome]:
+    """One round: every chat's rows concurrently, each chat in order. A round that
+    outlasts ROUND_TIMEOUT is cancelled and what was sent until then is still returned,
+    so it is recorded and not sent again."""
     from telegram_bridge.handlers import application_build
 
     application = await telegram_runtime.application(bot_id, token, application_build)
-    results = await asyncio.gather(
-        *(_send_chat(application.bot, bot_id, chat, rows) for chat, rows in by_chat.items())
-    )
-    return [outcome for chat_outcomes in results for outcome in chat_outcomes]
+    outcomes: list[Outcome] = []
+    try:
+        await asyncio.wait_for(
+            asyncio.gather(
+                *(
+                    _send_chat(application.bot, bot_id, chat, rows, outcomes)
+                    for chat, rows in by_chat.items()
+                )
+            ),
+            ROUND_TIMEOUT,
+        )
+    except TimeoutError:
+        logger.warning("a Telegram send round of bot %s ran out of time", bot_id)
+    return outcomes
 
 
 def _due_rows(bot_id: int, now) -> tuple[dict[int, list[dict]], float | None]:
-    """Pending rows grouped by chat, each chat's prefix up to its first deferred row."""
-    rows = (
-        OutboundMessage.objects.filter(bot_id=bot_id, status=SendStatus.PENDING)
-        .order_by("id")
-        .values(
-            "id", "telegram_chat_id", "method", "payload", "alert_id", "not_before", "attempts"
-        )[:BATCH]
+    """Pending rows grouped by chat, in id order, at most PER_CHAT per chat and BATCH in
+    all. A chat whose next row waits for a 429's retry_after is left out entirely (its
+    order is kept), and never holds up the chats behind it."""
+    pending = OutboundMessage.objects.filter(bot_id=bot_id, status=SendStatus.PENDING)
+    deferred = list(
+        pending.filter(not_before__gt=now).values_list("telegram_chat_id", "not_before")
     )
+    waiting = {chat for chat, _at in deferred}
+    next_due = min(((at - now).total_seconds() for _chat, at in deferred), default=None)
     by_chat: dict[int, list[dict]] = defaultdict(list)
-    waiting: set[int] = set()
-    next_due: float | None = None
-    alert_ids = set()
-    for row in rows:
-        chat = row["telegram_chat_id"]
-        if chat in waiting or len(by_chat.get(chat, ())) >= PER_CHAT:
-            waiting.add(chat)
-            continue
-        if row["not_before"] is not None and row["not_before"] > now:
-            waiting.add(chat)
-            wait = (row["not_before"] - now).total_seconds()
-            next_due = wait if next_due is None else min(next_due, wait)
-            continue
-        by_chat[chat].append(row)
-        if row["alert_id"]:
-            alert_ids.add(row["alert_id"])
+    taken = 0
+    last_id = 0
+    for _page in range(10):
+        page = list(
+            pending.filter(id__gt=last_id)
+            .exclude(telegram_chat_id__in=waiting)
+            .order_by("id")
+            .values(
+                "id", "telegram_chat_id", "method", "payload", "alert_id", "not_before", "attempts"
+            )[:BATCH]
+        )
+        for row in page:
+            last_id = row["id"]
+            chat_rows = by_chat[row["telegram_chat_id"]]
+            if len(chat_rows) < PER_CHAT and taken < BATCH:
+                chat_rows.append(row)
+                taken += 1
+        if len(page) < BATCH or taken >= BATCH:
+            break
+    alert_ids = {row["alert_id"] for rows in by_chat.values() for row in rows if row["alert_id"]}
     alert_message_ids = dict(
         ManagerAlert.objects.filter(pk__in=alert_ids).values_list("pk", "telegram_message_id")
     )
     for chat_rows in by_chat.values():
         for row in chat_rows:
             row["alert_message_id"] = alert_message_ids.get(row["alert_id"])
-    return dict(by_chat), next_due
+    return {chat: rows for chat, rows in by_chat.items() if rows}, next_due
 
 
 def _record(bot: TelegramBot, rows: dict[int, dict], outcomes: list[Outcome], report) -> None:
@@ -315,8 +334,8 @@ def _record(bot: TelegramBot, rows: dict[int, dict], outcomes: list[Outcome], re
                     ManagerAlert.objects.filter(pk=row["alert_id"]).update(
                         telegram_message_id=outcome.telegram_message_id
                     )
-                if row["purpose"] == SendPurpose.GROUP_NOTICE and bot.notice_group_error:
-                    TelegramBot.objects.filter(pk=bot.pk).update(
+                if row["purpose"] == SendPurpose.GROUP_NOTICE:
+                    TelegramBot.objects.filter(pk=bot.pk).exclude(notice_group_error="").update(
                         notice_group_error="", notice_group_error_at=None
                     )
             elif outcome.status == SendStatus.PENDING:
@@ -373,7 +392,7 @@ def _drain(bot_id: int, report: DeliveryReport) -> float | None:
         for row_id, row in rows.items():
             row["purpose"] = purposes[row_id]
         outcomes = telegram_runtime.run(
-            partial(_send_all, bot_id, bot.token, by_chat), timeout=ROUND_TIMEOUT
+            partial(_send_all, bot_id, bot.token, by_chat), timeout=ROUND_TIMEOUT + 30
         )
         _record(bot, rows, outcomes, report)
         TelegramBot.objects.filter(pk=bot_id).update(sending_until=timezone.now() + LEASE)

@@ -26,19 +26,31 @@ class MalformedUpdate(ValueError):
     """The body is not a Telegram update; nothing was stored."""
 
 
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+
+
+def _id(value: object) -> int:
+    """A Telegram id as stored (64-bit); anything else is malformed."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedUpdate("ids are integers")
+    if not BIGINT_MIN <= value <= BIGINT_MAX:
+        raise MalformedUpdate("ids are 64-bit integers")
+    return value
+
+
 def _chat_of(payload: dict) -> int:
     """The Telegram chat an update belongs to (0 when it has none), for ordering."""
     for key in ("message", "edited_message", "channel_post", "my_chat_member", "chat_member"):
         item = payload.get(key)
         if isinstance(item, dict) and isinstance(item.get("chat"), dict):
-            return int(item["chat"].get("id") or 0)
+            return _id(item["chat"].get("id") or 0)
     query = payload.get("callback_query")
     if isinstance(query, dict):
         message = query.get("message")
         if isinstance(message, dict) and isinstance(message.get("chat"), dict):
-            return int(message["chat"].get("id") or 0)
+            return _id(message["chat"].get("id") or 0)
         if isinstance(query.get("from"), dict):
-            return int(query["from"].get("id") or 0)
+            return _id(query["from"].get("id") or 0)
     return 0
 
 
@@ -47,12 +59,16 @@ def update_parse(payload: object) -> tuple[int, int]:
     if not isinstance(payload, dict):
         raise MalformedUpdate("an update is a JSON object")
     update_id = payload.get("update_id")
-    if isinstance(update_id, bool) or not isinstance(update_id, int) or update_id < 0:
-        raise MalformedUpdate("update_id must be a non-negative integer")
+    if (
+        isinstance(update_id, bool)
+        or not isinstance(update_id, int)
+        or not 0 <= update_id <= BIGINT_MAX
+    ):
+        raise MalformedUpdate("update_id must be a non-negative 64-bit integer")
     try:
         chat_id = _chat_of(payload)
-    except (TypeError, ValueError):
-        raise MalformedUpdate("the update's chat id is not a number") from None
+    except MalformedUpdate:
+        raise MalformedUpdate("the update's chat id is not a 64-bit integer") from None
     return update_id, chat_id
 
 
