@@ -52,18 +52,19 @@ class TelegramWorld:
         """Process every stored update and send every due outbound row, until quiet."""
         for _round in range(rounds):
             chats = set(
-                TelegramUpdate.objects.filter(
-                    bot=self.bot, processed_at__isnull=True
-                ).values_list("telegram_chat_id", flat=True)
+                TelegramUpdate.objects.filter(bot=self.bot, processed_at__isnull=True).values_list(
+                    "telegram_chat_id", flat=True
+                )
             )
             for chat_id in chats:
                 updates_process(bot_id=self.bot.pk, telegram_chat_id=chat_id)
             outbox_deliver(bot_id=self.bot.pk)
-            busy = TelegramUpdate.objects.filter(
-                bot=self.bot, processed_at__isnull=True
-            ).exists() or OutboundMessage.objects.filter(
-                bot=self.bot, status=SendStatus.PENDING, not_before__isnull=True
-            ).exists()
+            busy = (
+                TelegramUpdate.objects.filter(bot=self.bot, processed_at__isnull=True).exists()
+                or OutboundMessage.objects.filter(
+                    bot=self.bot, status=SendStatus.PENDING, not_before__isnull=True
+                ).exists()
+            )
             if not busy:
                 return
 

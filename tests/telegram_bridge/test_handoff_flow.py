@@ -78,9 +78,7 @@ def test_telegram_client_and_manager_talk_and_close(telegram_world):
         for button in row
     ]
     assert scores[-1] == f"r:{request.pk}:{world.bot.chat.feedback_scale}"
-    world.receive(
-        callback_update(world.next_update_id(), user_id=CLIENT, data=f"r:{request.pk}:1")
-    )
+    world.receive(callback_update(world.next_update_id(), user_id=CLIENT, data=f"r:{request.pk}:1"))
     world.settle()
     feedback = Feedback.objects.get()
     assert (feedback.score, feedback.operator_name) == (1, "Olga")
