@@ -130,9 +130,14 @@ def callback_handle(
 
 
 def member_status_handle(*, bot_id: int, chat_id: int, status: str) -> None:
-    """The user blocked the bot (kicked) or came back (member)."""
+    """The user blocked the bot (kicked) or came back (member); in the notice group, the
+    bot was removed (the admin is told) or added back."""
     blocked_at = timezone.now() if status in ("kicked", "left") else None
     if chat_id < 0:
+        removed = "the bot was removed from the group" if blocked_at else ""
+        TelegramBot.objects.filter(pk=bot_id, notice_group_id=chat_id).update(
+            notice_group_error=removed, notice_group_error_at=blocked_at
+        )
         return
     with transaction.atomic():
         TelegramChat.objects.update_or_create(

@@ -16,7 +16,13 @@ from distributor.models import Manager
 from handoff.enums import CloseReason, Fallback, RequestStatus
 from handoff.models import FormField, HandoffSettings, Request, RequestEvent, WorkingPeriod
 from handoff.services import handoff_form_submit, request_accept, request_expire, request_open
-from telegram_bridge.models import AlertState, ManagerAccount, ManagerAlert, TelegramBot
+from telegram_bridge.models import (
+    AlertState,
+    ManagerAccount,
+    ManagerAlert,
+    TelegramBot,
+    TelegramChat,
+)
 from telegram_bridge.services.managers import connect_link_create
 from tests.distributor.factories import ManagerFactory
 from tests.telegram_bridge.telegram_updates import (
@@ -562,3 +568,18 @@ def test_groupid_in_a_group_answers_with_the_group_id(telegram_world):
     world.settle()
     # then
     assert world.texts_to(GROUP) == [f"This group's id is {GROUP}."]
+
+
+def test_removing_the_bot_from_the_notice_group_is_shown_to_the_admin(telegram_world):
+    world = telegram_world
+    group_id = -100555
+    TelegramBot.objects.filter(pk=world.bot.pk).update(notice_group_id=group_id)
+    removed = blocked_update(world.next_update_id(), user_id=1, bot_id=world.bot.telegram_id)
+    removed["my_chat_member"]["chat"] = {"id": group_id, "type": "supergroup", "title": "Ops"}
+    # when Telegram says the bot was removed from the group
+    world.receive(removed)
+    world.settle()
+    # then the admin sees why notices stop
+    world.bot.refresh_from_db()
+    assert world.bot.notice_group_error == "the bot was removed from the group"
+    assert not TelegramChat.objects.filter(blocked_at__isnull=False).exists()
