@@ -40,7 +40,9 @@ def group_send_after_commit(messages: list[tuple[str, dict]]) -> None:
             for group, event in messages:
                 async_to_sync(layer.group_send)(group, event)
 
-    transaction.on_commit(send)
+    # robust: a channel layer that is away must not cancel the other commit hooks
+    # (Telegram sends, task scheduling); clients catch up from the database anyway
+    transaction.on_commit(send, robust=True)
 
 
 def dialog_message_publish(*, message: Message) -> None:

@@ -238,5 +238,8 @@ LOGGING = {
         # httpx logs every request URL at INFO, and a Bot API URL contains the bot token
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # a 429 is expected and handled by the outbox (retry_after stored on the row);
+        # the limiter would log each one as an error with a traceback
+        "telegram.ext.AIORateLimiter": {"level": "CRITICAL"},
     },
 }

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -35,10 +34,13 @@ from telegram_bridge.models import (
     TelegramChat,
 )
 from telegram_bridge.runtime import telegram_runtime
+from telegram_bridge.services.scheduling import task_schedule, task_started
 
 logger = logging.getLogger(__name__)
 
-BATCH = 300
+# rows per round: each round is recorded when it ends, so a worker killed mid-round
+# resends at most this many (about 2 s of sending at 30/s)
+BATCH = 60
 # rows per chat per round: with one message a second to a private chat, a round stays
 # well inside the wait below, so nothing is sent without being recorded
 PER_CHAT = 10
@@ -84,18 +86,16 @@ def outbound_enqueue(
         request_id=request_id,
         message_id=message_id,
     )
-    transaction.on_commit(lambda: delivery_schedule(bot_id=bot_id))
+    transaction.on_commit(lambda: delivery_schedule(bot_id=bot_id), robust=True)
     return row
 
 
+DELIVER_TASK = "telegram_bridge.deliver_outbox"
+
+
 def delivery_schedule(*, bot_id: int, countdown: float = 0) -> None:
-    """Ask a Celery worker to run the bot's sender (by name: services never import tasks)."""
-    try:
-        current_app.send_task(
-            "telegram_bridge.deliver_outbox", args=[bot_id], countdown=countdown or None
-        )
-    except Exception:  # the broker is away: the periodic sweep sends the rows later
-        logger.warning("could not schedule Telegram delivery for bot %s", bot_id, exc_info=True)
+    """Ask a Celery worker to run the bot's sender (once while one is queued)."""
+    task_schedule(DELIVER_TASK, [bot_id], countdown=countdown)
 
 
 # --- sending ----------------------------------------------------------------------
@@ -403,6 +403,7 @@ def outbox_deliver(*, bot_id: int) -> DeliveryReport:
     as often as wanted: a second caller returns at once, and the holder looks again
     after letting go, so a row written meanwhile is not stranded. Rows waiting for a
     429's retry_after stay pending and a delivery is scheduled for when they are due."""
+    task_started(DELIVER_TASK, [bot_id])
     report = DeliveryReport()
     next_due: float | None = None
     while True:

@@ -7,7 +7,6 @@ import logging
 from datetime import timedelta
 from functools import partial
 
-from celery import current_app
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -15,6 +14,7 @@ from telegram import Update
 
 from telegram_bridge.models import TelegramBot, TelegramChat, TelegramUpdate
 from telegram_bridge.runtime import telegram_runtime
+from telegram_bridge.services.scheduling import task_schedule, task_started
 
 logger = logging.getLogger(__name__)
 
@@ -84,15 +84,18 @@ def update_store(*, bot: TelegramBot, payload: object) -> bool:
             TelegramChat.objects.get_or_create(bot=bot, telegram_chat_id=chat_id)
     except IntegrityError:
         return False
-    transaction.on_commit(lambda: processing_schedule(bot_id=bot.pk, telegram_chat_id=chat_id))
+    transaction.on_commit(
+        lambda: processing_schedule(bot_id=bot.pk, telegram_chat_id=chat_id), robust=True
+    )
     return True
 
 
+PROCESS_TASK = "telegram_bridge.process_updates"
+
+
 def processing_schedule(*, bot_id: int, telegram_chat_id: int) -> None:
-    try:
-        current_app.send_task("telegram_bridge.process_updates", args=[bot_id, telegram_chat_id])
-    except Exception:  # the broker is away: the periodic sweep picks the update up
-        logger.warning("could not schedule Telegram update processing", exc_info=True)
+    """Ask a Celery worker to process the chat's updates (once while one is queued)."""
+    task_schedule(PROCESS_TASK, [bot_id, telegram_chat_id])
 
 
 def _lease_take(bot_id: int, chat_id: int) -> bool:
@@ -135,6 +138,7 @@ def updates_process(*, bot_id: int, telegram_chat_id: int) -> int:
     """Process the chat's stored, unprocessed updates in update_id order. One processor
     per chat at a time (a lease); the holder looks again after letting go. A failing
     update is recorded with its error and not retried forever. Returns how many."""
+    task_started(PROCESS_TASK, [bot_id, telegram_chat_id])
     processed = 0
     while _pending(bot_id, telegram_chat_id).exists():
         if not _lease_take(bot_id, telegram_chat_id):
