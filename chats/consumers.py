@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from chats import selectors, services
-from chats.enums import HeadsetMode, Messenger
+from chats.enums import Messenger
 from chats.models import Chat, Dialog
 from chats.realtime import dialog_group_name, message_payload
 from chats.registries import HandoffRefused, HandoffUnavailable, handoff_entry
@@ -138,8 +138,7 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
                 "dialog": dialog.session_id,
                 "status": dialog.status,
                 "last_sequence": dialog.last_sequence,
-                "headset": self.chat.headset_mode == HeadsetMode.ALWAYS
-                or (self.chat.headset_mode == HeadsetMode.TRIGGER and dialog.headset_revealed),
+                "headset": dialog.headset_visible,
             }
         )
         await self.catch_up()
@@ -202,9 +201,7 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         await self.acknowledge(frame.client_msg_id, result)
 
     async def handle_handoff(self) -> None:
-        if self.chat.headset_mode == HeadsetMode.NEVER or (
-            self.chat.headset_mode == HeadsetMode.TRIGGER and not self.dialog.headset_revealed
-        ):
+        if not self.dialog.headset_visible:
             raise FrameError("handoff_unavailable", "this chat does not connect operators")
         try:
             await database_sync_to_async(self._open_request)()

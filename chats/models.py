@@ -384,6 +384,12 @@ class Dialog(models.Model):
     def is_closed(self) -> bool:
         return self.status == DialogStatus.CLOSED
 
+    @property
+    def headset_visible(self) -> bool:
+        """Whether the client may ask for a person: always, or once the trigger said so."""
+        mode = self.chat.headset_mode
+        return mode == HeadsetMode.ALWAYS or (mode == HeadsetMode.TRIGGER and self.headset_revealed)
+
 
 class Message(models.Model):
     """A stored message. `sequence` orders a dialog's messages and is what a

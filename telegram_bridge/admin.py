@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from chats.views import public_base_url
 from telegram_bridge.models import (
     ConnectLink,
     ManagerAccount,
@@ -105,7 +106,7 @@ class TelegramBotAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Set the webhook of the selected bots"))
     def set_webhook(self, request, queryset) -> None:
-        public_url = settings.BATON_PUBLIC_URL or request.build_absolute_uri("/")
+        public_url = public_base_url(request)
         for bot in queryset:
             try:
                 url = bot_webhook_set(bot=bot, public_url=public_url)

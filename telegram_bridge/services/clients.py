@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from chats.enums import AuthorKind, DialogStatus, HeadsetMode, Messenger
+from chats.enums import AuthorKind, DialogStatus, Messenger
 from chats.models import Dialog, Feedback, Message
 from chats.registries import HandoffRefused, HandoffUnavailable, handoff_entry
 from chats.services import (
@@ -231,21 +231,12 @@ class TelegramChannel:
 # --- inbound: what a Telegram client does ----------------------------------------------
 
 
-def _headset_allowed(dialog: Dialog) -> bool:
-    mode = dialog.chat.headset_mode
-    return mode == HeadsetMode.ALWAYS or (mode == HeadsetMode.TRIGGER and dialog.headset_revealed)
-
-
 def _dialog(bot: TelegramBot, chat_id: int, user: TelegramUser) -> tuple[Dialog, bool]:
     dialog, created = dialog_start_or_resume(
         chat=bot.chat, messenger=Messenger.TELEGRAM, external_id=str(chat_id), name=user.name
     )
     dialog.chat = bot.chat
     return dialog, created
-
-
-def _refuse(bot: TelegramBot, chat_id: int, text: str) -> None:
-    _say(bot, chat_id, text)
 
 
 def client_message_receive(
@@ -276,7 +267,7 @@ def client_message_receive(
                 handoff_entry.handler.close_by_client(dialog=dialog)
             except (HandoffRefused, HandoffUnavailable):
                 with override(language):
-                    _refuse(bot, chat_id, _("There is no conversation with an operator to end."))
+                    _say(bot, chat_id, _("There is no conversation with an operator to end."))
             return
         if progress is not None and dialog.status != DialogStatus.BOT:
             progress.delete()  # an operator has the dialog now: messages are the talk
@@ -284,7 +275,7 @@ def client_message_receive(
         if progress is not None and command == "cancel":
             progress.delete()
             with override(language):
-                _refuse(bot, chat_id, _("The form was cancelled."))
+                _say(bot, chat_id, _("The form was cancelled."))
             return
         if progress is not None and progress.current_field is not None:
             _message, stored = message_post(
@@ -310,13 +301,13 @@ def client_message_receive(
 def _client_asks_for_human(bot: TelegramBot, dialog: Dialog, chat_id: int) -> None:
     FormProgress.objects.filter(dialog=dialog, kind=FormKind.CONTACT).delete()
     with override(dialog.chat.language):
-        if not _headset_allowed(dialog):
-            _refuse(bot, chat_id, _("This chat connects you to a person when the bot offers it."))
+        if not dialog.headset_visible:
+            _say(bot, chat_id, _("This chat connects you to a person when the bot offers it."))
             return
         try:
             handoff_entry.handler.open_request(dialog=dialog, reason="headset")
         except (HandoffUnavailable, DialogClosed):
-            _refuse(bot, chat_id, _("No operator can be asked now."))
+            _say(bot, chat_id, _("No operator can be asked now."))
 
 
 def client_callback_receive(
@@ -341,7 +332,7 @@ def client_callback_receive(
                 )
             except UnknownButton:
                 with override(language):
-                    _refuse(bot, chat_id, _("This button is no longer available."))
+                    _say(bot, chat_id, _("This button is no longer available."))
             except DialogClosed:
                 return
         elif kind == "r":
@@ -384,7 +375,7 @@ def _client_rates(
                 dialog=dialog, request_id=int(request_text), score=int(score_text)
             )
         except HandoffRefused as refusal:
-            _refuse(bot, chat_id, refusal.detail)
+            _say(bot, chat_id, refusal.detail)
             return
         stored = (
             Feedback.objects.filter(dialog=dialog, handoff_request_id=int(request_text))

@@ -30,12 +30,11 @@ def _bot(bot_id: int) -> TelegramBot:
 
 
 def _account(bot: TelegramBot, user: TelegramUser) -> ManagerAccount | None:
-    account = (
+    return (
         ManagerAccount.objects.select_related("manager", "bot__chat")
         .filter(bot=bot, telegram_user_id=user.id, active=True)
         .first()
     )
-    return account
 
 
 def _unblock(bot: TelegramBot, chat_id: int) -> None:

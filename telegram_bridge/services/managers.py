@@ -205,15 +205,14 @@ def _alert_buttons(request: Request) -> list[list[dict]]:
         )
 
 
-def _alerts_send(request: Request) -> None:
+def _alerts_send(request: Request, summary: str) -> None:
     existing = set(
         ManagerAlert.objects.filter(request=request).values_list("account_id", flat=True)
     )
-    text = None
+    buttons = _alert_buttons(request)
     for account in _eligible_accounts(request):
         if account.pk in existing:
             continue
-        text = text or alert_text(request)
         try:
             with transaction.atomic():
                 alert = ManagerAlert.objects.create(request=request, account=account)
@@ -223,16 +222,18 @@ def _alerts_send(request: Request) -> None:
             bot=account.bot_id,
             telegram_chat_id=account.telegram_user_id,
             method="sendMessage",
-            payload={"text": text, "keyboard": _alert_buttons(request)},
+            payload={"text": summary, "keyboard": buttons},
             purpose=SendPurpose.ALERT,
             alert=alert,
             request_id=request.pk,
         )
 
 
-def _alert_edit(alert: ManagerAlert, request: Request, state: str, note: str) -> None:
+def _alert_edit(
+    alert: ManagerAlert, request: Request, state: str, note: str, summary: str | None = None
+) -> None:
     ManagerAlert.objects.filter(pk=alert.pk).update(state=state)
-    summary = alert_text(request)[: TEXT_LIMIT - len(note) - 3]  # the note must survive
+    summary = (summary or alert_text(request))[: TEXT_LIMIT - len(note) - 3]  # keep the note
     outbound_enqueue(
         bot=alert.account.bot_id,
         telegram_chat_id=alert.account.telegram_user_id,
@@ -244,9 +245,8 @@ def _alert_edit(alert: ManagerAlert, request: Request, state: str, note: str) ->
     )
 
 
-def _group_notice(request: Request) -> None:
-    bot = TelegramBot.objects.filter(chat_id=request.chat_id).first()
-    if bot is None or bot.notice_group_id is None:
+def _group_notice(bot: TelegramBot, request: Request, summary: str) -> None:
+    if bot.notice_group_id is None:
         return
     if OutboundMessage.objects.filter(
         bot=bot, purpose=SendPurpose.GROUP_NOTICE, request_id=request.pk
@@ -256,7 +256,7 @@ def _group_notice(request: Request) -> None:
         bot=bot,
         telegram_chat_id=bot.notice_group_id,
         method="sendMessage",
-        payload={"text": alert_text(request)},
+        payload={"text": summary},
         purpose=SendPurpose.GROUP_NOTICE,
         request_id=request.pk,
     )
@@ -266,34 +266,40 @@ class TelegramSurface:
     """Registered with handoff.registries.operator_surfaces."""
 
     def request_changed(self, request: Request) -> None:
-        if not TelegramBot.objects.filter(chat_id=request.chat_id).exists():
+        bot = TelegramBot.objects.filter(chat_id=request.chat_id).first()
+        if bot is None:
             return
         if request.status in Request.WAITING_STATUSES:
-            _alerts_send(request)
-            _group_notice(request)
+            summary = alert_text(request)
+            _alerts_send(request, summary)
+            _group_notice(bot, request, summary)
             return
         open_alerts = list(
             ManagerAlert.objects.filter(request=request, state=AlertState.OPEN).select_related(
                 "account"
             )
         )
+        summary = alert_text(request) if open_alerts else ""
         with override(request.chat.language):
             if request.status == RequestStatus.ACCEPTED:
                 name = request.operator.display_name if request.operator else "?"
                 for alert in open_alerts:
                     if alert.account.manager_id == request.operator_id:
-                        _alert_edit(alert, request, AlertState.ACCEPTED, _("✅ You accepted."))
+                        _alert_edit(
+                            alert, request, AlertState.ACCEPTED, _("✅ You accepted."), summary
+                        )
                     else:
                         _alert_edit(
                             alert,
                             request,
                             AlertState.TAKEN,
                             _("Taken by %(name)s.") % {"name": name},
+                            summary,
                         )
             elif request.status == RequestStatus.CLOSED:
                 note = _("Closed: %(reason)s.") % {"reason": request.get_close_reason_display()}
                 for alert in open_alerts:
-                    _alert_edit(alert, request, AlertState.CLOSED, note)
+                    _alert_edit(alert, request, AlertState.CLOSED, note, summary)
                 _session_end(request)
 
     def client_message(self, request: Request, message: Message) -> None:

@@ -295,7 +295,14 @@ def _due_rows(bot_id: int, now) -> tuple[dict[int, list[dict]], float | None]:
             .exclude(telegram_chat_id__in=waiting)
             .order_by("id")
             .values(
-                "id", "telegram_chat_id", "method", "payload", "alert_id", "not_before", "attempts"
+                "id",
+                "telegram_chat_id",
+                "method",
+                "payload",
+                "purpose",
+                "alert_id",
+                "not_before",
+                "attempts",
             )[:BATCH]
         )
         for row in page:
@@ -388,9 +395,6 @@ def _drain(bot_id: int, report: DeliveryReport) -> float | None:
         if not by_chat:
             return next_due
         rows = {row["id"]: row for chat_rows in by_chat.values() for row in chat_rows}
-        purposes = dict(OutboundMessage.objects.filter(pk__in=rows).values_list("pk", "purpose"))
-        for row_id, row in rows.items():
-            row["purpose"] = purposes[row_id]
         outcomes = telegram_runtime.run(
             partial(_send_all, bot_id, bot.token, by_chat), timeout=ROUND_TIMEOUT + 30
         )
