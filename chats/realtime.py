@@ -4,14 +4,27 @@ missed an event fetches the gap from the database (see docs/protocol.md)."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from chats.validators import text_has_lone_surrogate, text_make_encodable
+
 if TYPE_CHECKING:
     from chats.models import Dialog, Message
+
+
+def frame_encode(frame: dict) -> str:
+    """A websocket text frame for `frame` that can always be sent: a lone surrogate
+    that reached the database somehow becomes U+FFFD instead of failing the send
+    (UnicodeEncodeError) and with it the socket."""
+    text = json.dumps(frame, ensure_ascii=False)
+    if text_has_lone_surrogate(text):
+        text = text_make_encodable(text)
+    return text
 
 
 def dialog_group_name(dialog_id: int) -> str:

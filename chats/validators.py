@@ -65,3 +65,27 @@ def validate_avatar(file) -> None:
             code="avatar_wrong_format",
             params={"format": image_format},
         )
+
+
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def text_has_lone_surrogate(value: str) -> bool:
+    """True when `value` holds a UTF-16 surrogate on its own: such text cannot be
+    encoded as UTF-8, so it must never be stored or sent."""
+    return _LONE_SURROGATE.search(value) is not None
+
+
+def validate_encodable_text(value: str) -> None:
+    """Refuse text that cannot be written as UTF-8 (lone surrogates)."""
+    if isinstance(value, str) and text_has_lone_surrogate(value):
+        raise ValidationError(
+            _("The text contains characters that cannot be encoded (a lone surrogate)."),
+            code="unencodable",
+        )
+
+
+def text_make_encodable(value: str) -> str:
+    """`value` with every lone surrogate replaced by U+FFFD: for encoders that must
+    never fail on what is already stored."""
+    return _LONE_SURROGATE.sub("\ufffd", value)
