@@ -48,6 +48,7 @@ class ChatAdmin(admin.ModelAdmin):
                     "reply_to_first_message",
                     "knowledge_base_url",
                     "headset_mode",
+                    "allowed_sites",
                 ]
             },
         ),

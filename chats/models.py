@@ -18,7 +18,12 @@ from chats.enums import (
     Messenger,
     ScriptKind,
 )
-from chats.validators import validate_avatar, validate_colour
+from chats.validators import (
+    allowed_site_sources,
+    validate_allowed_sites,
+    validate_avatar,
+    validate_colour,
+)
 
 
 def new_public_key() -> str:
@@ -47,6 +52,15 @@ class Chat(models.Model):
     knowledge_base_url = models.URLField(_("knowledge base link"), blank=True)
     headset_mode = models.CharField(
         _("headset icon"), max_length=10, choices=HeadsetMode.choices, default=HeadsetMode.ALWAYS
+    )
+    allowed_sites = models.TextField(
+        _("sites allowed to embed the widget"),
+        blank=True,
+        validators=[validate_allowed_sites],
+        help_text=_(
+            "One per line, e.g. https://example.com or https://*.example.com. "
+            "Empty: any site may embed the widget."
+        ),
     )
 
     feedback_enabled = models.BooleanField(_("request feedback at the end"), default=True)
@@ -144,6 +158,11 @@ class Chat(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def allowed_site_list(self) -> list[str]:
+        """The sites that may embed the widget frame; empty means any."""
+        return allowed_site_sources(self.allowed_sites)
 
     def clean(self) -> None:
         errors = {}

@@ -89,3 +89,30 @@ def text_make_encodable(value: str) -> str:
     """`value` with every lone surrogate replaced by U+FFFD: for encoders that must
     never fail on what is already stored."""
     return _LONE_SURROGATE.sub("\ufffd", value)
+
+
+_SITE_SOURCE = re.compile(
+    r"https?://(?:\*\.)?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
+    r"(?::\d{1,5})?",
+    re.IGNORECASE,
+)
+
+
+def allowed_site_sources(value: str) -> list[str]:
+    """The non-empty lines of a chat's "allowed sites" setting, stripped, trailing "/" removed."""
+    return [line.strip().rstrip("/") for line in value.splitlines() if line.strip()]
+
+
+def validate_allowed_sites(value: str) -> None:
+    """One site per line: scheme, host (optionally "*." in front) and port, nothing else,
+    so each line can go into the widget's Content-Security-Policy frame-ancestors as is."""
+    bad = [line for line in allowed_site_sources(value) if not _SITE_SOURCE.fullmatch(line)]
+    if bad:
+        raise ValidationError(
+            _(
+                "“%(value)s” is not a site: write one per line as https://example.com, "
+                "https://*.example.com or http://localhost:8000 (no path)."
+            ),
+            code="invalid_site",
+            params={"value": bad[0]},
+        )
