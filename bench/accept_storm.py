@@ -339,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["BATON_CHANNEL_LAYER"] = args.channel_layer
     os.environ["REDIS_URL"] = redis.url  # this process publishes the setup's events
     os.environ["DEBUG"] = "0"
+    os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")  # DEBUG off requires one
     servers: list[DaphneServer] = []
     outcome: dict = {}
     timed_out = False

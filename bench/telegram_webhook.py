@@ -702,6 +702,7 @@ def main(argv: list[str] | None = None) -> int:
         **telegram_env,
     }
     os.environ.update(server_env)
+    os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")  # DEBUG off requires one
 
     import django
 

@@ -458,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["BATON_DATABASE_NAME"] = ""  # a test-suite override must not leak in
     os.environ["BATON_CHANNEL_LAYER"] = args.channel_layer
     os.environ["DEBUG"] = "1" if args.debug else "0"
+    os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")  # DEBUG off requires one
 
     import django
 

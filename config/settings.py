@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from config.environment import (
     EMBEDDED_REDIS_URL,
@@ -22,7 +23,18 @@ VAR_DIR = Path(os.environ.get("BATON_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", default=False)
-SECRET_KEY = os.environ.get("SECRET_KEY") or development_secret_key(VAR_DIR / "secret_key")
+# Every web and worker process of one site must share the key (visitor tokens, signed file
+# links, sessions): a key made up by each host would make them reject each other's.
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. With DEBUG off every process must get the same secret "
+            "key from the environment: generate one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'` and set it as "
+            "SECRET_KEY (or run with DEBUG=1 on a laptop, which keeps one in var/secret_key)."
+        )
+    SECRET_KEY = development_secret_key(VAR_DIR / "secret_key")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", default=[])

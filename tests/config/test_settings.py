@@ -51,3 +51,24 @@ def test_development_secret_key_is_generated_once_and_kept(tmp_path):
     assert len(first) >= 50
     assert development_secret_key(path) == first
     assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_production_settings_refuse_to_start_without_a_secret_key(tmp_path):
+    # given: DEBUG off and no SECRET_KEY (an empty value counts as none)
+    env = {**production_env(tmp_path), "SECRET_KEY": ""}
+    # when
+    result = manage("check", env=env)
+    # then: a clear error that says how to make a key, and no key was generated on this host
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "SECRET_KEY is not set" in result.stderr
+    assert "secrets.token_urlsafe(50)" in result.stderr
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_development_settings_generate_a_key_when_none_is_set(tmp_path):
+    env = {**production_env(tmp_path), "DEBUG": "1"}
+    env.pop("SECRET_KEY")
+    result = manage("check", env=env)
+    assert result.returncode == 0, result.stderr
+    assert len((tmp_path / "secret_key").read_text()) >= 50
