@@ -4,7 +4,6 @@ chats.streaming.DialogStreamMixin's."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
@@ -16,7 +15,7 @@ from django.core.exceptions import ValidationError
 from chats import selectors, services
 from chats.enums import Messenger
 from chats.models import Chat, Dialog
-from chats.realtime import dialog_group_name, message_payload
+from chats.realtime import dialog_group_name, frame_encode, message_payload
 from chats.registries import HandoffRefused, HandoffUnavailable, handoff_entry
 from chats.streaming import DialogStreamMixin
 from chats.visitor_tokens import InvalidVisitorToken, visitor_token_read
@@ -87,7 +86,7 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
             )
 
     async def send_json(self, frame: dict) -> None:
-        await self.send(text_data=json.dumps(frame, ensure_ascii=False))
+        await self.send(text_data=frame_encode(frame))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not self.bucket.take():
@@ -131,7 +130,8 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         self.dialog = dialog
         self.stream_dialog_id = dialog.pk
         same_dialog = frame.dialog == dialog.session_id
-        self.last_sent = frame.last_sequence if same_dialog else 0
+        # a claim beyond what exists would make deliver() drop every later message
+        self.last_sent = min(frame.last_sequence, dialog.last_sequence) if same_dialog else 0
         await self.send_json(
             {
                 "type": "welcome",

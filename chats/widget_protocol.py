@@ -11,7 +11,11 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
+from chats.validators import text_has_lone_surrogate
+
 CLIENT_MSG_ID = re.compile(r"[A-Za-z0-9_\-:.]{1,64}")
+# no frame needs more than three levels (frame, answers, answer); deeper is an attack
+FRAME_MAX_DEPTH = 8
 
 
 class FrameError(Exception):
@@ -111,18 +115,57 @@ def _client_msg_id(body: dict) -> str:
     return value
 
 
+def _strings_check(body: dict) -> None:
+    """Refuse nesting deeper than FRAME_MAX_DEPTH and any lone surrogate in a key or
+    string: such text can be neither stored nor sent. Iterative, so no depth that
+    json.loads accepted can exhaust the stack here."""
+    pending: list[tuple[object, int]] = [(body, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > FRAME_MAX_DEPTH:
+            raise FrameError("malformed", f"frames nest at most {FRAME_MAX_DEPTH} levels deep")
+        if isinstance(value, str):
+            if text_has_lone_surrogate(value):
+                raise FrameError(
+                    "invalid",
+                    "the frame holds text that cannot be encoded (a lone surrogate)",
+                    _client_msg_id_or_none(body),
+                )
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                pending.append((key, depth + 1))
+                pending.append((item, depth + 1))
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+
+
+def _client_msg_id_or_none(body: dict) -> str | None:
+    value = body.get("client_msg_id")
+    return value if isinstance(value, str) and CLIENT_MSG_ID.fullmatch(value) else None
+
+
+def frame_object_load(raw: str) -> dict:
+    """One JSON object with a string 'type', of sane depth and encodable text, or
+    FrameError: `malformed` for what is not such an object (however deeply nested),
+    `invalid` (with the frame's client_msg_id when it has a good one) for a lone
+    surrogate anywhere. Shared by the widget and the operator console."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise FrameError("malformed", "a frame is one JSON object") from None
+    if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+        raise FrameError("malformed", "a frame is a JSON object with a string 'type'")
+    _strings_check(body)
+    return body
+
+
 def frame_parse(raw: str) -> Frame:
-    if len(raw.encode()) > settings.BATON_WIDGET_MAX_FRAME_BYTES:
+    if len(raw.encode(errors="surrogatepass")) > settings.BATON_WIDGET_MAX_FRAME_BYTES:
         raise FrameError(
             "frame_too_large",
             f"frames may be at most {settings.BATON_WIDGET_MAX_FRAME_BYTES} bytes",
         )
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise FrameError("malformed", "a frame is one JSON object") from None
-    if not isinstance(body, dict) or not isinstance(body.get("type"), str):
-        raise FrameError("malformed", "a frame is a JSON object with a string 'type'")
+    body = frame_object_load(raw)
     kind = body["type"]
     if kind == "hello":
         dialog = body.get("dialog")
