@@ -217,6 +217,53 @@ def test_a_deeply_nested_body_is_refused_not_a_server_error(client, bot):
     assert not TelegramUpdate.objects.exists()
 
 
+# --- text that is not valid Unicode -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # the JSON escape of a lone surrogate, in a message text
+        '{"update_id": 10, "message": {"message_id": 1, "date": 1, "text": "a\\ud800b",'
+        ' "chat": {"id": 501, "type": "private"}}}',
+        # a low surrogate on its own, deep in a sender's name
+        '{"update_id": 10, "message": {"message_id": 1, "date": 1, "text": "hi",'
+        ' "from": {"id": 501, "is_bot": false, "first_name": "\\udc00"},'
+        ' "chat": {"id": 501, "type": "private"}}}',
+        # a high surrogate followed by something that is not its pair, in a button's data
+        '{"update_id": 10, "callback_query": {"id": "1", "chat_instance": "1",'
+        ' "from": {"id": 501, "is_bot": false, "first_name": "Ann"}, "data": "\\ud83dx"}}',
+        # in a key
+        '{"update_id": 10, "\\ud800": 1}',
+    ],
+    ids=["message-text", "user-name", "callback-data", "key"],
+)
+def test_a_lone_surrogate_anywhere_is_refused_and_stores_nothing(client, bot, body, caplog):
+    response = post_update(client, bot, body, bot.webhook_secret)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "ok": False,
+        "error": "the update holds text that is not valid Unicode (a lone surrogate)",
+    }
+    assert "malformed Telegram update refused" in caplog.text
+    assert not TelegramUpdate.objects.exists()
+    assert not TelegramChat.objects.exists()
+
+
+def test_a_surrogate_pair_is_an_emoji_and_is_stored(client, bot):
+    # 😀 as JSON writes it with ensure_ascii: two escapes that make one character
+    body = (
+        '{"update_id": 10, "message": {"message_id": 1, "date": 1, "text": "hi \\ud83d\\ude00",'
+        ' "chat": {"id": 501, "type": "private"}}}'
+    )
+
+    response = post_update(client, bot, body, bot.webhook_secret)
+
+    assert response.status_code == 200
+    assert TelegramUpdate.objects.get().payload["message"]["text"] == "hi \N{GRINNING FACE}"
+
+
 # --- stored once, processed once, in order ------------------------------------------------
 
 
