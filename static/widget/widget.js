@@ -51,8 +51,29 @@ let backoff = 500;
 let pingTimer = null;
 let headsetOffered = false;
 // unacknowledged frames survive a reload; resending is safe (client_msg_id)
-const outbox = new Map(JSON.parse(store.get("outbox") || "[]"));
+const outbox = new Map(readOutbox());
 const pageQueue = [];
+// errors worth resending after a while; any other error that names a frame's
+// client_msg_id is the server's final word on it, and the frame leaves the outbox
+// (resending it first on every reconnect would block everything behind it)
+const TRANSIENT_ERRORS = new Set(["rate_limited", "hello_required"]);
+// which inline forms an answers message settles
+const FORM_SELECTORS = {
+  form: ".form-form",
+  handoff_form: ".form-form",
+  contact: ".contact-form",
+  contact_form: ".contact-form",
+  rate: ".rating",
+};
+
+function readOutbox() {
+  try {
+    const entries = JSON.parse(store.get("outbox") || "[]");
+    return Array.isArray(entries) ? entries.filter((entry) => Array.isArray(entry) && entry.length === 2) : [];
+  } catch {
+    return [];
+  }
+}
 
 function saveOutbox() {
   store.set("outbox", JSON.stringify([...outbox.entries()]));
@@ -85,6 +106,7 @@ function timeOf(iso) {
   return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
+// text null: a bubble without a text line (its attachment says it all)
 function bubble(kind, text, authorName, createdAt) {
   const item = document.createElement("li");
   item.className = `message from-${kind}`;
@@ -103,10 +125,12 @@ function bubble(kind, text, authorName, createdAt) {
     author.textContent = authorName;
     body.appendChild(author);
   }
-  const textNode = document.createElement("div");
-  textNode.className = "text";
-  textNode.textContent = text;
-  body.appendChild(textNode);
+  if (text !== null) {
+    const textNode = document.createElement("div");
+    textNode.className = "text";
+    textNode.textContent = text;
+    body.appendChild(textNode);
+  }
   const meta = document.createElement("div");
   meta.className = "meta";
   meta.textContent = createdAt ? timeOf(createdAt) : "…";
@@ -161,10 +185,15 @@ function field(labelText, name, kind, required, choices) {
   return label;
 }
 
-function renderForm(item, type, fields) {
+function renderForm(item, type, fields, values) {
   const form = document.createElement("form");
   form.className = `inline-form ${type}-form`;
-  for (const spec of fields) form.appendChild(field(spec.label, spec.name, spec.kind, spec.required, spec.choices || []));
+  for (const spec of fields) {
+    const label = field(spec.label, spec.name, spec.kind, spec.required, spec.choices || []);
+    const known = values && values[spec.name];
+    if (typeof known === "string") label.querySelector("input, select").value = known;
+    form.appendChild(label);
+  }
   const submit = document.createElement("button");
   submit.type = "submit";
   submit.className = "bot-button";
@@ -205,11 +234,14 @@ function renderAttachment(item, attachment) {
   } else if (attachment.kind === "handoff_form") {
     renderForm(item, "form", attachment.fields.map((spec) => ({ ...spec, name: String(spec.id) })));
   } else if (attachment.kind === "contact_form") {
+    // values: what the visitor already typed in the pre-handoff form
     renderForm(item, "contact", [
       { label: labels.name, name: "name", kind: "text", required: false },
       { label: labels.phone, name: "phone", kind: "phone", required: false },
       { label: labels.email, name: "email", kind: "email", required: false },
-    ]);
+    ], attachment.values);
+  } else if (attachment.kind === "form_answers") {
+    renderAnswers(item, attachment.answers);
   } else if (attachment.kind === "rating") {
     const row = document.createElement("div");
     row.className = "buttons rating";
@@ -225,8 +257,23 @@ function renderAttachment(item, attachment) {
   }
 }
 
+// the visitor's answers to a form, read-only
+function renderAnswers(item, answers) {
+  const answersList = document.createElement("dl");
+  answersList.className = "answers";
+  for (const answer of Array.isArray(answers) ? answers : []) {
+    const term = document.createElement("dt");
+    term.textContent = String(answer.label ?? "");
+    const value = document.createElement("dd");
+    value.textContent = String(answer.value ?? "");
+    answersList.append(term, value);
+  }
+  item.querySelector(".body").prepend(answersList);
+}
+
+// forms already answered (live, or an answers message in the history) cannot be sent again
 function finishForms(kind) {
-  const selector = { form: ".form-form", contact: ".contact-form", rate: ".rating" }[kind];
+  const selector = FORM_SELECTORS[kind];
   if (!selector) return;
   for (const node of list.querySelectorAll(selector)) {
     const done = document.createElement("div");
@@ -236,26 +283,63 @@ function finishForms(kind) {
   }
 }
 
-function renderMessage(message) {
-  if (message.sequence <= lastSequence) return;
-  lastSequence = message.sequence;
-  if (message.client_msg_id) {
-    const optimistic = list.querySelector(`[data-pending="${CSS.escape(message.client_msg_id)}"]`);
-    if (optimistic) optimistic.remove();
-  }
-  const item = bubble(message.author_kind, message.text, message.author_name, message.created_at);
-  item.dataset.sequence = String(message.sequence);
-  renderButtons(item, message.buttons);
-  for (const attachment of message.attachments || []) renderAttachment(item, attachment);
+function pendingBubble(clientMsgId) {
+  return list.querySelector(`[data-pending="${CSS.escape(clientMsgId)}"]`);
+}
+
+// stored messages go above the visitor's unacknowledged ones, which stay last
+function appendStored(item) {
+  list.insertBefore(item, list.querySelector("[data-pending]"));
+  list.scrollTop = list.scrollHeight;
+}
+
+function drawPending(frame) {
+  if (frame.type !== "message" || typeof frame.text !== "string" || pendingBubble(frame.client_msg_id)) return;
+  const item = bubble("client", frame.text, "", null);
+  item.dataset.pending = frame.client_msg_id;
   list.appendChild(item);
   list.scrollTop = list.scrollHeight;
+}
+
+function renderMessage(message) {
+  if (message.client_msg_id) {
+    const optimistic = pendingBubble(message.client_msg_id);
+    if (optimistic) optimistic.remove();
+  }
+  if (message.sequence <= lastSequence) return;
+  lastSequence = message.sequence;
+  const attachments = Array.isArray(message.attachments) ? message.attachments : [];
+  const answers = attachments.find((attachment) => attachment.kind === "form_answers");
+  const text = answers ? null : message.text;
+  const item = bubble(message.author_kind, text, message.author_name, message.created_at);
+  item.dataset.sequence = String(message.sequence);
+  renderButtons(item, message.buttons);
+  for (const attachment of attachments) renderAttachment(item, attachment);
+  if (answers) finishForms(answers.of);
+  appendStored(item);
+}
+
+// the server refused this frame for good: it leaves the outbox, and the visitor sees which
+function refuse(clientMsgId, detail) {
+  outbox.delete(clientMsgId);
+  saveOutbox();
+  const item = pendingBubble(clientMsgId);
+  if (!item) return false;
+  delete item.dataset.pending;
+  item.dataset.refused = clientMsgId;
+  item.classList.add("failed");
+  item.querySelector(".meta").textContent = labels.error;
+  const reason = document.createElement("div");
+  reason.className = "refusal";
+  reason.textContent = detail || "";
+  item.querySelector(".body").appendChild(reason);
+  return true;
 }
 
 function notice(text) {
   const item = bubble("system", text, "", new Date().toISOString());
   item.classList.add("notice");
-  list.appendChild(item);
-  list.scrollTop = list.scrollHeight;
+  appendStored(item);
 }
 
 function transmit(frame) {
@@ -268,12 +352,7 @@ function sendFrame(frame) {
   const withId = { ...frame, client_msg_id: newId() };
   outbox.set(withId.client_msg_id, withId);
   saveOutbox();
-  if (withId.type === "message") {
-    const item = bubble("client", withId.text, "", null);
-    item.dataset.pending = withId.client_msg_id;
-    list.appendChild(item);
-    list.scrollTop = list.scrollHeight;
-  }
+  drawPending(withId);
   transmit(withId);
 }
 
@@ -290,6 +369,7 @@ function handle(frame) {
         lastSequence = 0;
         dialogId = frame.dialog;
         store.set("dialog", dialogId);
+        for (const pending of outbox.values()) drawPending(pending);
       }
       greeted = true;
       headsetOffered = Boolean(frame.headset);
@@ -317,19 +397,11 @@ function handle(frame) {
       finishForms(frame.of);
       break;
     case "error":
-      if (frame.code === "rate_limited") {
-        setTimeout(flush, 1000);
+      if (TRANSIENT_ERRORS.has(frame.code)) {
+        if (frame.code === "rate_limited") setTimeout(flush, 1000);
         break;
       }
-      if (frame.client_msg_id && outbox.has(frame.client_msg_id)) {
-        outbox.delete(frame.client_msg_id);
-        saveOutbox();
-        const optimistic = list.querySelector(`[data-pending="${CSS.escape(frame.client_msg_id)}"]`);
-        if (optimistic) {
-          optimistic.classList.add("failed");
-          optimistic.querySelector(".meta").textContent = labels.error;
-        }
-      }
+      if (frame.client_msg_id && outbox.has(frame.client_msg_id) && refuse(frame.client_msg_id, frame.detail)) break;
       if (frame.code !== "bad_token") notice(frame.detail);
       break;
     default:
@@ -373,6 +445,9 @@ function open() {
   connect();
   input.focus();
 }
+
+// what the last visit left unacknowledged, shown as pending until the server has it
+for (const pending of outbox.values()) drawPending(pending);
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();
