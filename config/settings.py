@@ -4,6 +4,7 @@ from the environment; see README.md ("Settings") for the list."""
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -50,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "channels",
+    "axes",
     "chats",
     "distributor",
     "handoff",
@@ -60,6 +62,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.content_security_policy.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -67,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # last: turns a login refused for too many failures into the login page with the reason
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -161,6 +166,36 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+
+# Login throttling (django-axes, config/login_throttling.py) on every login form that goes
+# through django.contrib.auth (console and admin): LOGIN_FAILURE_LIMIT failures for one
+# username from one address lock that pair, LOGIN_FAILURE_LIMIT_PER_IP failures from one
+# address lock it, for LOGIN_LOCKOUT_MINUTES after the last attempt. A success clears the pair.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "config.login_throttling.LoginThrottleHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", default=10)
+BATON_LOGIN_FAILURE_LIMIT_PER_IP = env_int("LOGIN_FAILURE_LIMIT_PER_IP", default=50)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.login_throttling.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # failures are what we keep; last_login records successes
+# The client's address is REMOTE_ADDR. Behind a reverse proxy, name the header the proxy
+# sets (CLIENT_IP_HEADER=X-Forwarded-For) and how many proxies append to it (PROXY_COUNT):
+# the address is then read that many entries from the right, where a client cannot forge it.
+_client_ip_header = os.environ.get("CLIENT_IP_HEADER", "").strip()
+if _client_ip_header:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = (
+        "HTTP_" + _client_ip_header.upper().replace("-", "_"),
+        "REMOTE_ADDR",
+    )
+    AXES_IPWARE_PROXY_ORDER = "right-most"
+    AXES_IPWARE_PROXY_COUNT = env_int("PROXY_COUNT", default=1)
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ru", "Русский"), ("it", "Italiano")]

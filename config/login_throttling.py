@@ -1,0 +1,82 @@
+"""Login throttling for the console and admin login pages, on top of django-axes.
+
+Two limits, counted over the cool-off window (settings.py, "login throttling"):
+- AXES_FAILURE_LIMIT failures for one username from one IP address lock that pair;
+- BATON_LOGIN_FAILURE_LIMIT_PER_IP failures from one address, whatever the usernames, lock
+  the address (someone trying many accounts).
+Each refused attempt during a lock restarts the cool-off (axes'
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT), so the wait shown is the whole cool-off.
+"""
+
+from __future__ import annotations
+
+import math
+
+from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import get_cool_off, get_failure_limit
+from django.conf import settings
+from django.db.models import Sum
+from django.forms.utils import ErrorDict
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.translation import ngettext
+
+
+class LoginThrottleHandler(AxesDatabaseHandler):
+    """Axes' database handler (works on SQLite and PostgreSQL) with one limit per lockout
+    parameter set: AXES_LOCKOUT_PARAMETERS is [["username", "ip_address"], "ip_address"].
+
+    Axes compares one failure count with one limit, so each set's count is scaled to
+    AXES_FAILURE_LIMIT: the result reaches it exactly when a set reaches its own limit."""
+
+    def set_limits(self, request: HttpRequest, credentials: dict | None) -> list[int]:
+        return [
+            get_failure_limit(request, credentials),
+            settings.BATON_LOGIN_FAILURE_LIMIT_PER_IP,
+        ]
+
+    def get_failures(self, request: HttpRequest, credentials: dict | None = None) -> int:
+        limit = get_failure_limit(request, credentials)
+        attempts_per_set = self.get_user_attempts(request, credentials)
+        worst = 0
+        for attempts, set_limit in zip(
+            attempts_per_set, self.set_limits(request, credentials), strict=True
+        ):
+            failures = attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
+            worst = max(worst, failures * limit // set_limit)
+        return worst
+
+    def reset_user_attempts(self, request: HttpRequest, credentials: dict | None = None) -> int:
+        """A success clears that username's failures from that address only: logging in to
+        one's own account must not wipe the address's count of guesses at other accounts."""
+        pair_attempts = self.filter_user_attempts(request, credentials)[0]
+        count, _ = pair_attempts.delete()
+        return count
+
+
+def lockout_message() -> str:
+    cool_off = get_cool_off()
+    minutes = math.ceil(cool_off.total_seconds() / 60) if cool_off else 0
+    return ngettext(
+        "Too many failed attempts; try again in %(minutes)d minute.",
+        "Too many failed attempts; try again in %(minutes)d minutes.",
+        minutes,
+    ) % {"minutes": minutes}
+
+
+def lockout_response(
+    request: HttpRequest, original_response: HttpResponse | None, credentials: dict | None
+) -> HttpResponse:
+    """AXES_LOCKOUT_CALLABLE: the login page the person was on, with the lock as the form's
+    error (instead of "wrong password", which would make them try again), status 429."""
+    message = lockout_message()
+    context = dict(getattr(original_response, "context_data", None) or {})
+    template_name = getattr(original_response, "template_name", None)
+    if template_name is None:
+        return HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
+    form = context.get("form")
+    if form is not None:
+        form._errors = ErrorDict()
+        form.add_error(None, message)
+    context["lockout_message"] = message
+    return TemplateResponse(request, template_name, context, status=429).render()
