@@ -247,6 +247,7 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         except ValidationError as error:
             raise FrameError("invalid", " ".join(error.messages)) from None
 
+    # --- events: one handler per type in chats.realtime.EVENT_TYPES -------------
     async def dialog_queue(self, event: dict) -> None:
         if self.dialog is not None:
             await self.send_json({"type": "queue", "position": event["position"]})
@@ -260,3 +261,9 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         if self.dialog is not None:
             self.dialog.status = event["status"]
             await self.send_json({"type": "status", "status": event["status"]})
+
+    async def console_request(self, event: dict) -> None:
+        """Operators' request lists: nothing for a visitor."""
+
+    async def access_changed(self, event: dict) -> None:
+        """Operators' access: nothing for a visitor."""

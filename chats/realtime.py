@@ -17,6 +17,25 @@ if TYPE_CHECKING:
     from chats.models import Dialog, Message
 
 
+# Every event type sent on the channel layer, registered where it is published.
+# Both consumers (widget and console) join dialog groups, so each needs a handler
+# for every type, even a no-op; tests/handoff/test_console_hardening.py sends each
+# registered type to both, and group_send_after_commit refuses an unregistered one.
+EVENT_TYPES: set[str] = set()
+
+
+def event_type(name: str) -> str:
+    """Register and return an event type name ("dialog.message")."""
+    EVENT_TYPES.add(name)
+    return name
+
+
+DIALOG_MESSAGE = event_type("dialog.message")
+DIALOG_HEADSET = event_type("dialog.headset")
+DIALOG_STATUS = event_type("dialog.status")
+ACCESS_CHANGED = event_type("access.changed")
+
+
 def frame_encode(frame: dict) -> str:
     """A websocket text frame for `frame` that can always be sent: a lone surrogate
     that reached the database somehow becomes U+FFFD instead of failing the send
@@ -44,8 +63,17 @@ def message_payload(message: Message) -> dict:
     }
 
 
+def user_access_group(user_id: int) -> str:
+    return f"access.user.{user_id}"
+
+
 def group_send_after_commit(messages: list[tuple[str, dict]]) -> None:
-    """Send (group, event) pairs on the channel layer once the transaction commits."""
+    """Send (group, event) pairs on the channel layer once the transaction commits.
+    Raises ValueError at once for an event type nobody registered (so no consumer
+    is known to handle it)."""
+    unregistered = {event["type"] for _group, event in messages} - EVENT_TYPES
+    if unregistered:
+        raise ValueError(f"unregistered event type(s): {', '.join(sorted(unregistered))}")
 
     def send() -> None:
         layer = get_channel_layer()
@@ -64,14 +92,14 @@ def dialog_message_publish(*, message: Message) -> None:
         [
             (
                 dialog_group_name(message.dialog_id),
-                {"type": "dialog.message", "message": message_payload(message)},
+                {"type": DIALOG_MESSAGE, "message": message_payload(message)},
             )
         ]
     )
 
 
 def dialog_headset_publish(*, dialog: Dialog) -> None:
-    group_send_after_commit([(dialog_group_name(dialog.pk), {"type": "dialog.headset"})])
+    group_send_after_commit([(dialog_group_name(dialog.pk), {"type": DIALOG_HEADSET})])
 
 
 def dialog_status_publish(*, dialog: Dialog) -> None:
@@ -80,10 +108,17 @@ def dialog_status_publish(*, dialog: Dialog) -> None:
             (
                 dialog_group_name(dialog.pk),
                 {
-                    "type": "dialog.status",
+                    "type": DIALOG_STATUS,
                     "status": dialog.status,
                     "last_sequence": dialog.last_sequence,
                 },
             )
         ]
     )
+
+
+def user_access_changed_publish(*, user_id: int) -> None:
+    """After commit, tell the user's open consoles that what they may see may have
+    changed (chats served, account or operator profile switched off, logged out):
+    each re-reads its access from the database and leaves what it lost."""
+    group_send_after_commit([(user_access_group(user_id), {"type": ACCESS_CHANGED})])

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from chats.models import Chat
+from chats.realtime import user_access_changed_publish
 from distributor.models import Manager
 
 
@@ -25,4 +26,5 @@ def manager_create(
             user=user, defaults={"display_name": display_name}
         )
         manager.chats.add(*chats)
+        user_access_changed_publish(user_id=user.pk)
     return manager

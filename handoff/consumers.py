@@ -1,19 +1,21 @@
 """The operator console's websocket: authorise at connect (a logged-in operator),
-join the groups of the chats they serve, then parse frames and call services."""
+join the groups of the chats they serve, then parse frames and call services.
+
+Access is re-read when the user's access group rings (chats served changed, the
+account or operator profile switched off, this session logged out): the socket
+leaves what it lost, or closes. Every frame is authorised again by the selectors."""
 
 from __future__ import annotations
-
-import json
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from chats.realtime import dialog_group_name, message_payload
+from chats.realtime import dialog_group_name, frame_encode, message_payload, user_access_group
 from chats.services import DialogClosed
 from chats.streaming import DialogStreamMixin
-from chats.widget_protocol import CLIENT_MSG_ID
+from chats.widget_protocol import CLIENT_MSG_ID, FrameError, frame_object_load
 from handoff import selectors, services
 from handoff.enums import CloseReason
 from handoff.models import Request
@@ -24,12 +26,25 @@ CLOSE_NOT_OPERATOR = 4403
 
 
 class ConsoleError(Exception):
-    def __init__(self, code: str, detail: str, request_id: object = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        detail: str,
+        request_id: object = None,
+        client_msg_id: str | None = None,
+    ) -> None:
         super().__init__(detail)
         self.frame = {"type": "error", "code": code, "detail": detail, "request": request_id}
+        if client_msg_id:
+            self.frame["client_msg_id"] = client_msg_id
 
 
 class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
+    chat_ids: tuple[int, ...] = ()
+    user_id: int | None = None
+    session_key: str | None = None
+    watched_chat_id: int | None = None
+
     async def connect(self) -> None:
         self.manager = await database_sync_to_async(selectors.manager_for_user)(
             self.scope.get("user")
@@ -39,25 +54,43 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
             logged_in = user is not None and user.is_authenticated
             await self.close(code=CLOSE_NOT_OPERATOR if logged_in else CLOSE_NOT_LOGGED_IN)
             return
-        self.chat_ids = await database_sync_to_async(selectors.served_chat_ids)(
-            manager=self.manager
+        session = self.scope.get("session")
+        self.session_key = session.session_key if session is not None else None
+        # join first, read second: a change committed in between rings this group
+        self.user_id = self.manager.user_id
+        await self.channel_layer.group_add(user_access_group(self.user_id), self.channel_name)
+        await self.chats_follow(
+            await database_sync_to_async(selectors.served_chat_ids)(manager=self.manager)
         )
-        for chat_id in self.chat_ids:
-            await self.channel_layer.group_add(console_chat_group(chat_id), self.channel_name)
-        self.watched: Request | None = None
         await self.accept()
         await self.send_snapshot()
 
-    async def disconnect(self, code: int) -> None:
-        for chat_id in getattr(self, "chat_ids", []):
+    async def chats_follow(self, chat_ids: list[int] | tuple[int, ...]) -> None:
+        """Be in the console groups of exactly these chats."""
+        for chat_id in set(self.chat_ids) - set(chat_ids):
             await self.channel_layer.group_discard(console_chat_group(chat_id), self.channel_name)
+        for chat_id in set(chat_ids) - set(self.chat_ids):
+            await self.channel_layer.group_add(console_chat_group(chat_id), self.channel_name)
+        self.chat_ids = tuple(chat_ids)
+
+    async def unwatch(self) -> None:
         if self.stream_dialog_id is not None:
             await self.channel_layer.group_discard(
                 dialog_group_name(self.stream_dialog_id), self.channel_name
             )
+        self.stream_dialog_id = None
+        self.watched_chat_id = None
+
+    async def disconnect(self, code: int) -> None:
+        await self.chats_follow([])
+        if self.user_id is not None:
+            await self.channel_layer.group_discard(
+                user_access_group(self.user_id), self.channel_name
+            )
+        await self.unwatch()
 
     async def send_json(self, frame: dict) -> None:
-        await self.send(text_data=json.dumps(frame, ensure_ascii=False))
+        await self.send(text_data=frame_encode(frame))
 
     async def send_snapshot(self) -> None:
         items = await database_sync_to_async(selectors.requests_for_manager)(manager=self.manager)
@@ -88,15 +121,17 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
             await self.send_json(error.frame)
 
     def parse(self, text_data: str | None) -> dict:
-        if text_data is None or len(text_data.encode()) > settings.BATON_WIDGET_MAX_FRAME_BYTES:
+        if (
+            text_data is None
+            or len(text_data.encode(errors="surrogatepass")) > settings.BATON_WIDGET_MAX_FRAME_BYTES
+        ):
             raise ConsoleError("malformed", "frames are JSON text of at most 16 KiB")
         try:
-            frame = json.loads(text_data)
-        except ValueError:
-            raise ConsoleError("malformed", "a frame is one JSON object") from None
-        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            raise ConsoleError("malformed", "a frame is a JSON object with a string 'type'")
-        return frame
+            return frame_object_load(text_data)
+        except FrameError as error:
+            raise ConsoleError(
+                error.code, error.detail, client_msg_id=error.client_msg_id
+            ) from None
 
     async def request_for(self, frame: dict) -> Request:
         try:
@@ -124,13 +159,12 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
             or last_sequence < 0
         ):
             raise ConsoleError("malformed", "'last_sequence' must be a non-negative integer")
-        if self.stream_dialog_id is not None:
-            await self.channel_layer.group_discard(
-                dialog_group_name(self.stream_dialog_id), self.channel_name
-            )
+        await self.unwatch()
         await self.channel_layer.group_add(dialog_group_name(request.dialog_id), self.channel_name)
         self.stream_dialog_id = request.dialog_id
-        self.last_sent = last_sequence
+        self.watched_chat_id = request.chat_id
+        # a claim beyond what exists would make deliver() drop every later message
+        self.last_sent = min(last_sequence, request.dialog.last_sequence)
         summary = await database_sync_to_async(request_summary)(request)
         await self.send_json({"type": "watching", "request": summary})
         await self.catch_up()
@@ -175,9 +209,37 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         if message.dialog_id == self.stream_dialog_id:
             await self.deliver(message_payload(message))
 
-    # --- events ----------------------------------------------------------------
+    # --- events: one handler per type in chats.realtime.EVENT_TYPES -------------
     async def console_request(self, event: dict) -> None:
         await self.send_json({"type": "request_changed", "request": event["request"]})
 
     async def dialog_status(self, event: dict) -> None:
         await self.send_json({"type": "dialog_status", "status": event["status"]})
+
+    async def dialog_queue(self, event: dict) -> None:
+        """The visitor's place in the queue: the console shows the request's status."""
+
+    async def dialog_headset(self, event: dict) -> None:
+        """The visitor's headset button appeared: nothing to show an operator."""
+
+    async def access_changed(self, event: dict) -> None:
+        """Re-read who this socket serves: close when this session is logged out or
+        the user is no longer an operator, else follow exactly the chats served now,
+        stop watching a request of a chat no longer served, and send a fresh list."""
+        manager, logged_in = await database_sync_to_async(self._access_reread)()
+        if manager is None:
+            await self.close(code=CLOSE_NOT_OPERATOR if logged_in else CLOSE_NOT_LOGGED_IN)
+            return
+        self.manager = manager
+        await self.chats_follow(
+            await database_sync_to_async(selectors.served_chat_ids)(manager=manager)
+        )
+        if self.stream_dialog_id is not None and self.watched_chat_id not in self.chat_ids:
+            await self.unwatch()
+        await self.send_snapshot()
+
+    def _access_reread(self) -> tuple[object, bool]:
+        user = selectors.user_of_session(session_key=self.session_key)
+        if not user.is_authenticated or user.pk != self.user_id:
+            return None, False
+        return selectors.manager_for_user(user), True

@@ -4,8 +4,11 @@ that reconnects asks for a fresh snapshot."""
 
 from __future__ import annotations
 
-from chats.realtime import dialog_group_name, group_send_after_commit
+from chats.realtime import dialog_group_name, event_type, group_send_after_commit
 from handoff.models import Request
+
+CONSOLE_REQUEST = event_type("console.request")
+DIALOG_QUEUE = event_type("dialog.queue")
 
 
 def console_chat_group(chat_id: int) -> str:
@@ -37,7 +40,7 @@ def request_changed_publish(*, request: Request) -> None:
     messages = [
         (
             console_chat_group(request.chat_id),
-            {"type": "console.request", "request": request_summary(request)},
+            {"type": CONSOLE_REQUEST, "request": request_summary(request)},
         )
     ]
     queued = (
@@ -48,6 +51,6 @@ def request_changed_publish(*, request: Request) -> None:
     for position, (dialog_id, status) in enumerate(queued, start=1):
         if status == "queued":
             messages.append(
-                (dialog_group_name(dialog_id), {"type": "dialog.queue", "position": position})
+                (dialog_group_name(dialog_id), {"type": DIALOG_QUEUE, "position": position})
             )
     group_send_after_commit(messages)

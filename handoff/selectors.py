@@ -3,6 +3,11 @@ do not serve."""
 
 from __future__ import annotations
 
+from importlib import import_module
+from types import SimpleNamespace
+
+from django.conf import settings
+from django.contrib import auth
 from django.db.models import Q, QuerySet
 
 from distributor.models import Manager
@@ -19,10 +24,20 @@ def manager_for_user(user) -> Manager | None:
     return Manager.objects.filter(user=user).first()
 
 
+def user_of_session(*, session_key: str | None):
+    """Who is logged in with this session now, read afresh (AnonymousUser once it is
+    logged out, the account deactivated or its password changed): Django's own
+    request check, run for a long-lived socket."""
+    engine = import_module(settings.SESSION_ENGINE)
+    return auth.get_user(SimpleNamespace(session=engine.SessionStore(session_key)))
+
+
 def _visible(manager: Manager) -> QuerySet[Request]:
-    return Request.objects.filter(chat__in=manager.chats.all()).select_related(
-        "chat", "operator", "dialog__client"
-    )
+    # read afresh on every frame: a chat taken away or an account switched off
+    # behind an open console refuses at once, even if its access event was lost
+    return Request.objects.filter(
+        chat__managers=manager, chat__managers__user__is_active=True
+    ).select_related("chat", "operator", "dialog__client")
 
 
 def requests_for_manager(*, manager: Manager) -> list[dict]:
