@@ -74,10 +74,11 @@ def widget_config(request: HttpRequest, public_key: str) -> JsonResponse:
 @never_cache
 @xframe_options_exempt
 def widget_frame(request: HttpRequest, public_key: str) -> HttpResponse:
-    """The iframe the embed script opens: it may be framed by any site."""
+    """The iframe the embed script opens: it may be framed by the chat's allowed sites and
+    Baton's own demo page, or by any site when the chat names none."""
     chat = _chat_or_404(public_key)
     with override(chat.language):
-        return render(
+        response = render(
             request,
             "chats/widget.html",
             {
@@ -89,6 +90,10 @@ def widget_frame(request: HttpRequest, public_key: str) -> HttpResponse:
                 },
             },
         )
+    # read by config.content_security_policy (frame-ancestors), like xframe_options_exempt
+    if chat.allowed_site_list:
+        response.csp_frame_ancestors = ["'self'", *chat.allowed_site_list]
+    return response
 
 
 @require_GET

@@ -83,7 +83,7 @@ class TelegramBotAdmin(admin.ModelAdmin):
     @admin.display(description=_("webhook"))
     def webhook_state(self, bot: TelegramBot) -> str:
         if bot.webhook_error:
-            return format_html('<span style="color:#b00">{}</span>', bot.webhook_error)
+            return format_html('<span class="baton-error">{}</span>', bot.webhook_error)
         if bot.webhook_set_at is None:
             return _("not set")
         return bot.webhook_set_at.strftime("%Y-%m-%d %H:%M")
@@ -94,7 +94,7 @@ class TelegramBotAdmin(admin.ModelAdmin):
             return "—"
         if bot.notice_group_error:
             return format_html(
-                '<span style="color:#b00">{}: {}</span>',
+                '<span class="baton-error">{}: {}</span>',
                 bot.notice_group_id,
                 bot.notice_group_error,
             )
@@ -234,8 +234,20 @@ class OutboundMessageAdmin(admin.ModelAdmin):
 
 @admin.register(TelegramUpdate)
 class TelegramUpdateAdmin(admin.ModelAdmin):
-    list_display = ("update_id", "bot", "telegram_chat_id", "received_at", "processed_at", "error")
-    list_filter = ("bot",)
+    """What the webhook received and what became of it: a failed update shows its last
+    error and how often it was tried before it was skipped."""
+
+    list_display = (
+        "update_id",
+        "bot",
+        "telegram_chat_id",
+        "state",
+        "attempts",
+        "received_at",
+        "processed_at",
+        "error",
+    )
+    list_filter = ("state", "bot")
 
     def has_add_permission(self, request) -> bool:
         return False
