@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from chats.models import (
@@ -150,6 +150,8 @@ class ChatAdmin(admin.ModelAdmin):
             "chat": chat,
             "opts": self.model._meta,
             "snippet": frame_code(chat=chat, base_url=public_base_url(request)),
+            # a variable, so that it is escaped and shows as text in the instruction
+            "closing_tag": "</body>",
         }
         return TemplateResponse(request, "admin/chats/chat/frame_code.html", context)
 
@@ -221,6 +223,13 @@ class ClientAdmin(admin.ModelAdmin):
     list_filter = ["chat", "messenger"]
     search_fields = ["external_id", "name"]
     raw_id_fields = ["customer"]
+    # who wrote in, where and when is the channel's record; a name and a customer
+    # binding are what a person may correct
+    fields = ["chat", "messenger", "external_id", "name", "customer", "created_at"]
+    readonly_fields = ["chat", "messenger", "external_id", "created_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # clients appear when they write in
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -253,6 +262,9 @@ class FeedbackInline(ReadOnlyInline):
 
 @admin.register(Dialog)
 class DialogAdmin(admin.ModelAdmin):
+    """A record of what happened: every field is written by the services (status,
+    sequence and the counters the bot and the trigger rely on), none by hand."""
+
     list_display = ["session_id", "chat", "messenger", "status", "started_at", "client"]
     list_filter = ["chat", "messenger", "status"]
     search_fields = ["session_id", "client__external_id"]
@@ -268,11 +280,59 @@ class DialogAdmin(admin.ModelAdmin):
         "last_message_at",
         "cost",
         "last_sequence",
+        "client_message_count",
+        "fallback_count",
+        "headset_revealed",
     ]
     inlines = [MessageInline, MarkerHitInline, PageVisitInline, FeedbackInline]
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def buttons_html(buttons: list) -> str:
+    """A message's buttons as a list of labels (and where a link leads), escaped."""
+    items = [button for button in buttons if isinstance(button, dict)]
+    if not items:
+        return "—"
+    return format_html(
+        "<ul>{}</ul>",
+        format_html_join(
+            "",
+            "<li>{}{}</li>",
+            (
+                (
+                    str(button.get("label", "")),
+                    format_html(" → {}", button["url"]) if button.get("url") else "",
+                )
+                for button in items
+            ),
+        ),
+    )
+
+
+def attachments_html(attachments: list) -> str:
+    """A message's files as their names (linked where there is an address), escaped."""
+    items = [attachment for attachment in attachments if isinstance(attachment, dict)]
+    if not items:
+        return "—"
+    return format_html(
+        "<ul>{}</ul>",
+        format_html_join(
+            "",
+            '<li><a href="{}">{}</a></li>',
+            (
+                (
+                    str(attachment.get("url", "")),
+                    str(attachment.get("file_name") or attachment.get("kind") or _("file")),
+                )
+                for attachment in items
+            ),
+        ),
+    )
 
 
 @admin.register(Message)
@@ -281,6 +341,27 @@ class MessageAdmin(admin.ModelAdmin):
     list_filter = ["author_kind", "dialog__chat"]
     search_fields = ["text", "dialog__session_id"]
     raw_id_fields = ["dialog"]
+    fields = [
+        "dialog",
+        "sequence",
+        "author_kind",
+        "author_name",
+        "text",
+        "button_list",
+        "attachment_list",
+        "created_at",
+        "channel_message_id",
+        "client_msg_id",
+    ]
+    readonly_fields = ["button_list", "attachment_list"]
+
+    @admin.display(description=_("buttons"))
+    def button_list(self, message: Message) -> str:
+        return buttons_html(message.buttons)
+
+    @admin.display(description=_("attachments"))
+    def attachment_list(self, message: Message) -> str:
+        return attachments_html(message.attachments)
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -1,6 +1,65 @@
-from django.contrib import admin
+"""Admin for handoff: a chat's handoff settings (on the chat's page and on their own
+with the pre-handoff form and working hours), and requests as a read-only record."""
 
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from chats.admin import ChatAdmin
+from chats.models import Chat
 from handoff.models import FormField, HandoffSettings, Request, RequestEvent, WorkingPeriod
+from handoff.services import handoff_settings_for
+
+
+def form_answers_html(answers: object) -> str:
+    """Pre-handoff form answers as a "Question: answer" list, escaped. Stored as
+    [{"label", "value"}, ...]; anything else is shown as its text, never as markup."""
+    if isinstance(answers, dict):
+        pairs = [(str(label), str(value)) for label, value in answers.items()]
+    elif isinstance(answers, list):
+        pairs = [
+            (str(answer.get("label", "")), str(answer.get("value", "")))
+            if isinstance(answer, dict)
+            else ("", str(answer))
+            for answer in answers
+        ]
+    else:
+        pairs = []
+    if not pairs:
+        return "—"
+    return format_html(
+        '<ul class="form-answers">{}</ul>',
+        format_html_join("", "<li>{}: {}</li>", pairs),
+    )
+
+
+SETTINGS_FIELDS = [
+    "accept_timeout_seconds",
+    "fallback",
+    "reply_timeout_seconds",
+    "unavailable_text",
+    "lead_form_text",
+    "trigger_prompt",
+    "working_hours_enabled",
+    "time_zone",
+]
+
+
+class HandoffSettingsForm(forms.ModelForm):
+    class Meta:
+        model = HandoffSettings
+        fields = ["chat", *SETTINGS_FIELDS]
+        # notices of up to 500 characters: wide enough to read what is there
+        widgets = {
+            "unavailable_text": forms.TextInput(attrs={"class": "vLargeTextField"}),
+            "lead_form_text": forms.TextInput(attrs={"class": "vLargeTextField"}),
+        }
 
 
 class WorkingPeriodInline(admin.TabularInline):
@@ -8,9 +67,24 @@ class WorkingPeriodInline(admin.TabularInline):
     extra = 0
 
 
+class FormFieldForm(forms.ModelForm):
+    class Meta:
+        model = FormField
+        fields = ["position", "label", "kind", "required", "choices"]
+        # the default 40-column, 10-row box made the table wider than a laptop window
+        widgets = {
+            "position": forms.NumberInput(attrs={"class": "vIntegerField form-field-position"}),
+            "label": forms.TextInput(attrs={"class": "vTextField"}),
+            "choices": forms.Textarea(attrs={"rows": 3, "cols": 28}),
+        }
+
+
 class FormFieldInline(admin.TabularInline):
     model = FormField
+    form = FormFieldForm
     extra = 0
+    verbose_name = _("question of the pre-handoff form")
+    verbose_name_plural = _("pre-handoff form (asked before a request opens; none: no form)")
 
 
 @admin.register(HandoffSettings)
@@ -22,7 +96,93 @@ class HandoffSettingsAdmin(admin.ModelAdmin):
         "working_hours_enabled",
         "time_zone",
     ]
+    form = HandoffSettingsForm
+    fields = ["chat", *SETTINGS_FIELDS]
     inlines = [FormFieldInline, WorkingPeriodInline]
+
+    class Media:
+        css = {"all": ["admin/handoff_settings.css"]}
+
+    def get_readonly_fields(self, request, obj=None):
+        # settings belong to one chat for good; a new chat gets its own with it
+        return ["chat"] if obj is not None else []
+
+    def has_add_permission(self, request) -> bool:
+        return False  # every chat has them: made with the chat, reached from its page
+
+    def get_urls(self):
+        return [
+            path(
+                "for-chat/<int:chat_id>/",
+                self.admin_site.admin_view(self.for_chat_view),
+                name="handoff_handoffsettings_for_chat",
+            ),
+            *super().get_urls(),
+        ]
+
+    def for_chat_view(self, request: HttpRequest, chat_id: int) -> HttpResponseRedirect:
+        """The settings page of a chat, made first if the chat was created without
+        them (in a shell, by an import)."""
+        chat = get_object_or_404(Chat, pk=chat_id)
+        settings = handoff_settings_for(chat.pk)
+        return HttpResponseRedirect(
+            reverse("admin:handoff_handoffsettings_change", args=[settings.pk])
+        )
+
+
+class HandoffSettingsInline(admin.StackedInline):
+    """The chat's handoff settings on the chat's page; the form's questions and the
+    working hours are on the settings' own page (the change link)."""
+
+    model = HandoffSettings
+    form = HandoffSettingsForm
+    fields = [*SETTINGS_FIELDS, "form_and_hours"]
+    readonly_fields = ["form_and_hours"]
+    min_num = 1
+    max_num = 1
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = _("handoff settings")
+
+    @admin.display(description=_("pre-handoff form and working hours"))
+    def form_and_hours(self, settings: HandoffSettings) -> str:
+        if settings.pk is None:
+            return _("Save the chat first, then add the form's questions and the hours.")
+        return format_html(
+            '<a href="{}">{}</a> ({})',
+            reverse("admin:handoff_handoffsettings_change", args=[settings.pk]),
+            _("edit the pre-handoff form and the working hours"),
+            _("%(questions)d questions, %(periods)d working periods")
+            % {
+                "questions": settings.form_fields.count(),
+                "periods": settings.working_periods.count(),
+            },
+        )
+
+
+admin.site.unregister(Chat)
+
+
+@admin.register(Chat)
+class ChatWithHandoffAdmin(ChatAdmin):
+    """The chat admin with the chat's handoff settings: chats sits below handoff, so
+    handoff adds its part to the chat's page (and to the chat list's links)."""
+
+    inlines = [*ChatAdmin.inlines, HandoffSettingsInline]
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        # an untouched inline is not saved by Django: the defaults are made explicit
+        handoff_settings_for(form.instance.pk)
+
+    @admin.display(description=_("actions"))
+    def actions_column(self, chat: Chat) -> str:
+        return format_html(
+            '{} · <a href="{}">{}</a>',
+            super().actions_column(chat),
+            reverse("admin:handoff_handoffsettings_for_chat", args=[chat.pk]),
+            _("handoff settings"),
+        )
 
 
 class RequestEventInline(admin.TabularInline):
@@ -37,6 +197,9 @@ class RequestEventInline(admin.TabularInline):
 
 @admin.register(Request)
 class RequestAdmin(admin.ModelAdmin):
+    """A record: a request changes only through handoff's services (the state machine,
+    its deadlines and the feedback it asks for), so nothing here is editable."""
+
     list_display = [
         "pk",
         "chat",
@@ -48,13 +211,13 @@ class RequestAdmin(admin.ModelAdmin):
         "close_reason",
     ]
     list_filter = ["status", "reason", "chat", "close_reason"]
-    readonly_fields = [
+    fields = [
         "dialog",
         "chat",
         "status",
         "reason",
         "operator",
-        "form_answers",
+        "answers",
         "created_at",
         "accepted_at",
         "closed_at",
@@ -64,9 +227,18 @@ class RequestAdmin(admin.ModelAdmin):
         "next_queue_notice_at",
         "reply_deadline",
         "idle_deadline",
+        "feedback_due_at",
+        "feedback_asked",
     ]
-    exclude = ["rejected_by"]
+    readonly_fields = ["answers"]
     inlines = [RequestEventInline]
 
+    @admin.display(description=_("form answers"))
+    def answers(self, request: Request) -> str:
+        return form_answers_html(request.form_answers)
+
     def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -19,7 +18,8 @@ from handoff.models import Request
 def console(request: HttpRequest, request_id: int | None = None) -> HttpResponse:
     manager = selectors.manager_for_user(request.user)
     if manager is None:
-        raise PermissionDenied("This account is not an operator.")
+        # a person who logged in with the wrong account: say so, and how to leave
+        return render(request, "handoff/not_operator.html", status=403)
     if request_id is not None:
         try:
             selectors.request_get_for_manager(manager=manager, request_id=request_id)

@@ -12,6 +12,7 @@ from chats.enums import Messenger, ScriptKind
 from chats.models import Chat, MessengerLink, Script, Step, StepButton
 from chats.views import DEMO_PUBLIC_KEY
 from distributor.services import manager_create
+from handoff.services import handoff_settings_for
 
 OPERATOR_USERNAME = "operator"
 OPERATOR_PASSWORD = "baton-operator"  # noqa: S105 - demo login, printed on start
@@ -128,6 +129,8 @@ class Command(BaseCommand):
             created = chat is None
             if created:
                 chat = demo_chat_create()
+            # shown in the admin from the start, like a chat made there
+            handoff_settings_for(chat.pk)
             manager_create(
                 username=OPERATOR_USERNAME,
                 password=OPERATOR_PASSWORD,

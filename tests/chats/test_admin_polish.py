@@ -1,0 +1,223 @@
+"""What a new admin meets in the chats pages: the frame code as text, counters that
+only the system writes, messages shown as words instead of JSON, and a walk through
+every page of every registered model."""
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+from django.contrib import admin
+from django.utils.html import escape
+
+from chats.enums import AuthorKind
+from chats.models import Dialog
+from chats.services import message_post
+from chats.views import frame_code
+from tests.chats.factories import ChatFactory, DialogFactory
+
+pytestmark = pytest.mark.django_db
+
+# what a JSONField shows as in a page's text: an object or a list of objects
+RAW_JSON = re.compile(r'[\[{]\s*"')
+
+
+class _PageText(HTMLParser):
+    """The text a person reads (attributes such as the admin's own data-* are not)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def shows_raw_json(content: str) -> bool:
+    parser = _PageText()
+    parser.feed(content)
+    return bool(RAW_JSON.search(" ".join(parser.parts)))
+
+
+@pytest.fixture
+def staff(admin_client):
+    return admin_client
+
+
+def test_frame_code_page_shows_the_whole_snippet_and_the_closing_body_tag_as_text(staff):
+    chat = ChatFactory()
+    content = staff.get(f"/admin/chats/chat/{chat.pk}/frame-code/").content.decode()
+    assert escape(frame_code(chat=chat, base_url="http://testserver")) in content
+    # the instruction names the tag to paste before; written raw it vanished as markup
+    assert "just before &lt;/body&gt;" in content
+    assert "</body>:" not in content
+
+
+def test_frame_code_page_copies_without_inline_script(staff):
+    chat = ChatFactory()
+    content = staff.get(f"/admin/chats/chat/{chat.pk}/frame-code/").content.decode()
+    assert "onclick" not in content
+    assert "admin/frame_code.js" in content
+    assert 'data-copy-target="frame-code"' in content
+
+
+def _change_form_data(staff, url: str) -> dict:
+    """The change form as the browser would post it, unchanged."""
+    response = staff.get(url)
+    data = {}
+    for bound in response.context["adminform"].form:
+        value = bound.value()
+        if value is None or bound.field.disabled:
+            continue
+        data[bound.html_name] = value
+    for formset in response.context["inline_admin_formsets"]:
+        management = formset.formset.management_form
+        for name, value in management.initial.items():
+            data[f"{management.prefix}-{name}"] = value
+    return data
+
+
+def test_dialog_counters_are_read_only_in_admin(staff):
+    dialog = DialogFactory(fallback_count=2, client_message_count=5, headset_revealed=False)
+    url = f"/admin/chats/dialog/{dialog.pk}/change/"
+    form_fields = staff.get(url).context["adminform"].form.fields
+    for name in (
+        "client_message_count",
+        "fallback_count",
+        "headset_revealed",
+        "last_sequence",
+        "status",
+    ):
+        assert name not in form_fields, name
+
+    data = _change_form_data(staff, url)
+    data.update(
+        {
+            "client_message_count": "0",
+            "fallback_count": "99",
+            "headset_revealed": "on",
+            "last_sequence": "7",
+        }
+    )
+    staff.post(url, data)
+
+    dialog.refresh_from_db()
+    assert (dialog.client_message_count, dialog.fallback_count, dialog.headset_revealed) == (
+        5,
+        2,
+        False,
+    )
+    assert dialog.last_sequence == 0
+
+
+def test_client_identity_is_read_only_in_admin(staff):
+    dialog = DialogFactory()
+    client = dialog.client
+    url = f"/admin/chats/client/{client.pk}/change/"
+    form_fields = staff.get(url).context["adminform"].form.fields
+    for name in ("chat", "messenger", "external_id"):
+        assert name not in form_fields, name
+    assert staff.get("/admin/chats/client/add/").status_code == 403
+
+
+def test_message_buttons_and_attachments_read_as_words_not_json(staff):
+    dialog = DialogFactory()
+    message, _created = message_post(
+        dialog=dialog,
+        author_kind=AuthorKind.BOT,
+        text="Pick one",
+        buttons=[
+            {"id": 1, "label": "Delivery <now>"},
+            {"id": 2, "label": "Help", "url": "https://example.com/help"},
+        ],
+        attachments=[{"kind": "document", "file_name": "invoice.pdf", "url": "/files/x/"}],
+    )
+    content = staff.get(f"/admin/chats/message/{message.pk}/change/").content.decode()
+    assert "Delivery &lt;now&gt;" in content
+    assert "https://example.com/help" in content
+    assert '<a href="/files/x/">invoice.pdf</a>' in content
+    assert not shows_raw_json(content)
+
+
+# --- a walk through the admin, as a new admin would -------------------------------
+
+
+@pytest.fixture
+def world(staff):
+    """One of everything an admin may look at, made through the admin where it can be."""
+    from distributor.models import Manager
+    from handoff.models import FormField, Request, WorkingPeriod
+    from handoff.services import handoff_settings_for
+    from telegram_bridge.models import (
+        ConnectLink,
+        ManagerAccount,
+        OutboundMessage,
+        TelegramBot,
+        TelegramUpdate,
+    )
+    from tests.chats.factories import ScriptFactory, StepButtonFactory, StepFactory
+    from tests.distributor.factories import ManagerFactory
+
+    chat = ChatFactory(name="Shop")
+    script = ScriptFactory(chat=chat)
+    step = StepFactory(script=script)
+    StepButtonFactory(step=step, target_script=script)
+    dialog = DialogFactory(client__chat=chat)
+    message_post(
+        dialog=dialog,
+        author_kind=AuthorKind.BOT,
+        text="Hello",
+        buttons=[{"id": 1, "label": "Delivery"}],
+    )
+    settings = handoff_settings_for(chat.pk)
+    FormField.objects.create(settings=settings, label="Your name")
+    WorkingPeriod.objects.create(settings=settings, weekday=0, starts_at="09:00", ends_at="17:00")
+    manager: Manager = ManagerFactory(chats=[chat])
+    Request.objects.create(
+        dialog=dialog,
+        chat=chat,
+        reason="headset",
+        form_answers=[{"label": "Your name", "value": "Ann"}],
+    )
+    bot = TelegramBot.objects.create(chat=chat, token="1:abc", username="shop_bot")  # noqa: S106
+    from django.utils import timezone
+
+    ConnectLink.objects.create(bot=bot, manager=manager, expires_at=timezone.now())
+    ManagerAccount.objects.create(bot=bot, manager=manager, telegram_user_id=7)
+    OutboundMessage.objects.create(
+        bot=bot, telegram_chat_id=7, method="sendMessage", purpose="message", payload={"text": "hi"}
+    )
+    TelegramUpdate.objects.create(bot=bot, update_id=1, payload={"update_id": 1})
+    return chat
+
+
+def _registered_models():
+    return sorted(admin.site._registry, key=lambda model: model._meta.label)
+
+
+# The raw update Telegram sent is kept as the record of what arrived; JSON is its form.
+RAW_BY_DESIGN = {"telegram_bridge.TelegramUpdate", "telegram_bridge.OutboundMessage"}
+
+
+@pytest.mark.parametrize("model", _registered_models(), ids=lambda model: model._meta.label)
+def test_every_admin_page_opens_and_shows_no_raw_json(staff, world, model):
+    model_admin = admin.site._registry[model]
+    info = (model._meta.app_label, model._meta.model_name)
+    pages = [f"/admin/{info[0]}/{info[1]}/"]
+    instance = model._default_manager.first()
+    if instance is not None:
+        pages.append(f"/admin/{info[0]}/{info[1]}/{instance.pk}/change/")
+    for page in pages:
+        response = staff.get(page)
+        assert response.status_code == 200, page
+        if model._meta.label not in RAW_BY_DESIGN:
+            assert not shows_raw_json(response.content.decode()), page
+    add = staff.get(f"/admin/{info[0]}/{info[1]}/add/")
+    can_add = model_admin.has_add_permission(add.wsgi_request)
+    assert add.status_code == (200 if can_add else 403)
+
+
+def test_the_dialog_page_has_no_edit_button_for_what_only_the_system_writes(staff):
+    dialog = DialogFactory()
+    assert Dialog.objects.filter(pk=dialog.pk).exists()
+    content = staff.get(f"/admin/chats/dialog/{dialog.pk}/change/").content.decode()
+    assert 'name="_save"' not in content
