@@ -79,7 +79,12 @@ def group_send_after_commit(messages: list[tuple[str, dict]]) -> None:
         layer = get_channel_layer()
         if layer is not None:
             for group, event in messages:
-                async_to_sync(layer.group_send)(group, event)
+                try:
+                    async_to_sync(layer.group_send)(group, event)
+                except UnicodeEncodeError:
+                    # stored text from before validation: the layer's encoder (msgpack)
+                    # fails like the socket's would, so send what frame_encode sends
+                    async_to_sync(layer.group_send)(group, json.loads(frame_encode(event)))
 
     # robust: a channel layer that is away must not cancel the other commit hooks
     # (Telegram sends, task scheduling); clients catch up from the database anyway

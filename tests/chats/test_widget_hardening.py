@@ -3,6 +3,7 @@ frame and stays open, nothing is stored, and stored data can always be sent."""
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connection
 
 from chats.enums import AuthorKind
 from chats.models import Dialog, Message, PageVisit
@@ -17,6 +18,10 @@ from tests.chats.test_consumers import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
+# PostgreSQL's jsonb refuses a lone surrogate, so old bad data can only exist on SQLite
+sqlite_only = pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="PostgreSQL cannot hold a lone surrogate"
+)
 
 DEEP = '{"type":"hello","x":' + "[" * 5000 + "]" * 5000 + "}"
 
@@ -109,6 +114,7 @@ async def test_a_lone_surrogate_before_hello_is_invalid_too(chat):  # noqa: F811
     await communicator.disconnect()
 
 
+@sqlite_only
 async def test_stored_text_with_a_lone_surrogate_is_sent_as_replacement_characters(chat):  # noqa: F811
     # given: an old message whose buttons (JSON, so the database took it) hold a lone surrogate
     token = visitor_token_issue(public_key=chat.public_key)

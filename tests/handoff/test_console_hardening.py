@@ -1,11 +1,15 @@
 """Hostile input, bad stored data, lost access and every event type on the console
 socket (issue 8), over the real channel layer."""
 
+import re
+from pathlib import Path
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
 
 from chats.consumers import WidgetConsumer
@@ -18,7 +22,7 @@ from config.asgi import application
 from handoff.consumers import ConsoleConsumer
 from handoff.models import Request
 from handoff.realtime import console_chat_group, request_summary
-from handoff.services import request_open
+from handoff.services import request_accept, request_open
 from tests.chats.factories import ChatFactory, DialogFactory
 from tests.chats.test_consumers import hello, open_socket
 from tests.distributor.factories import ManagerFactory
@@ -30,6 +34,10 @@ from tests.handoff.test_console_consumer import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
+# PostgreSQL's jsonb refuses a lone surrogate, so old bad data can only exist on SQLite
+sqlite_only = pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="PostgreSQL cannot hold a lone surrogate"
+)
 
 DEEP = '{"type":"watch","x":' + "[" * 5000 + "]" * 5000 + "}"
 LONE = "a\\ud800b"
@@ -105,6 +113,7 @@ async def test_lone_surrogates_are_invalid_and_nothing_changes(world, template, 
 # --- 3: stored text that cannot be encoded ----------------------------------------
 
 
+@sqlite_only
 async def test_a_stored_form_answer_with_a_lone_surrogate_reaches_the_console_as_fffd(world):  # noqa: F811
     # given: an old request whose form answers (JSON, so the database took it) are bad
     request_id = world["mine"].pk
@@ -122,6 +131,24 @@ async def test_a_stored_form_answer_with_a_lone_surrogate_reaches_the_console_as
         assert "x\ufffdy" in text
     await receive_until(console, lambda frame: frame["type"] == "message")  # the history
     await assert_still_serving(console)
+    await console.disconnect()
+
+
+@sqlite_only
+async def test_an_event_carrying_a_stored_lone_surrogate_still_reaches_the_console(world):  # noqa: F811
+    # given: bad old form answers, and Olga's console open
+    request_id = world["mine"].pk
+    await sync_to_async(Request.objects.filter(pk=request_id).update)(
+        form_answers=[{"label": "Name", "answer": "x\ud800y"}]
+    )
+    console, _connected, _code = await console_for(world["olga"].user)
+    await console.receive_from(timeout=5)
+    # when: Ivan accepts it, which publishes the request's summary to the chat's consoles
+    request = await sync_to_async(Request.objects.get)(pk=request_id)
+    await sync_to_async(request_accept)(request=request, operator=world["ivan"])
+    # then: the channel layer (msgpack) carried it, with U+FFFD
+    frames = await receive_until(console, is_request_changed(request_id))
+    assert frames[-1]["request"]["form_answers"][0]["answer"] == "x\ufffdy"
     await console.disconnect()
 
 
@@ -317,6 +344,30 @@ def test_every_published_event_type_has_a_handler_in_both_consumers():
     for consumer in (WidgetConsumer, ConsoleConsumer):
         missing = [kind for kind in EVENT_TYPES if not hasattr(consumer, kind.replace(".", "_"))]
         assert missing == [], f"{consumer.__name__} has no handler for {missing}"
+
+
+APPS = ["chats", "distributor", "handoff", "telegram_bridge", "reports"]
+
+
+def app_sources():
+    root = Path(__file__).resolve().parents[2]
+    for app in APPS:
+        for path in sorted((root / app).rglob("*.py")):
+            if "migrations" not in path.parts:
+                yield path.relative_to(root).as_posix(), path.read_text()
+
+
+def test_events_are_sent_only_through_the_registered_publisher():
+    # every group_send goes through chats.realtime.group_send_after_commit (which
+    # refuses unregistered types), and no code spells an unregistered event type
+    senders = [name for name, text in app_sources() if re.search(r"\.group_send\b", text)]
+    assert senders == ["chats/realtime.py"]
+    spelled = {
+        kind
+        for _name, text in app_sources()
+        for kind in re.findall(r"""["'](?:dialog|console|access)\.[a-z_]+["']""", text)
+    }
+    assert {kind.strip("\"'") for kind in spelled} <= EVENT_TYPES
 
 
 def test_publishing_an_unregistered_event_type_is_refused():
