@@ -7,20 +7,53 @@ const labels = {
   taken: root.dataset.labelTaken,
   closed: root.dataset.labelClosed,
   offline: root.dataset.labelOffline,
+  notSent: root.dataset.labelNotSent,
+  dismiss: root.dataset.labelDismiss,
 };
 const requests = new Map();
 let me = null;
 let socket = null;
 let backoff = 500;
+// the snapshot has arrived on this socket: frames sent now are answered in order after it
+let ready = false;
 let selected = Number(root.dataset.selected) || null;
 let lastSequence = 0;
-let unseen = 0;
 const baseTitle = document.title;
 
 const $ = (id) => document.getElementById(id);
 
+// Replies wait in an outbox kept in localStorage until the server acknowledges them,
+// and are resent after every reconnect (the server stores a client_msg_id once).
+// Errors worth resending later; any other error naming a reply is final for it.
+const TRANSIENT_ERRORS = new Set(["rate_limited"]);
+const outboxKey = `baton.console.${root.dataset.manager}.outbox`;
+const outbox = new Map(readOutbox());
+// replies the server refused, so they stay marked when their request is shown again
+const refused = new Map();
+
+function readOutbox() {
+  try {
+    const entries = JSON.parse(localStorage.getItem(outboxKey) || "[]");
+    return Array.isArray(entries) ? entries.filter((entry) => Array.isArray(entry) && entry.length === 2) : [];
+  } catch {
+    return [];
+  }
+}
+
+function saveOutbox() {
+  try {
+    localStorage.setItem(outboxKey, JSON.stringify([...outbox.entries()]));
+  } catch {
+    // storage unavailable: the outbox still lives as long as the page
+  }
+}
+
 function send(frame) {
-  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+  if (socket && ready && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+}
+
+function flush() {
+  for (const frame of outbox.values()) send(frame);
 }
 
 function newId() {
@@ -42,8 +75,28 @@ function beep() {
   }
 }
 
+// the tab title counts the requests waiting for someone to accept them
 function badge() {
-  document.title = unseen > 0 ? `(${unseen}) ${baseTitle}` : baseTitle;
+  let waiting = 0;
+  for (const request of requests.values()) if (section(request) === "pending") waiting += 1;
+  document.title = waiting > 0 ? `(${waiting}) ${baseTitle}` : baseTitle;
+}
+
+// an inline notice instead of alert(): it does not block, and the operator dismisses it
+function notice(text) {
+  const item = document.createElement("div");
+  item.className = "notice";
+  const message = document.createElement("span");
+  message.textContent = text || "";
+  const dismiss = document.createElement("button");
+  dismiss.type = "button";
+  dismiss.className = "dismiss";
+  dismiss.textContent = "✕";
+  dismiss.title = labels.dismiss;
+  dismiss.setAttribute("aria-label", labels.dismiss);
+  dismiss.addEventListener("click", () => item.remove());
+  item.append(message, dismiss);
+  $("notices").appendChild(item);
 }
 
 function section(request) {
@@ -66,6 +119,7 @@ function renderLists() {
     list.replaceChildren(...items.map(listItem));
     $(`count-${name}`).textContent = String(items.length);
   }
+  badge();
 }
 
 function listItem(request) {
@@ -88,8 +142,7 @@ function select(id) {
   $("messages").replaceChildren();
   history.replaceState(null, "", `/console/requests/${id}/`);
   send({ type: "watch", request: id, last_sequence: 0 });
-  unseen = 0;
-  badge();
+  drawPendingOf(id);
   renderLists();
 }
 
@@ -122,7 +175,66 @@ function renderDetail() {
   }
 }
 
+function pendingItem(clientMsgId) {
+  return $("messages").querySelector(`[data-pending="${CSS.escape(clientMsgId)}"]`);
+}
+
+function replyItem(text) {
+  const item = document.createElement("li");
+  item.className = "from-operator";
+  const body = document.createElement("div");
+  body.className = "text";
+  body.textContent = text;
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  meta.textContent = "…";
+  item.append(body, meta);
+  return item;
+}
+
+function markRefused(item, clientMsgId, detail) {
+  delete item.dataset.pending;
+  item.dataset.refused = clientMsgId;
+  item.classList.add("failed");
+  item.querySelector(".meta").textContent = `${labels.notSent}: ${detail || ""}`;
+}
+
+// unacknowledged (and refused) replies of the request on screen, below its history
+function drawPendingOf(requestId) {
+  for (const [clientMsgId, entry] of refused) {
+    if (entry.request !== requestId || $("messages").querySelector(`[data-refused="${CSS.escape(clientMsgId)}"]`)) continue;
+    const item = replyItem(entry.text);
+    markRefused(item, clientMsgId, entry.detail);
+    $("messages").appendChild(item);
+  }
+  for (const frame of outbox.values()) {
+    if (frame.request !== requestId || pendingItem(frame.client_msg_id)) continue;
+    const item = replyItem(frame.text);
+    item.dataset.pending = frame.client_msg_id;
+    $("messages").appendChild(item);
+  }
+  $("messages").scrollTop = $("messages").scrollHeight;
+}
+
+// the visitor's answers to a form, read-only, as "label: value"
+function answersList(answers) {
+  const list = document.createElement("dl");
+  list.className = "answers";
+  for (const answer of Array.isArray(answers) ? answers : []) {
+    const term = document.createElement("dt");
+    term.textContent = String(answer.label ?? "");
+    const value = document.createElement("dd");
+    value.textContent = String(answer.value ?? "");
+    list.append(term, value);
+  }
+  return list;
+}
+
 function renderMessage(message) {
+  if (message.client_msg_id) {
+    const optimistic = pendingItem(message.client_msg_id);
+    if (optimistic) optimistic.remove();
+  }
   if (message.sequence <= lastSequence) return;
   lastSequence = message.sequence;
   const item = document.createElement("li");
@@ -134,11 +246,17 @@ function renderMessage(message) {
     author.textContent = message.author_name;
     item.appendChild(author);
   }
-  const text = document.createElement("div");
-  text.className = "text";
-  text.textContent = message.text;
-  item.appendChild(text);
-  for (const attachment of message.attachments || []) {
+  const attachments = Array.isArray(message.attachments) ? message.attachments : [];
+  const answers = attachments.find((attachment) => attachment.kind === "form_answers");
+  if (answers) {
+    item.appendChild(answersList(answers.answers));
+  } else {
+    const text = document.createElement("div");
+    text.className = "text";
+    text.textContent = message.text;
+    item.appendChild(text);
+  }
+  for (const attachment of attachments) {
     if (!attachment.url || (attachment.kind !== "photo" && attachment.kind !== "document")) continue;
     const link = document.createElement("a");
     link.className = `media ${attachment.kind}`;
@@ -155,27 +273,38 @@ function renderMessage(message) {
     }
     item.appendChild(link);
   }
-  $("messages").appendChild(item);
+  // stored messages go above the replies still waiting for their ack
+  $("messages").insertBefore(item, $("messages").querySelector("[data-pending]"));
   $("messages").scrollTop = $("messages").scrollHeight;
+}
+
+function refuse(clientMsgId, detail) {
+  const frame = outbox.get(clientMsgId);
+  outbox.delete(clientMsgId);
+  saveOutbox();
+  refused.set(clientMsgId, { request: frame.request, text: frame.text, detail });
+  const item = pendingItem(clientMsgId);
+  if (item) markRefused(item, clientMsgId, detail);
+  else notice(detail);
 }
 
 function handle(frame) {
   switch (frame.type) {
-    case "requests":
+    case "requests": {
+      const first = !ready;
+      ready = true;
       me = frame.me;
       requests.clear();
       for (const request of frame.items) requests.set(request.id, request);
       renderLists();
-      if (selected && requests.has(selected)) send({ type: "watch", request: selected, last_sequence: lastSequence });
+      if (first && selected && requests.has(selected)) send({ type: "watch", request: selected, last_sequence: lastSequence });
+      if (first) flush();
       break;
+    }
     case "request_changed": {
       const known = requests.get(frame.request.id);
       requests.set(frame.request.id, frame.request);
-      if (!known && section(frame.request) === "pending") {
-        unseen += 1;
-        badge();
-        beep();
-      }
+      if (!known && section(frame.request) === "pending") beep();
       renderLists();
       if (frame.request.id === selected) renderDetail();
       break;
@@ -187,8 +316,21 @@ function handle(frame) {
     case "message":
       renderMessage(frame.message);
       break;
+    case "ack": {
+      outbox.delete(frame.client_msg_id);
+      saveOutbox();
+      // stored before (a resend) and already drawn from the history
+      const optimistic = pendingItem(frame.client_msg_id);
+      if (optimistic && frame.sequence <= lastSequence) optimistic.remove();
+      break;
+    }
     case "error":
-      alert(frame.detail);
+      if (frame.client_msg_id && outbox.has(frame.client_msg_id)) {
+        if (TRANSIENT_ERRORS.has(frame.code)) setTimeout(flush, 1000);
+        else refuse(frame.client_msg_id, frame.detail);
+      } else {
+        notice(frame.detail);
+      }
       if (frame.request) send({ type: "refresh" });
       break;
     default:
@@ -199,13 +341,17 @@ function handle(frame) {
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   socket = new WebSocket(`${scheme}://${location.host}/ws/console/`);
+  ready = false;
   socket.addEventListener("open", () => {
     backoff = 500;
     $("connection").textContent = "";
   });
-  socket.addEventListener("message", (event) => handle(JSON.parse(event.data)));
+  socket.addEventListener("message", (event) => {
+    try { handle(JSON.parse(event.data)); } catch (error) { console.error(error); }
+  });
   socket.addEventListener("close", (event) => {
     socket = null;
+    ready = false;
     if (event.code === 4401) {
       location.href = "/console/login/";
       return;
@@ -226,13 +372,12 @@ $("reply").addEventListener("submit", (event) => {
   const text = $("reply-text").value.trim();
   if (!text) return;
   $("reply-text").value = "";
-  send({ type: "message", request: selected, client_msg_id: newId(), text });
-});
-document.addEventListener("visibilitychange", () => {
-  if (!document.hidden) {
-    unseen = 0;
-    badge();
-  }
+  const frame = { type: "message", request: selected, client_msg_id: newId(), text };
+  outbox.set(frame.client_msg_id, frame);
+  saveOutbox();
+  drawPendingOf(selected);
+  send(frame);
 });
 
+if (selected) drawPendingOf(selected);
 connect();
