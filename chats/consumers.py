@@ -205,6 +205,8 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
             raise FrameError("handoff_unavailable", "this chat does not connect operators")
         try:
             await database_sync_to_async(self._open_request)()
+        except HandoffRefused as refusal:
+            raise FrameError(refusal.code, refusal.detail) from None
         except (HandoffUnavailable, services.DialogClosed):
             raise FrameError("handoff_unavailable", "no operator can be asked now") from None
         await self.catch_up()

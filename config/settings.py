@@ -150,6 +150,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_int("BATON_SWEEP_SECONDS", default=2),
         "options": {"expires": 10},
     },
+    "dialogs-idle-close": {
+        "task": "chats.close_idle_dialogs",
+        "schedule": 60,
+        "options": {"expires": 60},
+    },
     "telegram-sweep": {
         "task": "telegram_bridge.sweep",
         "schedule": env_int("BATON_TELEGRAM_SWEEP_SECONDS", default=10),
@@ -250,6 +255,8 @@ BATON_WIDGET_MAX_TEXT_CHARS = env_int("BATON_WIDGET_MAX_TEXT_CHARS", default=400
 # token bucket per websocket: a burst of this many frames, refilled at RATE per second
 BATON_WIDGET_RATE_BURST = env_int("BATON_WIDGET_RATE_BURST", default=20)
 BATON_WIDGET_RATE_PER_SECOND = env_int("BATON_WIDGET_RATE_PER_SECOND", default=5)
+# a dialog the bot has, with no message for this long, closes (a beat task every minute)
+BATON_DIALOG_IDLE_CLOSE_HOURS = env_int("BATON_DIALOG_IDLE_CLOSE_HOURS", default=24)
 
 # the trigger classifier: empty URL = the built-in offline classifier only
 BATON_CLASSIFIER_URL = os.environ.get("BATON_CLASSIFIER_URL", "")

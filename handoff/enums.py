@@ -11,8 +11,13 @@ class RequestStatus(models.TextChoices):
 
 
 class RequestReason(models.TextChoices):
+    """Why a request was opened; reports split by it. Only SCRIPT and API may open a
+    request in a chat whose headset is hidden (handoff_refusal)."""
+
     SCRIPT = "script", _("the script's connect-operator mark")
     HEADSET = "headset", _("the visitor tapped the headset")
+    TRIGGER = "trigger", _("the visitor accepted the trigger's offer of a person")
+    COMMAND = "command", _("the client typed /human")
     API = "api", _("an integration asked")
 
 
@@ -36,6 +41,7 @@ class CloseReason(models.TextChoices):
 
 class FormFieldKind(models.TextChoices):
     TEXT = "text", _("text")
+    NAME = "name", _("the visitor's name")
     EMAIL = "email", _("e-mail")
     PHONE = "phone", _("phone")
     CHOICE = "choice", _("choice")

@@ -141,6 +141,8 @@ class DialogFormAnswers(models.Model):
         "chats.Dialog", on_delete=models.CASCADE, related_name="handoff_form"
     )
     answers = models.JSONField(default=list)
+    # what the answers say about the visitor: {"name", "phone", "email"} (may be blank)
+    contact = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

@@ -12,12 +12,17 @@ from chats.services.bot_engine import (
 from chats.services.customers import customer_bind, feedback_record
 from chats.services.dialogs import (
     client_get_or_create,
+    client_rename,
+    dialog_end_by_client,
     dialog_receive_client_message,
     dialog_start_or_resume,
+    dialogs_close_idle,
     page_visit_record,
 )
 from chats.services.messages import (
     DialogClosed,
+    content_check,
+    dialog_close,
     dialog_headset_reveal,
     dialog_lock,
     dialog_status_set,
@@ -32,6 +37,11 @@ __all__ = [
     "bot_button_press",
     "bot_greet",
     "client_get_or_create",
+    "client_rename",
+    "content_check",
+    "dialog_close",
+    "dialog_end_by_client",
+    "dialogs_close_idle",
     "customer_bind",
     "feedback_record",
     "dialog_headset_reveal",

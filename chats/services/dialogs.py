@@ -4,24 +4,32 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import override
 
 from chats.enums import AuthorKind, DialogStatus, Messenger
 from chats.models import Chat, Client, Dialog, PageVisit
 from chats.registries import handoff_entry
 from chats.services.bot_engine import ClientMessageResult, bot_answer, bot_greet
-from chats.services.messages import message_post
-from chats.validators import http_url_validator
+from chats.services.messages import content_check, dialog_close, message_post
+from chats.validators import http_url_validator, validate_encodable_text
 
 PAGE_VISIT_MAX_AGE = timedelta(days=1)
+IDLE_CLOSE_BATCH = 500
 
 
 def client_get_or_create(
     *, chat: Chat, messenger: Messenger, external_id: str, name: str = ""
 ) -> Client:
+    """The client of this channel identity, created on first sight. Raises
+    ValidationError for an identity or name no surface could encode."""
+    content_check([external_id, name])
     try:
         with transaction.atomic():
             client, _created = Client.objects.get_or_create(
@@ -89,6 +97,8 @@ def page_visit_record(
 ) -> PageVisit:
     """Record a host-site page the visitor opened. A time from the browser is kept
     when it is plausible (not in the future, not older than a day)."""
+    validate_encodable_text(url)
+    validate_encodable_text(title)
     http_url_validator(url)
     if len(url) > 2000:
         raise ValidationError(_("The page address is too long."), code="url_too_long")
@@ -98,3 +108,49 @@ def page_visit_record(
     return PageVisit.objects.create(
         dialog=dialog, url=url, title=title[:300], visited_at=visited_at
     )
+
+
+def client_rename(*, client: Client, name: str) -> Client:
+    """Name the client as they told us (a form's answer). Blank names change nothing."""
+    name = name.strip()[:200]
+    validate_encodable_text(name)
+    if name and name != client.name:
+        Client.objects.filter(pk=client.pk).update(name=name)
+        client.name = name
+    return client
+
+
+def dialog_end_by_client(*, dialog: Dialog) -> bool:
+    """The client ended a dialog the bot has: it closes with a notice, and their next
+    message starts a new one. Returns False when an open request holds the dialog."""
+    with override(dialog.chat.language):
+        notice = _("The chat has ended.")
+    return dialog_close(dialog=dialog, notice=notice)
+
+
+def dialogs_close_idle(*, now: datetime | None = None) -> int:
+    """Close the dialogs the bot has (no open request) with no message for
+    BATON_DIALOG_IDLE_CLOSE_HOURS; return how many closed. Rows another transaction
+    holds are skipped until the next sweep; running it twice closes nothing twice."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(hours=settings.BATON_DIALOG_IDLE_CLOSE_HOURS)
+    idle = (
+        Dialog.objects.filter(status=DialogStatus.BOT)
+        .annotate(last_activity=Coalesce("last_message_at", "started_at"))
+        .filter(last_activity__lt=cutoff)
+    )
+    closed = 0
+    for dialog_id in list(idle.values_list("pk", flat=True)[:IDLE_CLOSE_BATCH]):
+        with transaction.atomic():
+            dialog = (
+                Dialog.objects.select_for_update(skip_locked=True)
+                .filter(pk=dialog_id, status=DialogStatus.BOT)
+                .filter(
+                    Q(last_message_at__lt=cutoff)
+                    | Q(last_message_at__isnull=True, started_at__lt=cutoff)
+                )
+                .first()
+            )
+            if dialog is not None and dialog_close(dialog=dialog):
+                closed += 1
+    return closed

@@ -3,6 +3,8 @@ before anyone is told about it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -16,10 +18,30 @@ from chats.realtime import (
     dialog_status_publish,
 )
 from chats.registries import outbound_channels
+from chats.validators import validate_encodable_text
 
 
 class DialogClosed(Exception):
     """The dialog is closed: nothing more is written to it."""
+
+
+def _strings_in(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings_in(key)
+            yield from _strings_in(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings_in(item)
+
+
+def content_check(value: object) -> None:
+    """Refuse (ValidationError, code "unencodable") what no surface could encode: a
+    lone surrogate in any string of `value` (a text, or JSON: keys and values)."""
+    for text in _strings_in(value):
+        validate_encodable_text(text)
 
 
 def dialog_lock(*, dialog: Dialog) -> Dialog:
@@ -44,6 +66,7 @@ def message_post(
     """
     if author_kind == AuthorKind.CLIENT and not text.strip() and not attachments:
         raise ValidationError(_("A message needs text."), code="empty_message")
+    content_check([text, author_name, attachments, buttons])
     with transaction.atomic():
         locked = dialog_lock(dialog=dialog)
         if client_msg_id is not None:
@@ -101,7 +124,11 @@ def dialog_headset_reveal(*, dialog: Dialog) -> bool:
 
 
 def dialog_status_set(*, dialog: Dialog, status: DialogStatus) -> Dialog:
-    """Move a dialog to another status and tell its watchers after commit."""
+    """Move a dialog to another status and tell its watchers after commit.
+
+    The dialog's status has two owners only, both inside the transaction that makes
+    the change: handoff's request transitions (bot -> waiting -> operator -> bot) and
+    dialog_close (-> closed). Nothing else calls this."""
     with transaction.atomic():
         locked = dialog_lock(dialog=dialog)
         if locked.status == DialogStatus.CLOSED:
@@ -116,3 +143,20 @@ def dialog_status_set(*, dialog: Dialog, status: DialogStatus) -> Dialog:
     dialog.status = locked.status
     dialog.closed_at = locked.closed_at
     return locked
+
+
+def dialog_close(*, dialog: Dialog, notice: str = "") -> bool:
+    """Close a dialog: nothing more is written to it, and the client's next message
+    starts a new dialog. Only a dialog the bot has (no open request: its status says
+    so) is closed; returns whether it was. `notice`, when given, is posted first."""
+    with transaction.atomic():
+        locked = dialog_lock(dialog=dialog)
+        if locked.status != DialogStatus.BOT:
+            return False
+        if notice:
+            message_post(dialog=locked, author_kind=AuthorKind.SYSTEM, text=notice)
+        dialog_status_set(dialog=locked, status=DialogStatus.CLOSED)
+    dialog.status = locked.status
+    dialog.closed_at = locked.closed_at
+    dialog.last_sequence = locked.last_sequence
+    return True

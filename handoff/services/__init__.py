@@ -2,9 +2,12 @@
 
 from handoff.services.errors import (
     FormInvalid,
+    FormNotExpected,
     HandoffError,
+    HandoffNotOffered,
     IllegalTransition,
     NotYourRequest,
+    OperatorAtCapacity,
     RequestAlreadyTaken,
 )
 from handoff.services.forms import contact_form_submit, form_answer_check, handoff_form_submit
@@ -22,15 +25,19 @@ from handoff.services.requests import (
     request_note_client_message,
     request_open,
     request_queue_notify,
+    request_reason_check,
     request_reject,
 )
 from handoff.services.sweep import deadlines_sweep
 
 __all__ = [
     "FormInvalid",
+    "FormNotExpected",
     "HandoffError",
+    "HandoffNotOffered",
     "IllegalTransition",
     "NotYourRequest",
+    "OperatorAtCapacity",
     "RequestAlreadyTaken",
     "contact_form_submit",
     "deadlines_sweep",
@@ -49,5 +56,6 @@ __all__ = [
     "request_note_client_message",
     "request_open",
     "request_queue_notify",
+    "request_reason_check",
     "request_reject",
 ]

@@ -7,10 +7,10 @@ from django.core.exceptions import ValidationError
 from chats.enums import DialogStatus
 from chats.models import Dialog, Message
 from chats.registries import HandoffRefused
-from chats.services import feedback_record
+from chats.services import dialog_end_by_client, feedback_record
 from handoff.enums import RequestStatus
 from handoff.models import Request
-from handoff.services.errors import FormInvalid
+from handoff.services.errors import FormInvalid, HandoffError, HandoffNotOffered
 from handoff.services.forms import contact_form_submit, handoff_form_submit
 from handoff.services.requests import (
     request_close_by_client,
@@ -22,7 +22,10 @@ from handoff.services.trigger import trigger_schedule
 
 class HandoffEntryPoint:
     def open_request(self, *, dialog: Dialog, reason: str) -> Request | None:
-        return request_open(dialog=dialog, reason=reason)
+        try:
+            return request_open(dialog=dialog, reason=reason)
+        except HandoffNotOffered as error:
+            raise HandoffRefused(error.code, str(error)) from None
 
     def client_wrote(self, *, dialog: Dialog, message: Message) -> None:
         if dialog.status == DialogStatus.BOT:
@@ -31,13 +34,18 @@ class HandoffEntryPoint:
             request_note_client_message(dialog=dialog, message=message)
 
     def close_by_client(self, *, dialog: Dialog) -> None:
-        if request_close_by_client(dialog=dialog) is None:
-            raise HandoffRefused("nothing_to_close", "there is no open request to close")
+        """ "End chat": ends the conversation with a person when a request is open;
+        otherwise the visitor ends the dialog itself (it closes, and their next message
+        starts a new one)."""
+        if request_close_by_client(dialog=dialog) is not None:
+            return
+        if not dialog_end_by_client(dialog=dialog):
+            raise HandoffRefused("nothing_to_close", "there is nothing open to close")
 
     def submit_form(self, *, dialog: Dialog, answers: dict) -> None:
         try:
             handoff_form_submit(dialog=dialog, answers=answers)
-        except FormInvalid as error:
+        except HandoffError as error:
             raise HandoffRefused(error.code, str(error)) from None
 
     def submit_contact(self, *, dialog: Dialog, answers: dict) -> None:
@@ -45,6 +53,8 @@ class HandoffEntryPoint:
             contact_form_submit(dialog=dialog, answers=answers)
         except FormInvalid as error:
             raise HandoffRefused(error.code, " ".join(error.errors.values())) from None
+        except HandoffError as error:
+            raise HandoffRefused(error.code, str(error)) from None
 
     def rate(self, *, dialog: Dialog, request_id: int, score: int) -> None:
         request = (

@@ -30,9 +30,37 @@ class NotYourRequest(HandoffError):
     code = "not_yours"
 
 
+class HandoffNotOffered(HandoffError):
+    """This chat does not offer a person to this visitor now (headset hidden)."""
+
+    code = "handoff_unavailable"
+
+
+class OperatorAtCapacity(HandoffError):
+    code = "at_capacity"
+
+
+class FormNotExpected(HandoffError):
+    """A form answer that no open offer asked for: `code` says which (no_form,
+    already_answered, no_contact_form)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class FormInvalid(HandoffError):
+    """`errors` maps a field's key to its problem; the message names each question by
+    its label (`labels`, same keys), never by its internal number."""
+
     code = "form_invalid"
 
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{field}: {error}" for field, error in errors.items()))
+    def __init__(self, errors: dict[str, str], labels: dict[str, str] | None = None) -> None:
+        labels = labels or {}
+        super().__init__(
+            "; ".join(
+                f"{labels[key]}: {error}" if key in labels else error
+                for key, error in errors.items()
+            )
+        )
         self.errors = errors

@@ -1,7 +1,13 @@
 """The request lifecycle. Every surface (widget, console, Telegram, API, the deadline
 sweep) goes through these functions, so each rule has one implementation.
 
-Locking order, everywhere: the dialog row, then the request row."""
+Locking order, everywhere: the dialog row, then the request row, then the operator's
+Manager row (accepting counts what the operator holds).
+
+The dialog's status follows its request and is written only here, in the same
+transaction as the request's change: bot (no open request) -> waiting (pending or
+queued) -> operator (accepted) -> bot (closed, or expired into a fallback that closes
+it). `closed` is chats' dialog_close (the visitor ended it, or it was idle)."""
 
 from __future__ import annotations
 
@@ -10,9 +16,9 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import override
+from django.utils.translation import ngettext, override
 
-from chats.enums import AuthorKind, DialogStatus
+from chats.enums import AuthorKind, DialogStatus, HeadsetMode
 from chats.models import Dialog, Message, Script
 from chats.services import (
     DialogClosed,
@@ -26,7 +32,13 @@ from handoff.enums import CloseReason, Fallback, RequestReason, RequestStatus
 from handoff.models import DialogFormAnswers, HandoffSettings, Request, RequestEvent
 from handoff.realtime import request_changed_publish
 from handoff.registries import operator_surfaces
-from handoff.services.errors import IllegalTransition, NotYourRequest, RequestAlreadyTaken
+from handoff.services.errors import (
+    HandoffNotOffered,
+    IllegalTransition,
+    NotYourRequest,
+    OperatorAtCapacity,
+    RequestAlreadyTaken,
+)
 from handoff.working_hours import WeeklyPeriod, WorkingHours, window_text
 
 
@@ -120,6 +132,32 @@ def form_fields_payload(settings: HandoffSettings) -> list[dict]:
     ]
 
 
+# the admin's own setup (the script's mark) and integrations may always ask; the
+# visitor may only when the chat shows them the headset
+ALWAYS_ALLOWED = (RequestReason.SCRIPT, RequestReason.API)
+VISITOR_REASONS = (RequestReason.HEADSET, RequestReason.TRIGGER, RequestReason.COMMAND)
+
+
+def request_reason_check(*, dialog: Dialog, reason: RequestReason | str) -> str:
+    """The one rule for every way into a request (form, contact, headset, trigger,
+    the script's mark, Telegram's /human, the API): returns the true reason to record,
+    or raises HandoffNotOffered.
+
+    The script's mark and the API are always allowed (the admin put the mark in the
+    script, even in a chat whose headset is hidden). The visitor's own asks
+    (headset, /human) are allowed only while the headset is visible; a headset the
+    trigger revealed records "trigger"."""
+    if reason in ALWAYS_ALLOWED:
+        return str(reason)
+    if reason not in VISITOR_REASONS:
+        raise ValueError(f"unknown request reason {reason!r}")
+    if not dialog.headset_visible:
+        raise HandoffNotOffered(_("This chat does not connect you to a person now."))
+    if reason == RequestReason.HEADSET and dialog.chat.headset_mode == HeadsetMode.TRIGGER:
+        return RequestReason.TRIGGER
+    return str(reason)
+
+
 def request_open(
     *, dialog: Dialog, reason: RequestReason | str, now: datetime | None = None
 ) -> Request | None:
@@ -128,13 +166,16 @@ def request_open(
     Returns the open request (idempotent: an already open one is returned and nothing
     is written), or None when no request was opened: outside working hours (the
     visitor sees the nearest window) or while the pre-handoff form is unanswered (the
-    visitor is shown the form; submitting it opens the request).
-    Raises DialogClosed for a closed dialog.
+    visitor is shown the form; submitting it opens the request for the same reason).
+    Raises HandoffNotOffered when the chat does not offer a person for this reason
+    (request_reason_check), DialogClosed for a closed dialog.
     """
     now = now or timezone.now()
     with transaction.atomic():
         locked = dialog_lock(dialog=dialog)
         locked.chat = dialog.chat
+        with override(_language(locked)):
+            reason = request_reason_check(dialog=locked, reason=reason)
         existing = Request.objects.filter(dialog=locked, status__in=Request.OPEN_STATUSES).first()
         if existing is not None:
             return existing
@@ -158,7 +199,9 @@ def request_open(
         if fields and answers is None:
             with override(_language(locked)):
                 prompt = _("Before we connect you, please answer a few questions.")
-            _system_notice(locked, prompt, [{"kind": "handoff_form", "fields": fields}])
+            _system_notice(
+                locked, prompt, [{"kind": "handoff_form", "fields": fields, "reason": reason}]
+            )
             _sync(dialog, locked)
             return None
         request = Request.objects.create(
@@ -191,9 +234,29 @@ def _sync(dialog: Dialog, locked: Dialog) -> None:
 # --- accepting ----------------------------------------------------------------
 
 
+def _capacity_check(operator: Manager) -> None:
+    """Lock the operator's row (after the dialog and the request) and refuse when
+    they already hold max_simultaneous_dialogs accepted requests: two accepts by one
+    operator at once are counted one after the other."""
+    manager = Manager.objects.select_for_update().get(pk=operator.pk)
+    held = Request.objects.filter(operator=manager, status=RequestStatus.ACCEPTED).count()
+    limit = manager.max_simultaneous_dialogs
+    if held >= limit:
+        raise OperatorAtCapacity(
+            ngettext(
+                "You already have %(count)d open conversation (your limit is %(limit)d).",
+                "You already have %(count)d open conversations (your limit is %(limit)d).",
+                held,
+            )
+            % {"count": held, "limit": limit}
+        )
+
+
 def request_accept(*, request: Request, operator: Manager, now: datetime | None = None) -> Request:
     """The first accept wins: the request is locked, and a request that is no longer
-    waiting raises RequestAlreadyTaken (or IllegalTransition) and changes nothing."""
+    waiting raises RequestAlreadyTaken (or IllegalTransition) and changes nothing. An
+    operator holding max_simultaneous_dialogs accepted requests is refused
+    (OperatorAtCapacity), also when accepting several at once."""
     now = now or timezone.now()
     with transaction.atomic():
         dialog, locked = _lock(request)
@@ -201,6 +264,7 @@ def request_accept(*, request: Request, operator: Manager, now: datetime | None 
             raise NotYourRequest("this operator does not serve the request's chat")
         if locked.status == RequestStatus.ACCEPTED:
             raise RequestAlreadyTaken(locked.status, locked.operator.display_name)
+        _capacity_check(operator)
         _move(
             locked,
             RequestStatus.ACCEPTED,
@@ -423,13 +487,25 @@ def request_expire(*, request: Request, now: datetime | None = None) -> Request:
             _announce(locked)
         elif settings.fallback == Fallback.FORM:
             _move(locked, RequestStatus.CLOSED, note="fallback: contact form")
-            _system_notice(dialog, settings.lead_form_text, [{"kind": "contact_form"}])
+            _system_notice(
+                dialog,
+                settings.lead_form_text,
+                [{"kind": "contact_form", "values": _contact_typed(dialog)}],
+            )
             _finish(dialog, locked, CloseReason.LEAD_FORM, now)
         else:
             _move(locked, RequestStatus.CLOSED, note="fallback: unavailable notice")
             _system_notice(dialog, settings.unavailable_text)
             _finish(dialog, locked, CloseReason.UNAVAILABLE, now)
     return locked
+
+
+def _contact_typed(dialog: Dialog) -> dict[str, str]:
+    """What the visitor typed about themselves in the pre-handoff form, to pre-fill
+    the contact form (never what a matched Customer holds: that is someone's data)."""
+    answers = DialogFormAnswers.objects.filter(dialog=dialog).first()
+    typed = answers.contact if answers else {}
+    return {key: typed.get(key, "") for key in ("name", "phone", "email")}
 
 
 def request_queue_notify(*, request: Request, now: datetime | None = None) -> Request:

@@ -261,7 +261,7 @@ def client_message_receive(
                 bot_greet(dialog=dialog)
             return
         if command in ("human", "operator"):
-            return _client_asks_for_human(bot, dialog, chat_id)
+            return _client_asks_for_human(bot, dialog, chat_id, reason="command")
         if command == "end":
             try:
                 handoff_entry.handler.close_by_client(dialog=dialog)
@@ -298,15 +298,15 @@ def client_message_receive(
             return
 
 
-def _client_asks_for_human(bot: TelegramBot, dialog: Dialog, chat_id: int) -> None:
+def _client_asks_for_human(bot: TelegramBot, dialog: Dialog, chat_id: int, *, reason: str) -> None:
     FormProgress.objects.filter(dialog=dialog, kind=FormKind.CONTACT).delete()
     with override(dialog.chat.language):
         if not dialog.headset_visible:
             _say(bot, chat_id, _("This chat connects you to a person when the bot offers it."))
             return
         try:
-            handoff_entry.handler.open_request(dialog=dialog, reason="headset")
-        except (HandoffUnavailable, DialogClosed):
+            handoff_entry.handler.open_request(dialog=dialog, reason=reason)
+        except (HandoffUnavailable, HandoffRefused, DialogClosed):
             _say(bot, chat_id, _("No operator can be asked now."))
 
 
@@ -360,7 +360,7 @@ def client_callback_receive(
             if stored:
                 _form_answer(bot, dialog, progress, answer)
         elif kind == "h":
-            _client_asks_for_human(bot, dialog, chat_id)
+            _client_asks_for_human(bot, dialog, chat_id, reason="headset")
 
 
 def _client_rates(

@@ -330,9 +330,9 @@ def test_the_talk_to_a_person_button_opens_a_request(telegram_world):
     offer = world.api.succeeded("sendMessage", chat_id=CLIENT)[-1]
     # when
     press(world, "h", message_id=message_id_of(world, offer))
-    # then
+    # then: the trigger offered the person, and the request says so
     request = Request.objects.get()
-    assert (request.status, request.reason) == (RequestStatus.PENDING, RequestReason.HEADSET)
+    assert (request.status, request.reason) == (RequestStatus.PENDING, RequestReason.TRIGGER)
     assert world.texts_to(CLIENT)[-1] == "Please wait, we are connecting you to an operator."
 
 
@@ -420,7 +420,16 @@ def test_form_answers_are_recorded_as_client_messages(telegram_world):
         .order_by("sequence")
         .values_list("text", flat=True)
     )
-    assert texts == ["hello", "Ann Lee", "Ann@Example.com", "Delivery", "+39 333 123 4567"]
+    # each answer as typed, then the answered form (what the console shows)
+    assert texts == [
+        "hello",
+        "Ann Lee",
+        "Ann@Example.com",
+        "Delivery",
+        "+39 333 123 4567",
+        "Your name?: Ann Lee\nYour e-mail?: ann@example.com\nTopic?: Delivery\n"
+        "Your phone?: +393331234567",
+    ]
     assert Request.objects.get().form_answers[-1] == {
         "label": "Your phone?",
         "value": "+393331234567",

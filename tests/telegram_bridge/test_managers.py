@@ -209,6 +209,7 @@ def test_the_alert_shows_the_chat_the_client_the_form_and_the_last_messages(tele
     settings = HandoffSettings.objects.get(chat_id=world.bot.chat_id)
     order = FormField.objects.create(settings=settings, label="Order number?")
     say(world, "My order is late")
+    request_open(dialog=Dialog.objects.get(), reason="headset")  # offers the form
     # when the client's pre-handoff form opens the request
     handoff_form_submit(dialog=Dialog.objects.get(), answers={str(order.pk): "A-42"})
     world.settle()
@@ -300,6 +301,7 @@ def test_a_long_alert_still_says_who_took_the_request(telegram_world):
         for index in range(9)
     ]
     say(world, "hello")
+    request_open(dialog=Dialog.objects.get(), reason="headset")  # offers the form
     handoff_form_submit(
         dialog=Dialog.objects.get(),
         answers={str(question.pk): "x" * 500 for question in questions},
