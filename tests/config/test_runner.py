@@ -1,12 +1,16 @@
-"""`make run`'s supervisor: it starts Redis, Celery and Daphne, serves, and Ctrl-C stops all."""
+"""`make run`'s supervisor: it starts Redis, Celery and Daphne, restarts one that dies
+(killing what is left of it), and Ctrl-C stops them all, cleanly and in order."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import urllib.request
 
+import psutil
+import pytest
 import redis
 
 from config.runner import BASE_DIR
@@ -21,60 +25,140 @@ def http_status(url: str) -> int:
         return 0
 
 
-def test_runner_starts_everything_and_ctrl_c_stops_it_all(tmp_path):
-    # given: a fresh var directory (database, secret key) and free ports
-    port, redis_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "BATON_VAR_DIR": str(tmp_path),
-        "PORT": str(port),
-        "BATON_EMBEDDED_REDIS_PORT": str(redis_port),
-        "DEBUG": "1",
-        "CELERY_CONCURRENCY": "1",
-    }
-    env.pop("REDIS_URL", None)
-    env.pop("DATABASE_URL", None)
-    for command in (["migrate", "--noinput"], ["load_demo"]):
-        subprocess.run(
-            [sys.executable, "manage.py", *command],
-            env=env,
-            cwd=BASE_DIR,
-            check=True,
-            capture_output=True,
-        )
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "config.runner"],
-        env=env,
-        cwd=BASE_DIR,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(runner.stdout), daemon=True)
-    reader.start()
+def redis_answers(port: int) -> bool:
     try:
-        # when: the banner is printed once everything listens
-        wait_until(lambda: any("Operator login" in line for line in lines), seconds=90)
-        assert http_status(f"http://127.0.0.1:{port}/healthz") == 200
-        # then
-        assert http_status(f"http://127.0.0.1:{port}/demo/") == 200
-        assert redis.Redis(port=redis_port).ping()
-        runner.send_signal(signal.SIGINT)
-        runner.wait(timeout=30)
-        reader.join(timeout=10)
-    finally:
-        if runner.poll() is None:
-            runner.kill()
-    assert runner.returncode == 0
-    output = "".join(lines)
-    assert f"http://127.0.0.1:{port}/demo/" in output
-    assert "operator / baton-operator" in output
-    assert http_status(f"http://127.0.0.1:{port}/healthz") == 0
-    with_redis_gone = redis.Redis(port=redis_port, socket_connect_timeout=1)
-    try:
-        with_redis_gone.ping()
-        redis_alive = True
+        return bool(redis.Redis(port=port, socket_connect_timeout=1).ping())
     except redis.ConnectionError:
-        redis_alive = False
-    assert redis_alive is False
+        return False
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+class Runner:
+    """`python -m config.runner` on a fresh var directory and free ports, its output kept."""
+
+    def __init__(self, tmp_path) -> None:
+        self.port, self.redis_port = free_port(), free_port()
+        self.env = {
+            **os.environ,
+            "BATON_VAR_DIR": str(tmp_path),
+            "PORT": str(self.port),
+            "BATON_EMBEDDED_REDIS_PORT": str(self.redis_port),
+            "DEBUG": "1",
+            "CELERY_CONCURRENCY": "1",
+        }
+        for name in ("REDIS_URL", "DATABASE_URL", "SECRET_KEY"):
+            self.env.pop(name, None)
+        self.lines: list[str] = []
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "Runner":
+        for command in (["migrate", "--noinput"], ["load_demo"]):
+            subprocess.run(
+                [sys.executable, "manage.py", *command],
+                env=self.env,
+                cwd=BASE_DIR,
+                check=True,
+                capture_output=True,
+            )
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "config.runner"],
+            env=self.env,
+            cwd=BASE_DIR,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.reader = threading.Thread(
+            target=lambda: self.lines.extend(self.process.stdout), daemon=True
+        )
+        self.reader.start()
+        wait_until(lambda: any("Operator login" in line for line in self.lines), seconds=90)
+        return self
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def pids(self, name: str) -> list[int]:
+        return [
+            int(pid) for pid in re.findall(rf"runner: {name} started \(pid (\d+)\)", self.output)
+        ]
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=60)
+        self.reader.join(timeout=10)
+        return self.process.returncode
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def runner(tmp_path):
+    runner = Runner(tmp_path)
+    yield runner
+    runner.kill()
+
+
+def test_runner_starts_everything_and_ctrl_c_stops_it_all_cleanly(runner):
+    # given: everything listens
+    runner.start()
+    assert http_status(f"http://127.0.0.1:{runner.port}/healthz") == 200
+    assert http_status(f"http://127.0.0.1:{runner.port}/demo/") == 200
+    assert redis_answers(runner.redis_port)
+    children = [*runner.pids("redis"), *runner.pids("celery"), *runner.pids("daphne")]
+    family = [
+        member.pid for pid in children for member in psutil.Process(pid).children(recursive=True)
+    ]
+    # when
+    code = runner.stop()
+    # then: every process is gone, Daphne and Celery stopped before Redis, nothing complained
+    assert code == 0
+    output = runner.output
+    assert f"http://127.0.0.1:{runner.port}/demo/" in output
+    assert "operator / baton-operator" in output
+    assert http_status(f"http://127.0.0.1:{runner.port}/healthz") == 0
+    assert not redis_answers(runner.redis_port)
+    assert all(gone(pid) for pid in children + family)
+    assert "Traceback" not in output
+    assert "Connection refused" not in output
+    assert "Error" not in output
+
+
+def test_a_killed_worker_is_restarted_and_leaves_no_orphan(runner):
+    # given: the worker and its children (one pool process and the embedded beat)
+    runner.start()
+    [worker] = runner.pids("celery")
+    wait_until(lambda: len(psutil.Process(worker).children()) == 2, seconds=30)
+    family = psutil.Process(worker).children(recursive=True)
+    # when
+    os.kill(worker, signal.SIGKILL)
+    # then: the runner says so, kills the orphaned children and starts a new worker
+    wait_until(lambda: len(runner.pids("celery")) == 2, seconds=30)
+    assert f"celery (pid {worker}) exited with code -9; restarting in 1 s" in runner.output
+    assert all(gone(child.pid) for child in family)
+    new_worker = runner.pids("celery")[1]
+    wait_until(lambda: len(psutil.Process(new_worker).children()) == 2, seconds=30)
+    # and the rest of the stack never stopped
+    assert http_status(f"http://127.0.0.1:{runner.port}/healthz") == 200
+    assert runner.stop() == 0
+    assert gone(new_worker)
+
+
+def test_a_killed_redis_is_restarted(runner):
+    runner.start()
+    [first] = runner.pids("redis")
+    os.kill(first, signal.SIGKILL)
+    wait_until(lambda: len(runner.pids("redis")) == 2, seconds=30)
+    wait_until(lambda: redis_answers(runner.redis_port), seconds=30)
+    wait_until(lambda: http_status(f"http://127.0.0.1:{runner.port}/healthz") == 200, seconds=30)
+    assert runner.stop() == 0
