@@ -191,13 +191,18 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
             or len(text) > settings.BATON_WIDGET_MAX_TEXT_CHARS
         ):
             raise ConsoleError("malformed", "'text' is 1-4000 characters")
-        message, created = await self.call(
-            frame,
-            services.operator_message_post,
-            operator=self.manager,
-            text=text,
-            client_msg_id=client_msg_id,
-        )
+        try:
+            message, created = await self.call(
+                frame,
+                services.operator_message_post,
+                operator=self.manager,
+                text=text,
+                client_msg_id=client_msg_id,
+            )
+        except ConsoleError as error:
+            # the console's outbox drops the reply the server refused (and shows which)
+            error.frame["client_msg_id"] = client_msg_id
+            raise
         await self.send_json(
             {
                 "type": "ack",
