@@ -7,13 +7,16 @@ from django.db import transaction
 
 from chats.models import Chat
 from chats.realtime import user_access_changed_publish
+from chats.services import content_check
 from distributor.models import Manager
 
 
 def manager_create(
     *, username: str, password: str, display_name: str, chats: list[Chat]
 ) -> Manager:
-    """Create (or update, keeping the password) an operator account serving `chats`."""
+    """Create (or update, keeping the password) an operator account serving `chats`.
+    Raises ValidationError for a name no surface could encode (a lone surrogate)."""
+    content_check([username, display_name])
     user_model = get_user_model()
     with transaction.atomic():
         user, created = user_model.objects.get_or_create(

@@ -176,6 +176,15 @@ def test_a_page_title_or_address_with_a_lone_surrogate_is_refused(dialog):
     assert PageVisit.objects.count() == 0
 
 
+def test_an_operators_display_name_with_a_lone_surrogate_is_refused(dialog):
+    from distributor.models import Manager
+    from distributor.services import manager_create
+
+    with pytest.raises(ValidationError):
+        manager_create(username="olga", password="x" * 12, display_name=LONE, chats=[])
+    assert not Manager.objects.exists()
+
+
 # --- 5. one rule for every way into a request ---------------------------------------------
 
 
