@@ -79,6 +79,17 @@ def wait_for_port(
     raise SystemExit(f"{what} did not start listening on {host}:{port} in {seconds:.0f} s")
 
 
+def stop_when_runner_dies() -> None:
+    """In the child before it runs: get SIGTERM if the runner dies without stopping it
+    (kill -9); its own group no longer shares the runner's fate otherwise. Linux only."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class Stopping(Exception):
     """Ctrl-C or SIGTERM arrived while the runner was waiting for something."""
 
@@ -102,7 +113,11 @@ class Child:
         # the runner, which stops the children in order, and a child's whole group can be
         # killed when the child dies
         self.process = subprocess.Popen(
-            self.command, env=self.env, cwd=BASE_DIR, start_new_session=True
+            self.command,
+            env=self.env,
+            cwd=BASE_DIR,
+            start_new_session=True,
+            preexec_fn=stop_when_runner_dies,  # safe here: the runner has a single thread
         )
         self.started_at = time.monotonic()
         self.restart_at = None
@@ -276,8 +291,8 @@ def main() -> None:
         nonlocal stop_requested
         stop_requested = True
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, request_stop)
     children = build_children(env, host=host, port=port)
     for child in children:
         child.is_stopping = lambda: stop_requested

@@ -162,3 +162,17 @@ def test_a_killed_redis_is_restarted(runner):
     wait_until(lambda: redis_answers(runner.redis_port), seconds=30)
     wait_until(lambda: http_status(f"http://127.0.0.1:{runner.port}/healthz") == 200, seconds=30)
     assert runner.stop() == 0
+
+
+def test_children_stop_when_the_runner_itself_is_killed(runner):
+    # given
+    runner.start()
+    children = [*runner.pids("redis"), *runner.pids("celery"), *runner.pids("daphne")]
+    family = [
+        member.pid for pid in children for member in psutil.Process(pid).children(recursive=True)
+    ]
+    # when: the runner gets no chance to stop them
+    runner.process.kill()
+    runner.process.wait()
+    # then
+    wait_until(lambda: all(gone(pid) for pid in children + family), seconds=30)
