@@ -64,3 +64,9 @@ def test_an_allowed_site_that_is_not_a_plain_origin_is_refused(sites):
     assert "allowed_sites" in error.value.message_dict
     chat.refresh_from_db()
     assert chat.allowed_sites == ""
+
+
+def test_the_chat_admin_shows_the_allowed_sites(admin_client):
+    chat = ChatFactory(allowed_sites="https://shop.example.com")
+    page = admin_client.get(f"/admin/chats/chat/{chat.pk}/change/")
+    assert page.context["adminform"].form["allowed_sites"].value() == "https://shop.example.com"
