@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from chats.models import (
@@ -24,6 +25,11 @@ from chats.models import (
 )
 from chats.selectors import chat_deletion_summary
 from chats.views import frame_code, public_base_url
+
+# the site's name in the admin's header and tab titles (not "Django administration")
+admin.site.site_header = _("Baton administration")
+admin.site.site_title = _("Baton admin")
+admin.site.index_title = _("Chats, operators and handoff")
 
 
 class MessengerLinkInline(admin.TabularInline):
@@ -258,6 +264,7 @@ class PageVisitInline(ReadOnlyInline):
 
 class FeedbackInline(ReadOnlyInline):
     model = Feedback
+    verbose_name_plural = _("feedback")
 
 
 @admin.register(Dialog)
@@ -293,23 +300,23 @@ class DialogAdmin(admin.ModelAdmin):
         return False
 
 
+LINE_BREAK = mark_safe("<br>")  # noqa: S308 - a constant tag between escaped items
+
+
 def buttons_html(buttons: list) -> str:
     """A message's buttons as a list of labels (and where a link leads), escaped."""
     items = [button for button in buttons if isinstance(button, dict)]
     if not items:
         return "—"
-    return format_html(
-        "<ul>{}</ul>",
-        format_html_join(
-            "",
-            "<li>{}{}</li>",
+    return format_html_join(
+        LINE_BREAK,
+        "{}{}",
+        (
             (
-                (
-                    str(button.get("label", "")),
-                    format_html(" → {}", button["url"]) if button.get("url") else "",
-                )
-                for button in items
-            ),
+                str(button.get("label", "")),
+                format_html(" → {}", button["url"]) if button.get("url") else "",
+            )
+            for button in items
         ),
     )
 
@@ -319,20 +326,20 @@ def attachments_html(attachments: list) -> str:
     items = [attachment for attachment in attachments if isinstance(attachment, dict)]
     if not items:
         return "—"
-    return format_html(
-        "<ul>{}</ul>",
-        format_html_join(
-            "",
-            '<li><a href="{}">{}</a></li>',
-            (
-                (
-                    str(attachment.get("url", "")),
-                    str(attachment.get("file_name") or attachment.get("kind") or _("file")),
-                )
-                for attachment in items
-            ),
-        ),
+    return format_html_join(
+        LINE_BREAK,
+        "{}",
+        ((_attachment_link(attachment),) for attachment in items),
     )
+
+
+def _attachment_link(attachment: dict) -> str:
+    name = str(attachment.get("file_name") or attachment.get("kind") or _("file"))
+    url = str(attachment.get("url", ""))
+    # only our own file links and web addresses become links (never javascript: and such)
+    if url.startswith(("/", "https://", "http://")) and not url.startswith("//"):
+        return format_html('<a href="{}">{}</a>', url, name)
+    return name
 
 
 @admin.register(Message)

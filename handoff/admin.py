@@ -9,10 +9,11 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from chats.admin import ChatAdmin
-from chats.models import Chat
+from chats.admin import ChatAdmin, DialogAdmin
+from chats.models import Chat, Dialog
 from handoff.models import FormField, HandoffSettings, Request, RequestEvent, WorkingPeriod
 from handoff.services import handoff_settings_for
 
@@ -33,10 +34,7 @@ def form_answers_html(answers: object) -> str:
         pairs = []
     if not pairs:
         return "—"
-    return format_html(
-        '<ul class="form-answers">{}</ul>',
-        format_html_join("", "<li>{}: {}</li>", pairs),
-    )
+    return format_html_join(mark_safe("<br>"), "{}: {}", pairs)  # noqa: S308 - a constant tag
 
 
 SETTINGS_FIELDS = [
@@ -242,3 +240,33 @@ class RequestAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+class DialogRequestInline(admin.TabularInline):
+    """A dialog's requests for a person, with their form answers, on the dialog's page."""
+
+    model = Request
+    fields = ["status", "reason", "operator", "answers", "created_at", "close_reason"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = _("requests for a person")
+
+    @admin.display(description=_("form answers"))
+    def answers(self, request: Request) -> str:
+        return form_answers_html(request.form_answers)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+admin.site.unregister(Dialog)
+
+
+@admin.register(Dialog)
+class DialogWithRequestsAdmin(DialogAdmin):
+    inlines = [DialogRequestInline, *DialogAdmin.inlines]

@@ -129,12 +129,17 @@ def test_message_buttons_and_attachments_read_as_words_not_json(staff):
             {"id": 1, "label": "Delivery <now>"},
             {"id": 2, "label": "Help", "url": "https://example.com/help"},
         ],
-        attachments=[{"kind": "document", "file_name": "invoice.pdf", "url": "/files/x/"}],
+        attachments=[
+            {"kind": "document", "file_name": "invoice.pdf", "url": "/files/x/"},
+            {"kind": "document", "file_name": "trap", "url": "javascript:alert(1)"},
+        ],
     )
     content = staff.get(f"/admin/chats/message/{message.pk}/change/").content.decode()
     assert "Delivery &lt;now&gt;" in content
     assert "https://example.com/help" in content
     assert '<a href="/files/x/">invoice.pdf</a>' in content
+    assert "trap" in content
+    assert "javascript:" not in content
     assert not shows_raw_json(content)
 
 
@@ -221,3 +226,9 @@ def test_the_dialog_page_has_no_edit_button_for_what_only_the_system_writes(staf
     assert Dialog.objects.filter(pk=dialog.pk).exists()
     content = staff.get(f"/admin/chats/dialog/{dialog.pk}/change/").content.decode()
     assert 'name="_save"' not in content
+
+
+def test_the_admin_is_named_baton_not_django(staff):
+    content = staff.get("/admin/").content.decode()
+    assert "Baton administration" in content
+    assert "Django administration" not in content

@@ -105,6 +105,15 @@ def test_form_answers_read_as_question_and_answer_escaped(staff):
     assert '"label"' not in content
 
 
+def test_the_dialog_page_lists_its_requests_with_their_answers_in_words(staff):
+    request = _request(form_answers=[{"label": "Topic", "value": "Billing"}])
+
+    content = staff.get(f"/admin/chats/dialog/{request.dialog_id}/change/").content.decode()
+
+    assert "Topic: Billing" in content
+    assert f"/admin/handoff/request/{request.pk}/change/" in content
+
+
 def test_the_request_list_says_whether_a_form_was_answered_without_json(staff):
     _request(form_answers=[{"label": "Your name", "value": "Ann"}])
     content = staff.get("/admin/handoff/request/").content.decode()
