@@ -234,8 +234,20 @@ class OutboundMessageAdmin(admin.ModelAdmin):
 
 @admin.register(TelegramUpdate)
 class TelegramUpdateAdmin(admin.ModelAdmin):
-    list_display = ("update_id", "bot", "telegram_chat_id", "received_at", "processed_at", "error")
-    list_filter = ("bot",)
+    """What the webhook received and what became of it: a failed update shows its last
+    error and how often it was tried before it was skipped."""
+
+    list_display = (
+        "update_id",
+        "bot",
+        "telegram_chat_id",
+        "state",
+        "attempts",
+        "received_at",
+        "processed_at",
+        "error",
+    )
+    list_filter = ("state", "bot")
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -79,18 +79,35 @@ class TelegramChat(models.Model):
         return f"{self.bot}:{self.telegram_chat_id}"
 
 
+class UpdateState(models.TextChoices):
+    PENDING = "pending", _("waiting")
+    PROCESSING = "processing", _("being processed")
+    PROCESSED = "processed", _("processed")
+    FAILED = "failed", _("failed (skipped)")
+
+
 class TelegramUpdate(models.Model):
-    """An update as the webhook received it: stored once, processed once, in order."""
+    """An update as the webhook received it: stored once, processed once, in order per
+    chat. One that fails is tried a few times, then skipped so its chat goes on."""
 
     bot = models.ForeignKey(TelegramBot, on_delete=models.CASCADE, related_name="updates")
     update_id = models.BigIntegerField()
-    telegram_chat_id = models.BigIntegerField(default=0)
+    # None: an update of no chat (inline queries, polls…); each is processed on its own
+    telegram_chat_id = models.BigIntegerField(_("Telegram chat"), null=True, blank=True)
     payload = models.JSONField()
-    received_at = models.DateTimeField(default=timezone.now)
-    processed_at = models.DateTimeField(null=True, blank=True)
-    error = models.CharField(max_length=500, blank=True)
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    state = models.CharField(
+        _("state"), max_length=10, choices=UpdateState.choices, default=UpdateState.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # while processing: the end of the processor's lease (a killed worker's update is
+    # taken up again then); after a failed attempt: when the next one may start
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    processed_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    error = models.CharField(_("last error"), max_length=500, blank=True)
 
     class Meta:
+        verbose_name = _("received update")
         constraints = [
             models.UniqueConstraint(fields=["bot", "update_id"], name="telegram_update_once")
         ]

@@ -10,7 +10,7 @@ from telegram_bridge.services.updates import updates_process
 
 
 @shared_task(name="telegram_bridge.process_updates", ignore_result=True)
-def process_updates(bot_id: int, telegram_chat_id: int) -> int:
+def process_updates(bot_id: int, telegram_chat_id: int | None) -> int:
     return updates_process(bot_id=bot_id, telegram_chat_id=telegram_chat_id)
 
 

@@ -1,5 +1,8 @@
 """Who is writing: a manager (their Telegram account is connected to this bot) or a
-client. Handlers call these with plain values parsed from the update."""
+client. Handlers call these with plain values parsed from the update.
+
+Each runs in one transaction: an update whose handling fails leaves nothing behind, so
+trying it again (telegram_bridge.services.updates) starts clean."""
 
 from __future__ import annotations
 
@@ -44,6 +47,7 @@ def _unblock(bot: TelegramBot, chat_id: int) -> None:
     )
 
 
+@transaction.atomic
 def private_message_handle(
     *,
     bot_id: int,
@@ -98,6 +102,7 @@ def private_message_handle(
     )
 
 
+@transaction.atomic
 def callback_handle(
     *,
     bot_id: int,
@@ -128,6 +133,7 @@ def callback_handle(
     )
 
 
+@transaction.atomic
 def member_status_handle(*, bot_id: int, chat_id: int, status: str) -> None:
     """The user blocked the bot (kicked) or came back (member); in the notice group, the
     bot was removed (the admin is told) or added back."""
@@ -144,6 +150,7 @@ def member_status_handle(*, bot_id: int, chat_id: int, status: str) -> None:
         )
 
 
+@transaction.atomic
 def group_command_handle(*, bot_id: int, chat_id: int, command: str) -> None:
     """In a group the bot only answers /groupid, to help an admin fill in the setting."""
     if command != "groupid":

@@ -1,5 +1,7 @@
 """Updates from the webhook: stored once, then fed to the bot's python-telegram-bot
-Application in order, one chat at a time."""
+Application in order, one chat at a time. An update that fails is recorded with its
+error and tried again by the sweep a bounded number of times, then skipped, so one bad
+update never stalls its chat."""
 
 from __future__ import annotations
 
@@ -9,19 +11,22 @@ from datetime import timedelta
 from functools import partial
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from telegram import Update
 
 from chats.validators import text_has_lone_surrogate
-from telegram_bridge.models import TelegramBot, TelegramChat, TelegramUpdate
+from telegram_bridge.models import TelegramBot, TelegramChat, TelegramUpdate, UpdateState
 from telegram_bridge.runtime import telegram_runtime
 from telegram_bridge.services.scheduling import task_schedule, task_started
 
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=120)
+FEED_TIMEOUT = 60  # seconds for one update; well inside the lease
 BATCH = 100
+MAX_ATTEMPTS = 3
+RETRY_AFTER = timedelta(seconds=10)  # the sweep tries again at its next run after this
 
 
 class MalformedUpdate(ValueError):
@@ -40,24 +45,29 @@ def _id(value: object) -> int:
     return value
 
 
-def _chat_of(payload: dict) -> int:
-    """The Telegram chat an update belongs to (0 when it has none), for ordering."""
+def _chat_of(payload: dict) -> int | None:
+    """The Telegram chat an update belongs to (None when it has none), for ordering."""
     for key in ("message", "edited_message", "channel_post", "my_chat_member", "chat_member"):
         item = payload.get(key)
         if isinstance(item, dict) and isinstance(item.get("chat"), dict):
-            return _id(item["chat"].get("id") or 0)
+            return _id_or_none(item["chat"].get("id"))
     query = payload.get("callback_query")
     if isinstance(query, dict):
         message = query.get("message")
         if isinstance(message, dict) and isinstance(message.get("chat"), dict):
-            return _id(message["chat"].get("id") or 0)
+            return _id_or_none(message["chat"].get("id"))
         if isinstance(query.get("from"), dict):
-            return _id(query["from"].get("id") or 0)
-    return 0
+            return _id_or_none(query["from"].get("id"))
+    return None
 
 
-def update_parse(payload: object) -> tuple[int, int]:
-    """(update_id, chat id) of a webhook body, or MalformedUpdate."""
+def _id_or_none(value: object) -> int | None:
+    # Telegram has no chat 0: a missing or zero id is no chat
+    return None if value is None or value == 0 else _id(value)
+
+
+def update_parse(payload: object) -> tuple[int, int | None]:
+    """(update_id, chat id or None) of a webhook body, or MalformedUpdate."""
     if not isinstance(payload, dict):
         raise MalformedUpdate("an update is a JSON object")
     update_id = payload.get("update_id")
@@ -89,7 +99,8 @@ def update_store(*, bot: TelegramBot, payload: object) -> bool:
             TelegramUpdate.objects.create(
                 bot=bot, update_id=update_id, telegram_chat_id=chat_id, payload=payload
             )
-            TelegramChat.objects.get_or_create(bot=bot, telegram_chat_id=chat_id)
+            if chat_id is not None:
+                TelegramChat.objects.get_or_create(bot=bot, telegram_chat_id=chat_id)
     except IntegrityError:
         return False
     transaction.on_commit(
@@ -101,8 +112,9 @@ def update_store(*, bot: TelegramBot, payload: object) -> bool:
 PROCESS_TASK = "telegram_bridge.process_updates"
 
 
-def processing_schedule(*, bot_id: int, telegram_chat_id: int) -> None:
-    """Ask a Celery worker to process the chat's updates (once while one is queued)."""
+def processing_schedule(*, bot_id: int, telegram_chat_id: int | None) -> None:
+    """Ask a Celery worker to process the chat's updates, or with None the updates of no
+    chat (once while one is queued)."""
     task_schedule(PROCESS_TASK, [bot_id, telegram_chat_id])
 
 
@@ -115,71 +127,171 @@ def _lease_take(bot_id: int, chat_id: int) -> bool:
     )
 
 
+def _lease_renew(bot_id: int, chat_id: int) -> None:
+    TelegramChat.objects.filter(bot_id=bot_id, telegram_chat_id=chat_id).update(
+        processing_until=timezone.now() + LEASE
+    )
+
+
 def _lease_release(bot_id: int, chat_id: int) -> None:
     TelegramChat.objects.filter(bot_id=bot_id, telegram_chat_id=chat_id).update(
         processing_until=None
     )
 
 
-def _pending(bot_id: int, chat_id: int):
+def _unfinished(bot_id: int, chat_id: int | None):
     return TelegramUpdate.objects.filter(
         bot_id=bot_id, telegram_chat_id=chat_id, processed_at__isnull=True
     ).order_by("update_id")
 
 
-async def _feed(bot: TelegramBot, payloads: list[dict]) -> dict[int, str]:
-    """Feed updates to the bot's Application one after the other; return errors."""
+def _due(now) -> Q:
+    return Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+
+
+def _head(bot_id: int, chat_id: int) -> TelegramUpdate | None:
+    """The chat's first unfinished update when it may be tried now: not waiting for a
+    retry, and not leased by a processor that may still be at it."""
+    head = _unfinished(bot_id, chat_id).first()
+    if head is None or not (head.next_attempt_at is None or head.next_attempt_at <= timezone.now()):
+        return None
+    return head
+
+
+async def _feed(bot: TelegramBot, payload: dict) -> tuple[str, bool]:
+    """Feed one update to the bot's Application: (error or "", whether trying again
+    could help)."""
     from telegram_bridge.handlers import application_build
 
     application = await telegram_runtime.application(bot.pk, bot.token, application_build)
-    errors: dict[int, str] = application.bot_data.setdefault("errors", {})
-    failures = {}
-    for payload in payloads:
+    try:
         update = Update.de_json(payload, application.bot)
-        await application.process_update(update)
-        if payload["update_id"] in errors:
-            failures[payload["update_id"]] = errors.pop(payload["update_id"])
-    return failures
+    except Exception as error:  # what python-telegram-bot cannot read it never will
+        return f"python-telegram-bot cannot read this update: {error!r}", False
+    errors: dict[int, str] = application.bot_data.setdefault("errors", {})
+    await application.process_update(update)  # a handler's exception goes to on_error
+    return errors.pop(update.update_id, ""), True
 
 
-def updates_process(*, bot_id: int, telegram_chat_id: int) -> int:
-    """Process the chat's stored, unprocessed updates in update_id order. One processor
-    per chat at a time (a lease); the holder looks again after letting go. A failing
-    update is recorded with its error and not retried forever. Returns how many."""
+def _attempt(bot: TelegramBot, row: TelegramUpdate) -> bool:
+    """Try one update once; True when it is finished (processed, or failed for good).
+
+    The attempt is counted before the update is fed, so a worker killed while at it
+    (its lease runs out with the update still "processing") has used up a try: an update
+    that kills its worker every time is skipped too. The claim is conditional on what
+    was read, so of two processors only one tries it."""
+    now = timezone.now()
+    error = row.error
+    if row.state == UpdateState.PROCESSING:
+        error = "interrupted: the worker stopped while processing it"
+        if row.attempts >= MAX_ATTEMPTS:
+            return _give_up(row, error)
+    claimed = TelegramUpdate.objects.filter(
+        pk=row.pk, state=row.state, attempts=row.attempts, processed_at__isnull=True
+    ).update(
+        state=UpdateState.PROCESSING,
+        attempts=F("attempts") + 1,
+        next_attempt_at=now + LEASE,
+        error=error[:500],
+    )
+    if not claimed:
+        return False
+    row.attempts += 1
+    try:
+        failure, retryable = telegram_runtime.run(partial(_feed, bot, row.payload), FEED_TIMEOUT)
+    except Exception as exception:  # a timeout, the event loop: try again later
+        failure, retryable = repr(exception), True
+    if not failure:
+        TelegramUpdate.objects.filter(pk=row.pk).update(
+            state=UpdateState.PROCESSED, processed_at=timezone.now(), next_attempt_at=None
+        )
+        return True
+    if not retryable or row.attempts >= MAX_ATTEMPTS:
+        return _give_up(row, failure)
+    logger.warning(
+        "Telegram update %s of bot %s failed (try %s of %s), tried again later: %s",
+        row.update_id,
+        row.bot_id,
+        row.attempts,
+        MAX_ATTEMPTS,
+        failure,
+    )
+    TelegramUpdate.objects.filter(pk=row.pk).update(
+        state=UpdateState.PENDING,
+        next_attempt_at=timezone.now() + RETRY_AFTER,
+        error=failure[:500],
+    )
+    return False
+
+
+def _give_up(row: TelegramUpdate, error: str) -> bool:
+    logger.error(
+        "Telegram update %s of bot %s skipped after %s tries: %s",
+        row.update_id,
+        row.bot_id,
+        row.attempts,
+        error,
+    )
+    TelegramUpdate.objects.filter(pk=row.pk).update(
+        state=UpdateState.FAILED,
+        processed_at=timezone.now(),
+        next_attempt_at=None,
+        error=error[:500],
+    )
+    return True
+
+
+def updates_process(*, bot_id: int, telegram_chat_id: int | None) -> int:
+    """Process the chat's stored, unfinished updates in update_id order, or with None
+    the updates of no chat. Returns how many were finished (processed or skipped).
+
+    One processor per chat at a time (a lease); the holder looks again after letting go.
+    A failed update holds its chat back (order is kept) until it is tried again after
+    RETRY_AFTER by the sweep; after MAX_ATTEMPTS tries, or at once when
+    python-telegram-bot cannot read it, it is marked failed and the chat goes on."""
     task_started(PROCESS_TASK, [bot_id, telegram_chat_id])
-    processed = 0
-    while _pending(bot_id, telegram_chat_id).exists():
+    bot = TelegramBot.objects.select_related("chat").filter(pk=bot_id).first()
+    if bot is None:
+        return 0
+    if telegram_chat_id is None:
+        return _process_without_chat(bot)
+    finished = 0
+    while _head(bot_id, telegram_chat_id) is not None:
         if not _lease_take(bot_id, telegram_chat_id):
             break
         try:
-            bot = TelegramBot.objects.select_related("chat").get(pk=bot_id)
-            while True:
-                rows = list(_pending(bot_id, telegram_chat_id).values("pk", "payload")[:BATCH])
-                if not rows:
-                    break
-                payloads = [row["payload"] for row in rows]
-                failures = telegram_runtime.run(partial(_feed, bot, payloads), timeout=300)
-                now = timezone.now()
-                for row in rows:
-                    error = failures.get(row["payload"]["update_id"], "")
-                    TelegramUpdate.objects.filter(pk=row["pk"]).update(
-                        processed_at=now, error=error[:500]
-                    )
-                processed += len(rows)
-                TelegramChat.objects.filter(
-                    bot_id=bot_id, telegram_chat_id=telegram_chat_id
-                ).update(processing_until=timezone.now() + LEASE)
+            while (row := _head(bot_id, telegram_chat_id)) is not None:
+                if not _attempt(bot, row):
+                    break  # it waits for its retry (or someone else has it)
+                finished += 1
+                _lease_renew(bot_id, telegram_chat_id)
         finally:
             _lease_release(bot_id, telegram_chat_id)
-    return processed
+    return finished
 
 
-def stale_updates(*, older_than: timedelta = timedelta(seconds=30)) -> list[tuple[int, int]]:
+def _process_without_chat(bot: TelegramBot) -> int:
+    """Updates of no chat have no order to keep: each is claimed on its own, so one that
+    fails or is slow holds up none of the others."""
+    finished = 0
+    while True:
+        rows = list(_unfinished(bot.pk, None).filter(_due(timezone.now()))[:BATCH])
+        if not rows:
+            return finished
+        # every row read is now finished, waiting for a retry, or claimed by another
+        # processor: none of them is read again by this loop
+        finished += sum(_attempt(bot, row) for row in rows)
+
+
+def stale_updates(*, older_than: timedelta = timedelta(seconds=30)) -> list[tuple[int, int | None]]:
     """(bot, chat) pairs with updates waiting longer than they should (a worker died or
-    the broker was away): the sweep schedules them again."""
+    the broker was away) or due for another try: the sweep schedules them again."""
+    now = timezone.now()
     return list(
-        TelegramUpdate.objects.filter(
-            processed_at__isnull=True, received_at__lt=timezone.now() - older_than
+        TelegramUpdate.objects.filter(processed_at__isnull=True)
+        .filter(
+            Q(next_attempt_at__isnull=True, received_at__lt=now - older_than)
+            | Q(next_attempt_at__lte=now)
         )
         .values_list("bot_id", "telegram_chat_id")
         .distinct()
