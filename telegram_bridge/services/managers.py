@@ -416,6 +416,10 @@ def manager_accept(*, account: ManagerAccount, request_id: int) -> Request | Non
             _tell(account, _("You no longer serve this chat."))
         except IllegalTransition:
             _alert_settle(account, request)
+        except HandoffError as refusal:
+            # refused for this manager only (e.g. at their cap): the request stays open
+            # for the others and the alert keeps its buttons, so they can try later
+            _tell(account, str(refusal), request_id=request.pk)
     return None
 
 
@@ -441,6 +445,9 @@ def manager_reject(*, account: ManagerAccount, request_id: int) -> None:
             request_reject(request=request, operator=account.manager)
         except IllegalTransition:
             _alert_settle(account, request)
+            return
+        except HandoffError as refusal:
+            _tell(account, str(refusal), request_id=request.pk)
             return
         alert = ManagerAlert.objects.filter(request=request, account=account).first()
         if alert is not None:

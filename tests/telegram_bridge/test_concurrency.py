@@ -26,9 +26,14 @@ TELEGRAM_USERS = (801, 802)
 def test_console_and_two_telegram_managers_accepting_at_once_leave_one_owner(telegram_world):
     world = telegram_world
     chat = world.bot.chat
-    console_operator = ManagerFactory(display_name="Console Carla", chats=[chat])
+    # every round leaves its winner one more accepted request: their cap must allow it
+    console_operator = ManagerFactory(
+        display_name="Console Carla", chats=[chat], max_simultaneous_dialogs=ROUNDS
+    )
     for index, user_id in enumerate(TELEGRAM_USERS):
-        manager = ManagerFactory(display_name=f"Telegram {index}", chats=[chat])
+        manager = ManagerFactory(
+            display_name=f"Telegram {index}", chats=[chat], max_simultaneous_dialogs=ROUNDS
+        )
         link = connect_link_create(bot=world.bot, manager=manager)
         world.receive(
             text_update(world.next_update_id(), user_id=user_id, text=f"/start {link.token}")

@@ -22,6 +22,8 @@ from telegram_bridge.models import (
     ManagerAlert,
     TelegramBot,
     TelegramChat,
+    TelegramUpdate,
+    UpdateState,
 )
 from telegram_bridge.services.managers import connect_link_create
 from tests.distributor.factories import ManagerFactory
@@ -270,6 +272,34 @@ def test_a_late_accept_changes_nothing(telegram_world):
         .startswith("You are talking to")
     )
     assert len(world.api.succeeded("editMessageText", chat_id=PETE)) == 1
+
+
+def test_a_manager_at_their_cap_is_told_and_the_request_stays_open_for_the_others(
+    telegram_world,
+):
+    world = telegram_world
+    # given Olga may hold one conversation and holds one
+    olga = connect(world, OLGA, "Olga")
+    Manager.objects.filter(pk=olga.pk).update(max_simultaneous_dialogs=1)
+    pete = connect(world, PETE, "Pete")
+    alice_request = ask_for_human(world, user_id=CLIENT, first_name="Alice")
+    accept(world, OLGA, alice_request)
+    bob_request = ask_for_human(world, user_id=OTHER_CLIENT, first_name="Bob")
+    # when she taps Accept on Bob's alert
+    accept(world, OLGA, bob_request)
+    # then she is told why, as a message, not a failed update
+    assert last_text_to(world, OLGA) == ("You already have 1 open conversation (your limit is 1).")
+    tap = TelegramUpdate.objects.order_by("update_id").last()
+    assert (tap.state, tap.error) == (UpdateState.PROCESSED, "")
+    # and the request is still waiting, her alert still has its buttons
+    bob_request.refresh_from_db()
+    assert (bob_request.status, bob_request.operator) == (RequestStatus.PENDING, None)
+    alert = ManagerAlert.objects.get(request=bob_request, account__telegram_user_id=OLGA)
+    assert alert.state == AlertState.OPEN
+    # and Pete can take it
+    accept(world, PETE, bob_request)
+    bob_request.refresh_from_db()
+    assert (bob_request.status, bob_request.operator) == (RequestStatus.ACCEPTED, pete)
 
 
 def test_a_console_accept_edits_every_telegram_alert(telegram_world):
