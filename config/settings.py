@@ -288,6 +288,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "daphne": {"level": "WARNING"},
+        # one INFO line per login attempt; lockouts and failures are WARNINGs
+        "axes": {"level": "WARNING"},
         "django.channels.server": {"level": "WARNING"},
         # httpx logs every request URL at INFO, and a Bot API URL contains the bot token
         "httpx": {"level": "WARNING"},
