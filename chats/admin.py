@@ -217,10 +217,29 @@ class StepAdmin(admin.ModelAdmin):
     inlines = [StepButtonInline]
 
 
+class CustomerClientInline(admin.TabularInline):
+    """Who this customer is in each chat and messenger (bound by their contact details)."""
+
+    model = Client
+    fields = ["chat", "messenger", "external_id", "name", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = _("clients bound to this customer")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     list_display = ["__str__", "phone", "email", "created_at"]
     search_fields = ["name", "phone", "email"]
+    inlines = [CustomerClientInline]
 
 
 @admin.register(Client)

@@ -13,7 +13,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from chats.admin import ChatAdmin, DialogAdmin
-from chats.models import Chat, Dialog
+from chats.models import Chat, Dialog, Feedback
 from handoff.models import FormField, HandoffSettings, Request, RequestEvent, WorkingPeriod
 from handoff.services import handoff_settings_for
 
@@ -227,13 +227,25 @@ class RequestAdmin(admin.ModelAdmin):
         "idle_deadline",
         "feedback_due_at",
         "feedback_asked",
+        "rating",
     ]
-    readonly_fields = ["answers"]
+    readonly_fields = ["answers", "rating"]
     inlines = [RequestEventInline]
 
     @admin.display(description=_("form answers"))
     def answers(self, request: Request) -> str:
         return form_answers_html(request.form_answers)
+
+    @admin.display(description=_("the visitor's rating"))
+    def rating(self, request: Request) -> str:
+        feedback = Feedback.objects.filter(
+            dialog_id=request.dialog_id, handoff_request_id=request.pk
+        ).first()
+        if feedback is None:
+            return "—"
+        if feedback.comment:
+            return f"{feedback.score}/{feedback.scale} — {feedback.comment}"
+        return f"{feedback.score}/{feedback.scale}"
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -119,6 +119,20 @@ def test_client_identity_is_read_only_in_admin(staff):
     assert staff.get("/admin/chats/client/add/").status_code == 403
 
 
+def test_a_customer_page_lists_the_clients_bound_to_it(staff):
+    from chats.models import Customer
+
+    dialog = DialogFactory(client__name="Ann in the widget")
+    customer = Customer.objects.create(name="Ann", email="ann@example.com")
+    dialog.client.customer = customer
+    dialog.client.save()
+
+    content = staff.get(f"/admin/chats/customer/{customer.pk}/change/").content.decode()
+
+    assert "Ann in the widget" in content
+    assert f"/admin/chats/client/{dialog.client.pk}/change/" in content
+
+
 def test_message_buttons_and_attachments_read_as_words_not_json(staff):
     dialog = DialogFactory()
     message, _created = message_post(

@@ -114,6 +114,19 @@ def test_the_dialog_page_lists_its_requests_with_their_answers_in_words(staff):
     assert f"/admin/handoff/request/{request.pk}/change/" in content
 
 
+def test_the_request_page_shows_the_visitors_rating_read_only(staff):
+    from chats.models import Feedback
+
+    request = _request()
+    Feedback.objects.create(
+        dialog=request.dialog, handoff_request_id=request.pk, scale=5, score=4, comment="Quick <3"
+    )
+
+    content = staff.get(f"/admin/handoff/request/{request.pk}/change/").content.decode()
+
+    assert "4/5 — Quick &lt;3" in content
+
+
 def test_the_request_list_says_whether_a_form_was_answered_without_json(staff):
     _request(form_answers=[{"label": "Your name", "value": "Ann"}])
     content = staff.get("/admin/handoff/request/").content.decode()
