@@ -16,13 +16,22 @@ from playwright.sync_api import expect
 from chats.enums import AuthorKind
 from chats.models import Dialog, Message
 from chats.services import message_post
+from handoff.enums import Fallback, FormFieldKind
+from handoff.models import FormField, HandoffSettings, Request
 from tests.browser_fixtures import *  # noqa: F403 - the shared browser fixtures
+from tests.handoff.test_console_browser import (
+    add_pre_handoff_form,
+    demo_chat_with_handoff,
+    let_the_accept_deadline_pass,
+    sweep_in_another_thread,
+)
 from tests.servers import wait_until
 
 GREETING = re.compile(r"^Hi! I am the demo shop's assistant")
 OUTBOX_KEY = "baton.demo.outbox"
 AFTER_THE_REFUSED_ONE = "Is this one delivered?"
 ONE_MORE = "And this one too?"
+THANKS = "Thank you! We will get back to you soon."
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -167,31 +176,29 @@ def the_visitors_dialog() -> Dialog:
 
 
 def test_an_answered_pre_handoff_form_is_read_only_after_a_reload(daphne_server, page):
-    # given: the visitor's dialog holds a pre-handoff form and, later, its answers
-    call_command("load_demo")
+    # given: a chat with a pre-handoff form, and a visitor who asked for a human
+    chat = demo_chat_with_handoff()
+    name, topic = add_pre_handoff_form(chat)
     widget = visitor_opens_the_chat(page, daphne_server)
-    dialog = the_visitors_dialog()
-    post_in_another_thread(
-        dialog=dialog, author_kind=AuthorKind.SYSTEM, text="Tell us", attachments=[HANDOFF_FORM]
-    )
-    post_in_another_thread(
-        dialog=dialog,
-        author_kind=AuthorKind.CLIENT,
-        text="Your name: Ann Example\nTopic: Billing",
-        attachments=[answers_of("handoff_form", ANSWERS)],
-        client_msg_id="form-answers-1",
-    )
+    messages = widget.locator("#baton-messages")
+    widget.locator("#baton-headset").click()
 
-    # when
+    # when: the visitor answers the form, then reloads the page
+    form = messages.locator("form.form-form")
+    form.locator(f"[name='{name.pk}']").fill("Ann Example")
+    form.locator(f"[name='{topic.pk}']").select_option("Billing")
+    form.locator("button[type=submit]").click()
+    answers = messages.locator(".from-client .answers")
+    expect(answers.locator("dd")).to_have_text(["Ann Example", "Billing"])
+    expect(messages.locator("form")).to_have_count(0)
     page.reload()
 
     # then: no form to send again; the answers are a read-only list
-    messages = widget.locator("#baton-messages")
-    answers = messages.locator(".from-client .answers")
     expect(answers.locator("dt")).to_have_text(["Your name", "Topic"])
     expect(answers.locator("dd")).to_have_text(["Ann Example", "Billing"])
     expect(messages.locator("form")).to_have_count(0)
     expect(messages.locator(".from-client .text")).to_have_count(0)
+    assert Request.objects.filter(chat=chat).count() == 1
 
 
 def test_a_form_is_settled_live_by_its_answers_and_a_later_one_stays_open(daphne_server, page):
@@ -226,46 +233,47 @@ def test_a_form_is_settled_live_by_its_answers_and_a_later_one_stays_open(daphne
     expect(messages.locator("form.form-form button[type=submit]")).to_be_visible()
 
 
-def test_an_answered_contact_form_is_read_only_after_a_reload_and_a_new_one_is_pre_filled(
+def test_the_contact_form_is_pre_filled_from_the_form_and_read_only_once_answered(
     daphne_server, page
 ):
-    # given: a contact form answered, and a second one carrying what the visitor typed
-    call_command("load_demo")
+    # given: a pre-handoff form asking for a name and an e-mail, and nobody to accept
+    chat = demo_chat_with_handoff(accept_timeout_seconds=1, fallback=Fallback.FORM)
+    settings = HandoffSettings.objects.get(chat=chat)
+    name = FormField.objects.create(
+        settings=settings, position=0, label="Your name", kind=FormFieldKind.NAME, required=True
+    )
+    email = FormField.objects.create(
+        settings=settings, position=1, label="E-mail", kind=FormFieldKind.EMAIL, required=False
+    )
     widget = visitor_opens_the_chat(page, daphne_server)
-    dialog = the_visitors_dialog()
-    post_in_another_thread(
-        dialog=dialog,
-        author_kind=AuthorKind.SYSTEM,
-        text="Leave your details",
-        attachments=[{"kind": "contact_form"}],
-    )
-    post_in_another_thread(
-        dialog=dialog,
-        author_kind=AuthorKind.CLIENT,
-        text="Phone: +442079460958",
-        attachments=[answers_of("contact_form", [{"label": "Phone", "value": "+442079460958"}])],
-        client_msg_id="contact-answers-1",
-    )
-    post_in_another_thread(
-        dialog=dialog,
-        author_kind=AuthorKind.SYSTEM,
-        text="Leave your details",
-        attachments=[
-            {
-                "kind": "contact_form",
-                "values": {"name": "Ann Example", "phone": "", "email": "ann@example.com"},
-            }
-        ],
-    )
-
-    # when
-    page.reload()
-
-    # then: the first form is settled, the second is pre-filled
     messages = widget.locator("#baton-messages")
-    expect(messages.locator(".from-client .answers dd")).to_have_text(["+442079460958"])
+    widget.locator("#baton-headset").click()
+    form = messages.locator("form.form-form")
+    form.locator(f"[name='{name.pk}']").fill("Ann Example")
+    form.locator(f"[name='{email.pk}']").fill("ann@example.com")
+    form.locator("button[type=submit]").click()
+    expect(messages.locator("form")).to_have_count(0)
+
+    # when: nobody accepts in time
+    let_the_accept_deadline_pass(chat)
+    sweep_in_another_thread()
+
+    # then: the contact form holds what the visitor typed
     contact = messages.locator("form.contact-form")
-    expect(contact).to_have_count(1)
     expect(contact.locator("[name=name]")).to_have_value("Ann Example")
     expect(contact.locator("[name=phone]")).to_have_value("")
     expect(contact.locator("[name=email]")).to_have_value("ann@example.com")
+
+    # when: the visitor adds a phone, sends it and reloads
+    contact.locator("[name=phone]").fill("+44 (20) 7946-0958")
+    contact.locator("button[type=submit]").click()
+    expect(messages.get_by_text(THANKS, exact=True)).to_be_visible()
+    page.reload()
+
+    # then: neither form is drawn again; both answers are read-only lists
+    expect(messages.get_by_text(THANKS, exact=True)).to_be_visible()
+    expect(messages.locator(".from-client .answers")).to_have_count(2)
+    expect(messages.locator(".from-client .answers").last.locator("dd")).to_have_text(
+        ["Ann Example", "+442079460958", "ann@example.com"]
+    )
+    expect(messages.locator("form")).to_have_count(0)
