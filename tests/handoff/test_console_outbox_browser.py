@@ -14,8 +14,8 @@ from chats.enums import AuthorKind
 from chats.models import Message
 from handoff.enums import RequestStatus
 from handoff.models import Request
-from tests.chats.test_widget_outbox_browser import post_in_another_thread
 from tests.handoff.test_console_browser import (
+    add_pre_handoff_form,
     demo_chat_with_handoff,
     operator_logs_in,
     visitor_opens_the_chat,
@@ -165,34 +165,22 @@ def test_an_error_is_an_inline_notice_the_operator_dismisses(daphne_server, new_
 
 
 def test_form_answers_read_as_a_list_in_the_console(daphne_server, new_page):
-    # given: a request whose dialog holds the visitor's form answers
-    demo_chat_with_handoff()
+    # given: a visitor answered the pre-handoff form
+    chat = demo_chat_with_handoff()
+    name, topic = add_pre_handoff_form(chat)
     console = new_page()
     operator_logs_in(console, daphne_server)
     widget = visitor_opens_the_chat(new_page(), daphne_server)
     widget.locator("#baton-headset").click()
-    request = wait_until(lambda: Request.objects.first())
-    post_in_another_thread(
-        dialog=request.dialog,
-        author_kind=AuthorKind.CLIENT,
-        text="Your name: Ann Example\nTopic: Billing",
-        attachments=[
-            {
-                "kind": "form_answers",
-                "of": "handoff_form",
-                "answers": [
-                    {"label": "Your name", "value": "Ann Example"},
-                    {"label": "Topic", "value": "Billing"},
-                ],
-            }
-        ],
-        client_msg_id="form-answers-1",
-    )
+    form = widget.locator("form.form-form")
+    form.locator(f"[name='{name.pk}']").fill("Ann Example")
+    form.locator(f"[name='{topic.pk}']").select_option("Billing")
+    form.locator("button[type=submit]").click()
 
     # when
     console.locator("#list-pending li").click()
 
-    # then
+    # then: the history shows the answers as label and value, not one line of text
     answers = console.locator("#messages .from-client .answers")
     expect(answers.locator("dt")).to_have_text(["Your name", "Topic"])
     expect(answers.locator("dd")).to_have_text(["Ann Example", "Billing"])
