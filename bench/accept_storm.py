@@ -172,6 +172,7 @@ def setup_storm(requests: int, operators: int, tag: str) -> tuple[list[int], lis
     from chats.enums import Messenger
     from chats.models import Chat
     from chats.services import dialog_start_or_resume
+    from distributor.models import Manager
     from distributor.services import manager_create
     from handoff import services
 
@@ -184,6 +185,8 @@ def setup_storm(requests: int, operators: int, tag: str) -> tuple[list[int], lis
             display_name=f"Operator {number}",
             chats=[chat],
         )
+        # the storm measures the race, not the cap: any operator may win every request
+        Manager.objects.filter(pk=manager.pk).update(max_simultaneous_dialogs=requests)
         people.append({"manager": manager.pk, "session": operator_session_key(manager.user)})
     request_ids = []
     for number in range(requests):

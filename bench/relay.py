@@ -540,6 +540,7 @@ def baton_accept_all(session_ids: list[str], per_operator: int, tag: str) -> lis
     """Open a request in every dialog and have an operator accept it; one operator
     account (and one logged-in session) per `per_operator` dialogs."""
     from chats.models import Chat, Dialog
+    from distributor.models import Manager
     from distributor.services import manager_create
     from handoff import services
 
@@ -552,6 +553,8 @@ def baton_accept_all(session_ids: list[str], per_operator: int, tag: str) -> lis
             display_name=f"Operator {number}",
             chats=[chat],
         )
+        # each operator holds per_operator conversations at once (the cap allows it)
+        Manager.objects.filter(pk=manager.pk).update(max_simultaneous_dialogs=per_operator)
         operators.append((manager, operator_session_key(manager.user)))
     dialogs = Dialog.objects.select_related("chat", "client").in_bulk(
         session_ids, field_name="session_id"
