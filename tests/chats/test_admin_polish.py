@@ -13,6 +13,7 @@ from chats.enums import AuthorKind
 from chats.models import Dialog
 from chats.services import message_post
 from chats.views import frame_code
+from tests.browser_fixtures import *  # noqa: F403 - browser, page for the browser tests
 from tests.chats.factories import ChatFactory, DialogFactory
 
 pytestmark = pytest.mark.django_db
@@ -246,3 +247,32 @@ def test_the_admin_is_named_baton_not_django(staff):
     content = staff.get("/admin/").content.decode()
     assert "Baton administration" in content
     assert "Django administration" not in content
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_frame_code_is_copied_exactly_in_the_browser(daphne_server, page):
+    from django.contrib.auth import get_user_model
+    from playwright.sync_api import expect
+
+    from tests.config.test_content_security_policy_browser import PolicyWatch
+
+    # given
+    get_user_model().objects.create_superuser("root", "", "root-password")  # noqa: S106
+    chat = ChatFactory()
+    base = daphne_server.http_url
+    watch = PolicyWatch(page)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    page.goto(f"{base}/admin/login/?next=/admin/chats/chat/{chat.pk}/frame-code/")
+    page.fill("#id_username", "root")
+    page.fill("#id_password", "root-password")
+    page.locator("input[type=submit]").click()
+    # when
+    page.get_by_role("button", name="Copy").click()
+    # then
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    snippet = frame_code(chat=chat, base_url=base)
+    assert page.locator("#frame-code").input_value() == snippet
+    assert page.evaluate("navigator.clipboard.readText()") == snippet
+    assert page.get_by_text("just before </body>").is_visible()
+    watch.assert_clean()

@@ -308,3 +308,28 @@ def test_the_handoff_settings_page_fits_a_laptop_window(daphne_server, page, wid
     )
 
     assert overflow <= 0
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_non_operator_reads_why_and_logs_out_in_the_browser(daphne_server, page):
+    from playwright.sync_api import expect
+
+    from tests.config.test_content_security_policy_browser import PolicyWatch
+
+    # given
+    UserFactory(username="visitor")
+    base = daphne_server.http_url
+    watch = PolicyWatch(page)
+    page.goto(f"{base}/console/login/")
+    page.locator("input[name=username]").fill("visitor")
+    page.locator("input[name=password]").fill("operator-password")
+    page.locator("form.login-form button[type=submit]").click()
+    expect(page.get_by_text("this account is not an operator")).to_be_visible()
+    # when
+    page.get_by_role("button", name="Log out").click()
+    # then
+    expect(page).to_have_url(f"{base}/console/login/")
+    page.goto(f"{base}/console/")
+    expect(page.locator("input[name=username]")).to_be_visible()
+    watch.assert_clean()
