@@ -192,6 +192,7 @@ def test_operator_accepts_talks_and_closes_and_the_visitor_rates(daphne_server, 
     assert feedback.operator_name == OPERATOR_NAME
     assert Feedback.objects.count() == 1
     assert alerts == []
+    expect(console.locator("#notices .notice")).to_have_count(0)
     expect(messages.locator(".notice")).to_have_count(0)
 
 
@@ -284,6 +285,7 @@ def test_html_from_visitor_operator_and_form_is_shown_as_text(daphne_server, new
     assert console.evaluate("() => typeof window.__pwned") == "undefined"
     assert pwned(visitor, widget) == ["undefined", "undefined"]
     assert alerts == []
+    expect(console.locator("#notices .notice")).to_have_count(0)
 
 
 def test_reply_form_shows_only_once_the_operator_has_accepted(daphne_server, new_page):

@@ -115,6 +115,7 @@ def test_a_refused_reply_leaves_the_outbox_and_is_marked(daphne_server, new_page
         Message.objects.filter(author_kind=AuthorKind.OPERATOR).values_list("text", flat=True)
     ) == [REPLY]
     assert alerts == []
+    expect(console.locator("#notices .notice")).to_have_count(0)
 
 
 def test_the_tab_title_counts_requests_already_pending_at_load(daphne_server, new_page):
