@@ -207,6 +207,11 @@ class StepButtonInline(admin.TabularInline):
             step = Step.objects.filter(pk=step_id).select_related("script").first()
             if step is not None:
                 kwargs["queryset"] = Script.objects.filter(chat_id=step.script.chat_id)
+            field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+            if step is not None:
+                # all of one chat: its name before each script is noise in a narrow column
+                field.label_from_instance = lambda script: script.name
+            return field
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
@@ -215,6 +220,9 @@ class StepAdmin(admin.ModelAdmin):
     list_display = ["__str__", "script", "marker", "connect_operator"]
     list_filter = ["script__chat"]
     inlines = [StepButtonInline]
+
+    class Media:
+        css = {"all": ["admin/step_buttons.css"]}
 
 
 class CustomerClientInline(admin.TabularInline):

@@ -134,6 +134,20 @@ def test_a_customer_page_lists_the_clients_bound_to_it(staff):
     assert f"/admin/chats/client/{dialog.client.pk}/change/" in content
 
 
+def test_a_step_buttons_target_scripts_are_named_without_their_chat(staff):
+    from tests.chats.factories import ScriptFactory, StepButtonFactory, StepFactory
+
+    chat = ChatFactory(name="Shop")
+    delivery = ScriptFactory(chat=chat, name="Delivery")
+    step = StepFactory(script=ScriptFactory(chat=chat, name="Greeting"))
+    StepButtonFactory(step=step, target_script=delivery)
+
+    content = staff.get(f"/admin/chats/step/{step.pk}/change/").content.decode()
+
+    # the choice is among this chat's scripts only: the chat's name is noise there
+    assert f'<option value="{delivery.pk}" selected>Delivery</option>' in content
+
+
 def test_message_buttons_and_attachments_read_as_words_not_json(staff):
     dialog = DialogFactory()
     message, _created = message_post(
@@ -276,3 +290,28 @@ def test_the_frame_code_is_copied_exactly_in_the_browser(daphne_server, page):
     assert page.evaluate("navigator.clipboard.readText()") == snippet
     assert page.get_by_text("just before </body>").is_visible()
     watch.assert_clean()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_step_page_with_buttons_fits_a_laptop_window(daphne_server, page):
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from chats.models import Script
+
+    call_command("load_demo")  # its greeting has four buttons to scripts and one to a URL
+    step = Script.objects.get(chat__public_key="demo", kind="start").steps.get()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    get_user_model().objects.create_superuser("root", "", "root-password")  # noqa: S106
+    page.goto(f"{daphne_server.http_url}/admin/login/?next=/admin/chats/step/{step.pk}/change/")
+    page.fill("#id_username", "root")
+    page.fill("#id_password", "root-password")
+    page.locator("input[type=submit]").click()
+    page.wait_for_selector("#buttons-group")
+
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+
+    assert overflow <= 0
