@@ -9,7 +9,12 @@ const labels = {
   offline: root.dataset.labelOffline,
   notSent: root.dataset.labelNotSent,
   dismiss: root.dataset.labelDismiss,
+  unavailable: root.dataset.labelUnavailable,
+  ended: root.dataset.labelEnded,
 };
+// the server closes for good with these: the session is over, or the user is no operator
+const CLOSE_NOT_LOGGED_IN = 4401;
+const CLOSE_NOT_OPERATOR = 4403;
 const requests = new Map();
 let me = null;
 let socket = null;
@@ -146,11 +151,28 @@ function select(id) {
   renderLists();
 }
 
+function replyEnable(enabled) {
+  for (const control of $("reply").elements) control.disabled = !enabled;
+}
+
+// the request on screen is no longer in any list (its chat was taken away, say): clear it
+function unavailable() {
+  selected = null;
+  lastSequence = 0;
+  $("messages").replaceChildren();
+  $("detail").hidden = true;
+  replyEnable(false);
+  $("empty").textContent = labels.unavailable;
+  $("empty").hidden = false;
+  history.replaceState(null, "", "/console/");
+}
+
 function renderDetail() {
   const request = requests.get(selected);
   if (!request) return;
   $("empty").hidden = true;
   $("detail").hidden = false;
+  replyEnable(true);
   $("detail-client").textContent = request.client;
   $("detail-chat").textContent = request.chat;
   const waiting = request.status === "pending" || request.status === "queued";
@@ -296,6 +318,7 @@ function handle(frame) {
       me = frame.me;
       requests.clear();
       for (const request of frame.items) requests.set(request.id, request);
+      if (selected && !requests.has(selected)) unavailable();
       renderLists();
       if (first && selected && requests.has(selected)) send({ type: "watch", request: selected, last_sequence: lastSequence });
       if (first) flush();
@@ -338,6 +361,16 @@ function handle(frame) {
   }
 }
 
+// closed for good: say why and how to go on, and do not reconnect
+function ended(code) {
+  $("connection").textContent = labels.ended;
+  $("ended-logged-out").hidden = code !== CLOSE_NOT_LOGGED_IN;
+  $("ended-not-operator").hidden = code !== CLOSE_NOT_OPERATOR;
+  $("ended").hidden = false;
+  replyEnable(false);
+  for (const button of $("detail").querySelectorAll(".actions button, .actions input")) button.disabled = true;
+}
+
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   socket = new WebSocket(`${scheme}://${location.host}/ws/console/`);
@@ -352,8 +385,8 @@ function connect() {
   socket.addEventListener("close", (event) => {
     socket = null;
     ready = false;
-    if (event.code === 4401) {
-      location.href = "/console/login/";
+    if (event.code === CLOSE_NOT_LOGGED_IN || event.code === CLOSE_NOT_OPERATOR) {
+      ended(event.code);
       return;
     }
     $("connection").textContent = labels.offline;
@@ -370,7 +403,7 @@ $("close").addEventListener("change", (event) => {
 $("reply").addEventListener("submit", (event) => {
   event.preventDefault();
   const text = $("reply-text").value.trim();
-  if (!text) return;
+  if (!text || !selected) return;
   $("reply-text").value = "";
   const frame = { type: "message", request: selected, client_msg_id: newId(), text };
   outbox.set(frame.client_msg_id, frame);
