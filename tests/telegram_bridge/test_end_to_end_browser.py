@@ -212,18 +212,15 @@ def telegram(fake_api, demo_chat, telegram_site, celery_worker) -> Telegram:
     return Telegram(api=fake_api, bot=bot, site=telegram_site)
 
 
-def operator_logs_in(page, server) -> list[str]:
-    """The demo operator in the console, its live socket open; returns the alerts the
-    console shows (its error frames)."""
-    alerts: list[str] = []
-    page.on("dialog", lambda dialog: (alerts.append(dialog.message), dialog.dismiss()))
+def operator_logs_in(page, server) -> None:
+    """The demo operator in the console, its live socket open. The console shows its
+    error frames as inline notices (`#notices .notice`), never as alert()."""
     page.goto(f"{server.http_url}/console/login/")
     page.locator("input[name=username]").fill("operator")
     page.locator("input[name=password]").fill("baton-operator")
     page.locator("form.login-form button[type=submit]").click()
     expect(page).to_have_url(f"{server.http_url}/console/")
     expect(page.locator("#connection")).to_have_text("")
-    return alerts
 
 
 # --- tests --------------------------------------------------------------------------
@@ -320,7 +317,7 @@ def test_widget_visitor_talks_to_a_telegram_manager_and_rates(telegram, demo_cha
 def test_telegram_user_talks_to_a_console_operator_and_rates(telegram, new_page):
     # given: the demo operator in the console
     console = new_page()
-    alerts = operator_logs_in(console, telegram.site)
+    operator_logs_in(console, telegram.site)
 
     # and: a Telegram user who started the bot and wrote to it
     telegram.write(CLIENT_USER, "/start", first_name="Ann")
@@ -407,4 +404,4 @@ def test_telegram_user_talks_to_a_console_operator_and_rates(telegram, new_page)
     request.refresh_from_db()
     assert (request.status, request.close_reason) == (RequestStatus.CLOSED, "operator")
     telegram.assert_all_handled()
-    assert alerts == []
+    expect(console.locator("#notices .notice")).to_have_count(0)
