@@ -16,8 +16,11 @@ const labels = {
   submit: root.dataset.labelSubmit,
   thanks: root.dataset.labelThanks,
   queue: root.dataset.labelQueue,
+  newChat: root.dataset.labelNewChat,
 };
 const endButton = document.getElementById("baton-end");
+const endConfirm = document.getElementById("baton-end-confirm");
+const endedBar = document.getElementById("baton-ended");
 const list = document.getElementById("baton-messages");
 const form = document.getElementById("baton-form");
 const input = document.getElementById("baton-input");
@@ -50,6 +53,12 @@ let greeted = false;
 let backoff = 500;
 let pingTimer = null;
 let headsetOffered = false;
+// the dialog is closed: nothing more goes to it, and the visitor's next step opens a new one
+let ended = false;
+// a new dialog was asked for from the ended state; the old history stays above a divider
+let restarting = false;
+// reconnect at once (the visitor is waiting), not after the backoff
+let reconnectNow = false;
 // unacknowledged frames survive a reload; resending is safe (client_msg_id)
 const outbox = new Map(readOutbox());
 const pageQueue = [];
@@ -96,10 +105,25 @@ function statusLabel(status) {
 function applyStatus(status) {
   setState(statusLabel(status));
   const closed = status === "closed";
-  input.disabled = closed;
-  document.getElementById("baton-send").disabled = closed;
+  ended = closed;
   if (headset) headset.hidden = status !== "bot" || !headsetOffered;
-  endButton.hidden = status !== "waiting" && status !== "operator";
+  // the visitor may end an open dialog whoever has it: the bot, the queue, an operator
+  endButton.hidden = closed;
+  endedBar.hidden = !closed || restarting;
+  if (closed) endConfirm.hidden = true;
+}
+
+// from the ended state: reconnect, and the new hello opens a new dialog
+function startNewChat() {
+  if (!ended || restarting) return;
+  restarting = true;
+  endedBar.hidden = true;
+  if (socket) {
+    reconnectNow = true;
+    socket.close(1000);
+  } else {
+    connect();
+  }
 }
 
 function timeOf(iso) {
@@ -343,7 +367,7 @@ function notice(text) {
 }
 
 function transmit(frame) {
-  if (socket && greeted && socket.readyState === WebSocket.OPEN) {
+  if (socket && greeted && !ended && socket.readyState === WebSocket.OPEN) {
     socket.send(JSON.stringify(frame));
   }
 }
@@ -353,7 +377,9 @@ function sendFrame(frame) {
   outbox.set(withId.client_msg_id, withId);
   saveOutbox();
   drawPending(withId);
-  transmit(withId);
+  // after the end, what the visitor does goes to a new dialog (sent from the outbox)
+  if (ended) startNewChat();
+  else transmit(withId);
 }
 
 function flush() {
@@ -363,9 +389,18 @@ function flush() {
 
 function handle(frame) {
   switch (frame.type) {
-    case "welcome":
+    case "welcome": {
+      const wasRestarting = restarting;
+      restarting = false;
       if (frame.dialog !== dialogId) {
-        list.replaceChildren();
+        if (wasRestarting) {
+          const divider = document.createElement("li");
+          divider.className = "divider";
+          divider.textContent = labels.newChat;
+          appendStored(divider);
+        } else {
+          list.replaceChildren();
+        }
         lastSequence = 0;
         dialogId = frame.dialog;
         store.set("dialog", dialogId);
@@ -374,8 +409,10 @@ function handle(frame) {
       greeted = true;
       headsetOffered = Boolean(frame.headset);
       applyStatus(frame.status);
-      flush();
+      if (ended && outbox.size && !wasRestarting) startNewChat();
+      else flush();
       break;
+    }
     case "message":
       renderMessage(frame.message);
       break;
@@ -397,6 +434,18 @@ function handle(frame) {
       finishForms(frame.of);
       break;
     case "error":
+      if (frame.code === "dialog_closed") {
+        // it closed before the status reached us: a message goes to a new dialog,
+        // anything else (a button of the old dialog) is dropped with the old dialog
+        const refused = outbox.get(frame.client_msg_id);
+        if (refused && refused.type !== "message") {
+          outbox.delete(frame.client_msg_id);
+          saveOutbox();
+        }
+        applyStatus("closed");
+        if (outbox.size) startNewChat();
+        break;
+      }
       if (TRANSIENT_ERRORS.has(frame.code)) {
         if (frame.code === "rate_limited") setTimeout(flush, 1000);
         break;
@@ -433,6 +482,16 @@ function connect() {
       store.remove("dialog");
       dialogId = null;
     }
+    if (reconnectNow) {
+      reconnectNow = false;
+      connect();
+      return;
+    }
+    if (ended && !restarting) {
+      // nothing to resume: the visitor's next step opens a new dialog
+      setState(labels.closed);
+      return;
+    }
     setState(labels.offline);
     const delay = backoff + Math.random() * backoff;
     backoff = Math.min(backoff * 2, 15000);
@@ -442,7 +501,7 @@ function connect() {
 
 function open() {
   store.set("open", "1");
-  connect();
+  if (!ended) connect();
   input.focus();
 }
 
@@ -458,7 +517,22 @@ form.addEventListener("submit", (event) => {
 });
 
 if (headset) headset.addEventListener("click", () => transmit({ type: "handoff" }));
-endButton.addEventListener("click", () => transmit({ type: "close" }));
+// ending is asked once more in the page: a slip would end a conversation with a person
+endButton.addEventListener("click", () => {
+  endConfirm.hidden = false;
+  document.getElementById("baton-end-no").focus();
+});
+document.getElementById("baton-end-yes").addEventListener("click", () => {
+  endConfirm.hidden = true;
+  transmit({ type: "close" });
+});
+document.getElementById("baton-end-no").addEventListener("click", () => {
+  endConfirm.hidden = true;
+});
+document.getElementById("baton-new-chat").addEventListener("click", () => {
+  startNewChat();
+  input.focus();
+});
 
 document.getElementById("baton-close").addEventListener("click", () => {
   store.remove("open");
