@@ -155,6 +155,7 @@ class Chat(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name = _("chat")
+        verbose_name_plural = _("chats")
 
     def __str__(self) -> str:
         return self.name
@@ -187,6 +188,8 @@ class MessengerLink(models.Model):
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("messenger link")
+        verbose_name_plural = _("messenger links")
         ordering = ["position", "id"]
 
     def __str__(self) -> str:
@@ -212,6 +215,8 @@ class Script(models.Model):
     )
 
     class Meta:
+        verbose_name = _("script")
+        verbose_name_plural = _("scripts")
         ordering = ["chat", "name"]
         constraints = [
             models.UniqueConstraint(fields=["chat", "name"], name="script_name_unique_per_chat"),
@@ -256,6 +261,8 @@ class Step(models.Model):
     )
 
     class Meta:
+        verbose_name = _("step")
+        verbose_name_plural = _("steps")
         ordering = ["script", "position", "id"]
 
     def __str__(self) -> str:
@@ -285,6 +292,8 @@ class StepButton(models.Model):
     url = models.URLField(_("or opens URL"), blank=True)
 
     class Meta:
+        verbose_name = _("step button")
+        verbose_name_plural = _("step buttons")
         ordering = ["step", "position", "id"]
 
     def __str__(self) -> str:
@@ -310,6 +319,8 @@ class Customer(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
         constraints = [
             models.CheckConstraint(
                 condition=Q(phone__isnull=False) | Q(email__isnull=False),
@@ -354,6 +365,8 @@ class Client(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("client")
+        verbose_name_plural = _("clients")
         constraints = [
             models.UniqueConstraint(
                 fields=["chat", "messenger", "external_id"], name="client_identity_unique"
@@ -386,6 +399,8 @@ class Dialog(models.Model):
     headset_revealed = models.BooleanField(default=False)
 
     class Meta:
+        verbose_name = _("dialog")
+        verbose_name_plural = _("dialogs")
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["chat", "status", "-started_at"])]
         constraints = [
@@ -426,6 +441,8 @@ class Message(models.Model):
     client_msg_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - NULL means "not sent by a client", unique only when set
 
     class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
         ordering = ["dialog", "sequence"]
         constraints = [
             models.UniqueConstraint(fields=["dialog", "sequence"], name="message_sequence_unique"),
@@ -446,6 +463,8 @@ class MarkerHit(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("marker hit")
+        verbose_name_plural = _("marker hits")
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
@@ -461,6 +480,8 @@ class PageVisit(models.Model):
     visited_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("page visit")
+        verbose_name_plural = _("page visits")
         ordering = ["visited_at", "id"]
 
     def __str__(self) -> str:
@@ -484,6 +505,8 @@ class Feedback(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("rating")
+        verbose_name_plural = _("ratings")
         constraints = [
             models.CheckConstraint(
                 condition=Q(score__gte=1) & Q(score__lte=models.F("scale")),

@@ -24,6 +24,7 @@ class Manager(models.Model):
     class Meta:
         ordering = ["display_name"]
         verbose_name = _("manager")
+        verbose_name_plural = _("managers")
 
     def __str__(self) -> str:
         return self.display_name

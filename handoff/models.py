@@ -91,6 +91,8 @@ class WorkingPeriod(models.Model):
     ends_at = models.TimeField(_("to"))
 
     class Meta:
+        verbose_name = _("working period")
+        verbose_name_plural = _("working periods")
         ordering = ["weekday", "starts_at"]
 
     def __str__(self) -> str:
@@ -120,6 +122,8 @@ class FormField(models.Model):
     )
 
     class Meta:
+        verbose_name = _("form question")
+        verbose_name_plural = _("form questions")
         ordering = ["position", "id"]
 
     def __str__(self) -> str:
@@ -144,6 +148,10 @@ class DialogFormAnswers(models.Model):
     # what the answers say about the visitor: {"name", "phone", "email"} (may be blank)
     contact = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("form answers of a dialog")
+        verbose_name_plural = _("form answers of dialogs")
 
     def __str__(self) -> str:
         return f"form of {self.dialog_id}"
@@ -201,6 +209,8 @@ class Request(models.Model):
     feedback_asked = models.BooleanField(default=False)
 
     class Meta:
+        verbose_name = _("request")
+        verbose_name_plural = _("requests")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["chat", "status", "created_at"])]
         constraints = [
@@ -237,6 +247,7 @@ class RequestEvent(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         verbose_name = _("request event")
+        verbose_name_plural = _("request events")
 
     def __str__(self) -> str:
         return f"{self.from_status or '∅'} → {self.to_status}"

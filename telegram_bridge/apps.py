@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class TelegramBridgeConfig(AppConfig):
     name = "telegram_bridge"
-    verbose_name = "Telegram"
+    verbose_name = _("Telegram")
 
     def ready(self) -> None:
         from chats.enums import Messenger

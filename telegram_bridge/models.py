@@ -54,6 +54,7 @@ class TelegramBot(models.Model):
 
     class Meta:
         verbose_name = _("Telegram bot")
+        verbose_name_plural = _("Telegram bots")
 
     def __str__(self) -> str:
         return f"@{self.username}" if self.username else f"Telegram bot of {self.chat_id}"
@@ -71,6 +72,8 @@ class TelegramChat(models.Model):
     processing_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("Telegram chat")
+        verbose_name_plural = _("Telegram chats")
         constraints = [
             models.UniqueConstraint(fields=["bot", "telegram_chat_id"], name="telegram_chat_unique")
         ]
@@ -108,6 +111,7 @@ class TelegramUpdate(models.Model):
 
     class Meta:
         verbose_name = _("received update")
+        verbose_name_plural = _("received updates")
         constraints = [
             models.UniqueConstraint(fields=["bot", "update_id"], name="telegram_update_once")
         ]
@@ -172,6 +176,7 @@ class ConnectLink(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = _("manager connect link")
+        verbose_name_plural = _("manager connect links")
 
     def __str__(self) -> str:
         return f"connect link for {self.manager}"
@@ -201,6 +206,8 @@ class ManagerAlert(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("manager alert")
+        verbose_name_plural = _("manager alerts")
         constraints = [
             models.UniqueConstraint(fields=["request", "account"], name="one_alert_per_manager")
         ]
@@ -219,6 +226,10 @@ class ManagerSession(models.Model):
     account = models.ForeignKey(ManagerAccount, on_delete=models.CASCADE, related_name="sessions")
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("manager session on Telegram")
+        verbose_name_plural = _("manager sessions on Telegram")
 
     def __str__(self) -> str:
         return f"{self.account} on request {self.request_id}"
@@ -240,6 +251,10 @@ class FormProgress(models.Model):
     answers = models.JSONField(default=dict)
     position = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("form in progress")
+        verbose_name_plural = _("forms in progress")
 
     def __str__(self) -> str:
         return f"{self.kind} form of {self.dialog_id}"
@@ -287,6 +302,8 @@ class OutboundMessage(models.Model):
     error = models.CharField(max_length=300, blank=True)
 
     class Meta:
+        verbose_name = _("outbound message")
+        verbose_name_plural = _("outbound messages")
         indexes = [
             models.Index(fields=["bot", "status", "id"]),
             models.Index(fields=["bot", "telegram_chat_id", "telegram_message_id"]),
