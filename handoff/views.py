@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from chats.realtime import user_access_changed_publish
 from handoff import selectors
+from handoff.enums import RequestStatus
 from handoff.models import Request
 
 
@@ -26,7 +27,14 @@ def console(request: HttpRequest, request_id: int | None = None) -> HttpResponse
         except Request.DoesNotExist:
             raise Http404("No such request.") from None
     return render(
-        request, "handoff/console.html", {"manager": manager, "selected_request": request_id}
+        request,
+        "handoff/console.html",
+        {
+            "manager": manager,
+            "selected_request": request_id,
+            # the statuses' labels in the operator's language, for the lists and the header
+            "request_statuses": RequestStatus.choices,
+        },
     )
 
 

@@ -11,7 +11,10 @@ const labels = {
   dismiss: root.dataset.labelDismiss,
   unavailable: root.dataset.labelUnavailable,
   ended: root.dataset.labelEnded,
+  document: root.dataset.labelDocument || "document",
 };
+// a request status in the page's language (data-status-<value>), else the raw value
+const statusLabel = (status) => root.getAttribute(`data-status-${status}`) || status;
 // the server closes for good with these: the session is over, or the user is no operator
 const CLOSE_NOT_LOGGED_IN = 4401;
 const CLOSE_NOT_OPERATOR = 4403;
@@ -135,7 +138,7 @@ function listItem(request) {
   title.textContent = request.client;
   const sub = document.createElement("div");
   sub.className = "sub";
-  sub.textContent = `${request.chat} · ${request.status}${request.operator ? ` · ${request.operator}` : ""}`;
+  sub.textContent = `${request.chat} · ${statusLabel(request.status)}${request.operator ? ` · ${request.operator}` : ""}`;
   item.append(title, sub);
   item.addEventListener("click", () => select(request.id));
   return item;
@@ -177,7 +180,7 @@ function renderDetail() {
   $("detail-chat").textContent = request.chat;
   const waiting = request.status === "pending" || request.status === "queued";
   const mine = request.status === "accepted" && request.operator_id === me;
-  let status = request.status;
+  let status = statusLabel(request.status);
   if (request.status === "accepted" && !mine) status = `${labels.taken} ${request.operator}`;
   $("detail-status").textContent = status;
   $("accept").hidden = !waiting;
@@ -291,7 +294,7 @@ function renderMessage(message) {
       image.src = attachment.url;
       link.appendChild(image);
     } else {
-      link.textContent = `📎 ${attachment.file_name || "document"}`;
+      link.textContent = `📎 ${attachment.file_name || labels.document}`;
     }
     item.appendChild(link);
   }

@@ -17,6 +17,7 @@ const labels = {
   thanks: root.dataset.labelThanks,
   queue: root.dataset.labelQueue,
   newChat: root.dataset.labelNewChat,
+  document: root.dataset.labelDocument || "document",
 };
 const endButton = document.getElementById("baton-end");
 const endConfirm = document.getElementById("baton-end-confirm");
@@ -247,7 +248,7 @@ function renderMedia(item, attachment) {
     link.href = attachment.url;
     link.target = "_blank";
     link.rel = "noopener";
-    link.textContent = `📎 ${attachment.file_name || "document"}`;
+    link.textContent = `📎 ${attachment.file_name || labels.document}`;
     body.appendChild(link);
   }
 }
