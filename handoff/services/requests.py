@@ -264,6 +264,9 @@ def request_accept(*, request: Request, operator: Manager, now: datetime | None 
             raise NotYourRequest("this operator does not serve the request's chat")
         if locked.status == RequestStatus.ACCEPTED:
             raise RequestAlreadyTaken(locked.status, locked.operator.display_name)
+        # a request no longer waiting is refused as such, whatever the operator holds
+        if not locked.can_move_to(RequestStatus.ACCEPTED):
+            raise IllegalTransition(locked.status, RequestStatus.ACCEPTED)
         _capacity_check(operator)
         _move(
             locked,
@@ -320,10 +323,15 @@ def operator_message_post(
     now: datetime | None = None,
 ) -> tuple[Message, bool]:
     """An operator writes to the visitor "as {name}". Only the request's operator, only
-    while it is accepted. Idempotent on client_msg_id."""
+    while it is accepted. Idempotent on client_msg_id, also after the request has
+    changed: a resend of this operator's own stored reply (its ack was lost, then the
+    request closed) returns (message, False) and writes nothing."""
     now = now or timezone.now()
     with transaction.atomic():
         dialog, locked = _lock(request)
+        stored = _own_reply(dialog, operator, client_msg_id)
+        if stored is not None:
+            return stored, False
         if locked.operator_id != operator.pk:
             raise NotYourRequest("only the operator who accepted the request can write")
         if locked.status != RequestStatus.ACCEPTED:
@@ -342,6 +350,20 @@ def operator_message_post(
             locked.reply_deadline = now + timedelta(seconds=settings.reply_timeout_seconds)
             locked.save(update_fields=["idle_deadline", "reply_deadline"])
     return message, created
+
+
+def _own_reply(dialog: Dialog, operator: Manager, client_msg_id: str) -> Message | None:
+    """The reply this operator already stored in this dialog under client_msg_id, if any
+    (an id used by anyone else is not theirs to read back)."""
+    message = Message.objects.filter(dialog=dialog, client_msg_id=client_msg_id).first()
+    if (
+        message is None
+        or message.author_kind != AuthorKind.OPERATOR
+        or message.author_name != operator.display_name
+        or not Request.objects.filter(dialog=dialog, operator=operator).exists()
+    ):
+        return None
+    return message
 
 
 def request_note_client_message(
