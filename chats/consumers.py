@@ -201,11 +201,15 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         await self.acknowledge(frame.client_msg_id, result)
 
     async def handle_handoff(self) -> None:
-        if not self.dialog.headset_visible:
-            raise FrameError("handoff_unavailable", "this chat does not connect operators")
+        # handoff's request_reason_check decides on the stored dialog (this socket's
+        # copy may have missed the trigger's reveal)
         try:
             await database_sync_to_async(self._open_request)()
         except HandoffRefused as refusal:
+            if refusal.code == "handoff_unavailable":
+                raise FrameError(
+                    "handoff_unavailable", "this chat does not connect operators"
+                ) from None
             raise FrameError(refusal.code, refusal.detail) from None
         except (HandoffUnavailable, services.DialogClosed):
             raise FrameError("handoff_unavailable", "no operator can be asked now") from None

@@ -301,12 +301,15 @@ def client_message_receive(
 def _client_asks_for_human(bot: TelegramBot, dialog: Dialog, chat_id: int, *, reason: str) -> None:
     FormProgress.objects.filter(dialog=dialog, kind=FormKind.CONTACT).delete()
     with override(dialog.chat.language):
-        if not dialog.headset_visible:
-            _say(bot, chat_id, _("This chat connects you to a person when the bot offers it."))
-            return
+        # handoff's request_reason_check is the one rule (the headset shown or not)
         try:
             handoff_entry.handler.open_request(dialog=dialog, reason=reason)
-        except (HandoffUnavailable, HandoffRefused, DialogClosed):
+        except HandoffRefused as refusal:
+            if refusal.code == "handoff_unavailable":
+                _say(bot, chat_id, _("This chat connects you to a person when the bot offers it."))
+            else:
+                _say(bot, chat_id, _("No operator can be asked now."))
+        except (HandoffUnavailable, DialogClosed):
             _say(bot, chat_id, _("No operator can be asked now."))
 
 

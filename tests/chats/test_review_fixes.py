@@ -1,0 +1,56 @@
+"""Regression tests for the code review of issue 8 (chats)."""
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from chats.models import Dialog
+from chats.visitor_tokens import visitor_token_issue
+from handoff.models import Request
+from tests.chats.test_consumers import (
+    chat,  # noqa: F401 - fixture
+    hello,
+    open_socket,
+    receive_until,
+)
+
+# --- review item 8: the widget asks the service, not its in-memory dialog ----------
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_handoff_opens_the_request_when_only_the_database_knows_the_headset_is_shown(chat):  # noqa: F811
+    chat.headset_mode = "trigger"
+    await sync_to_async(chat.save)()
+    communicator, _connected = await open_socket(chat.public_key)
+    await hello(communicator, visitor_token_issue(public_key=chat.public_key))
+    await communicator.receive_json_from(timeout=5)  # greeting
+    # the trigger revealed the headset, and its event never reached this socket
+    await sync_to_async(Dialog.objects.update)(headset_revealed=True)
+    # when
+    await communicator.send_json_to({"type": "handoff"})
+    frames = await receive_until(communicator, lambda frame: frame["type"] in ("status", "error"))
+    # then
+    assert frames[-1] == {"type": "status", "status": "waiting"}
+    request = await sync_to_async(Request.objects.get)()
+    assert (request.status, request.reason) == ("pending", "trigger")
+    await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_handoff_in_a_chat_that_hides_the_headset_is_refused_as_before(chat):  # noqa: F811
+    chat.headset_mode = "trigger"
+    await sync_to_async(chat.save)()
+    communicator, _connected = await open_socket(chat.public_key)
+    await hello(communicator, visitor_token_issue(public_key=chat.public_key))
+    await communicator.receive_json_from(timeout=5)  # greeting
+    # when
+    await communicator.send_json_to({"type": "handoff"})
+    error = await communicator.receive_json_from(timeout=5)
+    # then
+    assert (error["type"], error["code"], error["detail"]) == (
+        "error",
+        "handoff_unavailable",
+        "this chat does not connect operators",
+    )
+    assert await sync_to_async(Request.objects.count)() == 0
+    assert (await sync_to_async(Dialog.objects.get)()).status == "bot"
+    await communicator.disconnect()
