@@ -6,10 +6,12 @@ Two limits, counted over the cool-off window (settings.py, "login throttling"):
   the address (someone trying many accounts).
 Each refused attempt during a lock restarts the cool-off (axes'
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT), so the wait shown is the whole cool-off.
+A request without a usable address is never locked by address: all of them would be one.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 
 from axes.handlers.database import AxesDatabaseHandler
@@ -22,6 +24,31 @@ from django.template.response import TemplateResponse
 from django.utils.translation import ngettext
 
 
+def _ip_address(value: str | None) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value.strip())) if value else None
+    except ValueError:
+        return None
+
+
+def client_ip_address(request: HttpRequest) -> str | None:
+    """AXES_CLIENT_IP_CALLABLE: the client's address, REMOTE_ADDR without a proxy header.
+
+    Each of the BATON_PROXY_COUNT proxies appends the address it saw to the header
+    (BATON_CLIENT_IP_HEADER), so the entry that many from the right is the client as the
+    outermost proxy saw it; anything left of it is the client's own and may be forged. A
+    header that is missing, shorter than that or not an address there gives REMOTE_ADDR.
+    None only when REMOTE_ADDR is not an address either (a unix socket)."""
+    remote_addr = _ip_address(request.META.get("REMOTE_ADDR"))
+    header = settings.BATON_CLIENT_IP_HEADER
+    if not header or header not in request.META:
+        return remote_addr
+    entries = request.META[header].split(",")
+    if len(entries) < settings.BATON_PROXY_COUNT:
+        return remote_addr
+    return _ip_address(entries[-settings.BATON_PROXY_COUNT]) or remote_addr
+
+
 class LoginThrottleHandler(AxesDatabaseHandler):
     """Axes' database handler (works on SQLite and PostgreSQL) with one limit per lockout
     parameter set: AXES_LOCKOUT_PARAMETERS is [["username", "ip_address"], "ip_address"].
@@ -29,10 +56,13 @@ class LoginThrottleHandler(AxesDatabaseHandler):
     Axes compares one failure count with one limit, so each set's count is scaled to
     AXES_FAILURE_LIMIT: the result reaches it exactly when a set reaches its own limit."""
 
-    def set_limits(self, request: HttpRequest, credentials: dict | None) -> list[int]:
+    def set_limits(self, request: HttpRequest, credentials: dict | None) -> list[int | None]:
+        """None: the set does not count (the per-address one when the address is unknown)."""
         return [
             get_failure_limit(request, credentials),
-            settings.BATON_LOGIN_FAILURE_LIMIT_PER_IP,
+            settings.BATON_LOGIN_FAILURE_LIMIT_PER_IP
+            if getattr(request, "axes_ip_address", None) is not None
+            else None,
         ]
 
     def get_failures(self, request: HttpRequest, credentials: dict | None = None) -> int:
@@ -42,6 +72,8 @@ class LoginThrottleHandler(AxesDatabaseHandler):
         for attempts, set_limit in zip(
             attempts_per_set, self.set_limits(request, credentials), strict=True
         ):
+            if set_limit is None:
+                continue
             failures = attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
             worst = max(worst, failures * limit // set_limit)
         return worst

@@ -188,19 +188,18 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", default=1
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "config.login_throttling.lockout_response"
 AXES_DISABLE_ACCESS_LOG = True  # failures are what we keep; last_login records successes
-# The client's address is REMOTE_ADDR. Behind a reverse proxy, name the header the proxy
-# sets (CLIENT_IP_HEADER=X-Forwarded-For) and how many proxies append to it (PROXY_COUNT):
-# the address is then read that many entries from the right, where a client cannot forge it.
+# The client's address (config.login_throttling.client_ip_address) is REMOTE_ADDR. Behind
+# reverse proxies, name the header they append the address they saw to
+# (CLIENT_IP_HEADER=X-Forwarded-For) and how many proxies append to it (PROXY_COUNT): the
+# address is then the PROXY_COUNT-th entry from the right, where a client cannot forge it.
+AXES_CLIENT_IP_CALLABLE = "config.login_throttling.client_ip_address"
 _client_ip_header = os.environ.get("CLIENT_IP_HEADER", "").strip()
-if _client_ip_header:
-    AXES_IPWARE_META_PRECEDENCE_ORDER = (
-        "HTTP_" + _client_ip_header.upper().replace("-", "_"),
-        "REMOTE_ADDR",
-    )
-    AXES_IPWARE_PROXY_ORDER = "right-most"
-    AXES_IPWARE_PROXY_COUNT = env_int("PROXY_COUNT", default=1)
-else:
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+BATON_CLIENT_IP_HEADER = (
+    "HTTP_" + _client_ip_header.upper().replace("-", "_") if _client_ip_header else None
+)
+BATON_PROXY_COUNT = env_int("PROXY_COUNT", default=1)
+if BATON_PROXY_COUNT < 1:
+    raise ImproperlyConfigured("PROXY_COUNT must be 1 or more: the number of proxies.")
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ru", "Русский"), ("it", "Italiano")]

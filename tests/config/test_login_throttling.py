@@ -2,6 +2,7 @@
 username from one IP lock that pair out for 15 minutes, 50 failures from one IP lock the IP;
 a success resets the pair, and the wait is over when the cool-off has passed."""
 
+import json
 import os
 import subprocess
 import sys
@@ -108,25 +109,32 @@ def test_49_failures_from_one_address_do_not_lock_it(staff):
     assert logged_in(login("/console/login/", "alice", PASSWORD))
 
 
-CLIENT_ADDRESS = """
+# The client's address as axes sees it, computed by the real settings in a fresh process
+# (they are read from the environment at start-up). REMOTE_ADDR is the proxy, 10.0.0.2.
+CLIENT_ADDRESSES = """
+import json, os
 from axes.helpers import get_client_ip_address
 from django.test import RequestFactory
-request = RequestFactory().get(
-    "/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="192.0.2.66, 203.0.113.5"
-)
-print(get_client_ip_address(request))
+answers = []
+for forwarded_for in json.loads(os.environ["FORWARDED_FOR_CASES"]):
+    meta = {"REMOTE_ADDR": "10.0.0.2"}
+    if forwarded_for is not None:
+        meta["HTTP_X_FORWARDED_FOR"] = forwarded_for
+    answers.append(get_client_ip_address(RequestFactory().get("/", **meta)))
+print(json.dumps(answers))
 """
 
 
-@pytest.mark.parametrize(
-    ("header", "address"),
-    [("", "10.0.0.2"), ("X-Forwarded-For", "203.0.113.5")],
-)
-def test_the_client_address_is_remote_addr_unless_a_proxy_header_is_named(header, address):
-    # the proxy appends the address it saw to what the client sent (192.0.2.66 is forged)
-    env = {**os.environ, "CLIENT_IP_HEADER": header, "DEBUG": "1"}
+def client_addresses(header: str, proxy_count: str, forwarded_for: list[str | None]) -> list:
+    env = {
+        **os.environ,
+        "CLIENT_IP_HEADER": header,
+        "PROXY_COUNT": proxy_count,
+        "FORWARDED_FOR_CASES": json.dumps(forwarded_for),
+        "DEBUG": "1",
+    }
     result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", CLIENT_ADDRESS],
+        [sys.executable, "manage.py", "shell", "-c", CLIENT_ADDRESSES],
         env=env,
         cwd=BASE_DIR,
         capture_output=True,
@@ -135,4 +143,93 @@ def test_the_client_address_is_remote_addr_unless_a_proxy_header_is_named(header
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == address
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_without_a_proxy_header_the_address_is_remote_addr_whatever_the_client_sends():
+    assert client_addresses("", "1", [None, "203.0.113.5", "192.0.2.66, 203.0.113.5"]) == [
+        "10.0.0.2",
+        "10.0.0.2",
+        "10.0.0.2",
+    ]
+
+
+def test_behind_one_proxy_the_address_is_the_one_the_proxy_saw():
+    # the proxy appends the address it saw to what the client sent: a client that sends
+    # no header arrives as one entry; one that sends "1.2.3.4, 192.0.2.66" cannot move it
+    assert client_addresses(
+        "X-Forwarded-For",
+        "1",
+        [
+            "203.0.113.5",
+            " 203.0.113.5 ",
+            "192.0.2.66, 203.0.113.5",
+            "1.2.3.4, 192.0.2.66,203.0.113.5",
+            "2001:DB8::5",
+        ],
+    ) == ["203.0.113.5", "203.0.113.5", "203.0.113.5", "203.0.113.5", "2001:db8::5"]
+
+
+def test_behind_two_proxies_the_address_is_the_one_the_outer_proxy_saw():
+    # the outer proxy appends the client, the inner one the outer proxy (10.0.0.1)
+    assert client_addresses(
+        "X-Forwarded-For",
+        "2",
+        ["203.0.113.5, 10.0.0.1", "1.2.3.4, 203.0.113.5, 10.0.0.1"],
+    ) == ["203.0.113.5", "203.0.113.5"]
+
+
+def test_a_missing_short_or_garbled_header_falls_back_to_remote_addr_never_none():
+    # no header (a request that did not come through the proxy), fewer entries than
+    # proxies, an entry that is not an address: the connection's own address
+    assert client_addresses("X-Forwarded-For", "2", [None, "", "203.0.113.5", "x, y"]) == [
+        "10.0.0.2",
+        "10.0.0.2",
+        "10.0.0.2",
+        "10.0.0.2",
+    ]
+    assert client_addresses("X-Forwarded-For", "1", ["203.0.113.5, unknown", "300.1.1.1"]) == [
+        "10.0.0.2",
+        "10.0.0.2",
+    ]
+
+
+@pytest.fixture
+def behind_a_proxy(settings):
+    """What CLIENT_IP_HEADER=X-Forwarded-For and PROXY_COUNT=1 give (checked above)."""
+    settings.BATON_CLIENT_IP_HEADER = "HTTP_X_FORWARDED_FOR"
+    settings.BATON_PROXY_COUNT = 1
+
+
+def login_through_proxy(url: str, username: str, password: str, *, client_ip: str) -> Client:
+    client = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=client_ip)
+    client.response = client.post(url, {"username": username, "password": password})
+    return client
+
+
+@pytest.mark.parametrize("url", LOGIN_PAGES)
+def test_behind_a_proxy_each_client_is_locked_on_its_own(url, staff, behind_a_proxy):
+    # given: client A fails 10 times as alice, and tries 50 usernames, through the proxy
+    for _ in range(10):
+        client = login_through_proxy(url, "alice", "wrong-password", client_ip="203.0.113.5")
+        assert not logged_in(client)
+    for number in range(10):
+        for _ in range(5):
+            login_through_proxy(url, f"guess{number}", "wrong", client_ip="203.0.113.5")
+    assert (
+        login_through_proxy(url, "alice", PASSWORD, client_ip="203.0.113.5").response.status_code
+        == 429
+    )
+    # then: client B, through the same proxy, logs in as alice
+    assert logged_in(login_through_proxy(url, "alice", PASSWORD, client_ip="198.51.100.20"))
+    assert not AccessAttempt.objects.filter(ip_address__in=[None, "10.0.0.2"]).exists()
+
+
+def test_failures_from_an_unknown_address_never_lock_by_address(staff):
+    # given: a request with no usable address (REMOTE_ADDR empty, as over a unix socket)
+    # fails 50 times over 10 usernames
+    for number in range(10):
+        fail("/console/login/", f"guess{number}", 5, ip="")
+    # then: they are not one address; alice logs in, without an address and with one
+    assert logged_in(login("/console/login/", "alice", PASSWORD, ip=""))
+    assert logged_in(login("/console/login/", "alice", PASSWORD))
