@@ -76,9 +76,34 @@ def text_has_lone_surrogate(value: str) -> bool:
     return _LONE_SURROGATE.search(value) is not None
 
 
+def value_has_lone_surrogate(value: object) -> bool:
+    """True when any string in `value` (a string, or JSON-like data: dict keys and
+    values, list and tuple items, however deeply nested) holds a lone surrogate.
+    Iterative, so no nesting can exhaust the stack; other types are ignored."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if text_has_lone_surrogate(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return False
+
+
 def validate_encodable_text(value: str) -> None:
     """Refuse text that cannot be written as UTF-8 (lone surrogates)."""
-    if isinstance(value, str) and text_has_lone_surrogate(value):
+    if isinstance(value, str):
+        validate_encodable(value)
+
+
+def validate_encodable(value: object) -> None:
+    """Refuse a string or JSON-like value holding a lone surrogate anywhere (keys too):
+    ValidationError with code "unencodable"."""
+    if value_has_lone_surrogate(value):
         raise ValidationError(
             _("The text contains characters that cannot be encoded (a lone surrogate)."),
             code="unencodable",

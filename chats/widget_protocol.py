@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
-from chats.validators import text_has_lone_surrogate
+from chats.validators import value_has_lone_surrogate
 
 CLIENT_MSG_ID = re.compile(r"[A-Za-z0-9_\-:.]{1,64}")
 # no frame needs more than three levels (frame, answers, answer); deeper is an attack
@@ -115,28 +115,32 @@ def _client_msg_id(body: dict) -> str:
     return value
 
 
-def _strings_check(body: dict) -> None:
-    """Refuse nesting deeper than FRAME_MAX_DEPTH and any lone surrogate in a key or
-    string: such text can be neither stored nor sent. Iterative, so no depth that
+def _depth_check(body: dict) -> None:
+    """Refuse nesting deeper than FRAME_MAX_DEPTH. Iterative, so no depth that
     json.loads accepted can exhaust the stack here."""
     pending: list[tuple[object, int]] = [(body, 1)]
     while pending:
         value, depth = pending.pop()
         if depth > FRAME_MAX_DEPTH:
             raise FrameError("malformed", f"frames nest at most {FRAME_MAX_DEPTH} levels deep")
-        if isinstance(value, str):
-            if text_has_lone_surrogate(value):
-                raise FrameError(
-                    "invalid",
-                    "the frame holds text that cannot be encoded (a lone surrogate)",
-                    _client_msg_id_or_none(body),
-                )
-        elif isinstance(value, dict):
+        if isinstance(value, dict):
             for key, item in value.items():
                 pending.append((key, depth + 1))
                 pending.append((item, depth + 1))
         elif isinstance(value, list):
             pending.extend((item, depth + 1) for item in value)
+
+
+def _strings_check(body: dict) -> None:
+    """Refuse too deep a frame (malformed), then any lone surrogate in a key or string
+    (invalid): such text can be neither stored nor sent."""
+    _depth_check(body)
+    if value_has_lone_surrogate(body):
+        raise FrameError(
+            "invalid",
+            "the frame holds text that cannot be encoded (a lone surrogate)",
+            _client_msg_id_or_none(body),
+        )
 
 
 def _client_msg_id_or_none(body: dict) -> str | None:

@@ -3,8 +3,6 @@ before anyone is told about it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -18,30 +16,17 @@ from chats.realtime import (
     dialog_status_publish,
 )
 from chats.registries import outbound_channels
-from chats.validators import validate_encodable_text
+from chats.validators import validate_encodable
 
 
 class DialogClosed(Exception):
     """The dialog is closed: nothing more is written to it."""
 
 
-def _strings_in(value: object) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings_in(key)
-            yield from _strings_in(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _strings_in(item)
-
-
 def content_check(value: object) -> None:
     """Refuse (ValidationError, code "unencodable") what no surface could encode: a
     lone surrogate in any string of `value` (a text, or JSON: keys and values)."""
-    for text in _strings_in(value):
-        validate_encodable_text(text)
+    validate_encodable(value)
 
 
 def dialog_lock(*, dialog: Dialog) -> Dialog:

@@ -5,7 +5,6 @@ update never stalls its chat."""
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import timedelta
 from functools import partial
@@ -15,7 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from telegram import Update
 
-from chats.validators import text_has_lone_surrogate
+from chats.validators import value_has_lone_surrogate
 from telegram_bridge.models import TelegramBot, TelegramChat, TelegramUpdate, UpdateState
 from telegram_bridge.runtime import telegram_runtime
 from telegram_bridge.services.scheduling import task_schedule, task_started
@@ -82,10 +81,9 @@ def update_parse(payload: object) -> tuple[int, int | None]:
     except MalformedUpdate:
         raise MalformedUpdate("the update's chat id is not a 64-bit integer") from None
     # JSON can escape half of a UTF-16 pair ("\ud800"): such text cannot be written as
-    # UTF-8 and would break every surface that shows it. Dumped without ASCII escapes,
-    # every key and string of the update is in one text (a whole pair was decoded to
-    # one character, so only a lone half is left as a surrogate).
-    if text_has_lone_surrogate(json.dumps(payload, ensure_ascii=False)):
+    # UTF-8 and would break every surface that shows it (a whole pair was decoded to
+    # one character, so only a lone half is left as a surrogate)
+    if value_has_lone_surrogate(payload):
         raise MalformedUpdate("the update holds text that is not valid Unicode (a lone surrogate)")
     return update_id, chat_id
 

@@ -54,3 +54,44 @@ async def test_handoff_in_a_chat_that_hides_the_headset_is_refused_as_before(cha
     assert await sync_to_async(Request.objects.count)() == 0
     assert (await sync_to_async(Dialog.objects.get)()).status == "bot"
     await communicator.disconnect()
+
+
+# --- review item 9: one iterative walk for lone surrogates ------------------------------
+
+
+def nested(depth: int, leaf: object) -> list:
+    value = leaf
+    for _level in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("plain", False),
+        ("a\ud800b", True),
+        ("a\U0001f600b", False),  # a whole pair is one character
+        ({"ok": ["fine", {"also": "fine"}]}, False),
+        ({"ok": ["fine", {"deep": "x\udc00"}]}, True),
+        ({"key\ud800": "value"}, True),  # keys count too
+        (("tuple", "x\ud800"), True),
+        ({"number": 1, "none": None, "flag": True}, False),
+        (nested(100_000, "x\ud800"), True),  # far deeper than Python's recursion limit
+        (nested(100_000, "fine"), False),
+    ],
+)
+def test_value_has_lone_surrogate_walks_strings_keys_and_any_depth(value, expected):
+    from chats.validators import value_has_lone_surrogate
+
+    assert value_has_lone_surrogate(value) is expected
+
+
+def test_content_check_refuses_a_deeply_nested_lone_surrogate_as_unencodable():
+    from django.core.exceptions import ValidationError
+
+    from chats.services import content_check
+
+    with pytest.raises(ValidationError) as refusal:
+        content_check([{"attachments": nested(5_000, {"name": "x\ud800"})}])
+    assert refusal.value.code == "unencodable"
