@@ -166,9 +166,16 @@ def _form_answer(bot: TelegramBot, dialog: Dialog, progress: FormProgress, raw: 
                 )
             progress.delete()
     except HandoffRefused as refusal:
-        progress.position -= 1
-        progress.save(update_fields=["answers", "position"])
-        _ask(bot, dialog, progress, problem=refusal.detail)
+        if refusal.code == FormInvalid.code:
+            # an answer to fix: the last question again, with the problem
+            progress.position -= 1
+            progress.save(update_fields=["answers", "position"])
+            _ask(bot, dialog, progress, problem=refusal.detail)
+            return
+        # final (answered already, no form waiting, no person offered): the form is
+        # over, and the client's next message is a message again
+        progress.delete()
+        _say(bot, _chat_id(dialog), refusal.detail)
 
 
 # --- outbound: the channel chats calls inside message_post ------------------------------
