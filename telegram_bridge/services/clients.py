@@ -91,17 +91,34 @@ def _rating_rows(attachment: dict) -> list[list[dict]]:
 # --- forms, question by question ------------------------------------------------------
 
 
-def _contact_fields() -> list[dict]:
+def _contact_fields(values: dict | None = None) -> list[dict]:
+    """The contact form's two questions. `values` is what the visitor typed about
+    themselves in the pre-handoff form (the contact_form attachment's "values"): each
+    question offers it as a button (`suggestions`), so they need not type it again."""
+    values = values or {}
+    name = str(values.get("name") or "").strip()
+    contacts = [str(values.get(key) or "").strip() for key in ("phone", "email")]
     return [
-        {"id": "name", "label": _("Your name?"), "kind": "text", "required": False, "choices": []},
+        {
+            "id": "name",
+            "label": _("Your name?"),
+            "kind": "text",
+            "required": False,
+            "choices": [],
+            "suggestions": [name] if name else [],
+        },
         {
             "id": "contact",
             "label": _("Your phone number or e-mail?"),
             "kind": "contact",
             "required": True,
             "choices": [],
+            "suggestions": [value for value in contacts if value],
         },
     ]
+
+
+SUGGESTION_LABEL_MAX = 40
 
 
 def _ask(bot: TelegramBot, dialog: Dialog, progress: FormProgress, problem: str = "") -> None:
@@ -115,12 +132,30 @@ def _ask(bot: TelegramBot, dialog: Dialog, progress: FormProgress, problem: str 
             [{"text": choice, "callback_data": f"f:{progress.position}:{index}"}]
             for index, choice in enumerate(field.get("choices") or [])
         ]
+        suggestions = field.get("suggestions") or []
+        if suggestions:
+            text += "\n" + _("Tap what you wrote before to use it, or type another answer.")
+        rows += [
+            [
+                {
+                    "text": _("Use “%(value)s”") % {"value": _shortened(value)},
+                    "callback_data": f"f:{progress.position}:u{index}",
+                }
+            ]
+            for index, value in enumerate(suggestions)
+        ]
         if not field.get("required"):
             rows.append([{"text": _("Skip"), "callback_data": f"f:{progress.position}:skip"}])
     payload: dict = {"text": text}
     if rows:
         payload["keyboard"] = keyboard(rows)
     _send(bot, dialog, payload)
+
+
+def _shortened(value: str) -> str:
+    if len(value) <= SUGGESTION_LABEL_MAX:
+        return value
+    return value[: SUGGESTION_LABEL_MAX - 1] + "…"
 
 
 def _form_start(bot: TelegramBot, dialog: Dialog, kind: str, fields: list[dict]) -> None:
@@ -219,8 +254,9 @@ class TelegramChannel:
             if item.get("kind") == "handoff_form":
                 _form_start(bot, dialog, FormKind.HANDOFF, item.get("fields") or [])
             elif item.get("kind") == "contact_form":
+                values = item.get("values") if isinstance(item.get("values"), dict) else {}
                 with override(dialog.chat.language):
-                    _form_start(bot, dialog, FormKind.CONTACT, _contact_fields())
+                    _form_start(bot, dialog, FormKind.CONTACT, _contact_fields(values))
 
     def headset_revealed(self, dialog: Dialog) -> None:
         dialog = Dialog.objects.select_related("chat", "client").get(pk=dialog.pk)
@@ -348,8 +384,8 @@ def client_callback_receive(
         elif kind == "r":
             _client_rates(bot, dialog, chat_id, rest, message_id)
         elif kind == "f":
-            # f:<question position>:<option index | skip>; a button of a question
-            # answered before does nothing
+            # f:<question position>:<option index | skip | u<suggestion index>>; a
+            # button of a question answered before does nothing
             position, _sep, rest = rest.partition(":")
             progress = FormProgress.objects.filter(dialog=dialog).first()
             field = progress.current_field if progress else None
@@ -359,6 +395,12 @@ def client_callback_receive(
                 answer = ""
             elif rest.isdigit() and int(rest) < len(field.get("choices") or []):
                 answer = field["choices"][int(rest)]
+            elif (
+                rest[:1] == "u"
+                and rest[1:].isdigit()
+                and int(rest[1:]) < len(field.get("suggestions") or [])
+            ):
+                answer = field["suggestions"][int(rest[1:])]
             else:
                 return
             _message, stored = message_post(

@@ -5,15 +5,20 @@ from __future__ import annotations
 import pytest
 
 from chats.enums import HeadsetMode
-from chats.models import Dialog
-from handoff.models import DialogFormAnswers, Request
+from chats.models import Client, Customer, Dialog
+from handoff.enums import Fallback, FormFieldKind
+from handoff.models import DialogFormAnswers, FormField, HandoffSettings, Request
 from telegram_bridge.models import FormProgress
 from telegram_bridge.services.updates import MalformedUpdate, update_parse
 from tests.telegram_bridge.test_clients import (
     CLIENT,
+    buttons_of,
     chat_update,
+    expire,
     form_filled_up_to_topic,
     handoff_form,
+    handoff_update,
+    message_id_of,
     press,
     say,
 )
@@ -90,3 +95,82 @@ def test_an_invalid_form_answer_still_asks_the_question_again(telegram_world):
     # then
     assert world.texts_to(CLIENT)[-1] == "Enter a valid e-mail address.\n(2/4) Your e-mail?"
     assert FormProgress.objects.get().position == 1
+
+
+# --- review item 11: the contact form offers what the visitor typed before ---------------
+
+
+def contact_form_after_typing(world, **typed) -> None:
+    """A pre-handoff form asking name and phone (answered with `typed`), nobody accepts,
+    and the chat's fallback offers the contact form."""
+    settings = HandoffSettings.objects.get(chat_id=world.bot.chat_id)
+    FormField.objects.create(
+        settings=settings, position=0, label="Name?", kind=FormFieldKind.NAME, required=False
+    )
+    FormField.objects.create(
+        settings=settings, position=1, label="Phone?", kind=FormFieldKind.PHONE, required=False
+    )
+    handoff_update(world, fallback=Fallback.FORM, accept_timeout_seconds=1)
+    say(world, "hello")
+    say(world, "/human")
+    for label in ("name", "phone"):
+        if typed.get(label):
+            say(world, typed[label])
+        else:
+            press(world, f"f:{0 if label == 'name' else 1}:skip")
+    expire(world, Request.objects.get())
+
+
+HINT = "Tap what you wrote before to use it, or type another answer."
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_contact_form_offers_the_typed_name_and_phone_as_buttons(telegram_world):
+    world = telegram_world
+    contact_form_after_typing(world, name="Ann Lee", phone="+39 333 123 4567")
+    question = world.api.succeeded("sendMessage", chat_id=CLIENT)[-1]
+    assert question.params["text"] == f"(1/2) Your name?\n{HINT}"
+    assert buttons_of(question) == [
+        [{"text": "Use “Ann Lee”", "callback_data": "f:0:u0"}],
+        [{"text": "Skip", "callback_data": "f:0:skip"}],
+    ]
+    # when the client taps what they typed, twice
+    press(world, "f:0:u0", message_id=message_id_of(world, question))
+    question = world.api.succeeded("sendMessage", chat_id=CLIENT)[-1]
+    assert question.params["text"] == f"(2/2) Your phone number or e-mail?\n{HINT}"
+    assert buttons_of(question) == [[{"text": "Use “+393331234567”", "callback_data": "f:1:u0"}]]
+    press(world, "f:1:u0", message_id=message_id_of(world, question))
+    # then
+    customer = Customer.objects.get()
+    assert (customer.name, customer.phone, customer.email) == ("Ann Lee", "+393331234567", None)
+    assert Client.objects.get().customer == customer
+    assert not FormProgress.objects.exists()
+    assert world.texts_to(CLIENT)[-1] == "Thank you! We will get back to you soon."
+
+
+@pytest.mark.django_db(transaction=True)
+def test_typing_another_answer_overrides_the_offered_one(telegram_world):
+    world = telegram_world
+    contact_form_after_typing(world, name="Ann Lee", phone="+39 333 123 4567")
+    # when
+    say(world, "Ann Smith")
+    say(world, "ann@example.com")
+    # then
+    customer = Client.objects.get().customer
+    assert (customer.name, customer.email, customer.phone) == (
+        "Ann Smith",
+        "ann@example.com",
+        None,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nothing_typed_before_means_plain_questions(telegram_world):
+    world = telegram_world
+    contact_form_after_typing(world)
+    question = world.api.succeeded("sendMessage", chat_id=CLIENT)[-1]
+    assert question.params["text"] == "(1/2) Your name?"
+    assert buttons_of(question) == [[{"text": "Skip", "callback_data": "f:0:skip"}]]
+    # a suggestion button that was never offered does nothing
+    press(world, "f:0:u0")
+    assert FormProgress.objects.get().position == 0
