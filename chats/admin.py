@@ -363,8 +363,12 @@ def attachments_html(attachments: list) -> str:
 def _attachment_link(attachment: dict) -> str:
     name = str(attachment.get("file_name") or attachment.get("kind") or _("file"))
     url = str(attachment.get("url", ""))
-    # only our own file links and web addresses become links (never javascript: and such)
-    if url.startswith(("/", "https://", "http://")) and not url.startswith("//"):
+    # only our own paths ("/" then neither "/" nor "\\", which browsers read as "//",
+    # another host) and web addresses become links (never javascript: and such);
+    # browsers drop tabs and newlines inside a URL, so any control character refuses
+    own_path = len(url) > 1 and url[0] == "/" and url[1] not in "/\\"
+    web = url.startswith(("https://", "http://"))
+    if (own_path or web) and not any(ord(char) < 0x20 or ord(char) == 0x7F for char in url):
         return format_html('<a href="{}">{}</a>', url, name)
     return name
 

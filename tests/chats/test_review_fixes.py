@@ -2,10 +2,15 @@
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.core.exceptions import ValidationError
 
+from chats.enums import AuthorKind
 from chats.models import Dialog
+from chats.services import content_check, message_post
+from chats.validators import value_has_lone_surrogate
 from chats.visitor_tokens import visitor_token_issue
 from handoff.models import Request
+from tests.chats.factories import DialogFactory
 from tests.chats.test_consumers import (
     chat,  # noqa: F401 - fixture
     hello,
@@ -82,16 +87,44 @@ def nested(depth: int, leaf: object) -> list:
     ],
 )
 def test_value_has_lone_surrogate_walks_strings_keys_and_any_depth(value, expected):
-    from chats.validators import value_has_lone_surrogate
-
     assert value_has_lone_surrogate(value) is expected
 
 
 def test_content_check_refuses_a_deeply_nested_lone_surrogate_as_unencodable():
-    from django.core.exceptions import ValidationError
-
-    from chats.services import content_check
-
     with pytest.raises(ValidationError) as refusal:
         content_check([{"attachments": nested(5_000, {"name": "x\ud800"})}])
     assert refusal.value.code == "unencodable"
+
+
+# --- review: the admin links only our own paths and web addresses ---------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "linked"),
+    [
+        ("/files/x/", True),
+        ("/media/a.pdf", True),
+        ("https://example.com/a.pdf", True),
+        ("http://example.com/a.pdf", True),
+        ("/\\evil.com", False),  # browsers read it as //evil.com
+        ("//evil.com", False),
+        ("/\t/evil.com", False),  # browsers drop tabs and newlines: //evil.com again
+        ("/\n/evil.com", False),
+        ("/", False),
+        ("javascript:alert(1)", False),
+        ("evil.com", False),
+    ],
+)
+@pytest.mark.django_db
+def test_the_message_admin_links_an_attachment_only_to_our_paths_and_web_addresses(
+    admin_client, url, linked
+):
+    message, _created = message_post(
+        dialog=DialogFactory(),
+        author_kind=AuthorKind.BOT,
+        text="Here",
+        attachments=[{"kind": "document", "file_name": "invoice.pdf", "url": url}],
+    )
+    content = admin_client.get(f"/admin/chats/message/{message.pk}/change/").content.decode()
+    assert "invoice.pdf" in content
+    assert ('">invoice.pdf</a>' in content) is linked
