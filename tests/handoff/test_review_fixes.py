@@ -1,6 +1,7 @@
 """Regression tests for the code review of issue 8 (handoff services)."""
 
 import pytest
+from asgiref.sync import sync_to_async
 
 from chats.enums import AuthorKind
 from chats.models import Message
@@ -16,6 +17,7 @@ from handoff.services import (
 )
 from tests.chats.factories import DialogFactory
 from tests.distributor.factories import ManagerFactory
+from tests.handoff.test_console_consumer import console_for
 
 pytestmark = pytest.mark.django_db
 
@@ -118,3 +120,39 @@ def test_accepting_a_closed_request_at_the_cap_is_an_illegal_transition(dialog):
     assert request.operator_id is None
     assert RequestEvent.objects.filter(request=request).count() == events_before
     assert Request.objects.filter(operator=operator, status=RequestStatus.ACCEPTED).count() == 1
+
+
+# the console's resend, end to end: a reply stored, its ack lost, the request closed
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_console_resend_of_a_delivered_reply_is_acked_after_the_request_closed():
+    def given():
+        dialog = DialogFactory()
+        olga = ManagerFactory(display_name="Olga", chats=[dialog.chat])
+        request = request_accept(
+            request=request_open(dialog=dialog, reason="headset"), operator=olga
+        )
+        stored, _created = operator_message_post(
+            request=request, operator=olga, text="Hi!", client_msg_id="console-1"
+        )
+        request_close(request=request, reason=CloseReason.CLIENT)
+        return olga, request, stored
+
+    olga, request, stored = await sync_to_async(given)()
+    console, connected, _code = await console_for(olga.user)
+    assert connected
+    # when the console's outbox resends the reply after reconnecting
+    await console.send_json_to(
+        {"type": "message", "request": request.pk, "client_msg_id": "console-1", "text": "Hi!"}
+    )
+    while (frame := await console.receive_json_from(timeout=5))["type"] not in ("ack", "error"):
+        pass
+    # then it is acked as the duplicate it is, not refused
+    assert frame == {
+        "type": "ack",
+        "client_msg_id": "console-1",
+        "sequence": stored.sequence,
+        "duplicate": True,
+    }
+    await console.disconnect()
