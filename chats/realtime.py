@@ -5,13 +5,17 @@ missed an event fetches the gap from the database (see docs/protocol.md)."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import TYPE_CHECKING
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from redis.exceptions import RedisError
 
 from chats.validators import text_has_lone_surrogate, text_make_encodable
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from chats.models import Dialog, Message
@@ -77,14 +81,25 @@ def group_send_after_commit(messages: list[tuple[str, dict]]) -> None:
 
     def send() -> None:
         layer = get_channel_layer()
-        if layer is not None:
-            for group, event in messages:
+        if layer is None:
+            return
+        for group, event in messages:
+            try:
                 try:
                     async_to_sync(layer.group_send)(group, event)
                 except UnicodeEncodeError:
                     # stored text from before validation: the layer's encoder (msgpack)
                     # fails like the socket's would, so send what frame_encode sends
                     async_to_sync(layer.group_send)(group, json.loads(frame_encode(event)))
+            except (RedisError, OSError) as error:
+                # Redis is away (e.g. `load_demo` before `make run` starts it): nobody
+                # can be listening then, and clients catch up from the database
+                logger.warning(
+                    "channel layer unreachable, %d event(s) not published: %s",
+                    len(messages),
+                    error,
+                )
+                return
 
     # robust: a channel layer that is away must not cancel the other commit hooks
     # (Telegram sends, task scheduling); clients catch up from the database anyway
