@@ -222,7 +222,9 @@ def build_children(env: dict[str, str], *, host: str, port: int) -> list[Child]:
                 "worker",
                 "--beat",
                 "--loglevel",
-                "INFO",
+                # INFO logs three lines per deadline sweep (every 2 s): the banner
+                # with the logins would scroll away at once
+                env.get("CELERY_LOG_LEVEL", "WARNING"),
                 "--concurrency",
                 env.get("CELERY_CONCURRENCY", "2"),
                 "--schedule",

@@ -176,3 +176,20 @@ def test_children_stop_when_the_runner_itself_is_killed(runner):
     runner.process.wait()
     # then
     wait_until(lambda: all(gone(pid) for pid in children + family), seconds=30)
+
+
+def test_celery_logs_warnings_by_default_so_the_banner_stays_in_view():
+    from config.runner import build_children
+
+    def celery_level(env: dict) -> str:
+        command = next(
+            child
+            for child in build_children(env, host="127.0.0.1", port=1)
+            if child.name == "celery"
+        ).command
+        return command[command.index("--loglevel") + 1]
+
+    assert celery_level({"REDIS_URL": "redis://127.0.0.1:1/0"}) == "WARNING"
+    assert (
+        celery_level({"REDIS_URL": "redis://127.0.0.1:1/0", "CELERY_LOG_LEVEL": "INFO"}) == "INFO"
+    )
