@@ -289,6 +289,9 @@ def test_the_frame_code_is_copied_exactly_in_the_browser(daphne_server, page):
     assert page.locator("#frame-code").input_value() == snippet
     assert page.evaluate("navigator.clipboard.readText()") == snippet
     assert page.get_by_text("just before </body>").is_visible()
+    box = page.locator("#frame-code")
+    assert box.evaluate("node => node.scrollHeight <= node.clientHeight")  # nothing hidden
+    assert box.bounding_box()["width"] >= 400
     watch.assert_clean()
 
 
