@@ -2,6 +2,7 @@
 // request watched at a time. Text is always set with textContent.
 
 const root = document.getElementById("console");
+const $ = (id) => document.getElementById(id);
 const labels = {
   accept: root.dataset.labelAccept,
   taken: root.dataset.labelTaken,
@@ -12,6 +13,9 @@ const labels = {
   unavailable: root.dataset.labelUnavailable,
   ended: root.dataset.labelEnded,
   document: root.dataset.labelDocument || "document",
+  send: $("reply-send").textContent,
+  sendClose: root.dataset.labelSendClose,
+  close: root.dataset.labelClose,
 };
 // a request status in the page's language (data-status-<value>), else the raw value
 const statusLabel = (status) => root.getAttribute(`data-status-${status}`) || status;
@@ -28,7 +32,6 @@ let selected = Number(root.dataset.selected) || null;
 let lastSequence = 0;
 const baseTitle = document.title;
 
-const $ = (id) => document.getElementById(id);
 
 // Replies wait in an outbox kept in localStorage until the server acknowledges them,
 // and are resent after every reconnect (the server stores a client_msg_id once).
@@ -38,6 +41,9 @@ const outboxKey = `baton.console.${root.dataset.manager}.outbox`;
 const outbox = new Map(readOutbox());
 // replies the server refused, so they stay marked when their request is shown again
 const refused = new Map();
+// "Close the request" means close after sending: the reply (client_msg_id) whose ack
+// sends the close of its request. Kept for the page's life (across reconnects).
+const closeAfter = new Map();
 
 function readOutbox() {
   try {
@@ -144,8 +150,17 @@ function listItem(request) {
   return item;
 }
 
+// Send says what it will do: reply, reply and then close, or only close
+function sendLabel() {
+  const text = $("reply-text").value.trim();
+  if (!$("close").checked) $("reply-send").textContent = labels.send;
+  else $("reply-send").textContent = text ? labels.sendClose : labels.close;
+}
+
 function select(id) {
   selected = id;
+  $("close").checked = false;
+  sendLabel();
   lastSequence = 0;
   $("messages").replaceChildren();
   history.replaceState(null, "", `/console/requests/${id}/`);
@@ -186,7 +201,8 @@ function renderDetail() {
   $("accept").hidden = !waiting;
   $("reject").hidden = !waiting;
   $("close-label").hidden = !mine;
-  $("close").checked = false;
+  if (!mine) $("close").checked = false;
+  sendLabel();
   $("reply").hidden = !mine;
   $("readonly").hidden = request.status !== "closed";
   const answers = $("form-answers");
@@ -304,6 +320,8 @@ function renderMessage(message) {
 }
 
 function refuse(clientMsgId, detail) {
+  // the goodbye was not sent: the request stays open, the box stays ticked
+  closeAfter.delete(clientMsgId);
   const frame = outbox.get(clientMsgId);
   outbox.delete(clientMsgId);
   saveOutbox();
@@ -345,6 +363,10 @@ function handle(frame) {
     case "ack": {
       outbox.delete(frame.client_msg_id);
       saveOutbox();
+      if (closeAfter.has(frame.client_msg_id)) {
+        send({ type: "close", request: closeAfter.get(frame.client_msg_id) });
+        closeAfter.delete(frame.client_msg_id);
+      }
       // stored before (a resend) and already drawn from the history
       const optimistic = pendingItem(frame.client_msg_id);
       if (optimistic && frame.sequence <= lastSequence) optimistic.remove();
@@ -400,15 +422,22 @@ function connect() {
 
 $("accept").addEventListener("click", () => send({ type: "accept", request: selected }));
 $("reject").addEventListener("click", () => send({ type: "reject", request: selected }));
-$("close").addEventListener("change", (event) => {
-  if (event.target.checked) send({ type: "close", request: selected });
-});
+// ticking "Close the request" sends nothing: the next Send closes (after its reply)
+$("close").addEventListener("change", sendLabel);
+$("reply-text").addEventListener("input", sendLabel);
 $("reply").addEventListener("submit", (event) => {
   event.preventDefault();
   const text = $("reply-text").value.trim();
-  if (!text || !selected) return;
+  const closing = $("close").checked;
+  if (!selected) return;
+  if (!text) {
+    if (closing) send({ type: "close", request: selected });
+    return;
+  }
   $("reply-text").value = "";
+  sendLabel();
   const frame = { type: "message", request: selected, client_msg_id: newId(), text };
+  if (closing) closeAfter.set(frame.client_msg_id, selected);
   outbox.set(frame.client_msg_id, frame);
   saveOutbox();
   drawPendingOf(selected);

@@ -373,10 +373,9 @@ def test_telegram_user_talks_to_a_console_operator_and_rates(telegram, new_page)
         console.locator("#messages .from-client .text").filter(has_text="Great, thank you!")
     ).to_have_count(1)
 
-    # when: the operator ticks Close (a click, not Playwright's check(): the console
-    # re-renders the request as soon as the server says it is closed and unticks the
-    # box, which check() can see before it confirms the tick and call a failure)
-    console.locator("#close").click()
+    # when: the operator ticks "Close the request" and sends with no text ("Close")
+    console.locator("#close").check()
+    console.locator("#reply button[type=submit]").click()
 
     # then: the console turns read-only, and the Telegram user is told and asked to rate
     expect(console.locator("#readonly")).to_be_visible()
