@@ -169,6 +169,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # not a rule: Django's password_changed() hook, closing the user's open consoles
+    {"NAME": "handoff.access.AccessChangedOnPasswordChange"},
 ]
 LOGIN_URL = "admin:login"
 

@@ -12,10 +12,15 @@ class ManagerAdmin(admin.ModelAdmin):
     search_fields = ["display_name", "user__username"]
     filter_horizontal = ["chats"]
 
-    # an operator's open consoles re-read their access when chats or the profile change
+    # an operator's open consoles re-read their access when chats or the profile change;
+    # a profile moved to another user also ends the previous user's consoles
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)
-        user_access_changed_publish(user_id=form.instance.user_id)
+        user_ids = {form.instance.user_id}
+        if change and "user" in form.changed_data:
+            user_ids.add(form.initial["user"])
+        for user_id in sorted(user_ids):
+            user_access_changed_publish(user_id=user_id)
 
     def delete_model(self, request, obj: Manager) -> None:
         super().delete_model(request, obj)

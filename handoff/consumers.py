@@ -2,8 +2,11 @@
 join the groups of the chats they serve, then parse frames and call services.
 
 Access is re-read when the user's access group rings (chats served changed, the
-account or operator profile switched off, this session logged out): the socket
-leaves what it lost, or closes. Every frame is authorised again by the selectors."""
+account or operator profile switched off or moved, a logout, a password change): the
+socket leaves what it lost, or closes. Before every frame that changes something, and on
+refresh and ping, the session is checked again (still logged in, same user, active,
+still this operator's profile), so a session that ended without an event (expired,
+deleted) serves nothing more; the selectors then authorise the frame itself."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from chats.services import DialogClosed
 from chats.streaming import DialogStreamMixin
 from chats.widget_protocol import CLIENT_MSG_ID, FrameError, frame_object_load
 from handoff import selectors, services
+from handoff.access import session_digest
 from handoff.enums import CloseReason
 from handoff.models import Request
 from handoff.realtime import console_chat_group, request_summary
@@ -44,6 +48,12 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
     user_id: int | None = None
     session_key: str | None = None
     watched_chat_id: int | None = None
+    # frames checked against the session before they run (refresh and ping: an idle
+    # console notices an expired session)
+    SESSION_CHECKED = frozenset(
+        {"watch", "accept", "reject", "message", "close", "refresh", "ping"}
+    )
+    ended = False
 
     async def connect(self) -> None:
         self.manager = await database_sync_to_async(selectors.manager_for_user)(
@@ -82,12 +92,22 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         self.watched_chat_id = None
 
     async def disconnect(self, code: int) -> None:
+        await self.groups_leave()
+
+    async def groups_leave(self) -> None:
         await self.chats_follow([])
         if self.user_id is not None:
             await self.channel_layer.group_discard(
                 user_access_group(self.user_id), self.channel_name
             )
         await self.unwatch()
+
+    async def end(self, code: int) -> None:
+        """Access is lost: leave every group at once (no event reaches this socket
+        any more), ignore what the client still sends, and close with `code`."""
+        self.ended = True
+        await self.groups_leave()
+        await self.close(code=code)
 
     async def send_json(self, frame: dict) -> None:
         await self.send(text_data=frame_encode(frame))
@@ -104,6 +124,8 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.ended:
+            return
         try:
             frame = self.parse(text_data)
             handler = {
@@ -113,9 +135,12 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
                 "message": self.handle_message,
                 "close": self.handle_close,
                 "refresh": lambda _frame: self.send_snapshot(),
+                "ping": lambda _frame: self.send_json({"type": "pong"}),
             }.get(frame["type"])
             if handler is None:
                 raise ConsoleError("unknown_type", "unknown frame type")
+            if frame["type"] in self.SESSION_CHECKED and not await self.access_confirm():
+                return
             await handler(frame)
         except ConsoleError as error:
             await self.send_json(error.frame)
@@ -229,22 +254,33 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
 
     async def access_changed(self, event: dict) -> None:
         """Re-read who this socket serves: close when this session is logged out or
-        the user is no longer an operator, else follow exactly the chats served now,
-        stop watching a request of a chat no longer served, and send a fresh list."""
-        manager, logged_in = await database_sync_to_async(self._access_reread)()
-        if manager is None:
-            await self.close(code=CLOSE_NOT_OPERATOR if logged_in else CLOSE_NOT_LOGGED_IN)
+        the user is no longer this operator, else follow exactly the chats served now,
+        stop watching a request of a chat no longer served, and send a fresh list.
+        A logout names its session (Django rings before it flushes the session, so
+        the store may not show it yet)."""
+        ended = event.get("session_ended")
+        if ended is not None and ended == session_digest(self.session_key):
+            await self.end(CLOSE_NOT_LOGGED_IN)
             return
-        self.manager = manager
+        if not await self.access_confirm():
+            return
         await self.chats_follow(
-            await database_sync_to_async(selectors.served_chat_ids)(manager=manager)
+            await database_sync_to_async(selectors.served_chat_ids)(manager=self.manager)
         )
         if self.stream_dialog_id is not None and self.watched_chat_id not in self.chat_ids:
             await self.unwatch()
         await self.send_snapshot()
 
-    def _access_reread(self) -> tuple[object, bool]:
-        user = selectors.user_of_session(session_key=self.session_key)
-        if not user.is_authenticated or user.pk != self.user_id:
-            return None, False
-        return selectors.manager_for_user(user), True
+    async def access_confirm(self) -> bool:
+        """Is this socket's session still this operator's? Else close (4401: logged
+        out, expired, password changed, account switched off; 4403: the operator
+        profile is gone or now another user's) and say no. Read afresh each time:
+        a few indexed reads per frame an operator sends by hand."""
+        manager, logged_in = await database_sync_to_async(selectors.console_access_get)(
+            session_key=self.session_key, user_id=self.user_id, manager_id=self.manager.pk
+        )
+        if manager is None:
+            await self.end(CLOSE_NOT_OPERATOR if logged_in else CLOSE_NOT_LOGGED_IN)
+            return False
+        self.manager = manager
+        return True

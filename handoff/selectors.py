@@ -32,6 +32,20 @@ def user_of_session(*, session_key: str | None):
     return auth.get_user(SimpleNamespace(session=engine.SessionStore(session_key)))
 
 
+def console_access_get(
+    *, session_key: str | None, user_id: int | None, manager_id: int
+) -> tuple[Manager | None, bool]:
+    """The operator profile an open console may still act as, read afresh:
+    (manager, True) while its session is still logged in as that profile's user, and
+    the account active; (None, True) when it is, but the profile is gone or now another
+    user's; (None, False) when the session ended (logout, expiry, password change,
+    account switched off) or is now someone else's."""
+    user = user_of_session(session_key=session_key)
+    if not user.is_authenticated or not user.is_active or user.pk != user_id:
+        return None, False
+    return Manager.objects.filter(pk=manager_id, user=user).first(), True
+
+
 def _visible(manager: Manager) -> QuerySet[Request]:
     # read afresh on every frame: a chat taken away or an account switched off
     # behind an open console refuses at once, even if its access event was lost

@@ -8,7 +8,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from chats.realtime import user_access_changed_publish
 from handoff import selectors
 from handoff.enums import RequestStatus
 from handoff.models import Request
@@ -47,13 +46,6 @@ class ConsoleLoginView(auth_views.LoginView):
 
 
 class ConsoleLogoutView(auth_views.LogoutView):
-    """Log out, then tell this user's open consoles: the one of this session closes."""
+    """Log out; the console of this session closes (handoff.access, on every logout)."""
 
     next_page = "console_login"
-
-    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        user_id = request.user.pk
-        response = super().post(request, *args, **kwargs)
-        if user_id is not None:
-            user_access_changed_publish(user_id=user_id)
-        return response
