@@ -4,8 +4,11 @@ Two limits, counted over the cool-off window (settings.py, "login throttling"):
 - AXES_FAILURE_LIMIT failures for one username from one IP address lock that pair;
 - BATON_LOGIN_FAILURE_LIMIT_PER_IP failures from one address, whatever the usernames, lock
   the address (someone trying many accounts).
-Each refused attempt during a lock restarts the cool-off (axes'
-AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT), so the wait shown is the whole cool-off.
+An attempt refused because of a lock (even with the right password) is not a failure: it is
+not recorded, so it neither counts toward either limit nor extends the lock (settings:
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False). Otherwise one person retrying a
+locked account would lock out everybody behind the same address. A lock therefore ends a
+cool-off after the last real failure, and the page says how many minutes are left.
 A request without a usable address is never locked by address: all of them would be one.
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from datetime import datetime
 
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_cool_off, get_failure_limit
@@ -21,6 +25,7 @@ from django.db.models import Sum
 from django.forms.utils import ErrorDict
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.translation import ngettext
 
 
@@ -78,6 +83,33 @@ class LoginThrottleHandler(AxesDatabaseHandler):
             worst = max(worst, failures * limit // set_limit)
         return worst
 
+    def lock_ends_at(self, request: HttpRequest, credentials: dict | None) -> datetime | None:
+        """When the request's lock ends: for each set at its limit, counting failures from the
+        newest attempt back, the attempt that reaches the limit must leave the cool-off window
+        before the rest fall under it. None when no set is at its limit."""
+        cool_off = get_cool_off(request)
+        if cool_off is None:
+            return None
+        ends = None
+        for attempts, set_limit in zip(
+            self.get_user_attempts(request, credentials),
+            self.set_limits(request, credentials),
+            strict=True,
+        ):
+            if set_limit is None:
+                continue
+            total = 0
+            newest_first = attempts.order_by("-attempt_time").values_list(
+                "attempt_time", "failures_since_start"
+            )
+            for attempt_time, failures in newest_first:
+                total += failures
+                if total >= set_limit:
+                    set_ends = attempt_time + cool_off
+                    ends = set_ends if ends is None else max(ends, set_ends)
+                    break
+        return ends
+
     def reset_user_attempts(self, request: HttpRequest, credentials: dict | None = None) -> int:
         """A success clears that username's failures from that address only: logging in to
         one's own account must not wipe the address's count of guesses at other accounts."""
@@ -86,9 +118,10 @@ class LoginThrottleHandler(AxesDatabaseHandler):
         return count
 
 
-def lockout_message() -> str:
-    cool_off = get_cool_off()
-    minutes = math.ceil(cool_off.total_seconds() / 60) if cool_off else 0
+def lockout_message(ends: datetime | None = None) -> str:
+    """The lock's reason with the minutes left until `ends` (the whole cool-off without it)."""
+    left = ends - timezone.now() if ends is not None else get_cool_off()
+    minutes = max(1, math.ceil(left.total_seconds() / 60)) if left is not None else 0
     return ngettext(
         "Too many failed attempts; try again in %(minutes)d minute.",
         "Too many failed attempts; try again in %(minutes)d minutes.",
@@ -101,7 +134,7 @@ def lockout_response(
 ) -> HttpResponse:
     """AXES_LOCKOUT_CALLABLE: the login page the person was on, with the lock as the form's
     error (instead of "wrong password", which would make them try again), status 429."""
-    message = lockout_message()
+    message = lockout_message(LoginThrottleHandler().lock_ends_at(request, credentials))
     context = dict(getattr(original_response, "context_data", None) or {})
     template_name = getattr(original_response, "template_name", None)
     if template_name is None:

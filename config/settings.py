@@ -177,7 +177,9 @@ LOGIN_URL = "admin:login"
 # Login throttling (django-axes, config/login_throttling.py) on every login form that goes
 # through django.contrib.auth (console and admin): LOGIN_FAILURE_LIMIT failures for one
 # username from one address lock that pair, LOGIN_FAILURE_LIMIT_PER_IP failures from one
-# address lock it, for LOGIN_LOCKOUT_MINUTES after the last attempt. A success clears the pair.
+# address lock it, for LOGIN_LOCKOUT_MINUTES after the last failure. A success clears the pair.
+# A try refused by a lock is not recorded: it neither counts toward a limit nor extends the
+# lock, so retrying one locked account cannot lock out everyone behind the same address.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -188,6 +190,7 @@ AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", default=10)
 BATON_LOGIN_FAILURE_LIMIT_PER_IP = env_int("LOGIN_FAILURE_LIMIT_PER_IP", default=50)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "config.login_throttling.lockout_response"
 AXES_DISABLE_ACCESS_LOG = True  # failures are what we keep; last_login records successes
 # The client's address (config.login_throttling.client_ip_address) is REMOTE_ADDR. Behind

@@ -1,6 +1,7 @@
 """Login throttling on the console and admin login pages (django-axes): 10 failures for one
 username from one IP lock that pair out for 15 minutes, 50 failures from one IP lock the IP;
-a success resets the pair, and the wait is over when the cool-off has passed."""
+a success resets the pair, and the wait is over when the cool-off has passed. A try refused
+by a lock is not a failure: it neither counts toward a limit nor extends the lock."""
 
 import json
 import os
@@ -89,6 +90,79 @@ def test_the_lock_ends_after_the_cool_off(url, staff):
     # when: the last failure was 15 minutes and a second ago
     AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=15, seconds=1))
     # then
+    assert logged_in(login(url, "alice", PASSWORD))
+
+
+def minutes_message(minutes: int) -> str:
+    return f"Too many failed attempts; try again in {minutes} minutes."
+
+
+def failures_recorded(ip: str = "198.51.100.7") -> int:
+    return sum(
+        AccessAttempt.objects.filter(ip_address=ip).values_list("failures_since_start", flat=True)
+    )
+
+
+def test_tries_refused_during_a_lock_are_not_failures_and_do_not_lock_the_address(staff):
+    # given: t1 is locked from this address on the console page
+    UserFactory(username="t1", is_staff=True)
+    operator = UserFactory(username="operator", is_staff=True)
+    fail("/console/login/", "t1", 10)
+    # when: 45 more tries as t1, wrong and right passwords, on both login pages
+    for number in range(45):
+        url = LOGIN_PAGES[number % 2]
+        client = login(url, "t1", PASSWORD if number % 3 == 0 else "wrong-password")
+        assert not logged_in(client)
+        assert client.response.status_code == 429
+    # then: only the 10 real failures are recorded, and another account logs in from there
+    assert failures_recorded() == 10
+    assert logged_in(login("/console/login/", operator.username, PASSWORD))
+    assert logged_in(login("/admin/login/", "alice", PASSWORD))
+
+
+def test_the_address_limit_counts_real_failures_only_around_a_locked_account(staff):
+    # given: t1 locked (10 failures) and retried 45 times while locked
+    UserFactory(username="t1", is_staff=True)
+    fail("/console/login/", "t1", 10)
+    for _ in range(45):
+        assert login("/console/login/", "t1", PASSWORD).response.status_code == 429
+    # when: 39 real failures over usernames that are not locked (49 real in all)
+    for number in range(13):
+        fail("/admin/login/", f"guess{number}", 3)
+    # then: not locked yet; the 50th real failure locks the address for everybody
+    assert logged_in(login("/console/login/", "alice", PASSWORD))
+    fail("/console/login/", "guess13", 1)
+    client = login("/console/login/", "alice", PASSWORD)
+    assert not logged_in(client)
+    assert client.response.status_code == 429
+    assert failures_recorded() == 50
+
+
+def test_tries_refused_by_an_address_lock_are_not_recorded(staff):
+    # given: the address is locked by 50 failures over 10 usernames
+    for number in range(10):
+        fail("/console/login/", f"guess{number}", 5)
+    # when: more tries from that address
+    for number in range(20):
+        assert login("/admin/login/", f"guess{number}", "wrong").response.status_code == 429
+    # then: nothing more is recorded; the lock ends 15 minutes after the last real failure
+    assert failures_recorded() == 50
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=15, seconds=1))
+    assert logged_in(login("/console/login/", "alice", PASSWORD))
+
+
+@pytest.mark.parametrize("url", LOGIN_PAGES)
+def test_a_refused_try_does_not_extend_the_lock_and_the_page_says_the_minutes_left(url, staff):
+    # given: alice locked 9 minutes 30 seconds ago
+    fail(url, "alice", 10)
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=9, seconds=30))
+    # when: she tries again, refused
+    client = login(url, "alice", PASSWORD)
+    # then: the page says what is left of the 15 minutes (5 1/2, rounded up)
+    assert client.response.status_code == 429
+    assert minutes_message(6) in client.response.content.decode()
+    # and the lock still ends 15 minutes after her last real failure
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=15, seconds=1))
     assert logged_in(login(url, "alice", PASSWORD))
 
 
