@@ -402,7 +402,15 @@ class Dialog(models.Model):
         verbose_name = _("dialog")
         verbose_name_plural = _("dialogs")
         ordering = ["-started_at"]
-        indexes = [models.Index(fields=["chat", "status", "-started_at"])]
+        indexes = [
+            models.Index(fields=["chat", "status", "-started_at"]),
+            # the idle sweep: open dialogs the bot has, by last activity (small: only those)
+            models.Index(
+                fields=["last_message_at", "started_at"],
+                condition=Q(status=DialogStatus.BOT),
+                name="dialog_bot_idle",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["client"],

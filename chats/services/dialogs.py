@@ -8,13 +8,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from chats.enums import AuthorKind, DialogStatus, Messenger
 from chats.models import Chat, Client, Dialog, PageVisit
+from chats.realtime import dialog_status_publish
 from chats.registries import handoff_entry
 from chats.services.bot_engine import ClientMessageResult, bot_answer, bot_greet
 from chats.services.messages import content_check, dialog_close, message_post
@@ -128,29 +128,44 @@ def dialog_end_by_client(*, dialog: Dialog) -> bool:
     return dialog_close(dialog=dialog, notice=notice)
 
 
+def dialog_idle_filter(*, cutoff: datetime) -> Q:
+    """Open dialogs the bot has with no message since `cutoff` (or, without messages,
+    started before it). Written as an OR of plain comparisons, not Coalesce, so the
+    partial index dialog_bot_idle serves it."""
+    return Q(status=DialogStatus.BOT) & (
+        Q(last_message_at__lt=cutoff) | Q(last_message_at__isnull=True, started_at__lt=cutoff)
+    )
+
+
 def dialogs_close_idle(*, now: datetime | None = None) -> int:
     """Close the dialogs the bot has (no open request) with no message for
-    BATON_DIALOG_IDLE_CLOSE_HOURS; return how many closed. Rows another transaction
-    holds are skipped until the next sweep; running it twice closes nothing twice."""
+    BATON_DIALOG_IDLE_CLOSE_HOURS; return how many closed.
+
+    What dialog_close records for each, without a notice (the visitor is gone): status
+    closed, closed_at, and the new status published to the dialog's watchers after
+    commit. Done in batches of IDLE_CLOSE_BATCH, each one locking query and one UPDATE,
+    until none is left. Rows another transaction holds (a message being written, a
+    request opening) are skipped until the next sweep; running it twice, or two at once,
+    closes nothing twice."""
     now = now or timezone.now()
     cutoff = now - timedelta(hours=settings.BATON_DIALOG_IDLE_CLOSE_HOURS)
-    idle = (
-        Dialog.objects.filter(status=DialogStatus.BOT)
-        .annotate(last_activity=Coalesce("last_message_at", "started_at"))
-        .filter(last_activity__lt=cutoff)
-    )
     closed = 0
-    for dialog_id in list(idle.values_list("pk", flat=True)[:IDLE_CLOSE_BATCH]):
+    while True:
         with transaction.atomic():
-            dialog = (
+            batch = list(
                 Dialog.objects.select_for_update(skip_locked=True)
-                .filter(pk=dialog_id, status=DialogStatus.BOT)
-                .filter(
-                    Q(last_message_at__lt=cutoff)
-                    | Q(last_message_at__isnull=True, started_at__lt=cutoff)
-                )
-                .first()
+                .filter(dialog_idle_filter(cutoff=cutoff))
+                .order_by()
+                .only("pk", "last_sequence")[:IDLE_CLOSE_BATCH]
             )
-            if dialog is not None and dialog_close(dialog=dialog):
-                closed += 1
-    return closed
+            if not batch:
+                return closed
+            Dialog.objects.filter(pk__in=[dialog.pk for dialog in batch]).update(
+                status=DialogStatus.CLOSED, closed_at=now
+            )
+            for dialog in batch:
+                dialog.status = DialogStatus.CLOSED
+                dialog_status_publish(dialog=dialog)
+        closed += len(batch)
+        if len(batch) < IDLE_CLOSE_BATCH:
+            return closed

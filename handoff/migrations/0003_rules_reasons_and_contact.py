@@ -4,7 +4,27 @@ import re
 
 from django.db import migrations, models
 
-NAME_LABEL = re.compile(r"\b(name|имя|nome)\b", re.IGNORECASE)
+# A question asking only for the visitor's name: the label is a name word and nothing
+# else ("Company name" is not the visitor's name), in the languages Baton ships.
+NAME_LABELS = {
+    "name",
+    "your name",
+    "full name",
+    "your full name",
+    "имя",
+    "ваше имя",
+    "имя и фамилия",
+    "nome",
+    "il tuo nome",
+    "nome e cognome",
+}
+
+
+def label_asks_for_name(label: str) -> bool:
+    """Whether a question's label asks for the visitor's name: one of NAME_LABELS,
+    ignoring case, surrounding spaces and punctuation ("Your name:", "Имя?")."""
+    words = re.sub(r"[^\w\s]", " ", label).split()
+    return " ".join(words).casefold() in NAME_LABELS
 
 
 def name_questions(apps, schema_editor):
@@ -12,23 +32,9 @@ def name_questions(apps, schema_editor):
     existing forms name their clients (issue 8, item 20)."""
     FormField = apps.get_model("handoff", "FormField")
     for field in FormField.objects.filter(kind="text"):
-        if NAME_LABEL.search(field.label):
+        if label_asks_for_name(field.label):
             field.kind = "name"
             field.save(update_fields=["kind"])
-
-
-def dialog_status_from_requests(apps, schema_editor):
-    """Bring every open dialog's status in step with its open request (item 19)."""
-    Dialog = apps.get_model("chats", "Dialog")
-    Request = apps.get_model("handoff", "Request")
-    open_dialogs = Dialog.objects.exclude(status="closed")
-    accepted = Request.objects.filter(status="accepted").values("dialog_id")
-    waiting = Request.objects.filter(status__in=["pending", "queued"]).values("dialog_id")
-    open_dialogs.filter(pk__in=accepted).exclude(status="operator").update(status="operator")
-    open_dialogs.filter(pk__in=waiting).exclude(status="waiting").update(status="waiting")
-    open_dialogs.exclude(pk__in=accepted).exclude(pk__in=waiting).exclude(status="bot").update(
-        status="bot"
-    )
 
 
 class Migration(migrations.Migration):
@@ -73,6 +79,7 @@ class Migration(migrations.Migration):
                 max_length=20,
             ),
         ),
+        # few rows (the forms' questions); the dialogs' statuses are brought in step by
+        # 0006_dialog_status_backfill, in batches and outside this schema change
         migrations.RunPython(name_questions, migrations.RunPython.noop),
-        migrations.RunPython(dialog_status_from_requests, migrations.RunPython.noop),
     ]

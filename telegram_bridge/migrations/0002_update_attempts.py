@@ -4,23 +4,6 @@ import django.utils.timezone
 from django.db import migrations, models
 
 
-def states_from_outcomes(apps, schema_editor):
-    """Updates already handled were processed (with an error: failed); updates of no
-    chat were queued as chat 0, which is no chat."""
-    TelegramUpdate = apps.get_model("telegram_bridge", "TelegramUpdate")
-    TelegramChat = apps.get_model("telegram_bridge", "TelegramChat")
-    finished = TelegramUpdate.objects.filter(processed_at__isnull=False)
-    finished.filter(error="").update(state="processed", attempts=1)
-    finished.exclude(error="").update(state="failed", attempts=1)
-    TelegramUpdate.objects.filter(telegram_chat_id=0).update(telegram_chat_id=None)
-    TelegramChat.objects.filter(telegram_chat_id=0).delete()
-
-
-def chat_zero_again(apps, schema_editor):
-    TelegramUpdate = apps.get_model("telegram_bridge", "TelegramUpdate")
-    TelegramUpdate.objects.filter(telegram_chat_id__isnull=True).update(telegram_chat_id=0)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("telegram_bridge", "0001_initial"),
@@ -76,5 +59,7 @@ class Migration(migrations.Migration):
             name="telegram_chat_id",
             field=models.BigIntegerField(blank=True, null=True, verbose_name="Telegram chat"),
         ),
-        migrations.RunPython(states_from_outcomes, chat_zero_again),
+        # the stored updates' states are filled in by 0004_update_states_backfill, in
+        # batches and outside this schema change (it must not hold the table the webhook
+        # writes to while it rewrites every row)
     ]
