@@ -114,9 +114,9 @@ def handoff_form_submit(*, dialog: Dialog, answers: dict) -> Request | None:
     if not isinstance(answers, dict):
         raise FormInvalid({"form": "answers must be an object"})
     with transaction.atomic():
+        # the chat and the client are read afresh with the locked row, so every rule
+        # is checked against the chat's current settings (not the caller's old copy)
         locked = dialog_lock(dialog=dialog)
-        locked.chat = dialog.chat
-        locked.client = dialog.client
         with override(locked.chat.language):
             offer = _offer(locked, HANDOFF_FORM)
             if offer is None:
@@ -170,9 +170,9 @@ def contact_form_submit(*, dialog: Dialog, answers: dict) -> None:
     if not isinstance(answers, dict):
         raise FormInvalid({"form": "answers must be an object"})
     with transaction.atomic():
+        # the chat and the client are read afresh with the locked row, so every rule
+        # is checked against the chat's current settings (not the caller's old copy)
         locked = dialog_lock(dialog=dialog)
-        locked.chat = dialog.chat
-        locked.client = dialog.client
         with override(locked.chat.language):
             offer = _offer(locked, CONTACT_FORM)
             answered = (

@@ -172,8 +172,9 @@ def request_open(
     """
     now = now or timezone.now()
     with transaction.atomic():
+        # the locked row's chat is read afresh: the caller's copy (a socket's, held since
+        # hello) may predate the admin's last change of the headset or the form
         locked = dialog_lock(dialog=dialog)
-        locked.chat = dialog.chat
         with override(_language(locked)):
             reason = request_reason_check(dialog=locked, reason=reason)
         existing = Request.objects.filter(dialog=locked, status__in=Request.OPEN_STATUSES).first()
