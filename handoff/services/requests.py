@@ -198,6 +198,10 @@ def request_open(
         answers = DialogFormAnswers.objects.filter(dialog=locked).first()
         fields = form_fields_payload(settings)
         if fields and answers is None:
+            if _form_offered(locked):
+                # the visitor has the unanswered form on screen (or in the history
+                # after a reload): another tap offers no second copy
+                return None
             with override(_language(locked)):
                 prompt = _("Before we connect you, please answer a few questions.")
             _system_notice(
@@ -223,6 +227,14 @@ def request_open(
         _announce(request)
     _sync(dialog, locked)
     return request
+
+
+def _form_offered(dialog: Dialog) -> bool:
+    """Whether the pre-handoff form was offered in this dialog (unanswered, when the
+    caller found no answers)."""
+    return Message.objects.filter(
+        dialog=dialog, author_kind=AuthorKind.SYSTEM, attachments__0__kind="handoff_form"
+    ).exists()
 
 
 def _sync(dialog: Dialog, locked: Dialog) -> None:
