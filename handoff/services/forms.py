@@ -80,12 +80,14 @@ def _answers_message(dialog: Dialog, form: str, answers: list[dict]) -> Message:
     """The client's answers as their message: the console and Telegram show it in the
     history, the widget draws the answered form from it. Neither the bot nor the
     trigger sees it (it does not go through dialog_receive_client_message)."""
-    text = "\n".join(f"{item['label']}: {item['value']}" for item in answers if item["value"])
+    # a blank (optional) answer is left out: no surface shows "Topic:" with nothing after
+    given = [item for item in answers if item["value"]]
+    text = "\n".join(f"{item['label']}: {item['value']}" for item in given)
     message, _created = message_post(
         dialog=dialog,
         author_kind=AuthorKind.CLIENT,
         text=text or "—",
-        attachments=[{"kind": "form_answers", "of": form, "answers": answers}],
+        attachments=[{"kind": "form_answers", "of": form, "answers": given}],
     )
     return message
 
@@ -146,6 +148,7 @@ def handoff_form_submit(*, dialog: Dialog, answers: dict) -> Request | None:
             cleaned = [
                 {"label": field.label, "value": value}
                 for field, value in zip(fields, values, strict=True)
+                if value
             ]
             contact = _contact_of(fields, values)
             DialogFormAnswers.objects.create(dialog=locked, answers=cleaned, contact=contact)
