@@ -298,7 +298,6 @@ def test_the_answers_are_stored_as_the_clients_message_without_the_bot_answering
             "answers": [
                 {"label": "Your name", "value": "Ann"},
                 {"label": "Your e-mail", "value": "ann@example.com"},
-                {"label": "Your phone", "value": ""},
             ],
         }
     ]

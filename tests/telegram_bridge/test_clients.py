@@ -402,7 +402,6 @@ def test_an_optional_question_is_skipped_and_the_request_opens_with_the_answers(
         {"label": "Your name?", "value": "Ann Lee"},
         {"label": "Your e-mail?", "value": "ann@example.com"},
         {"label": "Topic?", "value": "Delivery"},
-        {"label": "Your phone?", "value": ""},
     ]
     assert not FormProgress.objects.exists()
     assert world.texts_to(CLIENT)[-1] == "Please wait, we are connecting you to an operator."
