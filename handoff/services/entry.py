@@ -52,7 +52,7 @@ class HandoffEntryPoint:
         try:
             contact_form_submit(dialog=dialog, answers=answers)
         except FormInvalid as error:
-            raise HandoffRefused(error.code, " ".join(error.errors.values())) from None
+            raise HandoffRefused(error.code, str(error)) from None
         except HandoffError as error:
             raise HandoffRefused(error.code, str(error)) from None
 

@@ -51,14 +51,15 @@ class FormNotExpected(HandoffError):
 
 class FormInvalid(HandoffError):
     """`errors` maps a field's key to its problem; the message names each question by
-    its label (`labels`, same keys), never by its internal number."""
+    its label (`labels`, same keys), never by its internal number, one question a line
+    ("Topic: At most 500 characters."): the widget and Telegram show it as it is."""
 
     code = "form_invalid"
 
     def __init__(self, errors: dict[str, str], labels: dict[str, str] | None = None) -> None:
         labels = labels or {}
         super().__init__(
-            "; ".join(
+            "\n".join(
                 f"{labels[key]}: {error}" if key in labels else error
                 for key, error in errors.items()
             )
