@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from chats.enums import AuthorKind, DialogStatus
-from chats.models import Dialog, Message
+from chats.models import Client, Dialog, Message
 from chats.realtime import (
     dialog_headset_publish,
     dialog_message_publish,
@@ -47,7 +47,8 @@ def message_post(
     """Store a message and publish it after commit; return (message, created).
 
     Idempotent on `client_msg_id`: a repeated id returns the stored message and
-    `created=False`, writing nothing. Raises DialogClosed on a closed dialog.
+    `created=False`, writing nothing. Raises DialogClosed on a closed dialog. A client's
+    message carries the client's current name as its author_name.
     """
     if author_kind == AuthorKind.CLIENT and not text.strip() and not attachments:
         raise ValidationError(_("A message needs text."), code="empty_message")
@@ -67,6 +68,10 @@ def message_post(
         if author_kind == AuthorKind.CLIENT:
             locked.client_message_count += 1
             update_fields.append("client_message_count")
+            if not author_name:
+                # the client's name as it is now (a form may have named them since the
+                # caller read the client); messages stored before keep theirs
+                author_name = Client.objects.values_list("name", flat=True).get(pk=locked.client_id)
         locked.save(update_fields=update_fields)
         message = Message.objects.create(
             dialog=locked,

@@ -152,8 +152,9 @@ def handoff_form_submit(*, dialog: Dialog, answers: dict) -> Request | None:
             ]
             contact = _contact_of(fields, values)
             DialogFormAnswers.objects.create(dialog=locked, answers=cleaned, contact=contact)
-            _answers_message(locked, HANDOFF_FORM, cleaned)
+            # named first, so the answers (the client's message) already carry the name
             client_rename(client=locked.client, name=contact["name"])
+            _answers_message(locked, HANDOFF_FORM, cleaned)
             if contact["phone"] or contact["email"]:
                 try:
                     customer_bind(client=locked.client, **contact)
