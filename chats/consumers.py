@@ -205,11 +205,7 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         # copy may have missed the trigger's reveal)
         try:
             await database_sync_to_async(self._open_request)()
-        except HandoffRefused as refusal:
-            if refusal.code == "handoff_unavailable":
-                raise FrameError(
-                    "handoff_unavailable", "this chat does not connect operators"
-                ) from None
+        except HandoffRefused as refusal:  # its detail is in the chat's language
             raise FrameError(refusal.code, refusal.detail) from None
         except (HandoffUnavailable, services.DialogClosed):
             raise FrameError("handoff_unavailable", "no operator can be asked now") from None

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import override
 
 from chats.enums import DialogStatus
-from chats.models import Dialog, Message
+from chats.models import Chat, Dialog, Message
 from chats.registries import HandoffRefused
 from chats.services import dialog_end_by_client, feedback_record
 from handoff.enums import RequestStatus
@@ -20,11 +22,17 @@ from handoff.services.requests import (
 from handoff.services.trigger import trigger_schedule
 
 
+def _language(dialog: Dialog) -> str:
+    """The chat's language now (the caller's copy of the chat may be old): every
+    refusal's detail is shown to the visitor as it is."""
+    return Chat.objects.values_list("language", flat=True).get(pk=dialog.chat_id)
+
+
 class HandoffEntryPoint:
     def open_request(self, *, dialog: Dialog, reason: str) -> Request | None:
         try:
             return request_open(dialog=dialog, reason=reason)
-        except HandoffNotOffered as error:
+        except HandoffNotOffered as error:  # in the chat's language already
             raise HandoffRefused(error.code, str(error)) from None
 
     def client_wrote(self, *, dialog: Dialog, message: Message) -> None:
@@ -40,17 +48,21 @@ class HandoffEntryPoint:
         if request_close_by_client(dialog=dialog) is not None:
             return
         if not dialog_end_by_client(dialog=dialog):
-            raise HandoffRefused("nothing_to_close", "there is nothing open to close")
+            with override(_language(dialog)):
+                detail = _("There is nothing to end here.")
+            raise HandoffRefused("nothing_to_close", detail)
 
     def submit_form(self, *, dialog: Dialog, answers: dict) -> None:
         try:
-            handoff_form_submit(dialog=dialog, answers=answers)
+            with override(_language(dialog)):
+                handoff_form_submit(dialog=dialog, answers=answers)
         except HandoffError as error:
             raise HandoffRefused(error.code, str(error)) from None
 
     def submit_contact(self, *, dialog: Dialog, answers: dict) -> None:
         try:
-            contact_form_submit(dialog=dialog, answers=answers)
+            with override(_language(dialog)):
+                contact_form_submit(dialog=dialog, answers=answers)
         except FormInvalid as error:
             raise HandoffRefused(error.code, str(error)) from None
         except HandoffError as error:
@@ -67,15 +79,21 @@ class HandoffEntryPoint:
             )
             .first()
         )
+        language = _language(dialog)
         if request is None:
-            raise HandoffRefused("unknown_request", "no finished conversation to rate")
+            with override(language):
+                detail = _("There is no finished conversation here to rate.")
+            raise HandoffRefused("unknown_request", detail)
         try:
-            feedback_record(
-                dialog=dialog,
-                score=score,
-                handoff_request_id=request.pk,
-                operator_id=request.operator_id,
-                operator_name=request.operator.display_name if request.operator else "",
-            )
+            with override(language):
+                feedback_record(
+                    dialog=dialog,
+                    score=score,
+                    handoff_request_id=request.pk,
+                    operator_id=request.operator_id,
+                    operator_name=request.operator.display_name if request.operator else "",
+                )
         except ValidationError as error:
-            raise HandoffRefused("invalid", " ".join(error.messages)) from None
+            with override(language):
+                detail = " ".join(error.messages)
+            raise HandoffRefused("invalid", detail) from None

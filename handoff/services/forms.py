@@ -55,9 +55,9 @@ def form_answer_check(*, dialog: Dialog, field_id: int, raw: str) -> str:
     like Telegram). Returns the cleaned value; raises FormInvalid with the reason, its
     message naming the question."""
     field = FormField.objects.filter(pk=field_id, settings__chat_id=dialog.chat_id).first()
-    if field is None:
-        raise FormInvalid({"form": "no such question in this chat"})
     with override(dialog.chat.language):
+        if field is None:
+            raise FormInvalid({"form": _("This question is not in this chat's form.")})
         try:
             return _clean_answer(field, raw)
         except ValueError as error:
@@ -114,7 +114,7 @@ def handoff_form_submit(*, dialog: Dialog, answers: dict) -> Request | None:
     per question (FormInvalid). The answers become the client's message; a name, an
     e-mail or a phone among them names the client and binds them to a Customer."""
     if not isinstance(answers, dict):
-        raise FormInvalid({"form": "answers must be an object"})
+        raise FormInvalid({"form": _("The form's answers could not be read.")})
     with transaction.atomic():
         # the chat and the client are read afresh with the locked row, so every rule
         # is checked against the chat's current settings (not the caller's old copy)
@@ -172,7 +172,7 @@ def contact_form_submit(*, dialog: Dialog, answers: dict) -> None:
     details become a Customer bound to the client, the answers the client's message,
     and the visitor is thanked."""
     if not isinstance(answers, dict):
-        raise FormInvalid({"form": "answers must be an object"})
+        raise FormInvalid({"form": _("The form's answers could not be read.")})
     with transaction.atomic():
         # the chat and the client are read afresh with the locked row, so every rule
         # is checked against the chat's current settings (not the caller's old copy)

@@ -54,7 +54,7 @@ async def test_handoff_in_a_chat_that_hides_the_headset_is_refused_as_before(cha
     assert (error["type"], error["code"], error["detail"]) == (
         "error",
         "handoff_unavailable",
-        "this chat does not connect operators",
+        "This chat does not connect you to a person now.",
     )
     assert await sync_to_async(Request.objects.count)() == 0
     assert (await sync_to_async(Dialog.objects.get)()).status == "bot"
