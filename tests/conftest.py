@@ -46,3 +46,13 @@ def daphne_server(django_db_setup, django_db_blocker, redis_url):
     server = DaphneServer(redis_url=redis_url, database_name=str(database_name)).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """A test that renders a page in another language (LocaleMiddleware activates it
+    on the test thread) must not leave it active for the next test."""
+    from django.utils import translation
+
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
