@@ -94,12 +94,6 @@ def value_has_lone_surrogate(value: object) -> bool:
     return False
 
 
-def validate_encodable_text(value: str) -> None:
-    """Refuse text that cannot be written as UTF-8 (lone surrogates)."""
-    if isinstance(value, str):
-        validate_encodable(value)
-
-
 def validate_encodable(value: object) -> None:
     """Refuse a string or JSON-like value holding a lone surrogate anywhere (keys too):
     ValidationError with code "unencodable"."""

@@ -7,7 +7,7 @@ from django.db import transaction
 
 from chats.models import Chat
 from chats.realtime import user_access_changed_publish
-from chats.services import content_check
+from chats.validators import validate_encodable
 from distributor.models import Manager
 
 
@@ -16,7 +16,7 @@ def manager_create(
 ) -> Manager:
     """Create (or update, keeping the password) an operator account serving `chats`.
     Raises ValidationError for a name no surface could encode (a lone surrogate)."""
-    content_check([username, display_name])
+    validate_encodable([username, display_name])
     user_model = get_user_model()
     with transaction.atomic():
         user, created = user_model.objects.get_or_create(

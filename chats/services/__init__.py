@@ -21,7 +21,6 @@ from chats.services.dialogs import (
 )
 from chats.services.messages import (
     DialogClosed,
-    content_check,
     dialog_close,
     dialog_headset_reveal,
     dialog_lock,
@@ -38,7 +37,6 @@ __all__ = [
     "bot_greet",
     "client_get_or_create",
     "client_rename",
-    "content_check",
     "dialog_close",
     "dialog_end_by_client",
     "dialogs_close_idle",

@@ -9,13 +9,13 @@ from django.utils.translation import gettext as _
 
 from chats.models import Client, Customer, Dialog, Feedback
 from chats.normalise import normalise_email, normalise_phone
-from chats.services.messages import content_check
+from chats.validators import validate_encodable
 
 
 def customer_bind(*, client: Client, name: str = "", phone: str = "", email: str = "") -> Customer:
     """Find the customer by normalised phone or e-mail (creating one when nothing
     matches) and bind the client to it. Raises ValidationError for bad details."""
-    content_check([name, phone, email])
+    validate_encodable([name, phone, email])
     try:
         phone_normal = normalise_phone(phone) if phone.strip() else None
     except ValueError as error:

@@ -17,8 +17,8 @@ from chats.models import Chat, Client, Dialog, PageVisit
 from chats.realtime import dialog_status_publish
 from chats.registries import handoff_entry
 from chats.services.bot_engine import ClientMessageResult, bot_answer, bot_greet
-from chats.services.messages import content_check, dialog_close, message_post
-from chats.validators import http_url_validator, validate_encodable_text
+from chats.services.messages import dialog_close, message_post
+from chats.validators import http_url_validator, validate_encodable
 
 PAGE_VISIT_MAX_AGE = timedelta(days=1)
 IDLE_CLOSE_BATCH = 500
@@ -29,7 +29,7 @@ def client_get_or_create(
 ) -> Client:
     """The client of this channel identity, created on first sight. Raises
     ValidationError for an identity or name no surface could encode."""
-    content_check([external_id, name])
+    validate_encodable([external_id, name])
     try:
         with transaction.atomic():
             client, _created = Client.objects.get_or_create(
@@ -97,8 +97,8 @@ def page_visit_record(
 ) -> PageVisit:
     """Record a host-site page the visitor opened. A time from the browser is kept
     when it is plausible (not in the future, not older than a day)."""
-    validate_encodable_text(url)
-    validate_encodable_text(title)
+    validate_encodable(url)
+    validate_encodable(title)
     http_url_validator(url)
     if len(url) > 2000:
         raise ValidationError(_("The page address is too long."), code="url_too_long")
@@ -113,7 +113,7 @@ def page_visit_record(
 def client_rename(*, client: Client, name: str) -> Client:
     """Name the client as they told us (a form's answer). Blank names change nothing."""
     name = name.strip()[:200]
-    validate_encodable_text(name)
+    validate_encodable(name)
     if name and name != client.name:
         Client.objects.filter(pk=client.pk).update(name=name)
         client.name = name

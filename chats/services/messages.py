@@ -23,12 +23,6 @@ class DialogClosed(Exception):
     """The dialog is closed: nothing more is written to it."""
 
 
-def content_check(value: object) -> None:
-    """Refuse (ValidationError, code "unencodable") what no surface could encode: a
-    lone surrogate in any string of `value` (a text, or JSON: keys and values)."""
-    validate_encodable(value)
-
-
 def dialog_lock(*, dialog: Dialog) -> Dialog:
     """Re-read the dialog under a row lock; callers are inside transaction.atomic."""
     return Dialog.objects.select_for_update().get(pk=dialog.pk)
@@ -52,7 +46,7 @@ def message_post(
     """
     if author_kind == AuthorKind.CLIENT and not text.strip() and not attachments:
         raise ValidationError(_("A message needs text."), code="empty_message")
-    content_check([text, author_name, attachments, buttons])
+    validate_encodable([text, author_name, attachments, buttons])
     with transaction.atomic():
         locked = dialog_lock(dialog=dialog)
         if client_msg_id is not None:

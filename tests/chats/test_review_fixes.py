@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 
 from chats.enums import AuthorKind
 from chats.models import Dialog
-from chats.services import content_check, message_post
-from chats.validators import value_has_lone_surrogate
+from chats.services import message_post
+from chats.validators import validate_encodable, value_has_lone_surrogate
 from chats.visitor_tokens import visitor_token_issue
 from handoff.models import Request
 from tests.chats.factories import DialogFactory
@@ -92,7 +92,7 @@ def test_value_has_lone_surrogate_walks_strings_keys_and_any_depth(value, expect
 
 def test_content_check_refuses_a_deeply_nested_lone_surrogate_as_unencodable():
     with pytest.raises(ValidationError) as refusal:
-        content_check([{"attachments": nested(5_000, {"name": "x\ud800"})}])
+        validate_encodable([{"attachments": nested(5_000, {"name": "x\ud800"})}])
     assert refusal.value.code == "unencodable"
 
 
