@@ -107,6 +107,7 @@ def runner(tmp_path):
     runner = Runner(tmp_path)
     yield runner
     runner.kill()
+    print(runner.output)  # shown when the test fails
 
 
 def test_runner_starts_everything_and_ctrl_c_stops_it_all_cleanly(runner):
