@@ -224,7 +224,8 @@ def build_children(env: dict[str, str], *, host: str, port: int) -> list[Child]:
                 "--loglevel",
                 # INFO logs three lines per deadline sweep (every 2 s): the banner
                 # with the logins would scroll away at once
-                env.get("CELERY_LOG_LEVEL", "WARNING"),
+                # not CELERY_LOG_LEVEL: Celery writes that one itself (as a number)
+                env.get("BATON_CELERY_LOG_LEVEL", "WARNING"),
                 "--concurrency",
                 env.get("CELERY_CONCURRENCY", "2"),
                 "--schedule",

@@ -192,5 +192,6 @@ def test_celery_logs_warnings_by_default_so_the_banner_stays_in_view():
 
     assert celery_level({"REDIS_URL": "redis://127.0.0.1:1/0"}) == "WARNING"
     assert (
-        celery_level({"REDIS_URL": "redis://127.0.0.1:1/0", "CELERY_LOG_LEVEL": "INFO"}) == "INFO"
+        celery_level({"REDIS_URL": "redis://127.0.0.1:1/0", "BATON_CELERY_LOG_LEVEL": "INFO"})
+        == "INFO"
     )
