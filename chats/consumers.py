@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from chats import selectors, services
 from chats.enums import Messenger
 from chats.models import Chat, Dialog
-from chats.realtime import dialog_group_name, frame_encode, message_payload
+from chats.realtime import database_call, dialog_group_name, frame_encode, message_payload
 from chats.registries import HandoffRefused, HandoffUnavailable, handoff_entry
 from chats.streaming import DialogStreamMixin
 from chats.visitor_tokens import InvalidVisitorToken, visitor_token_read
@@ -122,8 +122,11 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
             )
             await self.close(code=CLOSE_BAD_TOKEN)
             return
-        dialog, _created = await database_sync_to_async(services.dialog_start_or_resume)(
-            chat=self.chat, messenger=Messenger.WEB, external_id=visitor_id
+        dialog, _created = await database_call(
+            services.dialog_start_or_resume,
+            chat=self.chat,
+            messenger=Messenger.WEB,
+            external_id=visitor_id,
         )
         # join first, read second: nothing committed in between can fall through
         await self.channel_layer.group_add(dialog_group_name(dialog.pk), self.channel_name)
@@ -176,8 +179,11 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
 
     async def handle_client_message(self, client_msg_id: str, text: str) -> None:
         try:
-            result = await database_sync_to_async(services.dialog_receive_client_message)(
-                dialog=self.dialog, text=text, client_msg_id=client_msg_id
+            result = await database_call(
+                services.dialog_receive_client_message,
+                dialog=self.dialog,
+                text=text,
+                client_msg_id=client_msg_id,
             )
         except services.DialogClosed:
             raise FrameError("dialog_closed", "this dialog is closed", client_msg_id) from None
@@ -187,8 +193,11 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
 
     async def handle_button(self, frame: ButtonPress) -> None:
         try:
-            result = await database_sync_to_async(services.bot_button_press)(
-                dialog=self.dialog, button_id=frame.button_id, client_msg_id=frame.client_msg_id
+            result = await database_call(
+                services.bot_button_press,
+                dialog=self.dialog,
+                button_id=frame.button_id,
+                client_msg_id=frame.client_msg_id,
             )
         except services.UnknownButton:
             raise FrameError(
@@ -204,7 +213,7 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         # handoff's request_reason_check decides on the stored dialog (this socket's
         # copy may have missed the trigger's reveal)
         try:
-            await database_sync_to_async(self._open_request)()
+            await database_call(self._open_request)
         except HandoffRefused as refusal:  # its detail is in the chat's language
             raise FrameError(refusal.code, refusal.detail) from None
         except (HandoffUnavailable, services.DialogClosed):
@@ -228,7 +237,7 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
     async def handle_handoff_frame(self, frame) -> None:
         """Forms, close and rating: handoff's business, reached through the registry."""
         try:
-            await database_sync_to_async(self._handoff_call)(frame)
+            await database_call(self._handoff_call, frame=frame)
         except HandoffRefused as refusal:
             raise FrameError(refusal.code, refusal.detail) from None
         except (HandoffUnavailable, services.DialogClosed):
@@ -243,8 +252,12 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
 
     async def handle_page(self, frame: PageOpened) -> None:
         try:
-            await database_sync_to_async(services.page_visit_record)(
-                dialog=self.dialog, url=frame.url, title=frame.title, visited_at=frame.visited_at
+            await database_call(
+                services.page_visit_record,
+                dialog=self.dialog,
+                url=frame.url,
+                title=frame.title,
+                visited_at=frame.visited_at,
             )
         except ValidationError as error:
             raise FrameError("invalid", " ".join(error.messages)) from None

@@ -4,11 +4,14 @@ missed an event fetches the gap from the database (see docs/protocol.md)."""
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
 from redis.exceptions import RedisError
@@ -19,6 +22,15 @@ logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from chats.models import Dialog, Message
+
+Result = TypeVar("Result")
+
+# Set while a consumer's database call runs (database_call): events committed in it
+# are collected here and published from the consumer's event loop afterwards, so the
+# process's one database thread never waits on Redis.
+_collected_events: contextvars.ContextVar[list[tuple[str, dict]] | None] = contextvars.ContextVar(
+    "baton_collected_events", default=None
+)
 
 
 # Every event type sent on the channel layer, registered where it is published.
@@ -80,30 +92,66 @@ def group_send_after_commit(messages: list[tuple[str, dict]]) -> None:
         raise ValueError(f"unregistered event type(s): {', '.join(sorted(unregistered))}")
 
     def send() -> None:
-        layer = get_channel_layer()
-        if layer is None:
+        collected = _collected_events.get()
+        if collected is not None:
+            collected.extend(messages)
             return
-        for group, event in messages:
-            try:
-                try:
-                    async_to_sync(layer.group_send)(group, event)
-                except UnicodeEncodeError:
-                    # stored text from before validation: the layer's encoder (msgpack)
-                    # fails like the socket's would, so send what frame_encode sends
-                    async_to_sync(layer.group_send)(group, json.loads(frame_encode(event)))
-            except (RedisError, OSError) as error:
-                # Redis is away (e.g. `load_demo` before `make run` starts it): nobody
-                # can be listening then, and clients catch up from the database
-                logger.warning(
-                    "channel layer unreachable, %d event(s) not published: %s",
-                    len(messages),
-                    error,
-                )
-                return
+        async_to_sync(group_send_now)(messages)
 
     # robust: a channel layer that is away must not cancel the other commit hooks
     # (Telegram sends, task scheduling); clients catch up from the database anyway
     transaction.on_commit(send, robust=True)
+
+
+async def group_send_now(messages: list[tuple[str, dict]]) -> None:
+    """Send (group, event) pairs on the channel layer, in order. A layer that is away
+    is logged once and skipped: clients catch up from the database."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for group, event in messages:
+        try:
+            try:
+                await layer.group_send(group, event)
+            except UnicodeEncodeError:
+                # stored text from before validation: the layer's encoder (msgpack)
+                # fails like the socket's would, so send what frame_encode sends
+                await layer.group_send(group, json.loads(frame_encode(event)))
+        except (RedisError, OSError) as error:
+            # Redis is away (e.g. `load_demo` before `make run` starts it): nobody
+            # can be listening then, and clients catch up from the database
+            logger.warning(
+                "channel layer unreachable, %d event(s) not published: %s",
+                len(messages),
+                error,
+            )
+            return
+
+
+def _call_collecting(
+    function: Callable[..., Result], kwargs: dict[str, Any]
+) -> tuple[Result | None, list[tuple[str, dict]], BaseException | None]:
+    collected: list[tuple[str, dict]] = []
+    token = _collected_events.set(collected)
+    try:
+        return function(**kwargs), collected, None
+    except Exception as error:  # published below, then raised in the caller
+        return None, collected, error
+    finally:
+        _collected_events.reset(token)
+
+
+async def database_call(function: Callable[..., Result], /, **kwargs: Any) -> Result:
+    """Run a service on the database thread (database_sync_to_async) and publish the
+    events its commits produced from this event loop once it returns, instead of
+    blocking the database thread in group_send. Events of transactions that
+    committed are published even when the call then raised; the error is re-raised."""
+    result, collected, error = await database_sync_to_async(_call_collecting)(function, kwargs)
+    if collected:
+        await group_send_now(collected)
+    if error is not None:
+        raise error
+    return result  # type: ignore[return-value]
 
 
 def dialog_message_publish(*, message: Message) -> None:

@@ -15,7 +15,13 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from chats.realtime import dialog_group_name, frame_encode, message_payload, user_access_group
+from chats.realtime import (
+    database_call,
+    dialog_group_name,
+    frame_encode,
+    message_payload,
+    user_access_group,
+)
 from chats.services import DialogClosed
 from chats.streaming import DialogStreamMixin
 from chats.widget_protocol import CLIENT_MSG_ID, FrameError, frame_object_load
@@ -169,7 +175,7 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
     async def call(self, frame: dict, service, **kwargs):
         request = await self.request_for(frame)
         try:
-            return await database_sync_to_async(service)(request=request, **kwargs)
+            return await database_call(service, request=request, **kwargs)
         except services.HandoffError as error:
             raise ConsoleError(error.code, str(error), request.pk) from None
         except (DialogClosed, ValidationError) as error:
