@@ -37,18 +37,23 @@ def message_post(
     buttons: list[dict] | None = None,
     attachments: list[dict] | None = None,
     client_msg_id: str | None = None,
+    dialog_locked: bool = False,
 ) -> tuple[Message, bool]:
     """Store a message and publish it after commit; return (message, created).
 
     Idempotent on `client_msg_id`: a repeated id returns the stored message and
     `created=False`, writing nothing. Raises DialogClosed on a closed dialog. A client's
     message carries the client's current name as its author_name.
+
+    `dialog_locked=True`: the caller already holds the dialog's row lock in its open
+    transaction and passes that fresh, locked instance; it is neither locked nor read
+    again (one lock per row per transaction), and it is kept current.
     """
     if author_kind == AuthorKind.CLIENT and not text.strip() and not attachments:
         raise ValidationError(_("A message needs text."), code="empty_message")
     validate_encodable([text, author_name, attachments, buttons])
     with transaction.atomic():
-        locked = dialog_lock(dialog=dialog)
+        locked = dialog if dialog_locked else dialog_lock(dialog=dialog)
         if client_msg_id is not None:
             existing = Message.objects.filter(dialog=locked, client_msg_id=client_msg_id).first()
             if existing is not None:

@@ -1,9 +1,12 @@
 import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from chats.enums import AuthorKind, DialogStatus
 from chats.models import Dialog, Message
 from chats.services import (
     DialogClosed,
+    dialog_lock,
     dialog_start_or_resume,
     dialog_status_set,
     message_post,
@@ -85,3 +88,23 @@ def test_concurrent_connections_of_one_visitor_share_one_dialog():
     assert run_in_threads(10, start) == []
     assert len(set(dialogs)) == 1
     assert Dialog.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_message_post_on_a_dialog_the_caller_locked_does_not_read_it_again():
+    # given a caller holding the dialog's lock in its transaction
+    dialog = DialogFactory()
+    with transaction.atomic():
+        locked = dialog_lock(dialog=dialog)
+        # when it posts with the locked instance
+        with CaptureQueriesContext(connection) as queries:
+            message, created = message_post(
+                dialog=locked, author_kind=AuthorKind.BOT, text="hi", dialog_locked=True
+            )
+    # then no statement reads the dialog row again
+    reads = [
+        q["sql"] for q in queries if q["sql"].startswith("SELECT") and "chats_dialog" in q["sql"]
+    ]
+    assert reads == []
+    assert (created, message.sequence, locked.last_sequence) == (True, 1, 1)
+    assert Dialog.objects.get(pk=dialog.pk).last_sequence == 1
