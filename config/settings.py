@@ -12,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.environment import (
     EMBEDDED_REDIS_URL,
+    celery_queues,
     development_secret_key,
     env_bool,
     env_int,
@@ -144,6 +145,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# the queues `make run`'s one worker consumes (config/runner.py passes them as --queues);
+# docker-compose.yml runs a worker per queue instead
+BATON_CELERY_QUEUES = celery_queues()
 CELERY_BEAT_SCHEDULE = {
     "handoff-deadlines": {
         "task": "handoff.sweep_deadlines",

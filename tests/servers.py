@@ -1,19 +1,26 @@
-"""Real servers for tests and benchmarks: the embedded redis-server and Daphne,
-each in its own process on a free loopback port."""
+"""Real servers for tests and benchmarks: the embedded redis-server and Daphne
+(one or several processes on one socket), on free loopback ports."""
 
 from __future__ import annotations
 
 import os
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import redis
 
-from config.runner import BASE_DIR, embedded_redis_command, wait_for_port
+from config.runner import (
+    BASE_DIR,
+    DAPHNE_APPLICATION,
+    daphne_command,
+    embedded_redis_command,
+    listening_socket,
+    wait_for_port,
+    wait_serving,
+)
 
 
 def free_port() -> int:
@@ -52,7 +59,11 @@ class EmbeddedRedis:
 
 
 class DaphneServer:
-    """Daphne serving Baton in a child process, against the given database and Redis."""
+    """Daphne serving Baton in `processes` child processes that share one listening socket
+    on a free loopback port (as `make run` runs it: config/runner.py), against the given
+    database and Redis. `process` is the first of them."""
+
+    application = DAPHNE_APPLICATION
 
     def __init__(
         self,
@@ -60,16 +71,27 @@ class DaphneServer:
         redis_url: str,
         database_name: str | None = None,
         extra_env: dict[str, str] | None = None,
+        processes: int = 1,
     ) -> None:
         self.port = free_port()
         self.redis_url = redis_url
         self.database_name = database_name
         self.extra_env = extra_env or {}
-        self.process: subprocess.Popen | None = None
-        # kept open for the life of the server: it is the child's stdout
+        self.processes_wanted = processes
+        self.processes: list[subprocess.Popen] = []
+        self.listener: socket.socket | None = None
+        # kept open for the life of the server: it is the children's stdout
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
             prefix="baton-daphne-", suffix=".log", delete=False
         )
+
+    @property
+    def process(self) -> subprocess.Popen | None:
+        return self.processes[0] if self.processes else None
+
+    @property
+    def pids(self) -> list[int]:
+        return [process.pid for process in self.processes]
 
     @property
     def http_url(self) -> str:
@@ -79,40 +101,61 @@ class DaphneServer:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
-    def start(self) -> DaphneServer:
+    def environment(self) -> dict[str, str]:
         env = {**os.environ, "REDIS_URL": self.redis_url, "DEBUG": "1", **self.extra_env}
         if self.database_name:
             env["BATON_DATABASE_NAME"] = self.database_name
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "config.asgi:application",
-            ],
-            env=env,
-            cwd=BASE_DIR,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_for_port("127.0.0.1", self.port, seconds=60, what="Daphne", process=self.process)
+        return env
+
+    def start(self) -> DaphneServer:
+        self.listener = listening_socket("127.0.0.1", self.port)
+        fd = self.listener.fileno()
+        env = self.environment()
+        self.processes = [
+            subprocess.Popen(
+                daphne_command(fd, self.application),
+                env=env,
+                cwd=BASE_DIR,
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                pass_fds=(fd,),
+            )
+            for _ in range(self.processes_wanted)
+        ]
+        wait_serving("127.0.0.1", self.port, processes=self.processes, seconds=60)
         return self
 
+    def pid_serving(self, local_address: tuple) -> int | None:
+        return pid_holding(self.pids, local_address)
+
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
             try:
-                self.process.wait(timeout=10)
+                process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                process.kill()
+                process.wait()
+        if self.listener is not None:
+            self.listener.close()
 
     def output(self) -> str:
         self.log.flush()
         return Path(self.log.name).read_text(errors="replace")
+
+
+def pid_holding(pids: list[int], local_address: tuple) -> int | None:
+    """Which of `pids` holds the connection whose client end is `local_address`: on a
+    shared listening socket the kernel picks the process that accepts a connection."""
+    import psutil
+
+    for pid in pids:
+        for connection in psutil.Process(pid).net_connections(kind="tcp"):
+            if connection.raddr and tuple(connection.raddr) == tuple(local_address[:2]):
+                return pid
+    return None
 
 
 def wait_until(condition, *, seconds: float = 10.0, interval: float = 0.05):

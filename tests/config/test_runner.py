@@ -1,20 +1,24 @@
-"""`make run`'s supervisor: it starts Redis, Celery and Daphne, restarts one that dies
-(killing what is left of it), and Ctrl-C stops them all, cleanly and in order."""
+"""`make run`'s supervisor: it starts Redis, Celery and Daphne (WEB_CONCURRENCY processes
+on one socket), restarts one that dies (killing what is left of it), and Ctrl-C stops them
+all, cleanly and in order."""
 
+import http.client
 import os
 import re
 import signal
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.request
 
 import psutil
 import pytest
 import redis
+from celery import Celery
 
 from config.runner import BASE_DIR
-from tests.servers import free_port, wait_until
+from tests.servers import free_port, pid_holding, wait_until
 
 
 def http_status(url: str) -> int:
@@ -30,6 +34,43 @@ def redis_answers(port: int) -> bool:
         return bool(redis.Redis(port=port, socket_connect_timeout=1).ping())
     except redis.ConnectionError:
         return False
+
+
+def healthz_answered_by(port: int, pids: list[int]) -> int | None:
+    """GET /healthz on a new connection; which of `pids` answered it."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", "/healthz")
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200
+        # keep-alive: the connection is still open, held by the process that answered
+        return pid_holding(pids, connection.sock.getsockname())
+    finally:
+        connection.close()
+
+
+def every_process_answers(port: int, pids: list[int]) -> None:
+    """Requests, one connection each, until each of `pids` has answered one (the kernel
+    picks the process; this waits, it does not assert how the kernel spreads them)."""
+    answered = set()
+
+    def all_answered() -> bool:
+        answered.add(healthz_answered_by(port, pids))
+        return answered == set(pids)
+
+    wait_until(all_answered, seconds=60)
+
+
+def worker_queues(redis_port: int) -> list[str]:
+    """The queues the running Celery worker consumes, as it reports them."""
+    app = Celery(broker=f"redis://127.0.0.1:{redis_port}/0")
+    try:
+        replies = wait_until(lambda: app.control.inspect(timeout=2).active_queues(), seconds=60)
+    finally:
+        app.close()
+    [queues] = replies.values()
+    return sorted(queue["name"] for queue in queues)
 
 
 def gone(pid: int) -> bool:
@@ -51,6 +92,7 @@ class Runner:
             "BATON_EMBEDDED_REDIS_PORT": str(self.redis_port),
             "DEBUG": "1",
             "CELERY_CONCURRENCY": "1",
+            "WEB_CONCURRENCY": "1",
         }
         for name in ("REDIS_URL", "DATABASE_URL", "SECRET_KEY"):
             self.env.pop(name, None)
@@ -116,6 +158,7 @@ def test_runner_starts_everything_and_ctrl_c_stops_it_all_cleanly(runner):
     assert http_status(f"http://127.0.0.1:{runner.port}/healthz") == 200
     assert http_status(f"http://127.0.0.1:{runner.port}/demo/") == 200
     assert redis_answers(runner.redis_port)
+    assert worker_queues(runner.redis_port) == ["celery", "telegram"]
     children = [*runner.pids("redis"), *runner.pids("celery"), *runner.pids("daphne")]
     family = [
         member.pid for pid in children for member in psutil.Process(pid).children(recursive=True)
@@ -155,6 +198,34 @@ def test_a_killed_worker_is_restarted_and_leaves_no_orphan(runner):
     assert gone(new_worker)
 
 
+def test_web_processes_share_one_port_a_dead_one_is_restarted_and_ctrl_c_stops_all(runner):
+    # given: two Daphne processes
+    runner.env["WEB_CONCURRENCY"] = "2"
+    runner.start()
+    daphnes = runner.pids("daphne")
+    assert len(daphnes) == 2
+    # then: both answer requests on the one port
+    every_process_answers(runner.port, daphnes)
+    # when: one of them dies
+    os.kill(daphnes[0], signal.SIGKILL)
+    # then: the other keeps serving, and the dead one is restarted on the same socket
+    assert http_status(f"http://127.0.0.1:{runner.port}/healthz") == 200
+    wait_until(lambda: len(runner.pids("daphne")) == 3, seconds=30)
+    assert f"daphne (pid {daphnes[0]}) exited with code -9; restarting in 1 s" in runner.output
+    serving = [daphnes[1], runner.pids("daphne")[2]]
+    every_process_answers(runner.port, serving)
+    family = [member.pid for pid in serving for member in psutil.Process(pid).children()]
+    # when
+    code = runner.stop()
+    # then
+    assert code == 0
+    assert http_status(f"http://127.0.0.1:{runner.port}/healthz") == 0
+    assert not redis_answers(runner.redis_port)
+    assert all(gone(pid) for pid in serving + family)
+    assert "Traceback" not in runner.output
+    assert "Error" not in runner.output
+
+
 def test_a_killed_redis_is_restarted(runner):
     runner.start()
     [first] = runner.pids("redis")
@@ -179,15 +250,19 @@ def test_children_stop_when_the_runner_itself_is_killed(runner):
     wait_until(lambda: all(gone(pid) for pid in children + family), seconds=30)
 
 
-def test_celery_logs_warnings_by_default_so_the_banner_stays_in_view():
+def celery_command(env: dict) -> list[str]:
     from config.runner import build_children
 
+    return next(
+        child
+        for child in build_children(env, listener_fd=3, web_processes=1)
+        if child.name == "celery"
+    ).command
+
+
+def test_celery_logs_warnings_by_default_so_the_banner_stays_in_view():
     def celery_level(env: dict) -> str:
-        command = next(
-            child
-            for child in build_children(env, host="127.0.0.1", port=1)
-            if child.name == "celery"
-        ).command
+        command = celery_command(env)
         return command[command.index("--loglevel") + 1]
 
     assert celery_level({"REDIS_URL": "redis://127.0.0.1:1/0"}) == "WARNING"
@@ -195,3 +270,95 @@ def test_celery_logs_warnings_by_default_so_the_banner_stays_in_view():
         celery_level({"REDIS_URL": "redis://127.0.0.1:1/0", "BATON_CELERY_LOG_LEVEL": "INFO"})
         == "INFO"
     )
+
+
+def test_the_worker_consumes_the_queues_named_in_baton_celery_queues():
+    def queues(env: dict) -> str:
+        command = celery_command({"REDIS_URL": "redis://127.0.0.1:1/0", **env})
+        return command[command.index("--queues") + 1]
+
+    assert queues({}) == "celery,telegram"
+    assert queues({"BATON_CELERY_QUEUES": ""}) == "celery,telegram"
+    assert queues({"BATON_CELERY_QUEUES": " celery , telegram, reports "}) == (
+        "celery,telegram,reports"
+    )
+
+
+def test_web_concurrency_defaults_to_one_process_per_core_and_refuses_nonsense():
+    from config.runner import web_concurrency
+
+    assert web_concurrency({}) == (os.cpu_count() or 1)
+    assert web_concurrency({"WEB_CONCURRENCY": "3"}) == 3
+    for wrong in ("0", "-1", "two"):
+        with pytest.raises(SystemExit, match="WEB_CONCURRENCY must be a number of processes"):
+            web_concurrency({"WEB_CONCURRENCY": wrong})
+
+
+def test_web_mode_starts_only_daphne_processes_on_the_shared_socket():
+    from config.runner import build_children
+
+    children = build_children(
+        {"REDIS_URL": "redis://127.0.0.1:1/0"}, listener_fd=7, web_processes=3, web_only=True
+    )
+    assert [child.name for child in children] == ["daphne"] * 3
+    assert all(child.pass_fds == (7,) for child in children)
+    assert all(child.command[-3:] == ["--fd", "7", "config.asgi:application"] for child in children)
+
+
+def test_web_mode_runs_only_the_web_processes_without_turning_debug_on(tmp_path, redis_url):
+    # given: what the image runs (DEBUG off, Redis elsewhere)
+    port = free_port()
+    env = {
+        **os.environ,
+        "BATON_VAR_DIR": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'web.sqlite3'}",
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "web-mode-test-only",
+        "SECURE_SSL_REDIRECT": "0",
+        "HOST": "0.0.0.0",  # noqa: S104 - as in the image
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "2",
+    }
+    for name in ("DEBUG", "BATON_DATABASE_NAME"):
+        env.pop(name, None)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        env=env,
+        cwd=BASE_DIR,
+        check=True,
+        capture_output=True,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "config.runner", "web"],
+        env=env,
+        cwd=BASE_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+    try:
+        wait_until(lambda: any("serving" in line for line in lines), seconds=90)
+        # then: two Daphne processes and nothing else; DEBUG stayed off
+        output = "".join(lines)
+        started = re.findall(r"runner: (\w+) started \(pid (\d+)\)", output)
+        assert [name for name, _ in started] == ["daphne", "daphne"]
+        assert http_status(f"http://127.0.0.1:{port}/healthz") == 200
+        every_process_answers(port, [int(pid) for _, pid in started])
+        with pytest.raises(urllib.error.HTTPError) as not_found:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/no-such-page/", timeout=5)  # noqa: S310
+        assert b"URLconf" not in not_found.value.read()
+        # when: the container is stopped
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        # then
+        assert http_status(f"http://127.0.0.1:{port}/healthz") == 0
+        assert all(gone(int(pid)) for _, pid in started)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        reader.join(timeout=10)
+        print("".join(lines))  # shown when the test fails
