@@ -4,7 +4,7 @@ import secrets
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -32,6 +32,87 @@ def new_public_key() -> str:
 
 def new_session_id() -> str:
     return secrets.token_hex(16)
+
+
+def new_scripts_version() -> int:
+    # random, not a counter: a chat deleted and created again under the same id (or a
+    # database restored from a backup) never meets a compiled copy of the old one
+    return secrets.randbits(62)
+
+
+def chat_scripts_version_bump(chat_ids: set[int]) -> None:
+    """Tell every process that these chats' bot (scripts, steps, buttons, the chat's own
+    settings) changed: the per-process compiled copy (chats.selectors.chat_bot_get) is
+    keyed by this version. Called after the change, in its transaction."""
+    if chat_ids:
+        Chat.objects.filter(pk__in=chat_ids).update(scripts_version=new_scripts_version())
+
+
+class BotPartQuerySet(models.QuerySet):
+    """Scripts, steps and buttons: bulk writes bump their chats' scripts_version too, so
+    no compiled copy of the bot outlives a change made without save()."""
+
+    chat_path = "chat_id"
+
+    def _chat_ids(self, objs=None) -> set[int]:
+        if objs is not None:
+            return {obj.chat_id_for_version() for obj in objs}
+        return set(self.values_list(self.chat_path, flat=True).distinct())
+
+    def update(self, **kwargs) -> int:
+        with transaction.atomic(using=self.db):
+            chat_ids = self._chat_ids()
+            count = super().update(**kwargs)
+            chat_scripts_version_bump(chat_ids | self._chat_ids())
+        return count
+
+    def delete(self):
+        with transaction.atomic(using=self.db):
+            chat_ids = self._chat_ids()
+            result = super().delete()
+            chat_scripts_version_bump(chat_ids)
+        return result
+
+    def bulk_create(self, objs, *args, **kwargs):
+        with transaction.atomic(using=self.db):
+            created = super().bulk_create(objs, *args, **kwargs)
+            chat_scripts_version_bump(self._chat_ids(objs))
+        return created
+
+    def bulk_update(self, objs, *args, **kwargs):
+        with transaction.atomic(using=self.db):
+            count = super().bulk_update(objs, *args, **kwargs)
+            chat_scripts_version_bump(self._chat_ids(objs))
+        return count
+
+
+class BotPart(models.Model):
+    """A part of a chat's bot: saving or deleting it bumps the chat's scripts_version."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            chat_scripts_version_bump({self.chat_id_for_version()})
+
+    def delete(self, *args, **kwargs):
+        chat_id = self.chat_id_for_version()
+        with transaction.atomic():
+            result = super().delete(*args, **kwargs)
+            chat_scripts_version_bump({chat_id})
+        return result
+
+    def chat_id_for_version(self) -> int:
+        raise NotImplementedError
+
+
+class ChatQuerySet(models.QuerySet):
+    def update(self, **kwargs) -> int:
+        # the compiled bot copies the chat's name, language and reply setting
+        kwargs.setdefault("scripts_version", new_scripts_version())
+        return super().update(**kwargs)
 
 
 class Chat(models.Model):
@@ -151,6 +232,11 @@ class Chat(models.Model):
         _("SLA for later responses (s)"), default=120, validators=[MinValueValidator(1)]
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # bumped by every change to the chat or its scripts, steps and buttons; each process
+    # keeps one compiled copy of the bot per chat and version (chats.selectors.chat_bot_get)
+    scripts_version = models.PositiveBigIntegerField(default=new_scripts_version, editable=False)
+
+    objects = ChatQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -159,6 +245,20 @@ class Chat(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        # a full save must not write back the version this instance read: a script
+        # saved since then bumped it
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name != "scripts_version"
+            ]
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if kwargs.get("update_fields") is not None:
+                chat_scripts_version_bump({self.pk})
 
     @property
     def allowed_site_list(self) -> list[str]:
@@ -196,7 +296,7 @@ class MessengerLink(models.Model):
         return f"{self.get_messenger_display()}: {self.url}"
 
 
-class Script(models.Model):
+class Script(BotPart):
     """A sequence of bot steps, reached by the start of a dialog, a button, a keyword
     trigger or a chat setting."""
 
@@ -213,6 +313,8 @@ class Script(models.Model):
             "(case and accents ignored)."
         ),
     )
+
+    objects = BotPartQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("script")
@@ -241,8 +343,15 @@ class Script(models.Model):
     def keyword_list(self) -> list[str]:
         return [line.strip() for line in self.keywords.splitlines() if line.strip()]
 
+    def chat_id_for_version(self) -> int:
+        return self.chat_id
 
-class Step(models.Model):
+
+class StepQuerySet(BotPartQuerySet):
+    chat_path = "script__chat_id"
+
+
+class Step(BotPart):
     """One bot message of a script, optionally recording a marker or asking for a human."""
 
     script = models.ForeignKey(Script, on_delete=models.CASCADE, related_name="steps")
@@ -260,6 +369,8 @@ class Step(models.Model):
         help_text=_("Reaching this step opens a request for a human."),
     )
 
+    objects = StepQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("step")
         verbose_name_plural = _("steps")
@@ -268,6 +379,9 @@ class Step(models.Model):
     def __str__(self) -> str:
         return f"{self.script.name} #{self.position}"
 
+    def chat_id_for_version(self) -> int:
+        return Script.objects.values_list("chat_id", flat=True).get(pk=self.script_id)
+
     def clean(self) -> None:
         if not self.text.strip() and not self.marker and not self.connect_operator:
             raise ValidationError(
@@ -275,7 +389,11 @@ class Step(models.Model):
             )
 
 
-class StepButton(models.Model):
+class StepButtonQuerySet(BotPartQuerySet):
+    chat_path = "step__script__chat_id"
+
+
+class StepButton(BotPart):
     """A button under a step's text: it leads to another script or opens a URL."""
 
     step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="buttons")
@@ -291,6 +409,8 @@ class StepButton(models.Model):
     )
     url = models.URLField(_("or opens URL"), blank=True)
 
+    objects = StepButtonQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("step button")
         verbose_name_plural = _("step buttons")
@@ -298,6 +418,9 @@ class StepButton(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+    def chat_id_for_version(self) -> int:
+        return Step.objects.values_list("script__chat_id", flat=True).get(pk=self.step_id)
 
     def clean(self) -> None:
         if bool(self.target_script_id) == bool(self.url):
@@ -397,6 +520,10 @@ class Dialog(models.Model):
     # how often the bot fell back to "not understood"; a cue for the handoff trigger
     fallback_count = models.PositiveIntegerField(default=0)
     headset_revealed = models.BooleanField(default=False)
+
+    # not a column: the chat's scripts_version as message_post's lock statement read it
+    # in the current transaction (the bot engine's compiled scripts are of it)
+    bot_version: int | None = None
 
     class Meta:
         verbose_name = _("dialog")

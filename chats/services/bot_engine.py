@@ -10,36 +10,27 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from chats.enums import AuthorKind, DialogStatus, ScriptKind
-from chats.models import Dialog, MarkerHit, Message, Script, StepButton
+from chats import selectors
+from chats.enums import AuthorKind, DialogStatus
+from chats.models import Dialog, MarkerHit, Message, Script
 from chats.normalise import normalise_text
 from chats.registries import handoff_entry
+from chats.selectors import BotScript, ChatBot
 from chats.services.messages import message_post
 
 
-def _button_payload(button: StepButton) -> dict:
-    if button.url:
-        return {"id": button.pk, "label": button.label, "url": button.url}
-    return {"id": button.pk, "label": button.label}
-
-
-def script_run(*, dialog: Dialog, script: Script) -> list[Message]:
-    """Post every step of `script` as bot messages, in order.
-
-    A marker is recorded when its step is reached; the connect-operator mark asks
-    the handoff app to open a request and ends the script there.
-    """
+def _script_post(*, dialog: Dialog, bot: ChatBot, script: BotScript) -> list[Message]:
     posted: list[Message] = []
-    with transaction.atomic():
-        steps = script.steps.prefetch_related("buttons").order_by("position", "id")
-        for step in steps:
+    # no savepoint of its own: an error here fails the caller's transaction anyway
+    with transaction.atomic(savepoint=False):
+        for step in script.steps:
             if step.text.strip():
                 message, _created = message_post(
                     dialog=dialog,
                     author_kind=AuthorKind.BOT,
-                    author_name=dialog.chat.name,
+                    author_name=bot.name,
                     text=step.text,
-                    buttons=[_button_payload(button) for button in step.buttons.all()],
+                    buttons=[dict(button) for button in step.buttons],
                 )
                 posted.append(message)
             if step.marker:
@@ -50,27 +41,36 @@ def script_run(*, dialog: Dialog, script: Script) -> list[Message]:
     return posted
 
 
-def _chat_script(dialog: Dialog, kind: ScriptKind) -> Script | None:
-    return Script.objects.filter(chat_id=dialog.chat_id, kind=kind).first()
+def script_run(*, dialog: Dialog, script: Script) -> list[Message]:
+    """Post every step of `script` as bot messages, in order.
+
+    A marker is recorded when its step is reached; the connect-operator mark asks
+    the handoff app to open a request and ends the script there. The steps come from
+    the process's compiled copy of the chat's bot (one query reads its version).
+    """
+    bot = selectors.chat_bot_get(chat_id=dialog.chat_id)
+    return _script_post(dialog=dialog, bot=bot, script=bot.scripts[script.pk])
 
 
 def bot_greet(*, dialog: Dialog) -> list[Message]:
     """Run the chat's start script on a new dialog (nothing when it has none)."""
-    script = _chat_script(dialog, ScriptKind.START)
-    return script_run(dialog=dialog, script=script) if script else []
+    bot = selectors.chat_bot_get(chat_id=dialog.chat_id)
+    return _script_post(dialog=dialog, bot=bot, script=bot.start) if bot.start else []
 
 
-def script_matching(*, chat_id: int, text: str) -> Script | None:
-    """The first script (by name) with a keyword contained in `text`, ignoring case
-    and accents and matching whole words."""
+def _matching(bot: ChatBot, text: str) -> BotScript | None:
     haystack = f" {normalise_text(text)} "
-    scripts = Script.objects.filter(chat_id=chat_id).exclude(keywords="").order_by("name")
-    for script in scripts:
-        for keyword in script.keyword_list:
-            needle = normalise_text(keyword)
-            if needle and f" {needle} " in haystack:
+    for script in bot.triggers:
+        for needle in script.needles:
+            if f" {needle} " in haystack:
                 return script
     return None
+
+
+def script_matching(*, chat_id: int, text: str) -> BotScript | None:
+    """The first script (by name) with a keyword contained in `text`, ignoring case
+    and accents and matching whole words."""
+    return _matching(selectors.chat_bot_get(chat_id=chat_id), text)
 
 
 def bot_answer(*, dialog: Dialog, text: str) -> list[Message]:
@@ -78,23 +78,26 @@ def bot_answer(*, dialog: Dialog, text: str) -> list[Message]:
 
     A matching trigger runs its script; otherwise the fallback answers, except on
     the dialog's first client message when the chat does not reply to it.
+    Precondition: the client's message was just posted with message_post in this
+    transaction, which read the chat's bot version with the dialog (no query here for
+    the scripts while this process's copy is of that version).
     """
     if dialog.status != DialogStatus.BOT:
         return []
-    script = script_matching(chat_id=dialog.chat_id, text=text)
+    bot = selectors.chat_bot_get(chat_id=dialog.chat_id, version=dialog.bot_version)
+    script = _matching(bot, text)
     if script is not None:
-        return script_run(dialog=dialog, script=script)
-    if dialog.client_message_count <= 1 and not dialog.chat.reply_to_first_message:
+        return _script_post(dialog=dialog, bot=bot, script=script)
+    if dialog.client_message_count <= 1 and not bot.reply_to_first_message:
         return []
     Dialog.objects.filter(pk=dialog.pk).update(fallback_count=F("fallback_count") + 1)
     dialog.fallback_count += 1
-    fallback = _chat_script(dialog, ScriptKind.FALLBACK)
-    if fallback is not None:
-        return script_run(dialog=dialog, script=fallback)
-    with override(dialog.chat.language):
+    if bot.fallback is not None:
+        return _script_post(dialog=dialog, bot=bot, script=bot.fallback)
+    with override(bot.language):
         text = _("Sorry, I did not understand. Please choose one of the options.")
     message, _created = message_post(
-        dialog=dialog, author_kind=AuthorKind.BOT, author_name=dialog.chat.name, text=text
+        dialog=dialog, author_kind=AuthorKind.BOT, author_name=bot.name, text=text
     )
     return [message]
 
@@ -116,21 +119,18 @@ class UnknownButton(Exception):
 def bot_button_press(*, dialog: Dialog, button_id: int, client_msg_id: str) -> ClientMessageResult:
     """A client pressed a script button: it is recorded as the client's message (its
     label) and the target script runs. Idempotent on `client_msg_id`."""
-    button = (
-        StepButton.objects.select_related("target_script")
-        .filter(pk=button_id, step__script__chat_id=dialog.chat_id)
-        .first()
-    )
-    if button is None or button.target_script is None:
+    bot = selectors.chat_bot_get(chat_id=dialog.chat_id)
+    label, target_script_id = bot.buttons.get(button_id, ("", None))
+    if target_script_id is None:
         raise UnknownButton(button_id)
     with transaction.atomic():
         message, created = message_post(
             dialog=dialog,
             author_kind=AuthorKind.CLIENT,
-            text=button.label,
+            text=label,
             client_msg_id=client_msg_id,
         )
         answers = []
         if created and dialog.status == DialogStatus.BOT:
-            answers = script_run(dialog=dialog, script=button.target_script)
+            answers = _script_post(dialog=dialog, bot=bot, script=bot.scripts[target_script_id])
     return ClientMessageResult(message=message, created=created, answers=answers)

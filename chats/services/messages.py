@@ -3,13 +3,15 @@ before anyone is told about it."""
 
 from __future__ import annotations
 
+import functools
+
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from chats.enums import AuthorKind, DialogStatus
-from chats.models import Client, Dialog, Message
+from chats.models import Dialog, Message
 from chats.realtime import (
     dialog_headset_publish,
     dialog_message_publish,
@@ -26,6 +28,73 @@ class DialogClosed(Exception):
 def dialog_lock(*, dialog: Dialog) -> Dialog:
     """Re-read the dialog under a row lock; callers are inside transaction.atomic."""
     return Dialog.objects.select_for_update().get(pk=dialog.pk)
+
+
+# Raw SQL because the ORM has no UPDATE ... RETURNING: one statement locks the dialog
+# row, hands out the sequence and reads what the rest of the message needs (SQLite
+# >= 3.35 and PostgreSQL). The optional parts are fixed strings, never input.
+ALLOCATE_SQL = """
+UPDATE "chats_dialog"
+SET "last_sequence" = "last_sequence" + 1, "last_message_at" = %s{client_count}
+WHERE "id" = %s AND "status" <> %s{not_stored}
+RETURNING "last_sequence", "status", "client_message_count", "fallback_count",
+  "headset_revealed",
+  (SELECT "scripts_version" FROM "chats_chat" WHERE "chats_chat"."id" = "chats_dialog"."chat_id"),
+  (SELECT "name" FROM "chats_client" WHERE "chats_client"."id" = "chats_dialog"."client_id")
+"""
+CLIENT_COUNT_SQL = ', "client_message_count" = "client_message_count" + {step}'
+NOT_STORED_SQL = """ AND NOT EXISTS (
+  SELECT 1 FROM "chats_message" WHERE "dialog_id" = %s AND "client_msg_id" = %s)"""
+
+INSERT_FIELDS = (
+    "dialog_id",
+    "sequence",
+    "author_kind",
+    "author_name",
+    "text",
+    "buttons",
+    "attachments",
+    "created_at",
+    "channel_message_id",
+    "client_msg_id",
+)
+INSERT_SQL = """
+INSERT INTO "chats_message" ({columns}) VALUES ({values})
+ON CONFLICT ("dialog_id", "client_msg_id") WHERE "client_msg_id" IS NOT NULL DO NOTHING
+RETURNING "id"
+""".format(
+    columns=", ".join(f'"{name}"' for name in INSERT_FIELDS),
+    values=", ".join(["%s"] * len(INSERT_FIELDS)),
+)
+
+# gives back the sequence a losing duplicate took (the row lock is still ours)
+RELEASE_SQL = """
+UPDATE "chats_dialog"
+SET "last_sequence" = "last_sequence" - 1{client_count},
+  "last_message_at" = (
+    SELECT "created_at" FROM "chats_message" WHERE "dialog_id" = %s
+    ORDER BY "sequence" DESC LIMIT 1)
+WHERE "id" = %s
+"""
+
+
+@functools.cache
+def _allocate_sql(*, client: bool, client_msg_id: bool) -> str:
+    return ALLOCATE_SQL.format(
+        client_count=CLIENT_COUNT_SQL.format(step="1") if client else "",
+        not_stored=NOT_STORED_SQL if client_msg_id else "",
+    )
+
+
+def _prepared(model, column: str, value):
+    field = next(field for field in model._meta.concrete_fields if field.column == column)
+    return field.get_db_prep_save(value, connection)
+
+
+def _stored_duplicate(dialog: Dialog, client_msg_id: str | None) -> Message | None:
+    if client_msg_id is None:
+        return None
+    return Message.objects.filter(dialog=dialog, client_msg_id=client_msg_id).first()
 
 
 def message_post(
@@ -45,55 +114,79 @@ def message_post(
     `created=False`, writing nothing. Raises DialogClosed on a closed dialog. A client's
     message carries the client's current name as its author_name.
 
-    `dialog_locked=True`: the caller already holds the dialog's row lock in its open
-    transaction and passes that fresh, locked instance; it is neither locked nor read
-    again (one lock per row per transaction), and it is kept current.
+    Two statements: one UPDATE takes the dialog's row lock, hands out the next
+    sequence (refusing a closed dialog and a client_msg_id already stored) and returns
+    the dialog's state, the chat's bot version (kept on `dialog.bot_version`) and the
+    client's name; one INSERT stores the message. The caller's `dialog` is kept
+    current. `dialog_locked=True`: the caller already holds the dialog's row lock in its
+    open transaction and passes that fresh, locked instance; nothing reads it again.
     """
     if author_kind == AuthorKind.CLIENT and not text.strip() and not attachments:
         raise ValidationError(_("A message needs text."), code="empty_message")
     validate_encodable([text, author_name, attachments, buttons])
-    with transaction.atomic():
-        locked = dialog if dialog_locked else dialog_lock(dialog=dialog)
-        if client_msg_id is not None:
-            existing = Message.objects.filter(dialog=locked, client_msg_id=client_msg_id).first()
-            if existing is not None:
-                return existing, False
-        if locked.status == DialogStatus.CLOSED:
-            raise DialogClosed(locked.session_id)
-        now = timezone.now()
-        locked.last_sequence += 1
-        locked.last_message_at = now
-        update_fields = ["last_sequence", "last_message_at"]
-        if author_kind == AuthorKind.CLIENT:
-            locked.client_message_count += 1
-            update_fields.append("client_message_count")
-            if not author_name:
+    client = author_kind == AuthorKind.CLIENT
+    now = timezone.now()
+    params = [_prepared(Dialog, "last_message_at", now), dialog.pk, DialogStatus.CLOSED.value]
+    if client_msg_id is not None:
+        params += [dialog.pk, client_msg_id]
+    # no savepoint: nothing below raises inside the block but a database error, which
+    # fails the caller's transaction anyway; DialogClosed is raised after it
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(
+            _allocate_sql(client=client, client_msg_id=client_msg_id is not None),
+            params,
+        )
+        row = cursor.fetchone()
+        message = None
+        if row is not None:
+            sequence, status, client_count, fallback_count, headset, bot_version, name = row
+            if client and not author_name:
                 # the client's name as it is now (a form may have named them since the
                 # caller read the client); messages stored before keep theirs
-                author_name = Client.objects.values_list("name", flat=True).get(pk=locked.client_id)
-        locked.save(update_fields=update_fields)
-        message = Message.objects.create(
-            dialog=locked,
-            sequence=locked.last_sequence,
-            author_kind=author_kind,
-            author_name=author_name,
-            text=text,
-            buttons=buttons or [],
-            attachments=attachments or [],
-            created_at=now,
-            client_msg_id=client_msg_id,
-        )
-        dialog_message_publish(message=message)
-        channel = outbound_channels.channel_for(locked.messenger)
-        if channel is not None and author_kind != AuthorKind.CLIENT:
-            message.dialog = locked
-            channel.deliver(message)
-    # keep the caller's instance current
-    dialog.last_sequence = locked.last_sequence
-    dialog.last_message_at = locked.last_message_at
-    dialog.client_message_count = locked.client_message_count
-    dialog.status = locked.status
-    return message, True
+                author_name = name
+            message = Message(
+                dialog=dialog,
+                sequence=sequence,
+                author_kind=author_kind,
+                author_name=author_name,
+                text=text,
+                buttons=buttons or [],
+                attachments=attachments or [],
+                created_at=now,
+                client_msg_id=client_msg_id,
+            )
+            cursor.execute(
+                INSERT_SQL,
+                [_prepared(Message, column, getattr(message, column)) for column in INSERT_FIELDS],
+            )
+            inserted = cursor.fetchone()
+            if inserted is None:  # lost a race to a duplicate of the same client_msg_id
+                release = RELEASE_SQL.format(
+                    client_count=CLIENT_COUNT_SQL.format(step="-1") if client else ""
+                )
+                cursor.execute(release, [dialog.pk, dialog.pk])
+                message = None
+            else:
+                message.pk = inserted[0]
+                message._state.adding = False
+                message._state.db = connection.alias
+                dialog.last_sequence = sequence
+                dialog.last_message_at = now
+                dialog.status = status
+                dialog.client_message_count = client_count
+                dialog.fallback_count = fallback_count
+                dialog.headset_revealed = bool(headset)
+                dialog.bot_version = bot_version
+                dialog_message_publish(message=message)
+                channel = outbound_channels.channel_for(dialog.messenger)
+                if channel is not None and not client:
+                    channel.deliver(message)
+    if message is not None:
+        return message, True
+    existing = _stored_duplicate(dialog, client_msg_id)
+    if existing is not None:
+        return existing, False
+    raise DialogClosed(dialog.session_id)
 
 
 def dialog_headset_reveal(*, dialog: Dialog) -> bool:

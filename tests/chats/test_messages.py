@@ -108,3 +108,40 @@ def test_message_post_on_a_dialog_the_caller_locked_does_not_read_it_again():
     assert reads == []
     assert (created, message.sequence, locked.last_sequence) == (True, 1, 1)
     assert Dialog.objects.get(pk=dialog.pk).last_sequence == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_repeats_of_one_client_msg_id_store_it_once_without_a_gap():
+    # given a dialog and 20 writers sending 10 messages, each twice at once
+    dialog = DialogFactory()
+
+    def post(index: int) -> None:
+        message_post(
+            dialog=Dialog.objects.get(pk=dialog.pk),
+            author_kind=AuthorKind.CLIENT,
+            text=f"m{index // 2}",
+            client_msg_id=f"m{index // 2}",
+        )
+
+    assert run_in_threads(20, post) == []
+    # then each is stored once, the sequences have no gap and the dialog agrees
+    stored = list(Message.objects.filter(dialog=dialog).order_by("sequence"))
+    assert sorted(message.client_msg_id for message in stored) == sorted(f"m{n}" for n in range(10))
+    assert [message.sequence for message in stored] == list(range(1, 11))
+    dialog.refresh_from_db()
+    assert (dialog.last_sequence, dialog.client_message_count) == (10, 10)
+    assert dialog.last_message_at == stored[-1].created_at
+
+
+@pytest.mark.django_db
+def test_a_repeat_after_the_dialog_closed_returns_the_stored_message():
+    dialog = DialogFactory()
+    first, _created = message_post(
+        dialog=dialog, author_kind=AuthorKind.CLIENT, text="a", client_msg_id="m1"
+    )
+    dialog_status_set(dialog=dialog, status=DialogStatus.CLOSED)
+    again, created = message_post(
+        dialog=dialog, author_kind=AuthorKind.CLIENT, text="a", client_msg_id="m1"
+    )
+    assert (created, again.pk) == (False, first.pk)
+    assert Dialog.objects.get(pk=dialog.pk).last_sequence == 1
