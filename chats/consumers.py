@@ -280,5 +280,8 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
     async def console_request(self, event: dict) -> None:
         """Operators' request lists: nothing for a visitor."""
 
+    async def console_inbox(self, event: dict) -> None:
+        """Operators' live inbox: nothing for a visitor."""
+
     async def access_changed(self, event: dict) -> None:
         """Operators' access: nothing for a visitor."""

@@ -7,6 +7,8 @@ ended. Infrastructure, not domain logic: nothing here changes data."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
@@ -62,3 +64,16 @@ class AccessChangedOnPasswordChange:
 
     def get_help_text(self) -> str:
         return _("A new password ends the account's other sessions, open consoles included.")
+
+
+@dataclass
+class ConsoleSession:
+    """What an open console knows about the session it was opened with. `seen` is the
+    (session data, password hash) last verified in full with Django's own check: while
+    the store still holds that unexpired data and the user that password, nothing
+    that check reads has changed (handoff.selectors.console_session_confirm)."""
+
+    session_key: str | None
+    user_id: int
+    manager_id: int
+    seen: tuple[str, str] | None = None

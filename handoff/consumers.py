@@ -1,18 +1,28 @@
-"""The operator console's websocket: authorise at connect (a logged-in operator),
-join the groups of the chats they serve, then parse frames and call services.
+"""The operator console's websocket: authorise at connect (a logged-in operator), join
+the operator's group and the groups of the chats they serve, then parse frames
+(handoff.console_protocol) and call services.
 
 Access is re-read when the user's access group rings (chats served changed, the
 account or operator profile switched off or moved, a logout, a password change): the
-socket leaves what it lost, or closes. Before every frame that changes something, and on
-refresh and ping, the session is checked again (still logged in, same user, active,
-still this operator's profile), so a session that ended without an event (expired,
-deleted) serves nothing more; the selectors then authorise the frame itself."""
+socket leaves what it lost, or closes. Every frame is checked against the session
+first (still logged in, same user, active, still this operator's profile), so a
+session that ended without an event (expired, deleted) serves nothing more. That
+check runs on the database thread in the same call as the frame's service, and costs
+one indexed read while nothing changed (selectors.console_session_confirm).
+
+The live inbox: every message of a request the operator owns or may accept arrives
+as one console.inbox event per console (handoff.realtime), sent to the browser as an
+"inbox" frame for its list row. The watched dialog is streamed from the dialog's own
+group (every message, whoever wrote it, in sequence order); its inbox events are
+dropped here, so the browser gets each message once."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from chats.realtime import (
@@ -24,57 +34,79 @@ from chats.realtime import (
 )
 from chats.services import DialogClosed
 from chats.streaming import DialogStreamMixin
-from chats.widget_protocol import CLIENT_MSG_ID, FrameError, frame_object_load
+from distributor.models import Manager
 from handoff import selectors, services
-from handoff.access import session_digest
-from handoff.enums import CloseReason
+from handoff.access import ConsoleSession, session_digest
+from handoff.console_protocol import (
+    Accept,
+    Close,
+    ConsoleFrame,
+    ConsoleFrameError,
+    Ping,
+    Refresh,
+    Reject,
+    Reply,
+    Watch,
+    console_frame_parse,
+)
+from handoff.enums import CloseReason, RequestStatus
 from handoff.models import Request
-from handoff.realtime import console_chat_group, request_summary
+from handoff.realtime import console_chat_group, console_operator_group, request_summary
+from handoff.settled import settled_get, settled_note
 
 CLOSE_NOT_LOGGED_IN = 4401
 CLOSE_NOT_OPERATOR = 4403
 
 
-class ConsoleError(Exception):
-    def __init__(
-        self,
-        code: str,
-        detail: str,
-        request_id: object = None,
-        client_msg_id: str | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.frame = {"type": "error", "code": code, "detail": detail, "request": request_id}
-        if client_msg_id:
-            self.frame["client_msg_id"] = client_msg_id
+class AccessEnded(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _checked(
+    session: ConsoleSession, service: Callable[..., Any] | None, kwargs: dict[str, Any]
+) -> tuple[Manager, Any]:
+    """On the database thread: confirm the session, then run the frame's service as
+    the operator it confirmed (one thread hop for both)."""
+    manager, logged_in = selectors.console_session_confirm(session=session)
+    if manager is None:
+        raise AccessEnded(CLOSE_NOT_OPERATOR if logged_in else CLOSE_NOT_LOGGED_IN)
+    if service is None:
+        return manager, None
+    return manager, service(operator=manager, **kwargs)
 
 
 class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
     chat_ids: tuple[int, ...] = ()
     user_id: int | None = None
-    session_key: str | None = None
-    watched_chat_id: int | None = None
-    # frames checked against the session before they run (refresh and ping: an idle
-    # console notices an expired session)
-    SESSION_CHECKED = frozenset(
-        {"watch", "accept", "reject", "message", "close", "refresh", "ping"}
-    )
+    session: ConsoleSession | None = None
+    manager: Manager | None = None
+    watched: dict | None = None  # the watched request's summary
+    in_dialog_group = False
     ended = False
 
     async def connect(self) -> None:
-        self.manager = await database_sync_to_async(selectors.manager_for_user)(
-            self.scope.get("user")
-        )
+        user = self.scope.get("user")
+        self.manager = await database_sync_to_async(selectors.manager_for_user)(user)
         if self.manager is None:
-            user = self.scope.get("user")
             logged_in = user is not None and user.is_authenticated
             await self.close(code=CLOSE_NOT_OPERATOR if logged_in else CLOSE_NOT_LOGGED_IN)
             return
-        session = self.scope.get("session")
-        self.session_key = session.session_key if session is not None else None
-        # join first, read second: a change committed in between rings this group
+        scope_session = self.scope.get("session")
         self.user_id = self.manager.user_id
+        self.session = ConsoleSession(
+            session_key=scope_session.session_key if scope_session is not None else None,
+            user_id=self.user_id,
+            manager_id=self.manager.pk,
+        )
+        # requests' dialogs, from the summaries sent on this socket (never change)
+        self.dialog_of: dict[int, int] = {}
+        # join first, read second: a change committed in between rings this group
         await self.channel_layer.group_add(user_access_group(self.user_id), self.channel_name)
+        await self.channel_layer.group_add(
+            console_operator_group(self.manager.pk), self.channel_name
+        )
         await self.chats_follow(
             await database_sync_to_async(selectors.served_chat_ids)(manager=self.manager)
         )
@@ -90,12 +122,20 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         self.chat_ids = tuple(chat_ids)
 
     async def unwatch(self) -> None:
-        if self.stream_dialog_id is not None:
+        await self.dialog_group_leave()
+        if self.stream_dialog_id is not None and self.manager is not None and not self.ended:
+            await database_sync_to_async(services.conversation_read_mark)(
+                manager=self.manager, dialog_id=self.stream_dialog_id, sequence=self.last_sent
+            )
+        self.stream_dialog_id = None
+        self.watched = None
+
+    async def dialog_group_leave(self) -> None:
+        if self.in_dialog_group and self.stream_dialog_id is not None:
             await self.channel_layer.group_discard(
                 dialog_group_name(self.stream_dialog_id), self.channel_name
             )
-        self.stream_dialog_id = None
-        self.watched_chat_id = None
+        self.in_dialog_group = False
 
     async def disconnect(self, code: int) -> None:
         await self.groups_leave()
@@ -105,6 +145,10 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         if self.user_id is not None:
             await self.channel_layer.group_discard(
                 user_access_group(self.user_id), self.channel_name
+            )
+        if self.manager is not None:
+            await self.channel_layer.group_discard(
+                console_operator_group(self.manager.pk), self.channel_name
             )
         await self.unwatch()
 
@@ -118,8 +162,13 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
     async def send_json(self, frame: dict) -> None:
         await self.send(text_data=frame_encode(frame))
 
+    def summaries_seen(self, summaries: list[dict]) -> None:
+        for summary in summaries:
+            self.dialog_of[summary["id"]] = summary["dialog_id"]
+
     async def send_snapshot(self) -> None:
         items = await database_sync_to_async(selectors.requests_for_manager)(manager=self.manager)
+        self.summaries_seen(items)
         await self.send_json(
             {
                 "type": "requests",
@@ -133,111 +182,86 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         if self.ended:
             return
         try:
-            frame = self.parse(text_data)
-            handler = {
-                "watch": self.handle_watch,
-                "accept": self.handle_accept,
-                "reject": self.handle_reject,
-                "message": self.handle_message,
-                "close": self.handle_close,
-                "refresh": lambda _frame: self.send_snapshot(),
-                "ping": lambda _frame: self.send_json({"type": "pong"}),
-            }.get(frame["type"])
-            if handler is None:
-                raise ConsoleError("unknown_type", "unknown frame type")
-            if frame["type"] in self.SESSION_CHECKED and not await self.access_confirm():
-                return
-            await handler(frame)
-        except ConsoleError as error:
-            await self.send_json(error.frame)
+            frame = console_frame_parse(text_data)
+            await self.handle(frame)
+        except ConsoleFrameError as error:
+            await self.send_json(error.as_frame())
+        except AccessEnded as ended:
+            await self.end(ended.code)
 
-    def parse(self, text_data: str | None) -> dict:
-        if (
-            text_data is None
-            or len(text_data.encode(errors="surrogatepass")) > settings.BATON_WIDGET_MAX_FRAME_BYTES
-        ):
-            raise ConsoleError("malformed", "frames are JSON text of at most 16 KiB")
-        try:
-            return frame_object_load(text_data)
-        except FrameError as error:
-            raise ConsoleError(
-                error.code, error.detail, client_msg_id=error.client_msg_id
-            ) from None
+    async def handle(self, frame: ConsoleFrame) -> None:
+        if isinstance(frame, Accept):
+            await self.handle_accept(frame)
+        elif isinstance(frame, Reply):
+            await self.handle_reply(frame)
+        elif isinstance(frame, Watch):
+            await self.handle_watch(frame)
+        elif isinstance(frame, Reject):
+            await self.call(frame.request_id, services.request_reject)
+            await self.send_snapshot()
+        elif isinstance(frame, Close):
+            await self.call(frame.request_id, _close_as_operator)
+        elif isinstance(frame, Refresh):
+            await self.call(None, None)
+            await self.send_snapshot()
+        elif isinstance(frame, Ping):
+            await self.call(None, None)
+            await self.send_json({"type": "pong"})
 
-    async def request_for(self, frame: dict) -> Request:
+    async def call(
+        self,
+        request_id: int | None,
+        service: Callable[..., Any] | None,
+        *,
+        reply_id: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Confirm the session and run `service` (taking the operator as `operator`)
+        for the request in one database call; a refusal becomes a ConsoleFrameError
+        naming the request (and the reply, `reply_id`, it refused)."""
+        if service is not None:
+            kwargs.update(
+                request=request_id, dialog_id=self.dialog_of.get(request_id), visible_only=True
+            )
         try:
-            return await database_sync_to_async(selectors.request_get_for_manager)(
-                manager=self.manager, request_id=frame.get("request")
+            manager, result = await database_call(
+                _checked, session=self.session, service=service, kwargs=kwargs
             )
         except Request.DoesNotExist:
-            raise ConsoleError("not_found", "no such request", frame.get("request")) from None
-
-    async def call(self, frame: dict, service, **kwargs):
-        request = await self.request_for(frame)
-        try:
-            return await database_call(service, request=request, **kwargs)
+            raise ConsoleFrameError("not_found", "no such request", request_id) from None
         except services.HandoffError as error:
-            raise ConsoleError(error.code, str(error), request.pk) from None
+            raise ConsoleFrameError(error.code, str(error), request_id, reply_id) from None
         except (DialogClosed, ValidationError) as error:
-            raise ConsoleError("refused", str(error), request.pk) from None
+            raise ConsoleFrameError("refused", str(error), request_id, reply_id) from None
+        self.manager = manager
+        return result
 
-    async def handle_watch(self, frame: dict) -> None:
-        request = await self.request_for(frame)
-        last_sequence = frame.get("last_sequence", 0)
-        if (
-            isinstance(last_sequence, bool)
-            or not isinstance(last_sequence, int)
-            or last_sequence < 0
-        ):
-            raise ConsoleError("malformed", "'last_sequence' must be a non-negative integer")
-        await self.unwatch()
-        await self.channel_layer.group_add(dialog_group_name(request.dialog_id), self.channel_name)
-        self.stream_dialog_id = request.dialog_id
-        self.watched_chat_id = request.chat_id
-        # a claim beyond what exists would make deliver() drop every later message
-        self.last_sent = min(last_sequence, request.dialog.last_sequence)
-        summary = await database_sync_to_async(request_summary)(request)
-        await self.send_json({"type": "watching", "request": summary})
-        await self.catch_up()
-
-    async def handle_accept(self, frame: dict) -> None:
-        await self.call(frame, services.request_accept, operator=self.manager)
-
-    async def handle_reject(self, frame: dict) -> None:
-        await self.call(frame, services.request_reject, operator=self.manager)
-        await self.send_snapshot()
-
-    async def handle_close(self, frame: dict) -> None:
-        await self.call(
-            frame, services.request_close, reason=CloseReason.OPERATOR, actor=self.manager
-        )
-
-    async def handle_message(self, frame: dict) -> None:
-        client_msg_id, text = frame.get("client_msg_id"), frame.get("text")
-        if not isinstance(client_msg_id, str) or not CLIENT_MSG_ID.fullmatch(client_msg_id):
-            raise ConsoleError("malformed", "'client_msg_id' is 1-64 of letters, digits, _-:.")
-        if (
-            not isinstance(text, str)
-            or not text.strip()
-            or len(text) > settings.BATON_WIDGET_MAX_TEXT_CHARS
-        ):
-            raise ConsoleError("malformed", "'text' is 1-4000 characters")
-        try:
-            message, created = await self.call(
-                frame,
-                services.operator_message_post,
-                operator=self.manager,
-                text=text,
-                client_msg_id=client_msg_id,
+    async def handle_accept(self, frame: Accept) -> None:
+        # a request this process knows is no longer waiting is refused at once: in an
+        # accept storm the losers do not queue behind the winners' database calls
+        settled = settled_get(frame.request_id)
+        if settled is not None and frame.request_id in self.dialog_of:
+            status, name = settled
+            error = (
+                services.RequestAlreadyTaken(status, name)
+                if status == RequestStatus.ACCEPTED
+                else services.IllegalTransition(status, RequestStatus.ACCEPTED)
             )
-        except ConsoleError as error:
-            # the console's outbox drops the reply the server refused (and shows which)
-            error.frame["client_msg_id"] = client_msg_id
-            raise
+            raise ConsoleFrameError(error.code, str(error), frame.request_id)
+        await self.call(frame.request_id, services.request_accept)
+
+    async def handle_reply(self, frame: Reply) -> None:
+        message, created = await self.call(
+            frame.request_id,
+            services.operator_message_post,
+            reply_id=frame.client_msg_id,
+            client_msg_id=frame.client_msg_id,
+            text=frame.text,
+        )
         await self.send_json(
             {
                 "type": "ack",
-                "client_msg_id": client_msg_id,
+                "client_msg_id": frame.client_msg_id,
                 "sequence": message.sequence,
                 "duplicate": not created,
             }
@@ -245,9 +269,47 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         if message.dialog_id == self.stream_dialog_id:
             await self.deliver(message_payload(message))
 
+    async def handle_watch(self, frame: Watch) -> None:
+        manager, summary = await database_call(
+            _checked,
+            session=self.session,
+            service=_watch_open,
+            kwargs={"request_id": frame.request_id},
+        )
+        self.manager = manager
+        if summary is None:
+            raise ConsoleFrameError("not_found", "no such request", frame.request_id)
+        await self.unwatch()
+        self.summaries_seen([summary])
+        self.stream_dialog_id = summary["dialog_id"]
+        self.watched = summary
+        # a claim beyond what exists would make deliver() drop every later message
+        self.last_sent = min(frame.last_sequence, summary["last_sequence"])
+        await self.channel_layer.group_add(
+            dialog_group_name(self.stream_dialog_id), self.channel_name
+        )
+        self.in_dialog_group = True
+        await self.send_json({"type": "watching", "request": summary})
+        await self.catch_up()
+        await database_sync_to_async(services.conversation_read_mark)(
+            manager=self.manager, dialog_id=self.stream_dialog_id, sequence=self.last_sent
+        )
+
     # --- events: one handler per type in chats.realtime.EVENT_TYPES -------------
     async def console_request(self, event: dict) -> None:
-        await self.send_json({"type": "request_changed", "request": event["request"]})
+        summary = event["request"]
+        settled_note(summary["id"], summary["status"], summary["operator"])
+        self.summaries_seen([summary])
+        await self.send_json({"type": "request_changed", "request": summary})
+
+    async def console_inbox(self, event: dict) -> None:
+        if event["dialog_id"] == self.stream_dialog_id:
+            # the watched dialog's messages come from its own group (every message,
+            # whoever wrote it): the browser gets each once, as a "message" frame
+            return
+        await self.send_json(
+            {"type": "inbox", "request": event["request"], "message": event["message"]}
+        )
 
     async def dialog_status(self, event: dict) -> None:
         await self.send_json({"type": "dialog_status", "status": event["status"]})
@@ -265,28 +327,34 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         A logout names its session (Django rings before it flushes the session, so
         the store may not show it yet)."""
         ended = event.get("session_ended")
-        if ended is not None and ended == session_digest(self.session_key):
+        if ended is not None and ended == session_digest(self.session.session_key):
             await self.end(CLOSE_NOT_LOGGED_IN)
             return
-        if not await self.access_confirm():
+        # something about this user changed: check in full, not from what was seen
+        self.session.seen = None
+        try:
+            await self.call(None, None)
+        except AccessEnded as access:
+            await self.end(access.code)
             return
         await self.chats_follow(
             await database_sync_to_async(selectors.served_chat_ids)(manager=self.manager)
         )
-        if self.stream_dialog_id is not None and self.watched_chat_id not in self.chat_ids:
+        if self.watched is not None and self.watched["chat_id"] not in self.chat_ids:
             await self.unwatch()
         await self.send_snapshot()
 
-    async def access_confirm(self) -> bool:
-        """Is this socket's session still this operator's? Else close (4401: logged
-        out, expired, password changed, account switched off; 4403: the operator
-        profile is gone or now another user's) and say no. Read afresh each time:
-        a few indexed reads per frame an operator sends by hand."""
-        manager, logged_in = await database_sync_to_async(selectors.console_access_get)(
-            session_key=self.session_key, user_id=self.user_id, manager_id=self.manager.pk
-        )
-        if manager is None:
-            await self.end(CLOSE_NOT_OPERATOR if logged_in else CLOSE_NOT_LOGGED_IN)
-            return False
-        self.manager = manager
-        return True
+
+def _close_as_operator(*, operator: Manager, **kwargs: Any) -> Request:
+    return services.request_close(actor=operator, reason=CloseReason.OPERATOR, **kwargs)
+
+
+def _watch_open(*, operator: Manager, request_id: int) -> dict | None:
+    """The request's summary with its dialog's last sequence, if the operator may see it."""
+    try:
+        request = selectors.request_get_for_manager(manager=operator, request_id=request_id)
+    except Request.DoesNotExist:
+        return None
+    summary = request_summary(request)
+    summary["last_sequence"] = request.dialog.last_sequence
+    return summary

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from zoneinfo import available_timezones
 
 from django.conf import settings
@@ -62,6 +63,9 @@ class HandoffSettings(models.Model):
     time_zone = models.CharField(
         _("time zone"), max_length=64, default="UTC", validators=[validate_time_zone]
     )
+    # changes whenever the settings, their working periods or form questions are saved:
+    # processes cache the settings and compare this (read with a row they lock anyway)
+    revision = models.UUIDField(default=uuid.uuid4, editable=False)
 
     class Meta:
         verbose_name = _("handoff settings")
@@ -70,8 +74,38 @@ class HandoffSettings(models.Model):
     def __str__(self) -> str:
         return f"handoff settings of {self.chat}"
 
+    def save(self, *args, **kwargs) -> None:
+        self.revision = uuid.uuid4()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "revision"}
+        super().save(*args, **kwargs)
 
-class WorkingPeriod(models.Model):
+
+def handoff_settings_revise(settings_id: int | None) -> None:
+    """A working period or form question of these settings changed: cached copies
+    are stale. (Queryset .update()/.delete() bypass this, as they bypass save().)"""
+    if settings_id is not None:
+        HandoffSettings.objects.filter(pk=settings_id).update(revision=uuid.uuid4())
+
+
+class RevisesSettings(models.Model):
+    """A part of the handoff settings: saving or deleting it revises them."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        handoff_settings_revise(self.settings_id)
+
+    def delete(self, *args, **kwargs):
+        settings_id = self.settings_id
+        result = super().delete(*args, **kwargs)
+        handoff_settings_revise(settings_id)
+        return result
+
+
+class WorkingPeriod(RevisesSettings):
     settings = models.ForeignKey(
         HandoffSettings, on_delete=models.CASCADE, related_name="working_periods"
     )
@@ -90,7 +124,7 @@ class WorkingPeriod(models.Model):
     starts_at = models.TimeField(_("from"))
     ends_at = models.TimeField(_("to"))
 
-    class Meta:
+    class Meta(RevisesSettings.Meta):
         verbose_name = _("working period")
         verbose_name_plural = _("working periods")
         ordering = ["weekday", "starts_at"]
@@ -105,7 +139,7 @@ class WorkingPeriod(models.Model):
             )
 
 
-class FormField(models.Model):
+class FormField(RevisesSettings):
     """A question of the pre-handoff form, asked once per dialog."""
 
     settings = models.ForeignKey(
@@ -121,7 +155,7 @@ class FormField(models.Model):
         _("options"), blank=True, help_text=_("For a choice: one option per line.")
     )
 
-    class Meta:
+    class Meta(RevisesSettings.Meta):
         verbose_name = _("form question")
         verbose_name_plural = _("form questions")
         ordering = ["position", "id"]
@@ -251,3 +285,24 @@ class RequestEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status or '∅'} → {self.to_status}"
+
+
+class ConversationRead(models.Model):
+    """How far an operator has read a dialog in the console: the inbox counts the
+    visitor's messages after `last_read_sequence` as unread."""
+
+    manager = models.ForeignKey(
+        "distributor.Manager", on_delete=models.CASCADE, related_name="conversation_reads"
+    )
+    dialog = models.ForeignKey("chats.Dialog", on_delete=models.CASCADE, related_name="+")
+    last_read_sequence = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("conversation read by an operator")
+        verbose_name_plural = _("conversations read by operators")
+        constraints = [
+            models.UniqueConstraint(fields=["manager", "dialog"], name="one_read_mark_per_dialog")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.manager_id} read {self.dialog_id} to {self.last_read_sequence}"

@@ -1,18 +1,36 @@
-"""Console events: what operators' consoles are told about requests. Like dialog
-events they go out after commit and carry enough to redraw a list row; a console
-that reconnects asks for a fresh snapshot."""
+"""Console events: what operators' consoles are told about requests and their
+messages. Like dialog events they go out after commit; a console that reconnects asks
+for a fresh snapshot, and a watched dialog's gaps are read from the database.
+
+Groups: every console joins its operator's group (console.operator.<id>) and the
+groups of the chats it serves (console.chat.<id>). A message of an open request is
+one event per recipient: to the owner's operator group while accepted, to the
+chat's group while waiting (every operator who may accept). A console watching the
+dialog takes its messages from the dialog's group and drops these (handoff.consumers)."""
 
 from __future__ import annotations
 
-from chats.realtime import dialog_group_name, event_type, group_send_after_commit
+from chats.models import Message
+from chats.realtime import (
+    dialog_group_name,
+    event_type,
+    group_send_after_commit,
+    message_payload,
+)
+from handoff.enums import RequestStatus
 from handoff.models import Request
 
 CONSOLE_REQUEST = event_type("console.request")
+CONSOLE_INBOX = event_type("console.inbox")
 DIALOG_QUEUE = event_type("dialog.queue")
 
 
 def console_chat_group(chat_id: int) -> str:
     return f"console.chat.{chat_id}"
+
+
+def console_operator_group(manager_id: int) -> str:
+    return f"console.operator.{manager_id}"
 
 
 def request_summary(request: Request) -> dict:
@@ -24,6 +42,7 @@ def request_summary(request: Request) -> dict:
         "chat": request.chat.name,
         "chat_id": request.chat_id,
         "dialog": dialog.session_id,
+        "dialog_id": request.dialog_id,
         "client": str(dialog.client),
         "operator": request.operator.display_name if request.operator else None,
         "operator_id": request.operator_id,
@@ -34,23 +53,54 @@ def request_summary(request: Request) -> dict:
     }
 
 
+def inbox_group(request: Request) -> str | None:
+    """Who follows this request's messages live: its operator while accepted, every
+    console of its chat while it waits, nobody once closed."""
+    if request.status == RequestStatus.ACCEPTED and request.operator_id is not None:
+        return console_operator_group(request.operator_id)
+    if request.status in Request.WAITING_STATUSES:
+        return console_chat_group(request.chat_id)
+    return None
+
+
+def inbox_message_publish(*, request: Request, message: Message) -> None:
+    """After commit, one event per recipient console for a message of an open request
+    (the unread count, preview and waiting time of its inbox row come from it)."""
+    group = inbox_group(request)
+    if group is None:
+        return
+    group_send_after_commit(
+        [
+            (
+                group,
+                {
+                    "type": CONSOLE_INBOX,
+                    "request": request.pk,
+                    "dialog_id": message.dialog_id,
+                    "message": message_payload(message),
+                },
+            )
+        ]
+    )
+
+
 def request_changed_publish(*, request: Request) -> None:
     """Tell every console serving the request's chat after the transaction commits, and
-    every visitor queued in that chat their (possibly new) place in the queue."""
+    every visitor queued in that chat their (possibly new) place in the queue. Only
+    queued visitors are told, so a chat with none costs one indexed EXISTS, however
+    many requests are pending (an accept storm)."""
     messages = [
         (
             console_chat_group(request.chat_id),
             {"type": CONSOLE_REQUEST, "request": request_summary(request)},
         )
     ]
-    queued = (
-        Request.objects.filter(chat_id=request.chat_id, status__in=Request.WAITING_STATUSES)
-        .order_by("created_at")
-        .values_list("dialog_id", "status")
-    )
-    for position, (dialog_id, status) in enumerate(queued, start=1):
-        if status == "queued":
-            messages.append(
-                (dialog_group_name(dialog_id), {"type": DIALOG_QUEUE, "position": position})
-            )
+    waiting = Request.objects.filter(chat_id=request.chat_id, status__in=Request.WAITING_STATUSES)
+    if waiting.filter(status=RequestStatus.QUEUED).exists():
+        queued = waiting.order_by("created_at").values_list("dialog_id", "status")
+        for position, (dialog_id, status) in enumerate(queued, start=1):
+            if status == RequestStatus.QUEUED:
+                messages.append(
+                    (dialog_group_name(dialog_id), {"type": DIALOG_QUEUE, "position": position})
+                )
     group_send_after_commit(messages)

@@ -8,12 +8,21 @@ from types import SimpleNamespace
 
 from django.conf import settings
 from django.contrib import auth
-from django.db.models import Q, QuerySet
+from django.contrib.sessions.models import Session
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
+from chats.enums import AuthorKind
+from chats.models import Message
 from distributor.models import Manager
+from handoff.access import ConsoleSession
 from handoff.enums import RequestStatus
-from handoff.models import Request
+from handoff.models import ConversationRead, Request
 from handoff.realtime import request_summary
+
+DATABASE_SESSIONS = "django.contrib.sessions.backends.db"
+PREVIEW_CHARS = 120
 
 CLOSED_SHOWN = 50
 
@@ -43,7 +52,46 @@ def console_access_get(
     user = user_of_session(session_key=session_key)
     if not user.is_authenticated or not user.is_active or user.pk != user_id:
         return None, False
-    return Manager.objects.filter(pk=manager_id, user=user).first(), True
+    manager = Manager.objects.filter(pk=manager_id, user=user).first()
+    if manager is not None:
+        manager.user = user
+    return manager, True
+
+
+def console_session_confirm(*, session: ConsoleSession) -> tuple[Manager | None, bool]:
+    """console_access_get for an open console, in one indexed read while nothing
+    changed: the operator profile (with its active user, whose password hash still
+    matches) and, in the same statement, the session's unexpired data. When the data
+    and the hash are what the last full check verified, the answer is the same; else
+    (or with another session engine) the full check runs and is remembered."""
+    if settings.SESSION_ENGINE == DATABASE_SESSIONS and session.seen is not None:
+        row = (
+            Manager.objects.select_related("user")
+            .annotate(
+                session_data=Subquery(
+                    Session.objects.filter(
+                        session_key=session.session_key or "", expire_date__gt=timezone.now()
+                    ).values("session_data")[:1]
+                )
+            )
+            .filter(pk=session.manager_id, user_id=session.user_id, user__is_active=True)
+            .first()
+        )
+        if row is not None and (row.session_data, row.user.password) == session.seen:
+            return row, True
+    manager, logged_in = console_access_get(
+        session_key=session.session_key, user_id=session.user_id, manager_id=session.manager_id
+    )
+    session.seen = None
+    if manager is not None and settings.SESSION_ENGINE == DATABASE_SESSIONS:
+        data = (
+            Session.objects.filter(session_key=session.session_key, expire_date__gt=timezone.now())
+            .values_list("session_data", flat=True)
+            .first()
+        )
+        if data is not None:
+            session.seen = (data, manager.user.password)
+    return manager, logged_in
 
 
 def _visible(manager: Manager) -> QuerySet[Request]:
@@ -69,7 +117,92 @@ def requests_for_manager(*, manager: Manager) -> list[dict]:
         .filter(Q(status="closed") & (Q(operator=manager) | Q(operator__isnull=True)))
         .order_by("-closed_at")[:CLOSED_SHOWN]
     )
-    return [request_summary(request) for request in [*waiting, *mine, *closed]]
+    return [inbox_summary(request) for request in _with_inbox([*waiting, *mine, *closed], manager)]
+
+
+def _with_inbox(requests: list[Request], manager: Manager) -> list[Request]:
+    """Annotate each request with its inbox row's facts, in one more statement."""
+    if not requests:
+        return []
+    dialog_messages = Message.objects.filter(dialog_id=OuterRef("dialog_id"))
+    last = dialog_messages.order_by("-sequence")
+    read_to = Coalesce(
+        Subquery(
+            ConversationRead.objects.filter(
+                manager=manager, dialog_id=OuterRef(OuterRef("dialog_id"))
+            ).values("last_read_sequence")[:1]
+        ),
+        Value(0),
+    )
+    client_since_request = Message.objects.filter(
+        dialog_id=OuterRef("dialog_id"),
+        author_kind=AuthorKind.CLIENT,
+        created_at__gte=OuterRef("created_at"),
+    )
+    last_operator = Subquery(
+        dialog_messages.filter(author_kind=AuthorKind.OPERATOR)
+        .order_by("-sequence")
+        .values("sequence")[:1]
+    )
+    unanswered = Message.objects.filter(
+        dialog_id=OuterRef("dialog_id"),
+        author_kind=AuthorKind.CLIENT,
+        created_at__gte=OuterRef("accepted_at"),
+        sequence__gt=Coalesce(last_operator, Value(0)),
+    ).order_by("sequence")
+    annotated = {
+        row["pk"]: row
+        for row in Request.objects.filter(pk__in=[request.pk for request in requests])
+        .annotate(
+            preview_text=Subquery(last.values("text")[:1]),
+            preview_author=Subquery(last.values("author_kind")[:1]),
+            last_message_at=Subquery(last.values("created_at")[:1]),
+            unread=Coalesce(
+                Subquery(
+                    client_since_request.filter(sequence__gt=read_to)
+                    .values("dialog_id")
+                    .annotate(count=Count("pk"))
+                    .values("count")[:1],
+                    output_field=IntegerField(),
+                ),
+                Value(0),
+            ),
+            first_unanswered_at=Subquery(unanswered.values("created_at")[:1]),
+        )
+        .values(
+            "pk",
+            "preview_text",
+            "preview_author",
+            "last_message_at",
+            "unread",
+            "first_unanswered_at",
+        )
+    }
+    for request in requests:
+        request.inbox = annotated.get(request.pk, {})
+    return requests
+
+
+def inbox_summary(request: Request) -> dict:
+    """A request's list row: its summary and its inbox facts (unread visitor messages
+    since this operator last read it, the last message, since when the visitor waits)."""
+    summary = request_summary(request)
+    inbox = getattr(request, "inbox", {})
+    if request.status in Request.WAITING_STATUSES:
+        waiting_since = request.created_at
+    elif request.status == RequestStatus.ACCEPTED:
+        waiting_since = inbox.get("first_unanswered_at")
+    else:
+        waiting_since = None
+    last_at = inbox.get("last_message_at")
+    summary.update(
+        unread=inbox.get("unread", 0) if request.status != RequestStatus.CLOSED else 0,
+        preview=(inbox.get("preview_text") or "")[:PREVIEW_CHARS],
+        preview_author=inbox.get("preview_author"),
+        last_message_at=last_at.isoformat() if last_at else None,
+        waiting_since=waiting_since.isoformat() if waiting_since else None,
+    )
+    return summary
 
 
 def request_get_for_manager(*, manager: Manager, request_id: object) -> Request:

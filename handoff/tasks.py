@@ -1,7 +1,7 @@
 from celery import shared_task
 
 from handoff.services import deadlines_sweep
-from handoff.services.trigger import trigger_check
+from handoff.services.trigger import CHECK_TRIGGER_TASK, trigger_check
 
 
 @shared_task(name="handoff.sweep_deadlines", ignore_result=True)
@@ -10,7 +10,7 @@ def sweep_deadlines() -> int:
     return deadlines_sweep()
 
 
-@shared_task(name="handoff.check_trigger", ignore_result=True)
+@shared_task(name=CHECK_TRIGGER_TASK, ignore_result=True)
 def check_trigger(dialog_id: int) -> None:
     """Ask the classifier whether to offer this visitor a human; reveal the headset."""
     trigger_check(dialog_id=dialog_id)

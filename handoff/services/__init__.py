@@ -1,5 +1,19 @@
-"""Handoff writes: the request state machine, forms, deadlines."""
+"""Handoff writes: the request lifecycle, messages while a request is open, forms,
+deadlines. Import them from here."""
 
+from handoff.services.conversation import (
+    conversation_read_mark,
+    operator_message_post,
+    request_note_client_message,
+)
+from handoff.services.deadlines import (
+    queue_position,
+    request_ask_feedback,
+    request_close_on_operator_idle,
+    request_close_on_reply_timeout,
+    request_expire,
+    request_queue_notify,
+)
 from handoff.services.errors import (
     FormInvalid,
     FormNotExpected,
@@ -11,23 +25,14 @@ from handoff.services.errors import (
     RequestAlreadyTaken,
 )
 from handoff.services.forms import contact_form_submit, form_answer_check, handoff_form_submit
-from handoff.services.requests import (
-    handoff_settings_for,
-    operator_message_post,
-    queue_position,
+from handoff.services.handoff_settings import handoff_settings_for, working_hours_for
+from handoff.services.lifecycle import (
     request_accept,
-    request_ask_feedback,
     request_close,
     request_close_by_client,
-    request_close_on_operator_idle,
-    request_close_on_reply_timeout,
-    request_expire,
-    request_note_client_message,
-    request_open,
-    request_queue_notify,
-    request_reason_check,
     request_reject,
 )
+from handoff.services.opening import request_open, request_reason_check
 from handoff.services.sweep import deadlines_sweep
 
 __all__ = [
@@ -40,10 +45,12 @@ __all__ = [
     "OperatorAtCapacity",
     "RequestAlreadyTaken",
     "contact_form_submit",
+    "conversation_read_mark",
     "deadlines_sweep",
     "form_answer_check",
     "handoff_form_submit",
     "handoff_settings_for",
+    "working_hours_for",
     "operator_message_post",
     "request_ask_feedback",
     "queue_position",

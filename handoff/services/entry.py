@@ -12,13 +12,11 @@ from chats.registries import HandoffRefused
 from chats.services import dialog_end_by_client, feedback_record
 from handoff.enums import RequestStatus
 from handoff.models import Request
+from handoff.services.conversation import request_note_client_message
 from handoff.services.errors import FormInvalid, HandoffError, HandoffNotOffered
 from handoff.services.forms import contact_form_submit, handoff_form_submit
-from handoff.services.requests import (
-    request_close_by_client,
-    request_note_client_message,
-    request_open,
-)
+from handoff.services.lifecycle import request_close_by_client
+from handoff.services.opening import request_open
 from handoff.services.trigger import trigger_schedule
 
 

@@ -20,7 +20,8 @@ from chats.validators import text_has_lone_surrogate
 from handoff.enums import FormFieldKind, RequestReason
 from handoff.models import DialogFormAnswers, FormField, Request
 from handoff.services.errors import FormInvalid, FormNotExpected
-from handoff.services.requests import handoff_settings_for, request_open, request_reason_check
+from handoff.services.handoff_settings import handoff_settings_for
+from handoff.services.opening import request_open, request_reason_check
 
 MAX_ANSWER = 500
 HANDOFF_FORM = "handoff_form"

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from chats.models import Dialog
 from handoff.models import Request
-from handoff.services.requests import (
+from handoff.services.deadlines import (
     request_ask_feedback,
     request_close_on_operator_idle,
     request_close_on_reply_timeout,

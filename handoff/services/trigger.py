@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import logging
 
+from celery import current_app
 from django.db import transaction
 
 from chats.enums import AuthorKind, DialogStatus, HeadsetMode
 from chats.models import Dialog, Message
 from chats.services import dialog_headset_reveal
 from handoff.classifier import Conversation, Verdict, classifier_from_settings
-from handoff.services.requests import handoff_settings_for
+from handoff.services.handoff_settings import handoff_settings_for
 
 logger = logging.getLogger(__name__)
 RECENT_MESSAGES = 10
+CHECK_TRIGGER_TASK = "handoff.check_trigger"
 
 
 def trigger_wanted(dialog: Dialog) -> bool:
@@ -29,10 +31,9 @@ def trigger_schedule(*, dialog: Dialog) -> None:
     """After the client's message commits, ask the classifier in the background."""
     if not trigger_wanted(dialog):
         return
-    from handoff.tasks import check_trigger
-
     dialog_id = dialog.pk
-    transaction.on_commit(lambda: check_trigger.delay(dialog_id))
+    # by the task's explicit name: handoff.tasks imports the services, not the reverse
+    transaction.on_commit(lambda: current_app.send_task(CHECK_TRIGGER_TASK, args=(dialog_id,)))
 
 
 def trigger_check(*, dialog_id: int) -> Verdict | None:

@@ -386,6 +386,13 @@ def sample_events(request: Request) -> dict[str, dict]:
         "dialog.status": {"type": "dialog.status", "status": "waiting", "last_sequence": 1},
         "dialog.queue": {"type": "dialog.queue", "position": 2},
         "console.request": {"type": "console.request", "request": request_summary(request)},
+        # a message of another dialog (the watched one's come from the dialog's group)
+        "console.inbox": {
+            "type": "console.inbox",
+            "request": request.pk,
+            "dialog_id": 0,
+            "message": message_payload(message),
+        },
         "access.changed": {"type": "access.changed"},
     }
 
@@ -400,6 +407,7 @@ CONSOLE_FRAME = {
     "dialog.message": "message",
     "dialog.status": "dialog_status",
     "console.request": "request_changed",
+    "console.inbox": "inbox",
     "access.changed": "requests",
 }
 

@@ -1,0 +1,331 @@
+"""The request lifecycle: accept, reject, close (opening is handoff.services.opening),
+and the steps every transition shares. Every surface (widget, console,
+Telegram, API, the deadline sweep) goes through these functions, so each rule has one
+implementation.
+
+Locking order, everywhere: the dialog row, then the request row, then the operator's
+Manager row (accepting counts what the operator holds). Each row is locked once per
+transaction (request_lock); later steps take the locked instances.
+
+The dialog's status follows its request and is written only here, in the same
+transaction as the request's change: bot (no open request) -> waiting (pending or
+queued) -> operator (accepted) -> bot (closed, or expired into a fallback that closes
+it). `closed` is chats' dialog_close (the visitor ended it, or it was idle)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, override
+
+from chats.enums import AuthorKind, DialogStatus
+from chats.models import Dialog, Message, Script
+from chats.services import (
+    dialog_status_set,
+    message_post,
+    script_run,
+)
+from distributor.models import Manager
+from handoff.enums import CloseReason, RequestStatus
+from handoff.models import HandoffSettings, Request, RequestEvent
+from handoff.realtime import inbox_message_publish, request_changed_publish
+from handoff.registries import operator_surfaces
+from handoff.services.errors import (
+    IllegalTransition,
+    NotYourRequest,
+    OperatorAtCapacity,
+    RequestAlreadyTaken,
+)
+from handoff.services.handoff_settings import (
+    handoff_settings_for,
+    settings_revision,
+)
+from handoff.settled import settled_note, settled_record
+
+
+def system_notice(
+    dialog: Dialog, request: Request | None, text: str, attachments: list[dict] | None = None
+) -> Message:
+    """Post a system message into a dialog whose row this transaction has locked; the
+    consoles following the request see it in their inbox."""
+    message, _created = message_post(
+        dialog=dialog,
+        author_kind=AuthorKind.SYSTEM,
+        text=text,
+        attachments=attachments,
+        dialog_locked=True,
+    )
+    if request is not None:
+        inbox_message_publish(request=request, message=message)
+    return message
+
+
+def announce(request: Request) -> None:
+    """Tell the consoles (after commit) and the other operator surfaces (now, inside
+    the transaction) that the request changed."""
+    settled_record(request)
+    request_changed_publish(request=request)
+    operator_surfaces.request_changed(request)
+
+
+def request_lock(
+    request: Request | int, *, dialog_id: int | None = None, visible_to: Manager | None = None
+) -> tuple[Dialog, Request]:
+    """Lock the request's dialog (with its chat and client), then the request, once
+    each, inside the caller's transaction. `request` is an instance or an id (with
+    `dialog_id`, when the caller knows it, nothing is read before the locks).
+
+    With `visible_to`, a request of a chat that operator does not serve raises
+    Request.DoesNotExist, as if it were not there (the console's not_found). The
+    locked request carries `served` (whether its chat is served by `visible_to`) and
+    `settings_revision` (the chat's HandoffSettings.revision) read with it."""
+    request_id = request if isinstance(request, int) else request.pk
+    if dialog_id is None:
+        dialog_id = (
+            request.dialog_id
+            if isinstance(request, Request)
+            else Request.objects.values_list("dialog_id", flat=True).get(pk=request_id)
+        )
+    dialog = (
+        Dialog.objects.select_for_update(of=("self",))
+        .select_related("chat", "client")
+        .get(pk=dialog_id)
+    )
+    query = (
+        Request.objects.select_for_update(of=("self",))
+        .select_related("operator")
+        .annotate(settings_revision=settings_revision())
+    )
+    if visible_to is not None:
+        query = query.annotate(
+            served=Exists(
+                Manager.chats.through.objects.filter(
+                    chat_id=OuterRef("chat_id"), manager_id=visible_to.pk
+                )
+            )
+        )
+    locked = query.get(pk=request_id, dialog_id=dialog_id)
+    if visible_to is not None and not locked.served:
+        raise Request.DoesNotExist
+    locked.dialog = dialog
+    locked.chat = dialog.chat
+    return dialog, locked
+
+
+def settings_of(request: Request) -> HandoffSettings:
+    """The locked request's chat settings, from this process's cache when current."""
+    return handoff_settings_for(
+        request.chat_id, revision=getattr(request, "settings_revision", None)
+    )
+
+
+def transition(request: Request, target: str, *, actor=None, note: str = "") -> None:
+    """Check the transition against the state machine and record it."""
+    if not request.can_move_to(target):
+        raise IllegalTransition(request.status, target)
+    RequestEvent.objects.create(
+        request=request, from_status=request.status, to_status=target, actor=actor, note=note[:300]
+    )
+    request.status = target
+
+
+def deadlines_clear(request: Request) -> None:
+    request.accept_deadline = None
+    request.queue_deadline = None
+    request.next_queue_notice_at = None
+    request.reply_deadline = None
+    request.idle_deadline = None
+    request.feedback_due_at = None
+
+
+def rating_prompt(dialog: Dialog, request: Request) -> None:
+    chat = dialog.chat
+    system_notice(
+        dialog,
+        request,
+        chat.feedback_prompt,
+        [{"kind": "rating", "scale": chat.feedback_scale, "request": request.pk}],
+    )
+    request.feedback_asked = True
+
+
+def _language(dialog: Dialog) -> str:
+    return dialog.chat.language
+
+
+# --- accepting ----------------------------------------------------------------
+
+
+def _capacity_check(operator: Manager) -> None:
+    """Lock the operator's row (after the dialog and the request) and refuse when
+    they already hold max_simultaneous_dialogs accepted requests: two accepts by one
+    operator at once are counted one after the other."""
+    manager = Manager.objects.select_for_update().get(pk=operator.pk)
+    held = Request.objects.filter(operator=manager, status=RequestStatus.ACCEPTED).count()
+    limit = manager.max_simultaneous_dialogs
+    if held >= limit:
+        raise OperatorAtCapacity(
+            ngettext(
+                "You already have %(count)d open conversation (your limit is %(limit)d).",
+                "You already have %(count)d open conversations (your limit is %(limit)d).",
+                held,
+            )
+            % {"count": held, "limit": limit}
+        )
+
+
+def request_accept(
+    *,
+    request: Request | int,
+    operator: Manager,
+    dialog_id: int | None = None,
+    visible_only: bool = False,
+    now: datetime | None = None,
+) -> Request:
+    """The first accept wins: the request is locked, and a request that is no longer
+    waiting raises RequestAlreadyTaken (or IllegalTransition) and changes nothing. An
+    operator holding max_simultaneous_dialogs accepted requests is refused
+    (OperatorAtCapacity), also when accepting several at once. A request of a chat the
+    operator does not serve raises NotYourRequest (Request.DoesNotExist with
+    `visible_only`, the console's not_found)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        dialog, locked = request_lock(
+            request, dialog_id=dialog_id, visible_to=operator if visible_only else None
+        )
+        if not visible_only and not operator.chats.filter(pk=locked.chat_id).exists():
+            raise NotYourRequest("this operator does not serve the request's chat")
+        if locked.status == RequestStatus.ACCEPTED:
+            # committed by someone else (read under the lock): final, remember it now
+            settled_note(locked.pk, locked.status, locked.operator.display_name)
+            raise RequestAlreadyTaken(locked.status, locked.operator.display_name)
+        # a request no longer waiting is refused as such, whatever the operator holds
+        if not locked.can_move_to(RequestStatus.ACCEPTED):
+            settled_note(locked.pk, locked.status, None)
+            raise IllegalTransition(locked.status, RequestStatus.ACCEPTED)
+        _capacity_check(operator)
+        transition(
+            locked,
+            RequestStatus.ACCEPTED,
+            actor=operator.user,
+            note=f"accepted by {operator.display_name}",
+        )
+        deadlines_clear(locked)
+        locked.operator = operator
+        locked.accepted_at = now
+        locked.idle_deadline = now + timedelta(seconds=dialog.chat.operator_idle_seconds)
+        settings = settings_of(locked)
+        locked.reply_deadline = now + timedelta(seconds=settings.reply_timeout_seconds)
+        chat = dialog.chat
+        if chat.feedback_enabled and chat.feedback_delay_seconds:
+            locked.feedback_due_at = max(
+                now, dialog.started_at + timedelta(seconds=chat.feedback_delay_seconds)
+            )
+        locked.save()
+        dialog_status_set(dialog=dialog, status=DialogStatus.OPERATOR)
+        # the losers hear first, the winner's inbox then gets the notice
+        announce(locked)
+        with override(_language(dialog)):
+            system_notice(
+                dialog, locked, _("Connected to %(name)s") % {"name": operator.display_name}
+            )
+    return locked
+
+
+def request_reject(
+    *,
+    request: Request | int,
+    operator: Manager,
+    dialog_id: int | None = None,
+    visible_only: bool = False,
+) -> Request:
+    """The operator passes on this request: it stays open for the others."""
+    with transaction.atomic():
+        _dialog, locked = request_lock(
+            request, dialog_id=dialog_id, visible_to=operator if visible_only else None
+        )
+        if locked.status not in Request.WAITING_STATUSES:
+            raise IllegalTransition(locked.status, "rejected")
+        locked.rejected_by.add(operator)
+        RequestEvent.objects.create(
+            request=locked,
+            from_status=locked.status,
+            to_status=locked.status,
+            actor=operator.user,
+            note=f"rejected by {operator.display_name}",
+        )
+    return locked
+
+
+# --- closing ------------------------------------------------------------------------
+
+
+AFTER_SCRIPT = {
+    CloseReason.CLIENT_TIMEOUT: "script_after_client_timeout",
+    CloseReason.CLIENT: "script_after_operator_end",
+    CloseReason.OPERATOR: "script_after_operator_end",
+    CloseReason.OPERATOR_IDLE: "script_after_operator_end",
+}
+
+
+def request_finish(dialog: Dialog, request: Request, reason: str, now: datetime) -> None:
+    """Close the request, hand the dialog back to the bot, ask for feedback, run the
+    configured script."""
+    deadlines_clear(request)
+    request.closed_at = now
+    request.close_reason = reason
+    request.save()
+    if dialog.status != DialogStatus.CLOSED:
+        dialog_status_set(dialog=dialog, status=DialogStatus.BOT)
+    chat = dialog.chat
+    with override(chat.language):
+        if request.accepted_at is not None:
+            system_notice(dialog, request, _("The conversation with the operator has ended."))
+            if chat.feedback_enabled and not request.feedback_asked:
+                rating_prompt(dialog, request)
+                request.save(update_fields=["feedback_asked"])
+    # a visitor who gave up waiting had no conversation to follow up on
+    script_field = AFTER_SCRIPT.get(reason) if request.accepted_at or reason != "client" else None
+    script_id = getattr(chat, f"{script_field}_id") if script_field else None
+    if script_id:
+        script_run(dialog=dialog, script=Script.objects.get(pk=script_id))
+    announce(request)
+
+
+def request_close(
+    *,
+    request: Request | int,
+    reason: CloseReason | str,
+    actor: Manager | None = None,
+    dialog_id: int | None = None,
+    visible_only: bool = False,
+    now: datetime | None = None,
+) -> Request:
+    """Close an open request. A closed request never resumes: asking again opens a new
+    one. An operator may close only their own request."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        dialog, locked = request_lock(
+            request, dialog_id=dialog_id, visible_to=actor if visible_only else None
+        )
+        if actor is not None and locked.operator_id not in (None, actor.pk):
+            raise NotYourRequest("only the operator who accepted the request can close it")
+        transition(
+            locked,
+            RequestStatus.CLOSED,
+            actor=actor.user if actor else None,
+            note=f"closed: {reason}",
+        )
+        request_finish(dialog, locked, reason, now)
+    return locked
+
+
+def request_close_by_client(*, dialog: Dialog) -> Request | None:
+    request = Request.objects.filter(dialog=dialog, status__in=Request.OPEN_STATUSES).first()
+    if request is None:
+        return None
+    return request_close(request=request, reason=CloseReason.CLIENT)
