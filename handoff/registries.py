@@ -35,7 +35,9 @@ class OperatorSurfaces:
     @property
     def request_related(self) -> list[str]:
         """What client_message's caller selects with the request (select_related)."""
-        return [name for surface in self._surfaces for name in surface.request_related]
+        return [
+            name for surface in self._surfaces for name in getattr(surface, "request_related", ())
+        ]
 
     def request_changed(self, request: Request) -> None:
         for surface in self._surfaces:
