@@ -44,6 +44,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request as u; h = os.environ.get('ALLOWED_HOSTS', 'localhost').split(',')[0].strip().lstrip('.').replace('*', 'localhost') or 'localhost'; u.urlopen(u.Request('http://127.0.0.1:' + os.environ.get('PORT', '8000') + '/healthz', headers={'Host': h}), timeout=4)"]
 
 # WEB_CONCURRENCY Daphne processes (default: one per CPU the container sees -- set it when
-# the container is limited to fewer) share one socket on HOST:PORT, opened by the runner,
+# the container is limited to fewer) share HOST:PORT, a socket each opened by the runner,
 # which restarts one that dies and stops them all on SIGTERM (config/runner.py).
 CMD ["python", "-m", "config.runner", "web"]

