@@ -111,7 +111,7 @@ class HardLimit:
 class AsgiDaphne(DaphneServer):
     """tests.servers.DaphneServer serving any ASGI application ("module:attribute"),
     e.g. the Channels tutorial peer in bench/peer_app.py; with `processes`, several
-    Daphne processes on one socket, as for Baton."""
+    Daphne processes on one port, as for Baton."""
 
     def __init__(
         self,
@@ -156,23 +156,28 @@ class ScriptServer(DaphneServer):
         return self
 
 
+def processes_by_client(server: DaphneServer) -> dict[tuple[str, int], int]:
+    """The pid of the server's process that holds each established connection on its
+    port, by the client's end of it (host, port)."""
+    import psutil
+
+    found = {}
+    for pid in server.pids:
+        for connection in psutil.Process(pid).net_connections(kind="tcp"):
+            if (
+                connection.status == psutil.CONN_ESTABLISHED
+                and connection.laddr.port == server.port
+                and connection.raddr
+            ):
+                found[(connection.raddr.ip, connection.raddr.port)] = pid
+    return found
+
+
 def connections_per_process(server: DaphneServer) -> list[int]:
     """Established connections each of the server's processes holds on its port, in the
     order of server.pids (the kernel picks which process accepts a connection)."""
-    import psutil
-
-    counts = []
-    for pid in server.pids:
-        connections = psutil.Process(pid).net_connections(kind="tcp")
-        counts.append(
-            sum(
-                1
-                for connection in connections
-                if connection.status == psutil.CONN_ESTABLISHED
-                and connection.laddr.port == server.port
-            )
-        )
-    return counts
+    held = Counter(processes_by_client(server).values())
+    return [held[pid] for pid in server.pids]
 
 
 def operator_session_key(user) -> str:

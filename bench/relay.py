@@ -12,8 +12,13 @@ with the same load on two other systems:
            sequence before it is acknowledged or delivered.
 
 Self-contained: starts the embedded Redis, the relay and Daphne processes (tests/servers.py)
-on free loopback ports, migrates a fresh SQLite database in a temporary directory (or
-the database given with --database-url) and loads the demo chat.
+on free loopback ports (with --processes N, the peer and Baton each run N Daphne processes
+on one port, a socket each, as `make run` runs Baton with WEB_CONCURRENCY=N: the kernel
+hands each connection to one of them, so a dialog's two sockets may sit on different processes and
+its messages then cross the channel layer between them; the ceiling, which pairs sockets
+in one process, runs N processes on N ports with each dialog on one of them), migrates
+a fresh SQLite database in a temporary directory (or the database given with
+--database-url) and loads the demo chat.
 
 Baton setup, before the clock starts: each visitor says hello with a fresh token (that
 creates its dialog, greeted by the bot); then this process opens a request for every
@@ -88,11 +93,13 @@ from bench.harness import (  # noqa: E402
     AsgiDaphne,
     HardLimit,
     ScriptServer,
+    connections_per_process,
     cpu_seconds,
     fast_password_hashing,
     log_summary,
     operator_session_key,
     percentile,
+    processes_by_client,
     run_manage,
 )
 from tests.servers import DaphneServer, EmbeddedRedis  # noqa: E402
@@ -499,22 +506,36 @@ async def run_ceiling(args, servers: list[ScriptServer], run: Run) -> None:
         run.connected = await connect_all(run.sides, batch=args.batch, timeout=args.deadline)
         run.connect_seconds = time.monotonic() - started
         await asyncio.sleep(0.5)
-        await measure(run, args, [s.process.pid for s in servers], None)
+        await measure(run, args, [pid for s in servers for pid in s.pids], None)
     finally:
         await close_all(run.sides)
 
 
-def spread(index: int, servers: list, operator: bool):
-    """Sockets over processes: a dialog's operator sits on the next process when there
-    are several, so its messages cross the channel layer between processes."""
-    return servers[(index + (1 if operator else 0)) % len(servers)]
+def note_spread(run: Run, servers: list[DaphneServer]) -> None:
+    """With several processes on one port: how the kernel spread the sockets, and how
+    many dialogs have their two sides on different processes."""
+    [server] = servers
+    if len(server.pids) < 2:
+        return
+    holder = processes_by_client(server)
+
+    def pid_of(side: Side) -> int | None:
+        return holder.get(side.ws.local_address[:2]) if side.ws is not None else None
+
+    pairs = [(side, side.other) for side in run.sides if side.kind == "v" and side.other]
+    apart = sum(1 for one, other in pairs if pid_of(one) != pid_of(other))
+    run.setup_notes.append(
+        f"sockets per process (the kernel's pick) "
+        f"{'/'.join(map(str, connections_per_process(server)))}; "
+        f"{apart}/{len(pairs)} dialogs have their two sides on different processes"
+    )
 
 
 async def run_peer(args, servers: list[DaphneServer], redis: EmbeddedRedis, run: Run) -> None:
     for index in range(args.dialogs):
         sides = []
         for kind in ("v", "o"):
-            server = spread(index, servers, kind == "o")
+            [server] = servers
             sides.append(
                 RoomSide(
                     run,
@@ -531,7 +552,8 @@ async def run_peer(args, servers: list[DaphneServer], redis: EmbeddedRedis, run:
         run.connected = await connect_all(run.sides, batch=args.batch, timeout=args.deadline)
         run.connect_seconds = time.monotonic() - started
         await asyncio.sleep(0.5)
-        await measure(run, args, [s.process.pid for s in servers], redis.process.pid)
+        note_spread(run, servers)
+        await measure(run, args, [pid for s in servers for pid in s.pids], redis.process.pid)
     finally:
         await close_all(run.sides)
 
@@ -630,7 +652,7 @@ async def run_baton(args, servers: list[DaphneServer], redis: EmbeddedRedis, run
 
     visitors: list[VisitorSide] = []
     for index in range(args.dialogs):
-        server = spread(index, servers, False)
+        [server] = servers
         visitors.append(
             VisitorSide(
                 run,
@@ -663,7 +685,7 @@ async def run_baton(args, servers: list[DaphneServer], redis: EmbeddedRedis, run
         )
         for visitor, item in zip(greeted, accepted, strict=True):
             visitor.expect(item["last_sequence"])
-            server = spread(visitor.dialog, servers, True)
+            [server] = servers
             operator = OperatorSide(
                 run,
                 visitor.dialog,
@@ -691,7 +713,8 @@ async def run_baton(args, servers: list[DaphneServer], redis: EmbeddedRedis, run
         run.connected = sum(1 for side in run.sides if side.connected)
         run.connect_seconds = time.monotonic() - started
         await asyncio.sleep(0.5)
-        await measure(run, args, [s.process.pid for s in servers], redis.process.pid)
+        note_spread(run, servers)
+        await measure(run, args, [pid for s in servers for pid in s.pids], redis.process.pid)
     finally:
         await close_all(run.sides)
     dialog_pks = {v.dialog: item["dialog"] for v, item in zip(greeted, accepted, strict=True)}
@@ -900,7 +923,10 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     if args.processes > 1:
-        print("# with several processes a dialog's two sockets sit on different processes")
+        print(
+            "# peer and Baton: the processes share one port and the kernel picks the "
+            "process for each connection; ceiling: a port per process"
+        )
 
     runs: dict[str, Run] = {}
     results: dict[str, Result] = {}
@@ -914,7 +940,7 @@ def main(argv: list[str] | None = None) -> int:
             if name == "baton":
                 budget = remaining  # last by default, and the slowest to set up
             servers = start_system(name, args, redis, database_url)
-            pids = " ".join(str(server.process.pid) for server in servers)
+            pids = " ".join(str(pid) for server in servers for pid in server.pids)
             print(f"# {name}: server pid(s) {pids}", flush=True)
             logs += [(name, server) for server in servers]
             limit.children += servers
@@ -1007,9 +1033,11 @@ def start_system(name: str, args, redis: EmbeddedRedis, database_url: str) -> li
         env = {**common, "DJANGO_SETTINGS_MODULE": "bench.peer_settings"}
         return [
             AsgiDaphne(
-                application="bench.peer_app:application", redis_url=redis.url, extra_env=env
+                application="bench.peer_app:application",
+                redis_url=redis.url,
+                extra_env=env,
+                processes=args.processes,
             ).start()
-            for _ in range(args.processes)
         ]
     env = {
         **common,
@@ -1023,7 +1051,7 @@ def start_system(name: str, args, redis: EmbeddedRedis, database_url: str) -> li
     server_env = {**os.environ, "REDIS_URL": redis.url}
     run_manage(["migrate", "--noinput"], server_env, timeout=180)
     run_manage(["load_demo"], server_env, timeout=60)
-    return [DaphneServer(redis_url=redis.url, extra_env=env).start() for _ in range(args.processes)]
+    return [DaphneServer(redis_url=redis.url, extra_env=env, processes=args.processes).start()]
 
 
 def redis_flush(redis: EmbeddedRedis) -> None:

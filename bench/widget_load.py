@@ -1,5 +1,6 @@
 """Widget load benchmark: N web-widget visitors, each sending M messages to the bot
-through a real Daphne process (or several) and a real Redis.
+through real Daphne (--processes of them on one port, as `make run` runs them with
+WEB_CONCURRENCY) and a real Redis.
 
 Self-contained: starts the embedded Redis and Daphne (tests/servers.py) on free
 loopback ports, migrates a fresh SQLite database in a temporary directory (or the
@@ -59,6 +60,7 @@ from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
 from bench.harness import (  # noqa: E402
+    connections_per_process,
     cpu_seconds,
     log_summary,
     percentile,
@@ -297,6 +299,7 @@ class Outcome:
     rss_before_kb: int = 0
     rss_connected_kb: int = 0
     rss_after_kb: int = 0
+    spread: list[int] = field(default_factory=list)  # connections held per Daphne process
     send_started: float | None = None
     last_send: float | None = None
     last_ack: float | None = None
@@ -326,7 +329,7 @@ async def run_load(
     args: argparse.Namespace, servers: list[DaphneServer], tokens: list[str], outcome: Outcome
 ) -> None:
     totals = outcome.totals
-    pids = [server.process.pid for server in servers]
+    pids = [pid for server in servers for pid in server.pids]
     for server in servers:
         origin = f"http://127.0.0.1:{server.port}"
         await warm_up(server, origin)
@@ -354,6 +357,7 @@ async def run_load(
     outcome.connected = len(connected)
     await asyncio.sleep(1.0)
     outcome.rss_connected_kb = sum(rss_kb(pid) for pid in pids)
+    outcome.spread = [count for server in servers for count in connections_per_process(server)]
 
     outcome.cpu_before = sum(cpu_seconds(pid) for pid in pids)
     outcome.send_started = time.monotonic()
@@ -443,8 +447,9 @@ def main(argv: list[str] | None = None) -> int:
     def watchdog() -> None:
         sys.stderr.write(f"widget_load: over the hard limit of {hard_limit:.0f} s, stopping\n")
         for child in children:
-            if child.process is not None and child.process.poll() is None:
-                child.process.kill()
+            for process in getattr(child, "processes", None) or [child.process]:
+                if process is not None and process.poll() is None:
+                    process.kill()
         os._exit(3)
 
     timer = threading.Timer(hard_limit, watchdog)
@@ -481,15 +486,16 @@ def main(argv: list[str] | None = None) -> int:
             "DEBUG": os.environ["DEBUG"],
             "DJANGO_SETTINGS_MODULE": args.settings,
         }
-        for _ in range(args.processes):
-            server = DaphneServer(redis_url=redis.url, extra_env=server_env)
-            children.append(server)
-            servers.append(server.start())
+        # one port, --processes Daphne processes with a socket each (config/runner.py)
+        server = DaphneServer(redis_url=redis.url, extra_env=server_env, processes=args.processes)
+        children.append(server)
+        servers.append(server.start())
         tokens = [visitor_token_issue(public_key=PUBLIC_KEY) for _ in range(args.visitors)]
         engine = "sqlite (fresh, temp dir)" if not args.database_url else "given --database-url"
         print(
             f"# widget_load: {args.visitors} visitors x {args.messages} messages, "
-            f"{args.processes} Daphne process(es), channel layer {args.channel_layer}, "
+            f"{args.processes} Daphne process(es) on one port (pids "
+            f"{' '.join(str(pid) for pid in server.pids)}), channel layer {args.channel_layer}, "
             f"database {engine}, DEBUG={os.environ['DEBUG']}, settings {args.settings}, "
             "embedded Redis",
             flush=True,
@@ -555,6 +561,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{outcome.connect_seconds:.1f} s (hello to greeting p50 "
         f"{percentile(connect_ms, 50):.0f} ms, p99 {percentile(connect_ms, 99):.0f} ms)"
         + (f"; failures {dict(totals.connect_failures)}" if totals.connect_failures else "")
+        + (
+            f"; per process (the kernel's pick) {'/'.join(map(str, outcome.spread))}"
+            if len(outcome.spread) > 1
+            else ""
+        )
     )
     print(
         f"# send: {len(all_sent)} sent, {len(acked)} acked, {len(answered)} answered by the bot "
