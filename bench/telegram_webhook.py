@@ -19,12 +19,18 @@ then one warm-up update per Daphne process is posted and answered end to end (Da
 the worker and python-telegram-bot's Application are loaded; users outside the
 measured range).
 
+Phase 0, the peer: the same requests (same bodies, order, concurrency and --rate) are
+POSTed to a Django view on the same Daphne that parses the JSON and answers like the
+webhook, storing nothing (bench/telegram_peer_urls.py; the servers run with
+bench/telegram_peer_settings.py, which is config.settings plus that URL). The worker
+has nothing to do then.
 Phase 1, intake: every user's M updates (tests/telegram_bridge/telegram_updates.py
 text_update) are POSTed in order, each after the previous one's response, with the
 secret header, by one asyncio httpx client holding at most --concurrency requests in
-flight; users are spread over the Daphne processes. A --replay fraction of the updates
-is posted a second time (Telegram's retry), later in the same user's sequence. The
-worker processes and sends while this runs.
+flight (with --rate R, the k-th request of the run is not sent before k/R s, an
+open-loop load such as Telegram's); users are spread over the Daphne processes. A
+--replay fraction of the updates is posted a second time (Telegram's retry), later in
+the same user's sequence. The worker processes and sends while this runs.
 Phase 2, processing and sending: waits (at most --deadline s) until every stored update
 is processed and no outbound row is pending.
 429s: --floods updates, of different users and spread over their sequences, are flood
@@ -34,9 +40,11 @@ user has at least the answer to this update still to come).
 
 The last line printed is always
     telegram_webhook: updates_per_s=.. p99_ms=.. duplicates_processed=.. sends_lost=..
+        peer_ratio=..
 where
   updates_per_s  distinct updates the webhook answered 200 / wall time of phase 1 (first
                  request sent to last response);
+  peer_ratio     updates_per_s / the peer's (phase 0, the same figure);
   p99_ms         webhook response time over every request of phase 1, replays included;
   duplicates_processed  client messages stored more than once (chats.Message rows
                  sharing a client_msg_id "tg:<update_id>"), client messages for updates
@@ -53,7 +61,7 @@ bot's answer to it, matched per user in order).
 Usage (from the repository root):
     .venv/bin/python bench/telegram_webhook.py [--clients 200] [--messages 10]
         [--concurrency 50] [--replay 0.2] [--floods 30] [--processes 1]
-        [--database-url URL] [--pace] [--max-per-second 30] [--quick]
+        [--database-url URL] [--pace] [--max-per-second 30] [--rate R] [--quick]
 """
 
 from __future__ import annotations
@@ -92,6 +100,7 @@ from tests.telegram_bridge.fake_bot_api import FakeBotApi  # noqa: E402
 from tests.telegram_bridge.telegram_updates import text_update  # noqa: E402
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
+PEER_PREFIX = "bench/telegram-peer/"  # as in bench/telegram_peer_urls.py
 # Telegram user (= private chat) ids: measured users from USER_BASE, warm-up users below
 USER_BASE = 6_100_000_000
 WARM_UP_BASE = 6_000_000_000
@@ -148,6 +157,8 @@ class CeleryWorker:
                 self.pool,
                 "--concurrency",
                 str(self.concurrency),
+                "--queues",
+                "celery,telegram",  # Telegram sends have a queue of their own
                 "--schedule",
                 str(self.workdir / "celerybeat-schedule"),
                 "--hostname",
@@ -280,6 +291,7 @@ class User:
     index: int
     telegram_id: int
     url: str
+    peer_url: str
     updates: list[int] = field(default_factory=list)  # distinct, in order
     bodies: dict[int, bytes] = field(default_factory=dict)
     sequence: list[Post] = field(default_factory=list)  # originals and replays, as posted
@@ -295,6 +307,7 @@ def plan(args: argparse.Namespace, servers: list[DaphneServer], world: World) ->
             index,
             USER_BASE + index,
             f"{server.http_url}/telegram/webhook/{world.webhook_key}/",
+            f"{server.http_url}/{PEER_PREFIX}{world.webhook_key}/",
         )
         for number in range(args.messages):
             update_id += 1
@@ -341,27 +354,44 @@ async def post_one(http: httpx.AsyncClient, url: str, body: bytes, post: Post, h
         post.error = type(error).__name__
 
 
-async def intake(args, users: list[User], world: World, fake: FakeBotApi) -> tuple[float, float]:
-    """Phase 1; returns (first request sent, last response) in monotonic time."""
+async def post_all(
+    args, users: list[User], world: World, *, peer: bool, fake: FakeBotApi | None = None
+) -> tuple[float, float, list[Post]]:
+    """Every user's sequence, each user's requests in order; returns (first request
+    sent, last response, the posts). With --rate the k-th request (users taking turns)
+    waits for its slot; 429s are armed only for the real webhook (fake given)."""
     limits = httpx.Limits(
         max_connections=args.concurrency, max_keepalive_connections=args.concurrency
     )
     semaphore = asyncio.Semaphore(args.concurrency)
     headers = webhook_headers(world)
     started = time.monotonic()
+    posts: list[Post] = []
     async with httpx.AsyncClient(limits=limits, timeout=120) as http:
 
         async def one_user(user: User) -> None:
-            for post in user.sequence:
-                if post.floods:
+            for position, planned in enumerate(user.sequence):
+                post = planned if not peer else Post(planned.update_id, user.index, planned.replay)
+                posts.append(post)
+                if args.rate:
+                    slot = (position * len(users) + user.index) / args.rate
+                    await asyncio.sleep(max(0.0, started + slot - time.monotonic()))
+                if post.floods and fake is not None:
                     fake.fail_flood(
                         "sendMessage", retry_after=1, times=post.floods, chat_id=user.telegram_id
                     )
+                url = user.peer_url if peer else user.url
                 async with semaphore:
-                    await post_one(http, user.url, user.bodies[post.update_id], post, headers)
+                    await post_one(http, url, user.bodies[post.update_id], post, headers)
 
         await asyncio.gather(*(one_user(user) for user in users))
-    last = max((p.finished for u in users for p in u.sequence if p.finished), default=started)
+    last = max((p.finished for p in posts if p.finished), default=started)
+    return started, last, posts
+
+
+async def intake(args, users: list[User], world: World, fake: FakeBotApi) -> tuple[float, float]:
+    """Phase 1; returns (first request sent, last response) in monotonic time."""
+    started, last, _posts = await post_all(args, users, world, peer=False, fake=fake)
     return started, last
 
 
@@ -653,6 +683,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="TELEGRAM_MAX_MESSAGES_PER_SECOND for the worker (default: the app's, 30)",
     )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="requests/s to send at, open loop (default 0: as fast as --concurrency allows)",
+    )
     parser.add_argument("--deadline", type=float, default=300.0, help="seconds to wait in phase 2")
     parser.add_argument("--progress", type=float, default=5.0, help="seconds between reports")
     parser.add_argument("--timeout", type=float, default=900.0, help="overall time limit (s)")
@@ -697,7 +733,7 @@ def main(argv: list[str] | None = None) -> int:
         "BATON_DATABASE_NAME": "",  # a test-suite override must not leak in
         "BATON_CHANNEL_LAYER": args.channel_layer,
         "DEBUG": "0",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_SETTINGS_MODULE": "bench.telegram_peer_settings",
         "REDIS_URL": redis_server.url,
         **telegram_env,
     }
@@ -717,6 +753,7 @@ def main(argv: list[str] | None = None) -> int:
     settled = False
     cpu = {}
     warm_problems: list[str] = []
+    peer_per_s = math.nan
     try:
         run_manage(["migrate", "--noinput"], dict(os.environ), timeout=180)
         world = world_create(fake)
@@ -757,6 +794,24 @@ def main(argv: list[str] | None = None) -> int:
         if warm_problems:
             print(f"# warm-up problems: {'; '.join(warm_problems)}", flush=True)
         users = plan(args, servers, world)
+        peer_started, peer_last, peer_posts = asyncio.run(post_all(args, users, world, peer=True))
+        peer_seconds = peer_last - peer_started
+        peer_accepted = len({post.update_id for post in peer_posts if post.status == 200})
+        peer_per_s = peer_accepted / peer_seconds if peer_seconds > 0 else math.nan
+        peer_ms = [
+            (post.finished - post.started) * 1000 for post in peer_posts if post.status is not None
+        ]
+        peer_errors = Counter(
+            f"{post.status} {post.error}".strip() for post in peer_posts if post.status != 200
+        )
+        print(
+            f"# peer (phase 0, a Django view storing nothing, same Daphne): "
+            f"{len(peer_posts)} requests in {peer_seconds:.1f} s = "
+            f"{len(peer_ms) / peer_seconds if peer_seconds > 0 else math.nan:.1f} requests/s, "
+            f"{peer_per_s:.1f} distinct updates/s; response p50 {percentile(peer_ms, 50):.1f} "
+            f"ms p99 {percentile(peer_ms, 99):.1f} ms; errors {dict(peer_errors) or 'none'}",
+            flush=True,
+        )
         daphne_pids = [server.process.pid for server in servers]
         cpu["daphne"] = cpu_of(daphne_pids)
         cpu["worker"] = cpu_of(worker.pids())
@@ -898,7 +953,8 @@ def main(argv: list[str] | None = None) -> int:
         f"telegram_webhook: updates_per_s={updates_per_s:.1f} "
         f"p99_ms={percentile(webhook_ms, 99):.1f} "
         f"duplicates_processed={result['duplicates_processed']} "
-        f"sends_lost={result['sends_lost']}",
+        f"sends_lost={result['sends_lost']} "
+        f"peer_ratio={updates_per_s / peer_per_s if peer_per_s else math.nan:.2f}",
         flush=True,
     )
     limit.cancel()

@@ -12,10 +12,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from config.websocket_urls import websocket_urlpatterns  # noqa: E402
+from telegram_bridge.asgi import webhook_first  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_application,
+        "http": webhook_first(django_asgi_application),  # the webhook skips middleware
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

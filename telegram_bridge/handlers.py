@@ -1,28 +1,33 @@
-"""python-telegram-bot handlers: thin. They read the update, answer callback queries at
-once, and call telegram_bridge.services.inbound on the database thread."""
+"""Routing one stored update: python-telegram-bot reads it (`Update.de_json`), and the
+router calls the service for what it is, in the worker's own thread and transaction.
+
+No python-telegram-bot Application: feeding it meant sync → event loop → a database
+thread → sync for every update. The event loop is visited only to answer a callback
+query (at once, before anything else), with the bot's sender (telegram_bridge.runtime).
+
+What the router handles, as the Application's handlers did: callback queries; the
+bot's own membership (my_chat_member); private messages with text, a photo or a
+document; text in groups (for /groupid). Anything else is processed as nothing to do.
+"""
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 
-from channels.db import database_sync_to_async
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import (
-    Application,
-    CallbackQueryHandler,
-    ChatMemberHandler,
-    ContextTypes,
-    MessageHandler,
-    filters,
-)
 
-from telegram_bridge.runtime import application_builder
+from telegram_bridge.models import TelegramBot
+from telegram_bridge.runtime import telegram_runtime
 from telegram_bridge.services import inbound
 from telegram_bridge.services.clients import TelegramUser
 from telegram_bridge.services.files import media_attachment
 
 logger = logging.getLogger(__name__)
+
+ANSWER_TIMEOUT = 15.0  # seconds; an unanswered query only keeps its spinner a while
 
 
 def _user(update: Update) -> TelegramUser:
@@ -42,20 +47,19 @@ def _command(text: str) -> tuple[str | None, str]:
     return head[1:].split("@", 1)[0].lower(), rest.strip()
 
 
-async def on_private_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = update.effective_message
-    bot_id = context.application.bot_data["bot_id"]
+def _private_message(bot: TelegramBot, update: Update) -> None:
+    message = update.message
     text = message.text or message.caption or ""
     command, argument = _command(message.text or "")
     attachments = []
     if message.photo:
         attachments.append(
-            media_attachment(bot_id=bot_id, kind="photo", file_id=message.photo[-1].file_id)
+            media_attachment(bot_id=bot.pk, kind="photo", file_id=message.photo[-1].file_id)
         )
     if message.document:
         attachments.append(
             media_attachment(
-                bot_id=bot_id,
+                bot_id=bot.pk,
                 kind="document",
                 file_id=message.document.file_id,
                 file_name=message.document.file_name or "",
@@ -64,8 +68,8 @@ async def on_private_message(update: Update, context: ContextTypes.DEFAULT_TYPE)
         )
     if not text and attachments:
         text = "📷" if attachments[0]["kind"] == "photo" else f"📎 {attachments[0]['file_name']}"
-    await database_sync_to_async(inbound.private_message_handle)(
-        bot_id=bot_id,
+    inbound.private_message_handle(
+        bot=bot,
         update_id=update.update_id,
         chat_id=message.chat_id,
         user=_user(update),
@@ -77,15 +81,29 @@ async def on_private_message(update: Update, context: ContextTypes.DEFAULT_TYPE)
     )
 
 
-async def on_callback_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _answer(bot_id: int, token: str, query_id: str) -> None:
+    sender = await telegram_runtime.sender(bot_id, token)
+    await sender.answer_callback_query(query_id)
+
+
+def update_acknowledge(*, bot: TelegramBot, update: Update) -> None:
+    """What must reach Telegram before the update is handled: a callback query is
+    answered at once (the spinner on the button stops). Called with no transaction
+    open, since it waits for the network."""
     query = update.callback_query
+    if query is None:
+        return
     try:
-        await query.answer()  # at once: the spinner on the button stops
-    except TelegramError:
+        telegram_runtime.run(partial(_answer, bot.pk, bot.token, query.id), ANSWER_TIMEOUT)
+    except (TelegramError, TimeoutError):
         logger.info("could not answer callback query %s", query.id)
+
+
+def _callback_query(bot: TelegramBot, update: Update) -> None:
+    query = update.callback_query
     message = query.message
-    await database_sync_to_async(inbound.callback_handle)(
-        bot_id=context.application.bot_data["bot_id"],
+    inbound.callback_handle(
+        bot=bot,
         update_id=update.update_id,
         chat_id=message.chat.id if message else query.from_user.id,
         user=_user(update),
@@ -94,46 +112,25 @@ async def on_callback_query(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     )
 
 
-async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    change = update.my_chat_member
-    await database_sync_to_async(inbound.member_status_handle)(
-        bot_id=context.application.bot_data["bot_id"],
-        chat_id=change.chat.id,
-        status=change.new_chat_member.status,
-    )
-
-
-async def on_group_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    command, _argument = _command(update.effective_message.text or "")
-    if command:
-        await database_sync_to_async(inbound.group_command_handle)(
-            bot_id=context.application.bot_data["bot_id"],
-            chat_id=update.effective_chat.id,
-            command=command,
+def update_route(*, bot: TelegramBot, update: Update) -> None:
+    """Handle one update (after update_acknowledge), inside the caller's transaction;
+    an exception means it failed (and may be tried again)."""
+    if update.callback_query is not None:
+        _callback_query(bot, update)
+        return
+    if update.my_chat_member is not None:
+        change = update.my_chat_member
+        inbound.member_status_handle(
+            bot=bot, chat_id=change.chat.id, status=change.new_chat_member.status
         )
-
-
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    logger.error("Telegram update failed", exc_info=context.error)
-    if isinstance(update, Update):
-        context.application.bot_data.setdefault("errors", {})[update.update_id] = repr(
-            context.error
-        )
-
-
-def application_build(token: str, bot_id: int) -> Application:
-    application = application_builder(token).build()
-    application.bot_data["bot_id"] = bot_id
-    application.add_handler(CallbackQueryHandler(on_callback_query))
-    application.add_handler(ChatMemberHandler(on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
-    application.add_handler(
-        MessageHandler(
-            filters.ChatType.PRIVATE & (filters.TEXT | filters.PHOTO | filters.Document.ALL),
-            on_private_message,
-        )
-    )
-    application.add_handler(
-        MessageHandler(filters.ChatType.GROUPS & filters.TEXT, on_group_message)
-    )
-    application.add_error_handler(on_error)
-    return application
+        return
+    message = update.message  # edits and channel posts are not asked for (allowed_updates)
+    if message is None:
+        return
+    if message.chat.type == ChatType.PRIVATE:
+        if message.text or message.photo or message.document:
+            _private_message(bot, update)
+    elif message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and message.text:
+        command, _argument = _command(message.text)
+        if command:
+            inbound.group_command_handle(bot=bot, chat_id=message.chat.id, command=command)

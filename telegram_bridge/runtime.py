@@ -6,6 +6,10 @@ pool on a closed loop ("Event loop is closed" on the next task). Instead a daemo
 thread runs one loop for the process's lifetime, each bot's Application lives on it,
 and synchronous code (Celery tasks, admin actions) submits coroutines to it and waits.
 A forked child (Celery's prefork pool) starts its own loop on first use.
+
+Each bot gets one rate-limited `ExtBot` on the loop (`sender`), shared by the outbox
+and by answering callback queries: no python-telegram-bot Application is built, since
+updates are routed by telegram_bridge.handlers without one.
 """
 
 from __future__ import annotations
@@ -15,11 +19,11 @@ import os
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from django.conf import settings
 from telegram import Bot
-from telegram.ext import AIORateLimiter, Application
+from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
 T = TypeVar("T")
@@ -55,8 +59,8 @@ class TelegramRuntime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._pid = 0
-        self._applications: dict[int, tuple[str, Application]] = {}
-        self._application_locks: dict[int, asyncio.Lock] = {}
+        self._senders: dict[int, tuple[str, ExtBot]] = {}
+        self._sender_locks: dict[int, asyncio.Lock] = {}
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -67,8 +71,8 @@ class TelegramRuntime:
                 )
                 thread.start()
                 self._loop, self._thread, self._pid = loop, thread, os.getpid()
-                self._applications = {}
-                self._application_locks = {}
+                self._senders = {}
+                self._sender_locks = {}
             return self._loop
 
     @property
@@ -94,40 +98,39 @@ class TelegramRuntime:
             future.cancel()  # the coroutine is cancelled on the loop, not left running
             raise
 
-    async def application(
-        self, bot_id: int, token: str, build: Callable[[str, int], Application]
-    ) -> Application:
-        """The bot's initialised Application on this loop (rebuilt when the token changed)."""
-        lock = self._application_locks.setdefault(bot_id, asyncio.Lock())
+    async def sender(self, bot_id: int, token: str) -> ExtBot:
+        """The bot's initialised, rate-limited Bot on this loop (made again when the
+        token changed)."""
+        lock = self._sender_locks.setdefault(bot_id, asyncio.Lock())
         async with lock:
-            cached = self._applications.get(bot_id)
+            cached = self._senders.get(bot_id)
             if cached is not None and cached[0] == token:
                 return cached[1]
             if cached is not None:
                 await cached[1].shutdown()
-            application = build(token, bot_id)
-            await application.initialize()
-            self._applications[bot_id] = (token, application)
-            return application
+            sender = sender_for_token(token)
+            await sender.initialize()
+            self._senders[bot_id] = (token, sender)
+            return sender
 
     async def forget(self, bot_id: int) -> None:
-        cached = self._applications.pop(bot_id, None)
+        cached = self._senders.pop(bot_id, None)
         if cached is not None:
             await cached[1].shutdown()
 
     def shutdown(self) -> None:
-        """Close every Application and stop the loop (tests, process exit)."""
+        """Close every bot's HTTP pool and stop the loop (tests, process exit)."""
         with self._lock:
             loop, thread = self._loop, self._thread
             if loop is None or self._pid != os.getpid():
                 return
-            applications = list(self._applications.values())
-            self._applications = {}
+            senders = list(self._senders.values())
+            self._senders = {}
             self._loop = None
 
         async def close_all() -> None:
-            for _token, application in applications:
-                await application.shutdown()
+            for _token, sender in senders:
+                await sender.shutdown()
 
         if thread is not None and thread.is_alive():
             asyncio.run_coroutine_threadsafe(close_all(), loop).result(DEFAULT_TIMEOUT)
@@ -138,17 +141,14 @@ class TelegramRuntime:
 telegram_runtime = TelegramRuntime()
 
 
-def application_builder(token: str) -> Any:
-    """Application.builder() with our endpoints, no updater (the webhook view feeds
-    it) and the shared flood limits."""
-    return (
-        Application.builder()
-        .token(token)
-        .base_url(settings.TELEGRAM_API_URL)
-        .base_file_url(settings.TELEGRAM_FILE_URL)
-        .updater(None)
-        .rate_limiter(rate_limiter())
-        .concurrent_updates(False)
-        .connection_pool_size(64)
-        .pool_timeout(30)
+def sender_for_token(token: str) -> ExtBot:
+    """A Bot with our endpoints and the shared flood limits, for everything the outbox
+    sends (and callback answers): python-telegram-bot's own rate limiter, no
+    Application around it."""
+    return ExtBot(
+        token,
+        base_url=settings.TELEGRAM_API_URL,
+        base_file_url=settings.TELEGRAM_FILE_URL,
+        request=HTTPXRequest(connection_pool_size=64, pool_timeout=30),
+        rate_limiter=rate_limiter(),
     )

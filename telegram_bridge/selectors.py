@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from telegram_bridge.models import ConnectLink, TelegramBot
+from handoff.models import Request
+from telegram_bridge.models import ConnectLink, ManagerAccount, TelegramBot
 
 
 def bot_for_webhook(*, webhook_key: str) -> TelegramBot | None:
@@ -10,3 +11,13 @@ def bot_for_webhook(*, webhook_key: str) -> TelegramBot | None:
 def connect_link_exists(*, bot: TelegramBot, token: str) -> bool:
     """Whether `token` is one of this bot's connect links (used, expired or not)."""
     return ConnectLink.objects.filter(bot=bot, token=token[:64]).exists()
+
+
+def request_for_account(account: ManagerAccount, request_id: int) -> Request | None:
+    """A request of the chat this manager's bot serves (with its client, chat and
+    operator), or None."""
+    return (
+        Request.objects.select_related("dialog__client", "chat", "operator")
+        .filter(pk=request_id, chat_id=account.bot.chat_id)
+        .first()
+    )

@@ -1,8 +1,10 @@
 """Who is writing: a manager (their Telegram account is connected to this bot) or a
-client. Handlers call these with plain values parsed from the update.
+client. The router (telegram_bridge.handlers) calls these with the bot (its chat
+loaded) and plain values parsed from the update.
 
-Each runs in one transaction: an update whose handling fails leaves nothing behind, so
-trying it again (telegram_bridge.services.updates) starts clean."""
+Each runs in the transaction of the update's processing (telegram_bridge.services.
+updates, which marks the update processed in it): an update whose handling fails
+leaves nothing behind, so trying it again starts clean."""
 
 from __future__ import annotations
 
@@ -28,16 +30,15 @@ from telegram_bridge.services.managers import (
 from telegram_bridge.services.outbox import outbound_enqueue
 
 
-def _bot(bot_id: int) -> TelegramBot:
-    return TelegramBot.objects.select_related("chat").get(pk=bot_id)
-
-
 def _account(bot: TelegramBot, user: TelegramUser) -> ManagerAccount | None:
-    return (
-        ManagerAccount.objects.select_related("manager", "bot__chat")
+    account = (
+        ManagerAccount.objects.select_related("manager")
         .filter(bot=bot, telegram_user_id=user.id, active=True)
         .first()
     )
+    if account is not None:
+        account.bot = bot  # with its chat, read once for the whole update
+    return account
 
 
 def _unblock(bot: TelegramBot, chat_id: int) -> None:
@@ -47,10 +48,10 @@ def _unblock(bot: TelegramBot, chat_id: int) -> None:
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside the update's transaction: no savepoint
 def private_message_handle(
     *,
-    bot_id: int,
+    bot: TelegramBot,
     update_id: int,
     chat_id: int,
     user: TelegramUser,
@@ -60,7 +61,6 @@ def private_message_handle(
     attachments: list[dict],
     reply_to: int | None,
 ) -> None:
-    bot = _bot(bot_id)
     _unblock(bot, chat_id)
     # /start <token> connects a manager; any other deep link (t.me/bot?start=site) is a
     # client starting, greeted as usual
@@ -102,17 +102,16 @@ def private_message_handle(
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside the update's transaction: no savepoint
 def callback_handle(
     *,
-    bot_id: int,
+    bot: TelegramBot,
     update_id: int,
     chat_id: int,
     user: TelegramUser,
     data: str,
     message_id: int | None,
 ) -> None:
-    bot = _bot(bot_id)
     kind, _sep, rest = data.partition(":")
     if kind in ("a", "x"):
         account = _account(bot, user)
@@ -133,29 +132,28 @@ def callback_handle(
     )
 
 
-@transaction.atomic
-def member_status_handle(*, bot_id: int, chat_id: int, status: str) -> None:
+@transaction.atomic(savepoint=False)  # inside the update's transaction: no savepoint
+def member_status_handle(*, bot: TelegramBot, chat_id: int, status: str) -> None:
     """The user blocked the bot (kicked) or came back (member); in the notice group, the
     bot was removed (the admin is told) or added back."""
     blocked_at = timezone.now() if status in ("kicked", "left") else None
     if chat_id < 0:
         removed = "the bot was removed from the group" if blocked_at else ""
-        TelegramBot.objects.filter(pk=bot_id, notice_group_id=chat_id).update(
+        TelegramBot.objects.filter(pk=bot.pk, notice_group_id=chat_id).update(
             notice_group_error=removed, notice_group_error_at=blocked_at
         )
         return
     with transaction.atomic():
         TelegramChat.objects.update_or_create(
-            bot_id=bot_id, telegram_chat_id=chat_id, defaults={"blocked_at": blocked_at}
+            bot=bot, telegram_chat_id=chat_id, defaults={"blocked_at": blocked_at}
         )
 
 
-@transaction.atomic
-def group_command_handle(*, bot_id: int, chat_id: int, command: str) -> None:
+@transaction.atomic(savepoint=False)  # inside the update's transaction: no savepoint
+def group_command_handle(*, bot: TelegramBot, chat_id: int, command: str) -> None:
     """In a group the bot only answers /groupid, to help an admin fill in the setting."""
     if command != "groupid":
         return
-    bot = _bot(bot_id)
     with override(bot.chat.language):
         text = _("This group's id is %(id)s.") % {"id": chat_id}
     outbound_enqueue(

@@ -1,28 +1,29 @@
-"""Updates from the webhook: stored once, then fed to the bot's python-telegram-bot
-Application in order, one chat at a time. An update that fails is recorded with its
-error and tried again by the sweep a bounded number of times, then skipped, so one bad
-update never stalls its chat."""
+"""Updates from the webhook: stored once, then read by python-telegram-bot
+(Update.de_json) and routed (telegram_bridge.handlers) in order, one chat at a time,
+in the worker's own thread. An update that fails is recorded with its error and tried
+again by the sweep a bounded number of times, then skipped, so one bad update never
+stalls its chat."""
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
-from functools import partial
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from telegram import Update
 
 from chats.validators import value_has_lone_surrogate
+from telegram_bridge.handlers import update_acknowledge, update_route
 from telegram_bridge.models import TelegramBot, TelegramChat, TelegramUpdate, UpdateState
-from telegram_bridge.runtime import telegram_runtime
+from telegram_bridge.services.clients import bot_at_work
 from telegram_bridge.services.scheduling import task_schedule, task_started
 
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=120)
-FEED_TIMEOUT = 60  # seconds for one update; well inside the lease
 BATCH = 100
 MAX_ATTEMPTS = 3
 RETRY_AFTER = timedelta(seconds=10)  # the sweep tries again at its next run after this
@@ -88,21 +89,51 @@ def update_parse(payload: object) -> tuple[int, int | None]:
     return update_id, chat_id
 
 
-def update_store(*, bot: TelegramBot, payload: object) -> bool:
-    """Store an update once; returns False for a replay (same update_id), which changes
-    nothing. Processing is scheduled after commit."""
+def update_insert(*, bot_id: int, update_id: int, chat_id: int | None, payload: dict) -> bool:
+    """Store a parsed update once: one INSERT ... ON CONFLICT DO NOTHING on the unique
+    (bot, update_id), nothing else. True when it was new; a replay changes nothing.
+    Whoever calls this schedules the processing (processing_schedule) when it was new.
+    The chat's TelegramChat row is the processor's business (its lease), not the
+    webhook's. Raises IntegrityError when the bot no longer exists."""
+    connection = connections[router.db_for_write(TelegramUpdate)]
+    columns = {
+        "bot": bot_id,
+        "update_id": update_id,
+        "telegram_chat_id": chat_id,
+        "payload": payload,
+        "received_at": timezone.now(),
+        "state": UpdateState.PENDING,
+        "attempts": 0,
+        "error": "",
+    }
+    fields = [TelegramUpdate._meta.get_field(name) for name in columns]
+    params = [
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(fields, columns.values(), strict=True)
+    ]
+    quote = connection.ops.quote_name
+    # only names of ours go into the text; every value is a parameter
+    statement = "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}, {}) DO NOTHING".format(  # noqa: S608
+        quote(TelegramUpdate._meta.db_table),
+        ", ".join(quote(field.column) for field in fields),
+        ", ".join(["%s"] * len(fields)),
+        quote("bot_id"),
+        quote("update_id"),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.rowcount == 1
+
+
+def update_store(*, bot: TelegramBot | int, payload: object) -> bool:
+    """Parse and store an update once; returns False for a replay (same update_id),
+    which changes nothing. Processing is scheduled after commit."""
     update_id, chat_id = update_parse(payload)
-    try:
-        with transaction.atomic():
-            TelegramUpdate.objects.create(
-                bot=bot, update_id=update_id, telegram_chat_id=chat_id, payload=payload
-            )
-            if chat_id is not None:
-                TelegramChat.objects.get_or_create(bot=bot, telegram_chat_id=chat_id)
-    except IntegrityError:
+    bot_id = bot if isinstance(bot, int) else bot.pk
+    if not update_insert(bot_id=bot_id, update_id=update_id, chat_id=chat_id, payload=payload):
         return False
     transaction.on_commit(
-        lambda: processing_schedule(bot_id=bot.pk, telegram_chat_id=chat_id), robust=True
+        lambda: processing_schedule(bot_id=bot_id, telegram_chat_id=chat_id), robust=True
     )
     return True
 
@@ -118,11 +149,22 @@ def processing_schedule(*, bot_id: int, telegram_chat_id: int | None) -> None:
 
 def _lease_take(bot_id: int, chat_id: int) -> bool:
     now = timezone.now()
-    return bool(
+    if (
         TelegramChat.objects.filter(bot_id=bot_id, telegram_chat_id=chat_id)
         .filter(Q(processing_until__isnull=True) | Q(processing_until__lt=now))
         .update(processing_until=now + LEASE)
-    )
+    ):
+        return True
+    # the webhook stores no TelegramChat row: the chat's first processor creates it,
+    # leased; when it exists already, someone else holds the lease
+    try:
+        with transaction.atomic():
+            TelegramChat.objects.create(
+                bot_id=bot_id, telegram_chat_id=chat_id, processing_until=now + LEASE
+            )
+    except IntegrityError:
+        return False
+    return True
 
 
 def _lease_renew(bot_id: int, chat_id: int) -> None:
@@ -156,19 +198,24 @@ def _head(bot_id: int, chat_id: int) -> TelegramUpdate | None:
     return head
 
 
-async def _feed(bot: TelegramBot, payload: dict) -> tuple[str, bool]:
-    """Feed one update to the bot's Application: (error or "", whether trying again
-    could help)."""
-    from telegram_bridge.handlers import application_build
-
-    application = await telegram_runtime.application(bot.pk, bot.token, application_build)
+def _feed(bot: TelegramBot, row: TelegramUpdate) -> tuple[str, bool]:
+    """Route one update in this thread and mark it processed in the same transaction:
+    (error or "", whether trying again could help)."""
     try:
-        update = Update.de_json(payload, application.bot)
+        update = Update.de_json(row.payload, None)
     except Exception as error:  # what python-telegram-bot cannot read it never will
         return f"python-telegram-bot cannot read this update: {error!r}", False
-    errors: dict[int, str] = application.bot_data.setdefault("errors", {})
-    await application.process_update(update)  # a handler's exception goes to on_error
-    return errors.pop(update.update_id, ""), True
+    try:
+        update_acknowledge(bot=bot, update=update)  # a network call: no transaction open
+        with transaction.atomic(), bot_at_work(bot):
+            update_route(bot=bot, update=update)
+            TelegramUpdate.objects.filter(pk=row.pk).update(
+                state=UpdateState.PROCESSED, processed_at=timezone.now(), next_attempt_at=None
+            )
+    except Exception as error:
+        logger.error("Telegram update failed", exc_info=True)
+        return repr(error), True
+    return "", True
 
 
 def _attempt(bot: TelegramBot, row: TelegramUpdate) -> bool:
@@ -195,14 +242,8 @@ def _attempt(bot: TelegramBot, row: TelegramUpdate) -> bool:
     if not claimed:
         return False
     row.attempts += 1
-    try:
-        failure, retryable = telegram_runtime.run(partial(_feed, bot, row.payload), FEED_TIMEOUT)
-    except Exception as exception:  # a timeout, the event loop: try again later
-        failure, retryable = repr(exception), True
+    failure, retryable = _feed(bot, row)
     if not failure:
-        TelegramUpdate.objects.filter(pk=row.pk).update(
-            state=UpdateState.PROCESSED, processed_at=timezone.now(), next_attempt_at=None
-        )
         return True
     if not retryable or row.attempts >= MAX_ATTEMPTS:
         return _give_up(row, failure)
@@ -254,18 +295,35 @@ def updates_process(*, bot_id: int, telegram_chat_id: int | None) -> int:
     if telegram_chat_id is None:
         return _process_without_chat(bot)
     finished = 0
-    while _head(bot_id, telegram_chat_id) is not None:
-        if not _lease_take(bot_id, telegram_chat_id):
-            break
+    while _lease_take(bot_id, telegram_chat_id):
         try:
-            while (row := _head(bot_id, telegram_chat_id)) is not None:
-                if not _attempt(bot, row):
-                    break  # it waits for its retry (or someone else has it)
-                finished += 1
-                _lease_renew(bot_id, telegram_chat_id)
+            finished += _process_leased(bot, telegram_chat_id)
         finally:
             _lease_release(bot_id, telegram_chat_id)
+        # an update stored while the lease was held found its task turned away: look again
+        if _head(bot_id, telegram_chat_id) is None:
+            break
     return finished
+
+
+def _process_leased(bot: TelegramBot, chat_id: int) -> int:
+    """With the chat's lease: its unfinished updates, read a batch at a time, in order,
+    until one has to wait (for its retry) or none is left."""
+    finished = 0
+    renewed = time.monotonic()
+    while True:
+        rows = list(_unfinished(bot.pk, chat_id)[:BATCH])
+        for row in rows:
+            if row.next_attempt_at is not None and row.next_attempt_at > timezone.now():
+                return finished  # it waits for its retry, and the chat behind it
+            if not _attempt(bot, row):
+                return finished  # it waits for its retry (or someone else has it)
+            finished += 1
+            if time.monotonic() - renewed > LEASE.total_seconds() / 4:
+                _lease_renew(bot.pk, chat_id)
+                renewed = time.monotonic()
+        if len(rows) < BATCH:
+            return finished
 
 
 def _process_without_chat(bot: TelegramBot) -> int:

@@ -16,7 +16,8 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 NUMBER = r"(?:[\d.]+|nan)"
 LAST_LINE = re.compile(
     rf"telegram_webhook: updates_per_s=(?P<rate>{NUMBER}) p99_ms=(?P<p99>{NUMBER}) "
-    r"duplicates_processed=(?P<duplicates>\d+) sends_lost=(?P<lost>\d+)"
+    r"duplicates_processed=(?P<duplicates>\d+) sends_lost=(?P<lost>\d+) "
+    rf"peer_ratio=(?P<peer_ratio>{NUMBER})"
 )
 DETAILS = re.compile(r"# details: .*retries_429=(?P<floods>\d+) sends_duplicated=(?P<twice>\d+)")
 
@@ -41,4 +42,5 @@ def test_telegram_webhook_quick_processes_and_sends_everything_once():
     assert details, output
     assert details["floods"] == "2", output  # both injected 429s were met and survived
     assert details["twice"] == "0", output
+    assert "# peer (phase 0" in result.stdout, output  # the peer was measured in the same run
     assert result.returncode == 0, output

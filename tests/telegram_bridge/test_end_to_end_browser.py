@@ -26,6 +26,7 @@ from playwright.sync_api import expect
 
 from chats.enums import AuthorKind, Messenger
 from chats.models import Chat, Feedback, Message
+from config.celery import TELEGRAM_SEND_QUEUE
 from config.celery import app as celery_app
 from handoff.enums import RequestStatus
 from handoff.models import HandoffSettings, Request
@@ -197,6 +198,7 @@ def celery_worker(fake_api, settings):
         perform_ping_check=False,
         pool="threads",
         concurrency=2,
+        queues=["celery", TELEGRAM_SEND_QUEUE],
         loglevel="WARNING",
         shutdown_timeout=30,
     ) as worker:

@@ -23,8 +23,12 @@ from telegram_bridge.models import (
     TelegramBot,
     TelegramChat,
 )
-from telegram_bridge.services import outbox
-from telegram_bridge.services.outbox import DeliveryReport, outbound_enqueue, outbox_deliver
+from telegram_bridge.services.outbox import (
+    DeliveryReport,
+    outbound_enqueue,
+    outbox_deliver,
+    sending,
+)
 from tests.chats.factories import DialogFactory
 from tests.distributor.factories import ManagerFactory
 
@@ -65,7 +69,7 @@ def scheduled(monkeypatch) -> list[float]:
         if countdown:
             countdowns.append(countdown)
 
-    monkeypatch.setattr(outbox, "delivery_schedule", record)
+    monkeypatch.setattr(sending, "delivery_schedule", record)
     return countdowns
 
 
@@ -102,7 +106,7 @@ def test_delivering_again_sends_nothing_twice(telegram_world):
 
 def test_a_long_queue_to_one_chat_goes_out_in_order_over_several_rounds(telegram_world):
     world = telegram_world
-    count = outbox.PER_CHAT + 3
+    count = sending.PER_CHAT + 3
     for number in range(count):
         enqueue(world.bot, ANN, f"ann {number}")
     enqueue(world.bot, BOB, "bob")
@@ -191,7 +195,7 @@ def test_a_long_waiting_chat_does_not_hold_up_other_chats(telegram_world, schedu
             purpose=SendPurpose.CLIENT,
             not_before=later if number == 0 else None,
         )
-        for number in range(outbox.BATCH + 1)
+        for number in range(sending.BATCH + 1)
     )
     bob = enqueue(world.bot, BOB, "bob")
 
@@ -541,7 +545,7 @@ def test_a_round_that_outlasts_its_wait_sends_no_row_twice(telegram_world, setti
     world = telegram_world
     settings.TELEGRAM_PRIVATE_CHAT_INTERVAL = 1
     # a round of three paced rows (2 s) against a wait shortened from 300 s to 1.5 s
-    monkeypatch.setattr(outbox, "ROUND_TIMEOUT", 1.5)
+    monkeypatch.setattr(sending, "ROUND_TIMEOUT", 1.5)
     for text in ("one", "two", "three"):
         enqueue(world.bot, ANN, text)
     with contextlib.suppress(TimeoutError):

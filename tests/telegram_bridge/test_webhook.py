@@ -8,6 +8,8 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chats.enums import AuthorKind, ScriptKind
@@ -61,7 +63,31 @@ def test_right_secret_stores_the_update_with_its_chat(client, bot):
     assert (update.bot, update.update_id, update.telegram_chat_id) == (bot, 10, CLIENT)
     assert update.payload == payload
     assert update.processed_at is None
-    assert TelegramChat.objects.filter(bot=bot, telegram_chat_id=CLIENT).exists()
+    # the chat's row (its processing lease) is the worker's to create, not the webhook's
+    assert not TelegramChat.objects.exists()
+
+
+def test_an_update_costs_the_webhook_one_insert_and_nothing_else(client, bot):
+    # given this process has read the bot's secret once
+    post_update(client, bot, text_update(10, user_id=CLIENT, text="first"), bot.webhook_secret)
+    # when the next update and a replay of it arrive
+    with CaptureQueriesContext(connection) as stored:
+        response = post_update(
+            client, bot, text_update(11, user_id=CLIENT, text="second"), bot.webhook_secret
+        )
+    with CaptureQueriesContext(connection) as replayed:
+        again = post_update(
+            client, bot, text_update(11, user_id=CLIENT, text="second"), bot.webhook_secret
+        )
+    # then each is one INSERT ... ON CONFLICT DO NOTHING, and the replay stores nothing
+    assert response.json() == {"ok": True, "duplicate": False}
+    assert again.json() == {"ok": True, "duplicate": True}
+    for captured in (stored, replayed):
+        assert [query["sql"].split(" (")[0] for query in captured.captured_queries] == [
+            f'INSERT INTO "{TelegramUpdate._meta.db_table}"'
+        ]
+        assert "ON CONFLICT" in captured.captured_queries[0]["sql"]
+    assert TelegramUpdate.objects.filter(update_id=11).count() == 1
 
 
 def test_wrong_secret_is_forbidden_and_stores_nothing(client, bot):

@@ -1,11 +1,8 @@
-"""The one outbound path to Telegram.
-
-Whatever must be sent is written as an OutboundMessage in the transaction that
-decided it; after commit the bot's sender (a Celery task) sends pending rows in
-order per Telegram chat, through python-telegram-bot's AIORateLimiter (30/s overall,
-20/min per group) plus at most one message a second per private chat. A 429 stores
-`retry_after` as the row's `not_before` and the chat waits; a user who blocked the
-bot is marked and skipped; an error is recorded on the row and never blocks others.
+"""Sending the outbox: one sender per bot (a lease) sends pending rows in order per
+Telegram chat, through the bot's rate-limited Bot (telegram_bridge.runtime: 30/s
+overall, 20/min per group) plus at most one message a second per private chat. A 429
+stores `retry_after` as the row's `not_before` and the chat waits; a user who blocked
+the bot is marked and skipped; an error is recorded on the row and never blocks others.
 """
 
 from __future__ import annotations
@@ -34,7 +31,8 @@ from telegram_bridge.models import (
     TelegramChat,
 )
 from telegram_bridge.runtime import telegram_runtime
-from telegram_bridge.services.scheduling import task_schedule, task_started
+from telegram_bridge.services.outbox.writing import DELIVER_TASK, delivery_schedule
+from telegram_bridge.services.scheduling import task_started
 
 logger = logging.getLogger(__name__)
 
@@ -47,55 +45,6 @@ PER_CHAT = 10
 ROUND_TIMEOUT = 300.0
 LEASE = timedelta(seconds=120)
 MAX_ATTEMPTS = 8
-TEXT_LIMIT = 4096
-CAPTION_LIMIT = 1024
-
-
-# --- writing ----------------------------------------------------------------------
-
-
-def keyboard(rows: list[list[dict]]) -> list[list[dict]]:
-    """Inline keyboard rows as stored in a payload: {"text", "callback_data"|"url"}."""
-    return [[dict(button) for button in row] for row in rows if row]
-
-
-def outbound_enqueue(
-    *,
-    bot: TelegramBot | int,
-    telegram_chat_id: int,
-    method: str,
-    payload: dict,
-    purpose: SendPurpose | str,
-    alert: ManagerAlert | None = None,
-    request_id: int | None = None,
-    message_id: int | None = None,
-) -> OutboundMessage:
-    """Record one Bot API call to make and schedule the bot's sender after commit."""
-    bot_id = bot if isinstance(bot, int) else bot.pk
-    if "text" in payload:
-        payload["text"] = payload["text"][:TEXT_LIMIT] or "…"
-    if "caption" in payload:
-        payload["caption"] = payload["caption"][:CAPTION_LIMIT]
-    row = OutboundMessage.objects.create(
-        bot_id=bot_id,
-        telegram_chat_id=telegram_chat_id,
-        method=method,
-        payload=payload,
-        purpose=purpose,
-        alert=alert,
-        request_id=request_id,
-        message_id=message_id,
-    )
-    transaction.on_commit(lambda: delivery_schedule(bot_id=bot_id), robust=True)
-    return row
-
-
-DELIVER_TASK = "telegram_bridge.deliver_outbox"
-
-
-def delivery_schedule(*, bot_id: int, countdown: float = 0) -> None:
-    """Ask a Celery worker to run the bot's sender (once while one is queued)."""
-    task_schedule(DELIVER_TASK, [bot_id], countdown=countdown)
 
 
 # --- sending ----------------------------------------------------------------------
@@ -257,15 +206,13 @@ async def _send_all(bot_id: int, token: str, by_chat: dict[int, list[dict]]) -> 
     """One round: every chat's rows concurrently, each chat in order. A round that
     outlasts ROUND_TIMEOUT is cancelled and what was sent until then is still returned,
     so it is recorded and not sent again."""
-    from telegram_bridge.handlers import application_build
-
-    application = await telegram_runtime.application(bot_id, token, application_build)
+    sender = await telegram_runtime.sender(bot_id, token)
     outcomes: list[Outcome] = []
     try:
         await asyncio.wait_for(
             asyncio.gather(
                 *(
-                    _send_chat(application.bot, bot_id, chat, rows, outcomes)
+                    _send_chat(sender, bot_id, chat, rows, outcomes)
                     for chat, rows in by_chat.items()
                 )
             ),

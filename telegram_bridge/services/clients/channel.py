@@ -1,0 +1,93 @@
+"""The outbound channel registered for Telegram (chats.registries.outbound_channels):
+what the bot, operators and the system write in a Telegram dialog goes out through
+the outbox, with script buttons and the rating as inline keyboards."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from chats.enums import AuthorKind
+from chats.models import Dialog, Message
+from telegram_bridge.models import FormKind
+from telegram_bridge.services.clients.forms import contact_fields, form_start
+from telegram_bridge.services.clients.sending import (
+    MEDIA_KINDS,
+    bot_of_dialog,
+    client_send,
+    dialog_of_message,
+)
+from telegram_bridge.services.outbox import keyboard
+
+
+def _button_rows(message: Message) -> list[list[dict]]:
+    rows = []
+    for button in message.buttons:
+        if button.get("url"):
+            rows.append([{"text": button["label"], "url": button["url"]}])
+        else:
+            rows.append([{"text": button["label"], "callback_data": f"b:{button['id']}"}])
+    return rows
+
+
+def _rating_rows(attachment: dict) -> list[list[dict]]:
+    scores = [
+        {"text": str(score), "callback_data": f"r:{attachment['request']}:{score}"}
+        for score in range(1, attachment["scale"] + 1)
+    ]
+    return [scores[index : index + 5] for index in range(0, len(scores), 5)]
+
+
+class TelegramChannel:
+    """Registered with chats.registries.outbound_channels for Messenger.TELEGRAM."""
+
+    def deliver(self, message: Message) -> None:
+        dialog = dialog_of_message(message)
+        bot = bot_of_dialog(dialog)
+        if bot is None:
+            return
+        text = message.text
+        if message.author_kind == AuthorKind.OPERATOR and message.author_name:
+            text = f"{message.author_name}: {text}"
+        media = [item for item in message.attachments if item.get("kind") in MEDIA_KINDS]
+        forms = [item for item in message.attachments if item.get("kind") not in MEDIA_KINDS]
+        rating = next((item for item in forms if item.get("kind") == "rating"), None)
+        rows = _button_rows(message)
+        if rating is not None:
+            rows += _rating_rows(rating)
+        for item in media:
+            if item.get("bot") == bot.pk and item.get("telegram_file_id"):
+                method = "sendPhoto" if item["kind"] == "photo" else "sendDocument"
+                field = "photo" if item["kind"] == "photo" else "document"
+                client_send(
+                    bot,
+                    dialog,
+                    {field: item["telegram_file_id"], "caption": text},
+                    method=method,
+                    message_id=message.pk,
+                )
+                text = ""
+        if text.strip() or rows:
+            payload: dict = {"text": text or "…"}
+            if rows:
+                payload["keyboard"] = keyboard(rows)
+            client_send(bot, dialog, payload, message_id=message.pk)
+        for item in forms:
+            if item.get("kind") == "handoff_form":
+                form_start(bot, dialog, FormKind.HANDOFF, item.get("fields") or [])
+            elif item.get("kind") == "contact_form":
+                values = item.get("values") if isinstance(item.get("values"), dict) else {}
+                with override(dialog.chat.language):
+                    form_start(bot, dialog, FormKind.CONTACT, contact_fields(values))
+
+    def headset_revealed(self, dialog: Dialog) -> None:
+        dialog = Dialog.objects.select_related("chat", "client").get(pk=dialog.pk)
+        bot = bot_of_dialog(dialog)
+        if bot is None:
+            return
+        with override(dialog.chat.language):
+            payload = {
+                "text": _("Would you like to talk to a person?"),
+                "keyboard": [[{"text": _("Talk to a person"), "callback_data": "h"}]],
+            }
+        client_send(bot, dialog, payload)

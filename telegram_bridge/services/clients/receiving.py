@@ -1,0 +1,216 @@
+"""What a Telegram client does: writes (a message, a command, a form answer) and taps
+inline buttons (a script button, a rating, a form option, "talk to a person"). It
+reaches the bot engine and handoff like a web visitor's frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from chats.enums import AuthorKind, DialogStatus, Messenger
+from chats.models import Dialog, Feedback
+from chats.registries import HandoffRefused, HandoffUnavailable, handoff_entry
+from chats.services import (
+    DialogClosed,
+    UnknownButton,
+    bot_button_press,
+    bot_greet,
+    dialog_receive_client_message,
+    dialog_start_or_resume,
+    message_post,
+)
+from telegram_bridge.models import FormKind, FormProgress, SendPurpose, TelegramBot
+from telegram_bridge.services.clients.forms import form_answer
+from telegram_bridge.services.clients.sending import client_say
+from telegram_bridge.services.outbox import outbound_enqueue
+
+
+@dataclass(frozen=True)
+class TelegramUser:
+    id: int
+    first_name: str = ""
+    last_name: str = ""
+    username: str = ""
+
+    @property
+    def name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part)[:200]
+
+
+def _dialog(bot: TelegramBot, chat_id: int, user: TelegramUser) -> tuple[Dialog, bool]:
+    dialog, created = dialog_start_or_resume(
+        chat=bot.chat, messenger=Messenger.TELEGRAM, external_id=str(chat_id), name=user.name
+    )
+    dialog.chat = bot.chat
+    return dialog, created
+
+
+def client_message_receive(
+    *,
+    bot: TelegramBot,
+    update_id: int,
+    chat_id: int,
+    user: TelegramUser,
+    text: str,
+    command: str | None = None,
+    attachments: list[dict] | None = None,
+) -> None:
+    """A Telegram client wrote. Idempotent per update: the update id is the message's
+    client_msg_id, so a replayed update is stored once and answered once."""
+    client_msg_id = f"tg:{update_id}"
+    language = bot.chat.language
+    with transaction.atomic(savepoint=False):
+        dialog, created = _dialog(bot, chat_id, user)
+        progress = FormProgress.objects.filter(dialog=dialog).first()
+        if command == "start":
+            if not created:
+                bot_greet(dialog=dialog)
+            return
+        if command in ("human", "operator"):
+            return _client_asks_for_human(bot, dialog, chat_id, reason="command")
+        if command == "end":
+            try:
+                handoff_entry.handler.close_by_client(dialog=dialog)
+            except (HandoffRefused, HandoffUnavailable):
+                with override(language):
+                    client_say(bot, chat_id, _("There is no conversation with an operator to end."))
+            return
+        if progress is not None and dialog.status != DialogStatus.BOT:
+            progress.delete()  # an operator has the dialog now: messages are the talk
+            progress = None
+        if progress is not None and command == "cancel":
+            progress.delete()
+            with override(language):
+                client_say(bot, chat_id, _("The form was cancelled."))
+            return
+        if progress is not None and progress.current_field is not None:
+            _message, stored = message_post(
+                dialog=dialog,
+                author_kind=AuthorKind.CLIENT,
+                text=text or "…",
+                client_msg_id=client_msg_id,
+            )
+            if stored:
+                form_answer(bot, dialog, progress, text)
+            return
+        try:
+            dialog_receive_client_message(
+                dialog=dialog,
+                text=text or "…",
+                client_msg_id=client_msg_id,
+                attachments=attachments,
+            )
+        except DialogClosed:
+            return
+
+
+def _client_asks_for_human(bot: TelegramBot, dialog: Dialog, chat_id: int, *, reason: str) -> None:
+    FormProgress.objects.filter(dialog=dialog, kind=FormKind.CONTACT).delete()
+    with override(dialog.chat.language):
+        # handoff's request_reason_check is the one rule (the headset shown or not)
+        try:
+            handoff_entry.handler.open_request(dialog=dialog, reason=reason)
+        except HandoffRefused as refusal:
+            if refusal.code == "handoff_unavailable":
+                client_say(
+                    bot, chat_id, _("This chat connects you to a person when the bot offers it.")
+                )
+            else:
+                client_say(bot, chat_id, _("No operator can be asked now."))
+        except (HandoffUnavailable, DialogClosed):
+            client_say(bot, chat_id, _("No operator can be asked now."))
+
+
+def client_callback_receive(
+    *,
+    bot: TelegramBot,
+    update_id: int,
+    chat_id: int,
+    user: TelegramUser,
+    data: str,
+    message_id: int | None,
+) -> None:
+    """A Telegram client pressed an inline button: a script button (b:), a rating (r:),
+    a form option (f:) or "talk to a person" (h)."""
+    with transaction.atomic(savepoint=False):
+        dialog, _created = _dialog(bot, chat_id, user)
+        language = dialog.chat.language
+        kind, _sep, rest = data.partition(":")
+        if kind == "b" and rest.isdigit():
+            try:
+                bot_button_press(
+                    dialog=dialog, button_id=int(rest), client_msg_id=f"tg:{update_id}"
+                )
+            except UnknownButton:
+                with override(language):
+                    client_say(bot, chat_id, _("This button is no longer available."))
+            except DialogClosed:
+                return
+        elif kind == "r":
+            _client_rates(bot, dialog, chat_id, rest, message_id)
+        elif kind == "f":
+            # f:<question position>:<option index | skip | u<suggestion index>>; a
+            # button of a question answered before does nothing
+            position, _sep, rest = rest.partition(":")
+            progress = FormProgress.objects.filter(dialog=dialog).first()
+            field = progress.current_field if progress else None
+            if field is None or position != str(progress.position):
+                return
+            if rest == "skip" and not field.get("required"):
+                answer = ""
+            elif rest.isdigit() and int(rest) < len(field.get("choices") or []):
+                answer = field["choices"][int(rest)]
+            elif (
+                rest[:1] == "u"
+                and rest[1:].isdigit()
+                and int(rest[1:]) < len(field.get("suggestions") or [])
+            ):
+                answer = field["suggestions"][int(rest[1:])]
+            else:
+                return
+            _message, stored = message_post(
+                dialog=dialog,
+                author_kind=AuthorKind.CLIENT,
+                text=answer or "—",
+                client_msg_id=f"tg:{update_id}",
+            )
+            if stored:
+                form_answer(bot, dialog, progress, answer)
+        elif kind == "h":
+            _client_asks_for_human(bot, dialog, chat_id, reason="headset")
+
+
+def _client_rates(
+    bot: TelegramBot, dialog: Dialog, chat_id: int, rest: str, message_id: int | None
+) -> None:
+    request_text, _sep, score_text = rest.partition(":")
+    if not (request_text.isdigit() and score_text.isdigit()):
+        return
+    with override(dialog.chat.language):
+        try:
+            handoff_entry.handler.rate(
+                dialog=dialog, request_id=int(request_text), score=int(score_text)
+            )
+        except HandoffRefused as refusal:
+            client_say(bot, chat_id, refusal.detail)
+            return
+        stored = (
+            Feedback.objects.filter(dialog=dialog, handoff_request_id=int(request_text))
+            .values_list("score", flat=True)
+            .first()
+        )
+        if message_id is not None and stored is not None:
+            outbound_enqueue(
+                bot=bot,
+                telegram_chat_id=chat_id,
+                method="editMessageText",
+                payload={
+                    "text": _("Thank you for your rating: %(score)s of %(scale)s.")
+                    % {"score": stored, "scale": dialog.chat.feedback_scale},
+                    "message_id": message_id,
+                },
+                purpose=SendPurpose.CLIENT,
+            )

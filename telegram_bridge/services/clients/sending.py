@@ -1,0 +1,82 @@
+"""A Telegram client's side of the outbox: which bot serves a dialog, which Telegram
+chat is the client's, and sending to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from chats.models import Dialog, Message
+from telegram_bridge.models import OutboundMessage, SendPurpose, TelegramBot
+from telegram_bridge.services.outbox import outbound_enqueue
+
+MEDIA_KINDS = ("photo", "document")
+
+
+# the bot whose update is being handled (telegram_bridge.services.updates sets it), so
+# what the handling sends to its chat's dialogs needs no read of the bot again
+_bot_at_work: ContextVar[TelegramBot | None] = ContextVar("telegram_bot_at_work", default=None)
+
+
+@contextmanager
+def bot_at_work(bot: TelegramBot) -> Iterator[None]:
+    token = _bot_at_work.set(bot)
+    try:
+        yield
+    finally:
+        _bot_at_work.reset(token)
+
+
+def bot_of_chat(chat_id: int) -> TelegramBot | None:
+    """The chat's bot: the one at work when it is this chat's, else read."""
+    bot = _bot_at_work.get()
+    if bot is not None and bot.chat_id == chat_id:
+        return bot
+    return TelegramBot.objects.filter(chat_id=chat_id).first()
+
+
+def bot_of_dialog(dialog: Dialog) -> TelegramBot | None:
+    return bot_of_chat(dialog.chat_id)
+
+
+def dialog_of_message(message: Message) -> Dialog:
+    """The message's dialog with its chat and client: the instance the message was
+    posted with when it has them (an update's handling), else read."""
+    if Message.dialog.is_cached(message):
+        dialog = message.dialog
+        if Dialog.chat.is_cached(dialog) and Dialog.client.is_cached(dialog):
+            return dialog
+    return Dialog.objects.select_related("chat", "client").get(pk=message.dialog_id)
+
+
+def chat_id_of(dialog: Dialog) -> int:
+    return int(dialog.client.external_id)
+
+
+def client_send(
+    bot: TelegramBot,
+    dialog: Dialog,
+    payload: dict,
+    *,
+    message_id: int | None = None,
+    method: str | None = None,
+) -> OutboundMessage:
+    return outbound_enqueue(
+        bot=bot,
+        telegram_chat_id=chat_id_of(dialog),
+        method=method or "sendMessage",
+        payload=payload,
+        purpose=SendPurpose.CLIENT,
+        message_id=message_id,
+    )
+
+
+def client_say(bot: TelegramBot, chat_id: int, text: str) -> None:
+    outbound_enqueue(
+        bot=bot,
+        telegram_chat_id=chat_id,
+        method="sendMessage",
+        payload={"text": text},
+        purpose=SendPurpose.CLIENT,
+    )

@@ -1,0 +1,246 @@
+"""Alerts: every eligible manager on Telegram is told of a waiting request, with Accept
+and Reject; the alerts are settled (buttons removed, who took it) when it is accepted
+or closed, from any surface. Accept and Reject go through handoff's services, the same
+ones the console calls, so the first accept wins once."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from chats.enums import AuthorKind
+from chats.models import Message
+from handoff.enums import RequestStatus
+from handoff.models import Request
+from handoff.services import (
+    HandoffError,
+    IllegalTransition,
+    NotYourRequest,
+    RequestAlreadyTaken,
+    handoff_settings_for,
+    request_accept,
+    request_reject,
+    working_hours_for,
+)
+from telegram_bridge.models import (
+    AlertState,
+    ManagerAccount,
+    ManagerAlert,
+    ManagerSession,
+    OutboundMessage,
+    SendPurpose,
+    TelegramBot,
+    TelegramChat,
+)
+from telegram_bridge.selectors import request_for_account
+from telegram_bridge.services.managers.texts import (
+    SUMMARY_MESSAGES,
+    alert_text,
+    author_label,
+    client_label,
+    manager_tell,
+)
+from telegram_bridge.services.outbox import TEXT_LIMIT, keyboard, outbound_enqueue
+
+
+def _eligible_accounts(request: Request) -> list[ManagerAccount]:
+    """Managers on this chat's bot who serve the chat, have not passed on this request,
+    have not blocked the bot, while the chat is within its working hours."""
+    hours = working_hours_for(handoff_settings_for(request.chat_id))
+    if not hours.is_open(timezone.now()):
+        return []
+    blocked = TelegramChat.objects.filter(
+        bot__chat_id=request.chat_id, blocked_at__isnull=False
+    ).values_list("telegram_chat_id", flat=True)
+    return list(
+        ManagerAccount.objects.filter(
+            bot__chat_id=request.chat_id,
+            active=True,
+            manager__chats=request.chat_id,
+        )
+        .exclude(manager__in=request.rejected_by.all())
+        .exclude(telegram_user_id__in=blocked)
+        .select_related("manager")
+    )
+
+
+def _alert_buttons(request: Request) -> list[list[dict]]:
+    with override(request.chat.language):
+        return keyboard(
+            [
+                [
+                    {"text": _("Accept"), "callback_data": f"a:{request.pk}"},
+                    {"text": _("Reject"), "callback_data": f"x:{request.pk}"},
+                ]
+            ]
+        )
+
+
+def _alerts_send(request: Request, summary: str) -> None:
+    existing = set(
+        ManagerAlert.objects.filter(request=request).values_list("account_id", flat=True)
+    )
+    buttons = _alert_buttons(request)
+    for account in _eligible_accounts(request):
+        if account.pk in existing:
+            continue
+        try:
+            with transaction.atomic():
+                alert = ManagerAlert.objects.create(request=request, account=account)
+        except IntegrityError:
+            continue
+        outbound_enqueue(
+            bot=account.bot_id,
+            telegram_chat_id=account.telegram_user_id,
+            method="sendMessage",
+            payload={"text": summary, "keyboard": buttons},
+            purpose=SendPurpose.ALERT,
+            alert=alert,
+            request_id=request.pk,
+        )
+
+
+def _alert_edit(
+    alert: ManagerAlert, request: Request, state: str, note: str, summary: str | None = None
+) -> None:
+    ManagerAlert.objects.filter(pk=alert.pk).update(state=state)
+    summary = (summary or alert_text(request))[: TEXT_LIMIT - len(note) - 3]  # keep the note
+    outbound_enqueue(
+        bot=alert.account.bot_id,
+        telegram_chat_id=alert.account.telegram_user_id,
+        method="editMessageText",
+        payload={"text": f"{summary}\n\n{note}"},
+        purpose=SendPurpose.ALERT,
+        alert=alert,
+        request_id=request.pk,
+    )
+
+
+def _group_notice(bot: TelegramBot, request: Request, summary: str) -> None:
+    if bot.notice_group_id is None:
+        return
+    if OutboundMessage.objects.filter(
+        bot=bot, purpose=SendPurpose.GROUP_NOTICE, request_id=request.pk
+    ).exists():
+        return
+    outbound_enqueue(
+        bot=bot,
+        telegram_chat_id=bot.notice_group_id,
+        method="sendMessage",
+        payload={"text": summary},
+        purpose=SendPurpose.GROUP_NOTICE,
+        request_id=request.pk,
+    )
+
+
+def alerts_update(*, bot: TelegramBot, request: Request) -> None:
+    """A request changed: a waiting one is announced to every eligible manager (and once
+    in the notice group); the open alerts of one accepted or closed are settled."""
+    if request.status in Request.WAITING_STATUSES:
+        summary = alert_text(request)
+        _alerts_send(request, summary)
+        _group_notice(bot, request, summary)
+        return
+    open_alerts = list(
+        ManagerAlert.objects.filter(request=request, state=AlertState.OPEN).select_related(
+            "account"
+        )
+    )
+    summary = alert_text(request) if open_alerts else ""
+    with override(request.chat.language):
+        if request.status == RequestStatus.ACCEPTED:
+            name = request.operator.display_name if request.operator else "?"
+            for alert in open_alerts:
+                if alert.account.manager_id == request.operator_id:
+                    _alert_edit(alert, request, AlertState.ACCEPTED, _("✅ You accepted."), summary)
+                else:
+                    _alert_edit(
+                        alert,
+                        request,
+                        AlertState.TAKEN,
+                        _("Taken by %(name)s.") % {"name": name},
+                        summary,
+                    )
+        elif request.status == RequestStatus.CLOSED:
+            note = _("Closed: %(reason)s.") % {"reason": request.get_close_reason_display()}
+            for alert in open_alerts:
+                _alert_edit(alert, request, AlertState.CLOSED, note, summary)
+
+
+def manager_accept(*, account: ManagerAccount, request_id: int) -> Request | None:
+    """Accept from an alert: the same service as the console, so the first accept wins.
+    The winner gets the conversation relayed here; a loser's alert says who took it."""
+    request = request_for_account(account, request_id)
+    language = account.bot.chat.language
+    if request is None:
+        return None
+    with override(language):
+        try:
+            with transaction.atomic():
+                accepted = request_accept(request=request, operator=account.manager)
+                ManagerSession.objects.create(request=accepted, account=account)
+                ManagerAccount.objects.filter(pk=account.pk).update(current_request=accepted)
+                history = list(
+                    Message.objects.filter(dialog_id=accepted.dialog_id)
+                    .exclude(author_kind=AuthorKind.SYSTEM)
+                    .order_by("-sequence")[:SUMMARY_MESSAGES]
+                )
+                manager_tell(
+                    account,
+                    _(
+                        "You are talking to %(client)s now. Write here to answer; "
+                        "/done closes the conversation."
+                    )
+                    % {"client": client_label(accepted)}
+                    + ("\n\n" if history else "")
+                    + "\n".join(
+                        f"{author_label(accepted, message)}: {message.text[:300]}"
+                        for message in reversed(history)
+                    ),
+                    request_id=accepted.pk,
+                )
+            return accepted
+        except RequestAlreadyTaken:
+            _alert_settle(account, request)
+        except NotYourRequest:
+            manager_tell(account, _("You no longer serve this chat."))
+        except IllegalTransition:
+            _alert_settle(account, request)
+        except HandoffError as refusal:
+            # refused for this manager only (e.g. at their cap): the request stays open
+            # for the others and the alert keeps its buttons, so they can try later
+            manager_tell(account, str(refusal), request_id=request.pk)
+    return None
+
+
+def _alert_settle(account: ManagerAccount, request: Request) -> None:
+    """A tap on an alert that is no longer open: make sure its buttons are gone."""
+    request.refresh_from_db()
+    alert = ManagerAlert.objects.filter(request=request, account=account).first()
+    if alert is None or alert.state != AlertState.OPEN:
+        return
+    if request.status == RequestStatus.ACCEPTED and request.operator:
+        note = _("Taken by %(name)s.") % {"name": request.operator.display_name}
+        _alert_edit(alert, request, AlertState.TAKEN, note)
+    else:
+        _alert_edit(alert, request, AlertState.CLOSED, _("This request is no longer open."))
+
+
+def manager_reject(*, account: ManagerAccount, request_id: int) -> None:
+    request = request_for_account(account, request_id)
+    if request is None:
+        return
+    with override(account.bot.chat.language), transaction.atomic():
+        try:
+            request_reject(request=request, operator=account.manager)
+        except IllegalTransition:
+            _alert_settle(account, request)
+            return
+        except HandoffError as refusal:
+            manager_tell(account, str(refusal), request_id=request.pk)
+            return
+        alert = ManagerAlert.objects.filter(request=request, account=account).first()
+        if alert is not None:
+            _alert_edit(alert, request, AlertState.REJECTED, _("You passed on this request."))

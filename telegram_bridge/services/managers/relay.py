@@ -1,0 +1,184 @@
+"""A conversation a manager accepted on Telegram: the client's messages are relayed
+to them, what they write goes to the client as coming from them, /done closes. The
+surface handoff calls (TelegramSurface) is here."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from chats.models import Message
+from handoff.enums import RequestStatus
+from handoff.models import Request
+from handoff.services import HandoffError, operator_message_post, request_close
+from telegram_bridge.models import ManagerAccount, ManagerSession, OutboundMessage, SendPurpose
+from telegram_bridge.selectors import request_for_account
+from telegram_bridge.services.clients import MEDIA_KINDS, bot_of_chat
+from telegram_bridge.services.managers.alerts import alerts_update
+from telegram_bridge.services.managers.texts import client_label, manager_tell
+from telegram_bridge.services.outbox import outbound_enqueue
+
+
+class TelegramSurface:
+    """Registered with handoff.registries.operator_surfaces."""
+
+    # the manager on Telegram who holds a request, if any: loaded with the request (a
+    # JOIN on the session's unique request), so a client's message in a conversation
+    # no manager on Telegram holds costs nothing here
+    request_related = ("telegram_session__account",)
+
+    def request_changed(self, request: Request) -> None:
+        bot = bot_of_chat(request.chat_id)
+        if bot is None:
+            return
+        alerts_update(bot=bot, request=request)
+        if request.status == RequestStatus.CLOSED:
+            with override(request.chat.language):
+                _session_end(request)
+
+    def client_message(self, request: Request, message: Message) -> None:
+        if Request.telegram_session.is_cached(request):
+            session = getattr(request, "telegram_session", None)  # None: there is none
+            if session is not None and session.ended_at is not None:
+                session = None
+        else:  # a caller that did not load it
+            session = (
+                ManagerSession.objects.filter(request=request, ended_at__isnull=True)
+                .select_related("account")
+                .first()
+            )
+        if session is None:
+            return
+        account = session.account
+        label = client_label(request)
+        text = f"{label}: {message.text}"
+        sent_media = False
+        for item in message.attachments:
+            if item.get("kind") in MEDIA_KINDS and item.get("bot") == account.bot_id:
+                field = "photo" if item["kind"] == "photo" else "document"
+                outbound_enqueue(
+                    bot=account.bot_id,
+                    telegram_chat_id=account.telegram_user_id,
+                    method="sendPhoto" if field == "photo" else "sendDocument",
+                    payload={field: item["telegram_file_id"], "caption": text},
+                    purpose=SendPurpose.MANAGER,
+                    request_id=request.pk,
+                    message_id=message.pk,
+                )
+                sent_media = True
+        if not sent_media:
+            outbound_enqueue(
+                bot=account.bot_id,
+                telegram_chat_id=account.telegram_user_id,
+                method="sendMessage",
+                payload={"text": text},
+                purpose=SendPurpose.MANAGER,
+                request_id=request.pk,
+                message_id=message.pk,
+            )
+
+
+def _session_end(request: Request) -> None:
+    session = (
+        ManagerSession.objects.filter(request=request, ended_at__isnull=True)
+        .select_related("account")
+        .first()
+    )
+    if session is None:
+        return
+    ManagerSession.objects.filter(pk=session.pk).update(ended_at=timezone.now())
+    account = session.account
+    if account.current_request_id == request.pk:
+        following = (
+            ManagerSession.objects.filter(account=account, ended_at__isnull=True)
+            .exclude(request=request)
+            .order_by("-started_at")
+            .values_list("request_id", flat=True)
+            .first()
+        )
+        ManagerAccount.objects.filter(pk=account.pk).update(current_request_id=following)
+    manager_tell(
+        account,
+        _("The conversation with %(client)s is closed (%(reason)s).")
+        % {"client": client_label(request), "reason": request.get_close_reason_display()},
+        request_id=request.pk,
+    )
+
+
+def _help(account: ManagerAccount) -> None:
+    with override(account.bot.chat.language):
+        manager_tell(
+            account,
+            _(
+                "Alerts about new requests come here. Tap Accept to take one, then write "
+                "here to answer the client (reply to one of their messages to pick a "
+                "conversation when you have several). /done closes the conversation."
+            ),
+        )
+
+
+def _held(account: ManagerAccount, request_id: int | None) -> Request | None:
+    """The request if this manager holds it now."""
+    if request_id is None:
+        return None
+    request = request_for_account(account, request_id)
+    if request is None or request.status != RequestStatus.ACCEPTED:
+        return None
+    return request if request.operator_id == account.manager_id else None
+
+
+def _target_request(account: ManagerAccount, reply_to: int | None) -> Request | None:
+    """A reply to one of a client's relayed messages goes to that conversation (while it
+    is open); anything else to the current one."""
+    if reply_to is not None:
+        replied = (
+            OutboundMessage.objects.filter(
+                bot_id=account.bot_id,
+                telegram_chat_id=account.telegram_user_id,
+                telegram_message_id=reply_to,
+            )
+            .values_list("request_id", flat=True)
+            .first()
+        )
+        request = _held(account, replied)
+        if request is not None:
+            return request
+    return _held(account, account.current_request_id)
+
+
+def manager_message_receive(
+    *,
+    account: ManagerAccount,
+    update_id: int,
+    text: str,
+    command: str | None,
+    attachments: list[dict] | None = None,
+    reply_to: int | None = None,
+) -> None:
+    """A manager wrote to the bot: a reply goes to the client "as {name}"; /done closes;
+    any other command gets the help text."""
+    language = account.bot.chat.language
+    with override(language):
+        if command is not None and command != "done":
+            _help(account)
+            return
+        request = _target_request(account, reply_to)
+        if request is None:
+            manager_tell(
+                account, _("You have no open conversation. Wait for an alert and tap Accept.")
+            )
+            return
+        try:
+            if command == "done":
+                request_close(request=request, reason="operator", actor=account.manager)
+                return
+            operator_message_post(
+                request=request,
+                operator=account.manager,
+                text=text or "…",
+                attachments=attachments,
+                client_msg_id=f"tg:{update_id}",
+            )
+        except HandoffError as error:
+            manager_tell(account, str(error))
