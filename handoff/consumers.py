@@ -68,7 +68,11 @@ def _checked(
     session: ConsoleSession, service: Callable[..., Any] | None, kwargs: dict[str, Any]
 ) -> tuple[Manager, Any]:
     """On the database thread: confirm the session, then run the frame's service as
-    the operator it confirmed (one thread hop for both)."""
+    the operator it confirmed (one thread hop for both). An accept of a request that
+    became settled while the call waited for the thread is refused before any query."""
+    if service is services.request_accept and kwargs.get("dialog_id") is not None:
+        # (a request this socket was shown: its dialog id came from a summary)
+        _settled_refuse(kwargs["request"])
     manager, logged_in = selectors.console_session_confirm(session=session)
     if manager is None:
         raise AccessEnded(CLOSE_NOT_OPERATOR if logged_in else CLOSE_NOT_LOGGED_IN)
@@ -238,16 +242,13 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
 
     async def handle_accept(self, frame: Accept) -> None:
         # a request this process knows is no longer waiting is refused at once: in an
-        # accept storm the losers do not queue behind the winners' database calls
-        settled = settled_get(frame.request_id)
-        if settled is not None and frame.request_id in self.dialog_of:
-            status, name = settled
-            error = (
-                services.RequestAlreadyTaken(status, name)
-                if status == RequestStatus.ACCEPTED
-                else services.IllegalTransition(status, RequestStatus.ACCEPTED)
-            )
-            raise ConsoleFrameError(error.code, str(error), frame.request_id)
+        # accept storm the losers do not queue behind the winners' database calls.
+        # Only for a request this socket was shown (a refusal tells nothing new then).
+        if frame.request_id in self.dialog_of:
+            try:
+                _settled_refuse(frame.request_id)
+            except services.HandoffError as error:
+                raise ConsoleFrameError(error.code, str(error), frame.request_id) from None
         await self.call(frame.request_id, services.request_accept)
 
     async def handle_reply(self, frame: Reply) -> None:
@@ -343,6 +344,17 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         if self.watched is not None and self.watched["chat_id"] not in self.chat_ids:
             await self.unwatch()
         await self.send_snapshot()
+
+
+def _settled_refuse(request_id: int) -> None:
+    """Raise the accept's refusal when this process knows the request is settled."""
+    settled = settled_get(request_id)
+    if settled is None:
+        return
+    status, name = settled
+    if status == RequestStatus.ACCEPTED:
+        raise services.RequestAlreadyTaken(status, name)
+    raise services.IllegalTransition(status, RequestStatus.ACCEPTED)
 
 
 def _close_as_operator(*, operator: Manager, **kwargs: Any) -> Request:

@@ -16,6 +16,8 @@ const labels = {
   send: $("reply-send").textContent,
   sendClose: root.dataset.labelSendClose,
   close: root.dataset.labelClose,
+  waiting: root.dataset.labelWaiting || "waiting",
+  unread: root.dataset.labelUnread || "unread",
 };
 // a request status in the page's language (data-status-<value>), else the raw value
 const statusLabel = (status) => root.getAttribute(`data-status-${status}`) || status;
@@ -31,6 +33,12 @@ let ready = false;
 let selected = Number(root.dataset.selected) || null;
 let lastSequence = 0;
 const baseTitle = document.title;
+// inbox messages of requests this page does not list yet (a message's event may come
+// just before its request's): applied when the request arrives
+const early = new Map();
+// the inbox facts of a list row; a request_changed frame carries none, so they are kept
+const INBOX_FIELDS = ["unread", "preview", "preview_author", "last_message_at", "waiting_since"];
+const PREVIEW_CHARS = 120;
 
 
 // Replies wait in an outbox kept in localStorage until the server acknowledges them,
@@ -136,18 +144,80 @@ function renderLists() {
   badge();
 }
 
+// "4 min", "2 h": how long the visitor has been waiting for an answer
+function waited(since) {
+  const seconds = Math.max(0, (Date.now() - Date.parse(since)) / 1000);
+  if (seconds < 60) return `${Math.floor(seconds)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
+  return `${Math.floor(seconds / 3600)} h`;
+}
+
 function listItem(request) {
   const item = document.createElement("li");
   item.dataset.request = String(request.id);
   if (request.id === selected) item.classList.add("selected");
   const title = document.createElement("div");
-  title.textContent = request.client;
+  title.className = "title";
+  const name = document.createElement("span");
+  name.className = "client";
+  name.textContent = request.client;
+  title.appendChild(name);
+  if (request.waiting_since && request.status !== "closed") {
+    const waiting = document.createElement("span");
+    waiting.className = "waiting";
+    waiting.textContent = `${labels.waiting} ${waited(request.waiting_since)}`;
+    title.appendChild(waiting);
+  }
+  if (request.unread > 0) {
+    item.classList.add("fresh");
+    const unread = document.createElement("span");
+    unread.className = "unread";
+    unread.textContent = String(request.unread);
+    unread.title = labels.unread;
+    title.appendChild(unread);
+  }
+  const preview = document.createElement("div");
+  preview.className = "preview";
+  preview.textContent = request.preview || "";
   const sub = document.createElement("div");
   sub.className = "sub";
   sub.textContent = `${request.chat} · ${statusLabel(request.status)}${request.operator ? ` · ${request.operator}` : ""}`;
-  item.append(title, sub);
+  item.append(title, preview, sub);
   item.addEventListener("click", () => select(request.id));
   return item;
+}
+
+// a message of a listed request: its row's preview, unread count and waiting time
+function inboxApply(request, message) {
+  const attachments = Array.isArray(message.attachments) ? message.attachments : [];
+  request.preview = (message.text || (attachments[0] && attachments[0].kind) || "").slice(0, PREVIEW_CHARS);
+  request.preview_author = message.author_kind;
+  request.last_message_at = message.created_at;
+  if (message.author_kind === "client") {
+    if (request.id !== selected) request.unread = (request.unread || 0) + 1;
+    if (!request.waiting_since) request.waiting_since = message.created_at;
+  } else if (message.author_kind === "operator" && request.status === "accepted") {
+    request.waiting_since = null;
+  }
+}
+
+// a request as the server now describes it, keeping the inbox facts this page has
+function requestMerge(fresh) {
+  const known = requests.get(fresh.id);
+  const merged = { ...fresh };
+  for (const field of INBOX_FIELDS) {
+    if (!(field in fresh)) merged[field] = known ? known[field] : null;
+  }
+  if (!known) merged.unread = merged.unread || 0;
+  if (!merged.waiting_since && (fresh.status === "pending" || fresh.status === "queued")) merged.waiting_since = fresh.created_at;
+  if (fresh.status === "closed") merged.unread = 0;
+  requests.set(fresh.id, merged);
+  const waiting = early.get(fresh.id);
+  if (waiting) {
+    early.delete(fresh.id);
+    for (const message of waiting) inboxApply(merged, message);
+  }
+  return known;
 }
 
 // Send says what it will do: reply, reply and then close, or only close
@@ -159,6 +229,9 @@ function sendLabel() {
 
 function select(id) {
   selected = id;
+  // opening a conversation reads it (the server marks it read on watch)
+  const request = requests.get(id);
+  if (request) request.unread = 0;
   $("close").checked = false;
   sendLabel();
   lastSequence = 0;
@@ -339,6 +412,7 @@ function handle(frame) {
       me = frame.me;
       requests.clear();
       for (const request of frame.items) requests.set(request.id, request);
+      if (selected && requests.has(selected)) requests.get(selected).unread = 0;
       if (selected && !requests.has(selected)) unavailable();
       renderLists();
       if (first && selected && requests.has(selected)) send({ type: "watch", request: selected, last_sequence: lastSequence });
@@ -346,20 +420,40 @@ function handle(frame) {
       break;
     }
     case "request_changed": {
-      const known = requests.get(frame.request.id);
-      requests.set(frame.request.id, frame.request);
+      const known = requestMerge(frame.request);
       if (!known && section(frame.request) === "pending") beep();
       renderLists();
       if (frame.request.id === selected) renderDetail();
       break;
     }
     case "watching":
-      requests.set(frame.request.id, frame.request);
+      requestMerge(frame.request);
+      requests.get(frame.request.id).unread = 0;
       renderDetail();
+      renderLists();
       break;
-    case "message":
+    case "message": {
+      const fresh = frame.message.sequence > lastSequence;
       renderMessage(frame.message);
+      const request = requests.get(selected);
+      if (fresh && request) {
+        inboxApply(request, frame.message);
+        renderLists();
+      }
       break;
+    }
+    case "inbox": {
+      const request = requests.get(frame.request);
+      if (request) {
+        inboxApply(request, frame.message);
+        renderLists();
+      } else {
+        const waiting = early.get(frame.request) || [];
+        waiting.push(frame.message);
+        early.set(frame.request, waiting.slice(-20));
+      }
+      break;
+    }
     case "ack": {
       outbox.delete(frame.client_msg_id);
       saveOutbox();
@@ -446,3 +540,5 @@ $("reply").addEventListener("submit", (event) => {
 
 if (selected) drawPendingOf(selected);
 connect();
+// the waiting times move on
+setInterval(() => { if (requests.size) renderLists(); }, 30000);
