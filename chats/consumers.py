@@ -95,7 +95,14 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
                 await self.close(code=CLOSE_ABUSE)
                 return
             await self.send_json(
-                {"type": "error", "code": "rate_limited", "detail": "too many frames; slow down"}
+                {
+                    "type": "error",
+                    "code": "rate_limited",
+                    "detail": (
+                        f"too many frames: at most {settings.BATON_WIDGET_RATE_BURST} at once "
+                        f"and {settings.BATON_WIDGET_RATE_PER_SECOND} a second; slow down"
+                    ),
+                }
             )
             return
         try:

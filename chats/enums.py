@@ -56,3 +56,15 @@ class ChatLanguage(models.TextChoices):
     ENGLISH = "en", "English"
     RUSSIAN = "ru", "Русский"
     ITALIAN = "it", "Italiano"
+
+
+class AttachmentKind(models.TextChoices):
+    """What a message's attachment is (its "kind" key). The widget reads these values
+    from the page (widget.html), so Python and JavaScript share one spelling."""
+
+    PHOTO = "photo", _("photo")
+    DOCUMENT = "document", _("document")
+    HANDOFF_FORM = "handoff_form", _("form before talking to a person")
+    CONTACT_FORM = "contact_form", _("contact form")
+    FORM_ANSWERS = "form_answers", _("form answers")
+    RATING = "rating", _("rating")

@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
 
-from chats.enums import HeadsetMode
+from chats.enums import AttachmentKind, HeadsetMode
 from chats.models import Chat
 from chats.selectors import chat_get_by_public_key
 from chats.visitor_tokens import visitor_token_issue
@@ -85,6 +85,7 @@ def widget_frame(request: HttpRequest, public_key: str) -> HttpResponse:
                 "chat": chat,
                 "fresh_token": visitor_token_issue(public_key=chat.public_key),
                 "show_headset": chat.headset_mode != HeadsetMode.NEVER,
+                "attachment_kinds": {kind.name: kind.value for kind in AttachmentKind},
                 "avatar_urls": {
                     kind: reverse("widget_avatar", args=[public_key, kind]) for kind in AVATAR_KINDS
                 },

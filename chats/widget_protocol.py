@@ -11,9 +11,13 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
+from chats.models import Message
 from chats.validators import value_has_lone_surrogate
 
-CLIENT_MSG_ID = re.compile(r"[A-Za-z0-9_\-:.]{1,64}")
+CLIENT_MSG_ID_MAX_CHARS = Message._meta.get_field("client_msg_id").max_length
+CLIENT_MSG_ID = re.compile(rf"[A-Za-z0-9_\-:.]{{1,{CLIENT_MSG_ID_MAX_CHARS}}}")
+# a form has a few fields; more answers than this is not a form
+FORM_MAX_ANSWERS = 50
 # no frame needs more than three levels (frame, answers, answer); deeper is an attack
 FRAME_MAX_DEPTH = 8
 
@@ -110,7 +114,9 @@ def _client_msg_id(body: dict) -> str:
     value = body.get("client_msg_id")
     if not isinstance(value, str) or not CLIENT_MSG_ID.fullmatch(value):
         raise FrameError(
-            "malformed", "'client_msg_id' must be 1-64 characters of letters, digits, _-:."
+            "malformed",
+            f"'client_msg_id' must be 1-{CLIENT_MSG_ID_MAX_CHARS} characters of letters, "
+            "digits, _-:.",
         )
     return value
 
@@ -220,12 +226,14 @@ def frame_parse(raw: str) -> Frame:
         answers = body.get("answers")
         if (
             not isinstance(answers, dict)
-            or len(answers) > 50
+            or len(answers) > FORM_MAX_ANSWERS
             or not all(
                 isinstance(key, str) and isinstance(value, str) for key, value in answers.items()
             )
         ):
-            raise FrameError("malformed", "'answers' must be an object of strings")
+            raise FrameError(
+                "malformed", f"'answers' must be an object of at most {FORM_MAX_ANSWERS} strings"
+            )
         return FormAnswers(form=kind, answers=answers)
     if kind == "close":
         return CloseAsk()

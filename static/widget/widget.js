@@ -19,6 +19,8 @@ const labels = {
   newChat: root.dataset.labelNewChat,
   document: root.dataset.labelDocument || "document",
 };
+// attachment kinds as the server spells them (chats.enums.AttachmentKind, in the page)
+const ATTACHMENT = JSON.parse(document.getElementById("baton-attachment-kinds").textContent);
 const endButton = document.getElementById("baton-end");
 const endConfirm = document.getElementById("baton-end-confirm");
 const endedBar = document.getElementById("baton-ended");
@@ -236,7 +238,7 @@ function renderForm(item, type, fields, values) {
 function renderMedia(item, attachment) {
   // photos and documents carried from Telegram: fetched through our signed address
   const body = item.querySelector(".body");
-  if (attachment.kind === "photo") {
+  if (attachment.kind === ATTACHMENT.PHOTO) {
     const image = document.createElement("img");
     image.className = "photo";
     image.alt = "";
@@ -254,20 +256,20 @@ function renderMedia(item, attachment) {
 }
 
 function renderAttachment(item, attachment) {
-  if ((attachment.kind === "photo" || attachment.kind === "document") && attachment.url) {
+  if ((attachment.kind === ATTACHMENT.PHOTO || attachment.kind === ATTACHMENT.DOCUMENT) && attachment.url) {
     renderMedia(item, attachment);
-  } else if (attachment.kind === "handoff_form") {
+  } else if (attachment.kind === ATTACHMENT.HANDOFF_FORM) {
     renderForm(item, "form", attachment.fields.map((spec) => ({ ...spec, name: String(spec.id) })));
-  } else if (attachment.kind === "contact_form") {
+  } else if (attachment.kind === ATTACHMENT.CONTACT_FORM) {
     // values: what the visitor already typed in the pre-handoff form
     renderForm(item, "contact", [
       { label: labels.name, name: "name", kind: "text", required: false },
       { label: labels.phone, name: "phone", kind: "phone", required: false },
       { label: labels.email, name: "email", kind: "email", required: false },
     ], attachment.values);
-  } else if (attachment.kind === "form_answers") {
+  } else if (attachment.kind === ATTACHMENT.FORM_ANSWERS) {
     renderAnswers(item, attachment.answers);
-  } else if (attachment.kind === "rating") {
+  } else if (attachment.kind === ATTACHMENT.RATING) {
     const row = document.createElement("div");
     row.className = "buttons rating";
     for (let score = 1; score <= attachment.scale; score += 1) {
@@ -334,7 +336,7 @@ function renderMessage(message) {
   if (message.sequence <= lastSequence) return;
   lastSequence = message.sequence;
   const attachments = Array.isArray(message.attachments) ? message.attachments : [];
-  const answers = attachments.find((attachment) => attachment.kind === "form_answers");
+  const answers = attachments.find((attachment) => attachment.kind === ATTACHMENT.FORM_ANSWERS);
   const text = answers ? null : message.text;
   const item = bubble(message.author_kind, text, message.author_name, message.created_at);
   item.dataset.sequence = String(message.sequence);

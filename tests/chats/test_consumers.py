@@ -291,6 +291,18 @@ async def test_frames_beyond_the_rate_limit_are_refused(chat):
     await communicator.disconnect()
 
 
+@override_settings(BATON_WIDGET_RATE_BURST=2, BATON_WIDGET_RATE_PER_SECOND=0)
+async def test_the_rate_limit_error_states_the_configured_limits(chat):
+    communicator, _connected = await open_socket(chat.public_key)
+    await hello(communicator, visitor_token_issue(public_key=chat.public_key))  # 1st token
+    await communicator.receive_json_from(timeout=5)
+    await communicator.send_json_to({"type": "ping"})
+    await communicator.send_json_to({"type": "ping"})
+    _pong, refusal = [await communicator.receive_json_from(timeout=5) for _ in range(2)]
+    assert refusal["detail"] == "too many frames: at most 2 at once and 0 a second; slow down"
+    await communicator.disconnect()
+
+
 async def test_page_visit_is_recorded(chat):
     communicator, _connected = await open_socket(chat.public_key)
     welcome = await hello(communicator, visitor_token_issue(public_key=chat.public_key))

@@ -1,9 +1,12 @@
 import io
+import json
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
+from chats.enums import AttachmentKind
 from chats.visitor_tokens import visitor_token_read
 from tests.chats.factories import ChatFactory
 
@@ -20,6 +23,16 @@ def test_widget_frame_may_be_framed_and_carries_a_fresh_signed_token(client):
     assert len(visitor_token_read(public_key=chat.public_key, token=token)) >= 32
     # the colours reach the page as data for static/widget/theme.js (no inline style: CSP)
     assert b'data-bot-color="rgba(1,2,3,0.5)"' in response.content
+
+
+def test_widget_frame_names_the_attachment_kinds_for_the_script(client):
+    chat = ChatFactory()
+    response = client.get(f"/widget/{chat.public_key}/")
+    kinds = re.search(
+        rb'<script id="baton-attachment-kinds" type="application/json">(.*?)</script>',
+        response.content,
+    )
+    assert json.loads(kinds[1]) == {kind.name: kind.value for kind in AttachmentKind}
 
 
 def test_other_pages_may_not_be_framed(client):
