@@ -18,6 +18,7 @@ dropped here, so the browser gets each message once."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -56,6 +57,8 @@ from handoff.settled import settled_get, settled_note
 
 CLOSE_NOT_LOGGED_IN = 4401
 CLOSE_NOT_OPERATOR = 4403
+# accepts of one socket in flight at once (see ConsoleConsumer.receive)
+ACCEPTS_IN_FLIGHT = 256
 
 
 class AccessEnded(Exception):
@@ -106,6 +109,7 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         )
         # requests' dialogs, from the summaries sent on this socket (never change)
         self.dialog_of: dict[int, int] = {}
+        self.accepts: set[asyncio.Future] = set()
         # join first, read second: a change committed in between rings this group
         await self.channel_layer.group_add(user_access_group(self.user_id), self.channel_name)
         await self.channel_layer.group_add(
@@ -142,6 +146,8 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         self.in_dialog_group = False
 
     async def disconnect(self, code: int) -> None:
+        for task in list(getattr(self, "accepts", ())):
+            task.cancel()
         await self.groups_leave()
 
     async def groups_leave(self) -> None:
@@ -183,15 +189,38 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Accepts run as tasks, so that this socket's events (another operator took a
+        request) are not queued behind its own accepts waiting for the database thread;
+        any other frame first waits for the accepts sent before it, so every frame
+        still acts in the order it was sent."""
         if self.ended:
             return
         try:
             frame = console_frame_parse(text_data)
+        except ConsoleFrameError as error:
+            await self.send_json(error.as_frame())
+            return
+        if isinstance(frame, Accept):
+            if len(self.accepts) >= ACCEPTS_IN_FLIGHT:
+                await asyncio.wait(self.accepts, return_when=asyncio.FIRST_COMPLETED)
+            task = asyncio.ensure_future(self.run(frame))
+            self.accepts.add(task)
+            task.add_done_callback(self.accepts.discard)
+            return
+        if self.accepts:
+            await asyncio.wait(set(self.accepts))
+        await self.run(frame)
+
+    async def run(self, frame: ConsoleFrame) -> None:
+        if self.ended:
+            return
+        try:
             await self.handle(frame)
         except ConsoleFrameError as error:
             await self.send_json(error.as_frame())
         except AccessEnded as ended:
-            await self.end(ended.code)
+            if not self.ended:
+                await self.end(ended.code)
 
     async def handle(self, frame: ConsoleFrame) -> None:
         if isinstance(frame, Accept):
@@ -241,15 +270,33 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         return result
 
     async def handle_accept(self, frame: Accept) -> None:
-        # a request this process knows is no longer waiting is refused at once: in an
-        # accept storm the losers do not queue behind the winners' database calls.
-        # Only for a request this socket was shown (a refusal tells nothing new then).
-        if frame.request_id in self.dialog_of:
+        """A request this process knows is no longer waiting is refused at once, and
+        while another socket of this process is accepting the same request, this one
+        waits for that outcome instead of queuing its own database call: in an accept
+        storm the losers do not queue behind the winners on the one database thread.
+        Only for a request this socket was shown (a refusal tells nothing new then)."""
+        request_id = frame.request_id
+        shown = request_id in self.dialog_of
+        while shown:
             try:
-                _settled_refuse(frame.request_id)
+                _settled_refuse(request_id)
             except services.HandoffError as error:
-                raise ConsoleFrameError(error.code, str(error), frame.request_id) from None
-        await self.call(frame.request_id, services.request_accept)
+                raise ConsoleFrameError(error.code, str(error), request_id) from None
+            running = _accepting.get(request_id)
+            if running is None:
+                break
+            # the other accept's outcome: settled (refused above), or it failed for its
+            # own reason (capacity, session) and this one tries in turn
+            await asyncio.wait([running])
+        flight = asyncio.get_running_loop().create_future()
+        if shown:
+            _accepting[request_id] = flight
+        try:
+            await self.call(request_id, services.request_accept)
+        finally:
+            if _accepting.get(request_id) is flight:
+                del _accepting[request_id]
+            flight.set_result(None)
 
     async def handle_reply(self, frame: Reply) -> None:
         message, created = await self.call(
@@ -344,6 +391,10 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         if self.watched is not None and self.watched["chat_id"] not in self.chat_ids:
             await self.unwatch()
         await self.send_snapshot()
+
+
+# request id -> the accept of it this process is running now (see handle_accept)
+_accepting: dict[int, asyncio.Future] = {}
 
 
 def _settled_refuse(request_id: int) -> None:
