@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -63,6 +64,30 @@ def log_summary(log: str) -> str:
     parts = [f"{over} 'over capacity'"]
     parts += [f"{count}x {what!r}" for what, count in found.most_common(5)]
     return ", ".join(parts)
+
+
+def subscriptions_left(redis_url: str, *, seconds: float) -> int:
+    """Wait up to `seconds` for the servers' consumers to finish the cleanup that follows
+    their sockets closing (each unsubscribes its channel and leaves its groups); return
+    how many channel-layer subscriptions Redis still has (0: all done; more: a leak).
+
+    Stop a server only after this: Daphne's shutdown cancels a consumer still cleaning
+    up, and channels_redis logs that second cancellation as "ERROR ... Unexpected
+    exception while cleaning-up channel" (measured: 200 widget sockets closed, SIGTERM
+    100 ms later: 147 of those; after this wait: none)."""
+    import redis as redis_client
+
+    client = redis_client.Redis.from_url(redis_url)
+    try:
+        deadline = time.monotonic() + seconds
+        while True:
+            # the channel layer's channels and groups ("asgi" is its default prefix)
+            left = len(client.pubsub_channels("asgi*"))
+            if left == 0 or time.monotonic() > deadline:
+                return left
+            time.sleep(0.05)
+    finally:
+        client.close()
 
 
 def run_manage(args: list[str], env: dict[str, str], timeout: float) -> None:

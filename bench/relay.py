@@ -101,6 +101,7 @@ from bench.harness import (  # noqa: E402
     percentile,
     processes_by_client,
     run_manage,
+    subscriptions_left,
 )
 from tests.servers import DaphneServer, EmbeddedRedis  # noqa: E402
 
@@ -952,6 +953,13 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     coroutine = run_baton(args, servers, redis, run)
                 asyncio.run(run_bounded(coroutine, run, budget))
+                if name != "ceiling":
+                    left = subscriptions_left(redis.url, seconds=min(args.deadline, 30))
+                    if left:
+                        run.setup_notes.append(
+                            f"{left} channel-layer subscriptions still open after every "
+                            "socket closed"
+                        )
             finally:
                 for server in servers:
                     server.stop()

@@ -66,6 +66,7 @@ from bench.harness import (  # noqa: E402
     percentile,
     rss_kb,
     run_manage,
+    subscriptions_left,
 )
 from tests.servers import DaphneServer, EmbeddedRedis  # noqa: E402
 
@@ -300,6 +301,7 @@ class Outcome:
     rss_connected_kb: int = 0
     rss_after_kb: int = 0
     spread: list[int] = field(default_factory=list)  # connections held per Daphne process
+    subscriptions_left: int = 0  # channel-layer subscriptions after every socket closed
     send_started: float | None = None
     last_send: float | None = None
     last_ack: float | None = None
@@ -514,6 +516,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         remaining = args.timeout - (time.monotonic() - started) - 15
         asyncio.run(run_bounded(args, servers, tokens, outcome, max(remaining, 1.0)))
+        outcome.subscriptions_left = subscriptions_left(redis.url, seconds=min(args.deadline, 30))
     finally:
         for server in servers:
             server.stop()
@@ -577,6 +580,12 @@ def main(argv: list[str] | None = None) -> int:
         f"# frames: {totals.duplicate_frames} duplicate, {totals.gaps} out-of-order/gap, "
         f"{totals.duplicate_acks} duplicate acks; errors {dict(totals.errors) or 'none'}; "
         f"closed by the server early {dict(totals.closed_early) or 'none'}"
+        + (
+            f"; {outcome.subscriptions_left} channel-layer subscriptions still open after "
+            "every socket closed"
+            if outcome.subscriptions_left
+            else ""
+        )
     )
     if db is not None:
         print(

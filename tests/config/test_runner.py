@@ -367,3 +367,14 @@ def test_web_mode_runs_only_the_web_processes_without_turning_debug_on(tmp_path,
             process.wait()
         reader.join(timeout=10)
         print("".join(lines))  # shown when the test fails
+
+
+def test_the_runner_refuses_a_port_another_runner_already_listens_on():
+    from config.runner import listening_socket, port_is_free
+
+    # given: a web socket of another runner (SO_REUSEPORT, which would let us join it)
+    with listening_socket("127.0.0.1", 0) as other:
+        port = other.getsockname()[1]
+        # then
+        with pytest.raises(SystemExit, match=f"cannot listen on 127.0.0.1:{port}"):
+            port_is_free("127.0.0.1", port)
