@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 
 from chats import selectors, services
 from chats.enums import Messenger
+from chats.group_commit import client_message_group_commit
 from chats.models import Chat, Dialog
 from chats.realtime import database_call, dialog_group_name, frame_encode, message_payload
 from chats.registries import HandoffRefused, HandoffUnavailable, handoff_entry
@@ -186,11 +187,9 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
 
     async def handle_client_message(self, client_msg_id: str, text: str) -> None:
         try:
-            result = await database_call(
-                services.dialog_receive_client_message,
-                dialog=self.dialog,
-                text=text,
-                client_msg_id=client_msg_id,
+            # committed together with what other sockets of this process sent meanwhile
+            result = await client_message_group_commit().store(
+                dialog=self.dialog, text=text, client_msg_id=client_msg_id
             )
         except services.DialogClosed:
             raise FrameError("dialog_closed", "this dialog is closed", client_msg_id) from None

@@ -4,10 +4,11 @@ missed an event fetches the gap from the database (see docs/protocol.md)."""
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.sync import async_to_sync
@@ -126,6 +127,18 @@ async def group_send_now(messages: list[tuple[str, dict]]) -> None:
                 error,
             )
             return
+
+
+@contextlib.contextmanager
+def collecting_events() -> Iterator[list[tuple[str, dict]]]:
+    """Collect, instead of sending, the events that transactions committing inside the
+    block publish; the caller sends them from its event loop (group_send_now)."""
+    collected: list[tuple[str, dict]] = []
+    token = _collected_events.set(collected)
+    try:
+        yield collected
+    finally:
+        _collected_events.reset(token)
 
 
 def _call_collecting(
