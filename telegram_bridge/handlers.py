@@ -19,6 +19,7 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 
+from chats.enums import AttachmentKind
 from telegram_bridge.models import TelegramBot
 from telegram_bridge.runtime import telegram_runtime
 from telegram_bridge.services import inbound
@@ -54,20 +55,23 @@ def _private_message(bot: TelegramBot, update: Update) -> None:
     attachments = []
     if message.photo:
         attachments.append(
-            media_attachment(bot_id=bot.pk, kind="photo", file_id=message.photo[-1].file_id)
+            media_attachment(
+                bot_id=bot.pk, kind=AttachmentKind.PHOTO, file_id=message.photo[-1].file_id
+            )
         )
     if message.document:
         attachments.append(
             media_attachment(
                 bot_id=bot.pk,
-                kind="document",
+                kind=AttachmentKind.DOCUMENT,
                 file_id=message.document.file_id,
                 file_name=message.document.file_name or "",
                 mime_type=message.document.mime_type or "",
             )
         )
     if not text and attachments:
-        text = "📷" if attachments[0]["kind"] == "photo" else f"📎 {attachments[0]['file_name']}"
+        first = attachments[0]
+        text = "📷" if first["kind"] == AttachmentKind.PHOTO else f"📎 {first['file_name']}"
     inbound.private_message_handle(
         bot=bot,
         update_id=update.update_id,

@@ -19,6 +19,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from chats.enums import AttachmentKind
 from telegram_bridge import selectors
 from telegram_bridge.models import TelegramUpdate
 from telegram_bridge.services.files import FileUnavailable, file_fetch
@@ -122,7 +123,7 @@ def telegram_file(request: HttpRequest, signed: str) -> HttpResponse:
         telegram_file = file_fetch(signed=signed)
     except FileUnavailable as error:
         raise Http404(str(error)) from None
-    if telegram_file.kind == "photo":
+    if telegram_file.kind == AttachmentKind.PHOTO:
         response = HttpResponse(telegram_file.content, content_type="image/jpeg")
     else:
         response = HttpResponse(telegram_file.content, content_type="application/octet-stream")

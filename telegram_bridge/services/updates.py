@@ -9,21 +9,25 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
+from functools import partial
 
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from telegram import Update
 
+from chats.realtime import collecting_events, group_send_now
 from chats.validators import value_has_lone_surrogate
 from telegram_bridge.handlers import update_acknowledge, update_route
 from telegram_bridge.models import TelegramBot, TelegramChat, TelegramUpdate, UpdateState
+from telegram_bridge.runtime import telegram_runtime
 from telegram_bridge.services.clients import bot_at_work
 from telegram_bridge.services.scheduling import task_schedule, task_started
 
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=120)
+PUBLISH_TIMEOUT = 10.0  # seconds for an update's dialog events to reach the channel layer
 BATCH = 100
 MAX_ATTEMPTS = 3
 RETRY_AFTER = timedelta(seconds=10)  # the sweep tries again at its next run after this
@@ -207,7 +211,9 @@ def _feed(bot: TelegramBot, row: TelegramUpdate) -> tuple[str, bool]:
         return f"python-telegram-bot cannot read this update: {error!r}", False
     try:
         update_acknowledge(bot=bot, update=update)  # a network call: no transaction open
-        with transaction.atomic(), bot_at_work(bot):
+        # the dialog events its commit publishes are sent below from the Telegram loop,
+        # not each through async_to_sync (a new thread, loop and Redis connection)
+        with collecting_events() as events, transaction.atomic(), bot_at_work(bot):
             update_route(bot=bot, update=update)
             TelegramUpdate.objects.filter(pk=row.pk).update(
                 state=UpdateState.PROCESSED, processed_at=timezone.now(), next_attempt_at=None
@@ -215,7 +221,18 @@ def _feed(bot: TelegramBot, row: TelegramUpdate) -> tuple[str, bool]:
     except Exception as error:
         logger.error("Telegram update failed", exc_info=True)
         return repr(error), True
+    if events:
+        _events_publish(events)
     return "", True
+
+
+def _events_publish(events: list[tuple[str, dict]]) -> None:
+    """Ring the doorbells of what the update changed (the consoles and widgets watching
+    its dialog); they catch up from the database if this fails."""
+    try:
+        telegram_runtime.run(partial(group_send_now, events), PUBLISH_TIMEOUT)
+    except Exception:
+        logger.warning("dialog events of a Telegram update not published", exc_info=True)
 
 
 def _attempt(bot: TelegramBot, row: TelegramUpdate) -> bool:

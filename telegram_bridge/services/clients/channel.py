@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from chats.enums import AuthorKind
+from chats.enums import AttachmentKind, AuthorKind
 from chats.models import Dialog, Message
 from telegram_bridge.models import FormKind
 from telegram_bridge.services.clients.forms import contact_fields, form_start
@@ -51,14 +51,14 @@ class TelegramChannel:
             text = f"{message.author_name}: {text}"
         media = [item for item in message.attachments if item.get("kind") in MEDIA_KINDS]
         forms = [item for item in message.attachments if item.get("kind") not in MEDIA_KINDS]
-        rating = next((item for item in forms if item.get("kind") == "rating"), None)
+        rating = next((item for item in forms if item.get("kind") == AttachmentKind.RATING), None)
         rows = _button_rows(message)
         if rating is not None:
             rows += _rating_rows(rating)
         for item in media:
             if item.get("bot") == bot.pk and item.get("telegram_file_id"):
-                method = "sendPhoto" if item["kind"] == "photo" else "sendDocument"
-                field = "photo" if item["kind"] == "photo" else "document"
+                method = "sendPhoto" if item["kind"] == AttachmentKind.PHOTO else "sendDocument"
+                field = "photo" if item["kind"] == AttachmentKind.PHOTO else "document"
                 client_send(
                     bot,
                     dialog,
@@ -73,9 +73,9 @@ class TelegramChannel:
                 payload["keyboard"] = keyboard(rows)
             client_send(bot, dialog, payload, message_id=message.pk)
         for item in forms:
-            if item.get("kind") == "handoff_form":
+            if item.get("kind") == AttachmentKind.HANDOFF_FORM:
                 form_start(bot, dialog, FormKind.HANDOFF, item.get("fields") or [])
-            elif item.get("kind") == "contact_form":
+            elif item.get("kind") == AttachmentKind.CONTACT_FORM:
                 values = item.get("values") if isinstance(item.get("values"), dict) else {}
                 with override(dialog.chat.language):
                     form_start(bot, dialog, FormKind.CONTACT, contact_fields(values))

@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from chats.enums import AttachmentKind
 from chats.models import Dialog, Message
 from telegram_bridge.models import OutboundMessage, SendPurpose, TelegramBot
 from telegram_bridge.services.outbox import outbound_enqueue
 
-MEDIA_KINDS = ("photo", "document")
+MEDIA_KINDS = (AttachmentKind.PHOTO, AttachmentKind.DOCUMENT)
 
 
 # the bot whose update is being handled (telegram_bridge.services.updates sets it), so

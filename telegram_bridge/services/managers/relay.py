@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
+from chats.enums import AttachmentKind
 from chats.models import Message
 from handoff.enums import RequestStatus
 from handoff.models import Request
@@ -56,7 +57,7 @@ class TelegramSurface:
         sent_media = False
         for item in message.attachments:
             if item.get("kind") in MEDIA_KINDS and item.get("bot") == account.bot_id:
-                field = "photo" if item["kind"] == "photo" else "document"
+                field = "photo" if item["kind"] == AttachmentKind.PHOTO else "document"
                 outbound_enqueue(
                     bot=account.bot_id,
                     telegram_chat_id=account.telegram_user_id,
