@@ -365,6 +365,11 @@ async def post_all(
     )
     semaphore = asyncio.Semaphore(args.concurrency)
     headers = webhook_headers(world)
+    # the k-th request of the run (users taking turns, replays included) has slot k
+    turns = sorted(
+        (position, user.index) for user in users for position in range(len(user.sequence))
+    )
+    slot_of = {turn: number for number, turn in enumerate(turns)}
     started = time.monotonic()
     posts: list[Post] = []
     async with httpx.AsyncClient(limits=limits, timeout=120) as http:
@@ -374,7 +379,7 @@ async def post_all(
                 post = planned if not peer else Post(planned.update_id, user.index, planned.replay)
                 posts.append(post)
                 if args.rate:
-                    slot = (position * len(users) + user.index) / args.rate
+                    slot = slot_of[(position, user.index)] / args.rate
                     await asyncio.sleep(max(0.0, started + slot - time.monotonic()))
                 if post.floods and fake is not None:
                     fake.fail_flood(
