@@ -11,12 +11,7 @@ dialog takes its messages from the dialog's group and drops these (handoff.consu
 from __future__ import annotations
 
 from chats.models import Message
-from chats.realtime import (
-    dialog_group_name,
-    event_type,
-    group_send_after_commit,
-    message_payload,
-)
+from chats.realtime import dialog_group_name, event_type, group_send_after_commit
 from handoff.enums import RequestStatus
 from handoff.models import Request
 
@@ -63,9 +58,28 @@ def inbox_group(request: Request) -> str | None:
     return None
 
 
+PREVIEW_CHARS = 120
+
+
+def inbox_entry(message: Message) -> dict:
+    """What a list row needs of a message (not the whole message: the row shows a
+    preview, and the watched dialog gets the message itself from its own group)."""
+    preview = message.text[:PREVIEW_CHARS]
+    if not preview and message.attachments:
+        preview = str(message.attachments[0].get("kind", ""))
+    return {
+        "sequence": message.sequence,
+        "author_kind": message.author_kind,
+        "preview": preview,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
 def inbox_message_publish(*, request: Request, message: Message) -> None:
     """After commit, one event per recipient console for a message of an open request
-    (the unread count, preview and waiting time of its inbox row come from it)."""
+    (the unread count, preview and waiting time of its inbox row come from it). Not for
+    an operator's own replies: the console that sent one shows it from the watched
+    dialog, and the operator's other consoles on their next snapshot."""
     group = inbox_group(request)
     if group is None:
         return
@@ -77,7 +91,7 @@ def inbox_message_publish(*, request: Request, message: Message) -> None:
                     "type": CONSOLE_INBOX,
                     "request": request.pk,
                     "dialog_id": message.dialog_id,
-                    "message": message_payload(message),
+                    "message": inbox_entry(message),
                 },
             )
         ]

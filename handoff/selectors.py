@@ -19,10 +19,9 @@ from distributor.models import Manager
 from handoff.access import ConsoleSession
 from handoff.enums import RequestStatus
 from handoff.models import ConversationRead, Request
-from handoff.realtime import request_summary
+from handoff.realtime import PREVIEW_CHARS, request_summary
 
 DATABASE_SESSIONS = "django.contrib.sessions.backends.db"
-PREVIEW_CHARS = 120
 
 CLOSED_SHOWN = 50
 

@@ -68,7 +68,6 @@ def operator_message_post(
             locked.idle_deadline = now + timedelta(seconds=dialog.chat.operator_idle_seconds)
             locked.reply_deadline = now + timedelta(seconds=settings.reply_timeout_seconds)
             locked.save(update_fields=["idle_deadline", "reply_deadline"])
-            inbox_message_publish(request=locked, message=message)
     return message, created
 
 

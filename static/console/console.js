@@ -187,10 +187,12 @@ function listItem(request) {
   return item;
 }
 
-// a message of a listed request: its row's preview, unread count and waiting time
+// a message of a listed request (an inbox entry, or a message of the watched dialog):
+// its row's preview, unread count and waiting time
 function inboxApply(request, message) {
   const attachments = Array.isArray(message.attachments) ? message.attachments : [];
-  request.preview = (message.text || (attachments[0] && attachments[0].kind) || "").slice(0, PREVIEW_CHARS);
+  const preview = "preview" in message ? message.preview : message.text || (attachments[0] && attachments[0].kind);
+  request.preview = (preview || "").slice(0, PREVIEW_CHARS);
   request.preview_author = message.author_kind;
   request.last_message_at = message.created_at;
   if (message.author_kind === "client") {
