@@ -2,19 +2,17 @@
 the kernel hands each connection to one of them, and the channel layer carries a
 dialog between a visitor on one process and an operator on another."""
 
-import asyncio
 import json
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.management import call_command
 from django.db import connection
-from django.test import Client
 from websockets.asyncio.client import ClientConnection, connect
 
 from chats.visitor_tokens import visitor_token_issue
-from distributor.models import Manager
 from handoff.models import Request
+from tests.live_sockets import frames_until, is_text, operator_cookie
 from tests.servers import DaphneServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,25 +25,6 @@ def two_processes(django_db_setup, django_db_blocker, redis_url):
     server = DaphneServer(redis_url=redis_url, database_name=str(database_name), processes=2)
     yield server.start()
     server.stop()
-
-
-async def frames_until(socket, predicate, timeout=15):
-    async with asyncio.timeout(timeout):
-        while True:
-            frame = json.loads(await socket.recv())
-            if predicate(frame):
-                return frame
-
-
-def is_text(text):
-    return lambda frame: frame["type"] == "message" and frame["message"]["text"] == text
-
-
-def operator_cookie() -> str:
-    call_command("load_demo")
-    client = Client()
-    client.force_login(Manager.objects.get(user__username="operator").user)
-    return f"sessionid={client.cookies['sessionid'].value}"
 
 
 async def widget_on_another_process(server: DaphneServer, pid: int) -> ClientConnection:

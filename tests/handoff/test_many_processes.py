@@ -1,19 +1,16 @@
 """A visitor on one Daphne process and an operator on another (one Redis, one
 database) talk to each other."""
 
-import asyncio
 import json
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.core.management import call_command
 from django.db import connection
-from django.test import Client
 from websockets.asyncio.client import connect
 
 from chats.visitor_tokens import visitor_token_issue
-from distributor.models import Manager
 from handoff.models import Request
+from tests.live_sockets import frames_until, is_text, operator_cookie
 from tests.servers import DaphneServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,25 +23,6 @@ def second_daphne(daphne_server, redis_url, django_db_blocker):
     server = DaphneServer(redis_url=redis_url, database_name=str(database_name)).start()
     yield server
     server.stop()
-
-
-async def frames_until(socket, predicate, timeout=15):
-    async with asyncio.timeout(timeout):
-        while True:
-            frame = json.loads(await socket.recv())
-            if predicate(frame):
-                return frame
-
-
-def is_text(text):
-    return lambda frame: frame["type"] == "message" and frame["message"]["text"] == text
-
-
-def operator_cookie() -> str:
-    call_command("load_demo")
-    client = Client()
-    client.force_login(Manager.objects.get(user__username="operator").user)
-    return f"sessionid={client.cookies['sessionid'].value}"
 
 
 async def test_visitor_and_operator_on_different_processes_talk(daphne_server, second_daphne):
