@@ -18,6 +18,9 @@ class OperatorSurface(Protocol):
     # relations of Request that client_message reads, loaded with the request by whoever
     # calls it (one JOIN instead of a query per message)
     request_related: tuple[str, ...]
+    # relations of Chat that request_changed reads, loaded with the chat where the
+    # request is locked (handoff.services.request_lock)
+    chat_related: tuple[str, ...]
 
     def request_changed(self, request: Request) -> None: ...
 
@@ -37,6 +40,15 @@ class OperatorSurfaces:
         """What client_message's caller selects with the request (select_related)."""
         return [
             name for surface in self._surfaces for name in getattr(surface, "request_related", ())
+        ]
+
+    def chat_related_of(self, path: str) -> list[str]:
+        """What to select with a chat reached by `path` (select_related) so that
+        request_changed reads nothing more for it."""
+        return [
+            f"{path}__{name}"
+            for surface in self._surfaces
+            for name in getattr(surface, "chat_related", ())
         ]
 
     def request_changed(self, request: Request) -> None:

@@ -49,13 +49,18 @@ def dialog_start_or_resume(
     """The client's open dialog in this chat, or a new one greeted by the start script.
 
     Safe when two connections of the same client arrive at once: the client row is
-    locked, and at most one open dialog per client is a database constraint.
+    locked, and at most one open dialog per client is a database constraint. The
+    dialog comes with its chat and its client.
     """
-    client = client_get_or_create(
-        chat=chat, messenger=messenger, external_id=external_id, name=name
-    )
+    validate_encodable([external_id, name])
     with transaction.atomic():
-        Client.objects.select_for_update().get(pk=client.pk)
+        # a known client is found and locked in one statement, and is the dialog's
+        # client (nothing reads it again); a new one is created, then locked
+        identity = {"chat": chat, "messenger": messenger, "external_id": external_id}
+        client = Client.objects.select_for_update().filter(**identity).first()
+        if client is None:
+            client = client_get_or_create(**identity, name=name)
+            client = Client.objects.select_for_update().get(pk=client.pk)
         dialog = (
             Dialog.objects.select_related("chat")
             .filter(client=client)
@@ -63,6 +68,7 @@ def dialog_start_or_resume(
             .first()
         )
         if dialog is not None:
+            dialog.client = client
             return dialog, False
         dialog = Dialog.objects.create(chat=chat, client=client, messenger=messenger)
         dialog.chat = chat

@@ -7,6 +7,7 @@ import functools
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -205,26 +206,41 @@ def dialog_headset_reveal(*, dialog: Dialog) -> bool:
     return bool(changed)
 
 
-def dialog_status_set(*, dialog: Dialog, status: DialogStatus) -> Dialog:
+def dialog_status_set(
+    *, dialog: Dialog, status: DialogStatus, dialog_locked: bool = False
+) -> Dialog:
     """Move a dialog to another status and tell its watchers after commit.
 
     The dialog's status has two owners only, both inside the transaction that makes
     the change: handoff's request transitions (bot -> waiting -> operator -> bot) and
-    dialog_close (-> closed). Nothing else calls this."""
+    dialog_close (-> closed). Nothing else calls this.
+
+    `dialog_locked=True`: the caller already holds the dialog's row lock in its open
+    transaction and passes that fresh, locked instance: one UPDATE, no re-read and no
+    savepoint (a closed dialog raises DialogClosed before anything is written)."""
+    if dialog_locked:
+        if not connection.in_atomic_block:
+            raise TransactionManagementError("dialog_locked=True needs the caller's transaction")
+        _status_write(dialog, status)
+        return dialog
     with transaction.atomic():
         locked = dialog_lock(dialog=dialog)
-        if locked.status == DialogStatus.CLOSED:
-            raise DialogClosed(locked.session_id)
-        locked.status = status
-        fields = ["status"]
-        if status == DialogStatus.CLOSED:
-            locked.closed_at = timezone.now()
-            fields.append("closed_at")
-        locked.save(update_fields=fields)
-        dialog_status_publish(dialog=locked)
+        _status_write(locked, status)
     dialog.status = locked.status
     dialog.closed_at = locked.closed_at
     return locked
+
+
+def _status_write(locked: Dialog, status: DialogStatus) -> None:
+    if locked.status == DialogStatus.CLOSED:
+        raise DialogClosed(locked.session_id)
+    locked.status = status
+    fields = ["status"]
+    if status == DialogStatus.CLOSED:
+        locked.closed_at = timezone.now()
+        fields.append("closed_at")
+    locked.save(update_fields=fields)
+    dialog_status_publish(dialog=locked)
 
 
 def dialog_close(*, dialog: Dialog, notice: str = "") -> bool:
@@ -236,8 +252,10 @@ def dialog_close(*, dialog: Dialog, notice: str = "") -> bool:
         if locked.status != DialogStatus.BOT:
             return False
         if notice:
-            message_post(dialog=locked, author_kind=AuthorKind.SYSTEM, text=notice)
-        dialog_status_set(dialog=locked, status=DialogStatus.CLOSED)
+            message_post(
+                dialog=locked, author_kind=AuthorKind.SYSTEM, text=notice, dialog_locked=True
+            )
+        dialog_status_set(dialog=locked, status=DialogStatus.CLOSED, dialog_locked=True)
     dialog.status = locked.status
     dialog.closed_at = locked.closed_at
     dialog.last_sequence = locked.last_sequence

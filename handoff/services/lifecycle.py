@@ -75,9 +75,10 @@ def announce(request: Request) -> None:
 def request_lock(
     request: Request | int, *, dialog_id: int | None = None, visible_to: Manager | None = None
 ) -> tuple[Dialog, Request]:
-    """Lock the request's dialog (with its chat and client), then the request, once
-    each, inside the caller's transaction. `request` is an instance or an id (with
-    `dialog_id`, when the caller knows it, nothing is read before the locks).
+    """Lock the request's dialog (with its chat, what the operator surfaces read of the
+    chat, and the client), then the request, once each, inside the caller's transaction.
+    `request` is an instance or an id (with `dialog_id`, when the caller knows it,
+    nothing is read before the locks).
 
     With `visible_to`, a request of a chat that operator does not serve raises
     Request.DoesNotExist, as if it were not there (the console's not_found). The
@@ -92,7 +93,7 @@ def request_lock(
         )
     dialog = (
         Dialog.objects.select_for_update(of=("self",))
-        .select_related("chat", "client")
+        .select_related("chat", "client", *operator_surfaces.chat_related_of("chat"))
         .get(pk=dialog_id)
     )
     query = (
@@ -226,7 +227,7 @@ def request_accept(
                 now, dialog.started_at + timedelta(seconds=chat.feedback_delay_seconds)
             )
         locked.save()
-        dialog_status_set(dialog=dialog, status=DialogStatus.OPERATOR)
+        dialog_status_set(dialog=dialog, status=DialogStatus.OPERATOR, dialog_locked=True)
         # the losers hear first, the winner's inbox then gets the notice
         announce(locked)
         with override(_language(dialog)):
@@ -280,7 +281,7 @@ def request_finish(dialog: Dialog, request: Request, reason: str, now: datetime)
     request.close_reason = reason
     request.save()
     if dialog.status != DialogStatus.CLOSED:
-        dialog_status_set(dialog=dialog, status=DialogStatus.BOT)
+        dialog_status_set(dialog=dialog, status=DialogStatus.BOT, dialog_locked=True)
     chat = dialog.chat
     with override(chat.language):
         if request.accepted_at is not None:

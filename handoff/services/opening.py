@@ -126,7 +126,7 @@ def request_open(
         RequestEvent.objects.create(
             request=request, to_status=RequestStatus.PENDING, note=f"opened: {reason}"
         )
-        dialog_status_set(dialog=locked, status=DialogStatus.WAITING)
+        dialog_status_set(dialog=locked, status=DialogStatus.WAITING, dialog_locked=True)
         request.dialog = locked
         # consoles hear of the request before its first message
         announce(request)

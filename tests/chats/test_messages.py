@@ -1,9 +1,11 @@
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
 from chats.enums import AuthorKind, DialogStatus
-from chats.models import Dialog, Message
+from chats.models import Client, Dialog, Message
 from chats.services import (
     DialogClosed,
     dialog_lock,
@@ -145,3 +147,87 @@ def test_a_repeat_after_the_dialog_closed_returns_the_stored_message():
     )
     assert (created, again.pk) == (False, first.pk)
     assert Dialog.objects.get(pk=dialog.pk).last_sequence == 1
+
+
+@pytest.mark.django_db
+def test_a_status_set_on_a_dialog_the_caller_locked_is_one_update(
+    django_capture_on_commit_callbacks,
+):
+    # given a caller holding the dialog's lock in its transaction
+    dialog = DialogFactory()
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        locked = dialog_lock(dialog=dialog)
+        # when it sets the status with the locked instance
+        with CaptureQueriesContext(connection) as queries:
+            returned = dialog_status_set(
+                dialog=locked, status=DialogStatus.WAITING, dialog_locked=True
+            )
+    # then one UPDATE: no re-read, no savepoint; the watchers are told after commit
+    assert [q["sql"].split(" ", 1)[0] for q in queries] == ["UPDATE"]
+    assert returned is locked and locked.status == DialogStatus.WAITING
+    assert Dialog.objects.get(pk=dialog.pk).status == DialogStatus.WAITING
+    assert len(callbacks) == 1
+
+
+@pytest.mark.django_db
+def test_a_status_set_on_a_locked_closed_dialog_is_refused_and_writes_nothing():
+    dialog = DialogFactory()
+    dialog_status_set(dialog=dialog, status=DialogStatus.CLOSED)
+    closed_at = Dialog.objects.get(pk=dialog.pk).closed_at
+    with transaction.atomic():
+        locked = dialog_lock(dialog=dialog)
+        with CaptureQueriesContext(connection) as queries, pytest.raises(DialogClosed):
+            dialog_status_set(dialog=locked, status=DialogStatus.BOT, dialog_locked=True)
+    assert list(queries) == []
+    stored = Dialog.objects.get(pk=dialog.pk)
+    assert (stored.status, stored.closed_at) == (DialogStatus.CLOSED, closed_at)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_status_set_claiming_a_lock_outside_a_transaction_is_refused():
+    dialog = DialogFactory()
+    with pytest.raises(TransactionManagementError):
+        dialog_status_set(dialog=dialog, status=DialogStatus.WAITING, dialog_locked=True)
+    assert Dialog.objects.get(pk=dialog.pk).status == DialogStatus.BOT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_resuming_a_dialog_locks_the_known_client_in_one_read_and_brings_it():
+    # given a visitor with an open dialog
+    chat = ChatFactory()
+    first, _created = dialog_start_or_resume(
+        chat=chat, messenger="telegram", external_id="501", name="Ann"
+    )
+    # when they come back (a Telegram update, a new widget socket)
+    with CaptureQueriesContext(connection) as queries:
+        dialog, created = dialog_start_or_resume(
+            chat=chat, messenger="telegram", external_id="501", name="Ann"
+        )
+        names = (dialog.client.name, dialog.chat.pk)
+    # then: the client found and locked by its identity, its open dialog with the chat;
+    # the dialog's client and chat are read nothing more
+    reads = [q["sql"] for q in queries if q["sql"].startswith("SELECT")]
+    assert len(reads) == 2, reads
+    assert (created, dialog.pk, names) == (False, first.pk, ("Ann", chat.pk))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_visitor_gets_one_client_and_a_dialog_with_it():
+    chat = ChatFactory()
+    dialog, created = dialog_start_or_resume(
+        chat=chat, messenger="telegram", external_id="502", name="Bob"
+    )
+    again, created_again = dialog_start_or_resume(
+        chat=chat, messenger="telegram", external_id="502", name="Other"
+    )
+    assert (created, created_again, again.pk) == (True, False, dialog.pk)
+    assert Client.objects.filter(chat=chat).count() == 1
+    assert (dialog.client.name, again.client.name) == ("Bob", "Bob")
+
+
+@pytest.mark.django_db
+def test_a_visitor_identity_no_surface_can_encode_is_refused_and_stores_nothing():
+    chat = ChatFactory()
+    with pytest.raises(ValidationError):
+        dialog_start_or_resume(chat=chat, messenger="web", external_id="v\ud800")
+    assert (Client.objects.count(), Dialog.objects.count()) == (0, 0)

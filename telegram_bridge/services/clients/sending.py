@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from chats.enums import AttachmentKind
-from chats.models import Dialog, Message
+from chats.models import Chat, Dialog, Message
 from telegram_bridge.models import OutboundMessage, SendPurpose, TelegramBot
 from telegram_bridge.services.outbox import outbound_enqueue
 
@@ -29,16 +29,19 @@ def bot_at_work(bot: TelegramBot) -> Iterator[None]:
         _bot_at_work.reset(token)
 
 
-def bot_of_chat(chat_id: int) -> TelegramBot | None:
-    """The chat's bot: the one at work when it is this chat's, else read."""
+def bot_of_chat(chat_id: int, *, chat: Chat | None = None) -> TelegramBot | None:
+    """The chat's bot: the one at work when it is this chat's, the one loaded with
+    `chat` (select_related "telegram_bot", as handoff's request_lock does), else read."""
     bot = _bot_at_work.get()
     if bot is not None and bot.chat_id == chat_id:
         return bot
+    if chat is not None and Chat.telegram_bot.is_cached(chat):
+        return getattr(chat, "telegram_bot", None)  # None: the chat has no bot
     return TelegramBot.objects.filter(chat_id=chat_id).first()
 
 
 def bot_of_dialog(dialog: Dialog) -> TelegramBot | None:
-    return bot_of_chat(dialog.chat_id)
+    return bot_of_chat(dialog.chat_id, chat=dialog.chat if Dialog.chat.is_cached(dialog) else None)
 
 
 def dialog_of_message(message: Message) -> Dialog:

@@ -28,9 +28,13 @@ class TelegramSurface:
     # JOIN on the session's unique request), so a client's message in a conversation
     # no manager on Telegram holds costs nothing here
     request_related = ("telegram_session__account",)
+    # the chat's bot, if any: loaded with the chat where the request is locked (a JOIN),
+    # so a request's change costs no bot lookup
+    chat_related = ("telegram_bot",)
 
     def request_changed(self, request: Request) -> None:
-        bot = bot_of_chat(request.chat_id)
+        chat = request.chat if Request.chat.is_cached(request) else None
+        bot = bot_of_chat(request.chat_id, chat=chat)
         if bot is None:
             return
         alerts_update(bot=bot, request=request)
