@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 
 from chats import selectors, services
 from chats.enums import Messenger
-from chats.group_commit import client_message_group_commit
+from chats.group_commit import ClientMessageNotStored, client_message_group_commit
 from chats.models import Chat, Dialog
 from chats.realtime import database_call, dialog_group_name, frame_encode, message_payload
 from chats.registries import HandoffRefused, HandoffUnavailable, handoff_entry
@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 CLOSE_UNKNOWN_CHAT = 4404
 CLOSE_BAD_TOKEN = 4401
 CLOSE_ABUSE = 4429
+CLOSE_TRY_AGAIN = 1013
 ABUSE_LIMIT = 50  # rate-limited frames before the socket is closed
 
 
@@ -62,6 +63,7 @@ class TokenBucket:
 class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
     chat: Chat | None = None
     dialog: Dialog | None = None
+    not_stored = False  # a message of this socket was not stored: it is closing
 
     async def connect(self) -> None:
         public_key = self.scope["url_route"]["kwargs"]["public_key"]
@@ -90,6 +92,8 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         await self.send(text_data=frame_encode(frame))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.not_stored:  # closing: the widget resends from its outbox
+            return
         if not self.bucket.take():
             self.rate_limited += 1
             if self.rate_limited > ABUSE_LIMIT:
@@ -195,6 +199,15 @@ class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
             raise FrameError("dialog_closed", "this dialog is closed", client_msg_id) from None
         except ValidationError as error:
             raise FrameError("invalid", " ".join(error.messages), client_msg_id) from None
+        except ClientMessageNotStored:
+            # the widget keeps it and sends its outbox again, in order, on reconnecting;
+            # frames behind it on this socket are not taken (they would overtake it)
+            self.not_stored = True
+            await self.send_json(
+                FrameError("not_stored", "not stored; send it again", client_msg_id).as_frame()
+            )
+            await self.close(code=CLOSE_TRY_AGAIN)
+            return
         await self.acknowledge(client_msg_id, result)
 
     async def handle_button(self, frame: ButtonPress) -> None:

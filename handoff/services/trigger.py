@@ -32,8 +32,11 @@ def trigger_schedule(*, dialog: Dialog) -> None:
     if not trigger_wanted(dialog):
         return
     dialog_id = dialog.pk
-    # by the task's explicit name: handoff.tasks imports the services, not the reverse
-    transaction.on_commit(lambda: current_app.send_task(CHECK_TRIGGER_TASK, args=(dialog_id,)))
+    # by the task's explicit name: handoff.tasks imports the services, not the reverse;
+    # robust: a broker that is away must not fail the message, committed by then
+    transaction.on_commit(
+        lambda: current_app.send_task(CHECK_TRIGGER_TASK, args=(dialog_id,)), robust=True
+    )
 
 
 def trigger_check(*, dialog_id: int) -> Verdict | None:

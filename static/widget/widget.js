@@ -68,7 +68,8 @@ const pageQueue = [];
 // errors worth resending after a while; any other error that names a frame's
 // client_msg_id is the server's final word on it, and the frame leaves the outbox
 // (resending it first on every reconnect would block everything behind it)
-const TRANSIENT_ERRORS = new Set(["rate_limited", "hello_required"]);
+// (not_stored: the server closes the socket; the reconnect resends the outbox in order)
+const TRANSIENT_ERRORS = new Set(["rate_limited", "hello_required", "not_stored"]);
 // which inline forms an answers message settles
 const FORM_SELECTORS = {
   form: ".form-form",

@@ -1,6 +1,7 @@
 """The headset revealed by the trigger: classifier decisions reach the widget."""
 
 import pytest
+from celery import current_app
 from django.test import override_settings
 
 from chats.models import Dialog
@@ -75,3 +76,22 @@ def test_a_client_message_schedules_the_check_only_in_trigger_mode(
     with django_capture_on_commit_callbacks() as trigger_callbacks:
         say(trigger, "hello", 1)
     assert len(trigger_callbacks) == len(always_callbacks) + 1
+
+
+def test_a_broker_away_does_not_fail_the_message_that_scheduled_the_check(
+    dialog, monkeypatch, django_capture_on_commit_callbacks
+):
+    # given a broker that is away
+    asked = []
+
+    def broker_away(name, args):
+        asked.append((name, args))
+        raise ConnectionError("broker away")
+
+    monkeypatch.setattr(current_app, "send_task", broker_away)
+    # when a visitor's message in trigger mode commits
+    with django_capture_on_commit_callbacks(execute=True):
+        say(dialog, "hello", 1)
+    # then the check was asked for, and the broker's error did not fail the message
+    assert asked == [("handoff.check_trigger", (dialog.pk,))]
+    assert dialog.messages.filter(client_msg_id="m1").exists()
