@@ -19,6 +19,7 @@ dropped here, so the browser gets each message once."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -57,8 +58,11 @@ from handoff.settled import settled_get, settled_note
 
 CLOSE_NOT_LOGGED_IN = 4401
 CLOSE_NOT_OPERATOR = 4403
-# accepts of one socket in flight at once (see ConsoleConsumer.receive)
-ACCEPTS_IN_FLIGHT = 256
+# accepts of one socket in flight at once (see ConsoleConsumer.receive): each may be a
+# call queued on the process's one database thread, so one socket may not fill it
+ACCEPTS_IN_FLIGHT = 4
+
+logger = logging.getLogger(__name__)
 
 
 class AccessEnded(Exception):
@@ -201,15 +205,31 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
             await self.send_json(error.as_frame())
             return
         if isinstance(frame, Accept):
-            if len(self.accepts) >= ACCEPTS_IN_FLIGHT:
+            while len(self.accepts) >= ACCEPTS_IN_FLIGHT:
                 await asyncio.wait(self.accepts, return_when=asyncio.FIRST_COMPLETED)
-            task = asyncio.ensure_future(self.run(frame))
+            task = asyncio.ensure_future(self.run_accept(frame))
             self.accepts.add(task)
             task.add_done_callback(self.accepts.discard)
             return
         if self.accepts:
             await asyncio.wait(set(self.accepts))
         await self.run(frame)
+
+    async def run_accept(self, frame: Accept) -> None:
+        """An accept, as a task: nothing awaits it, so an unexpected error (the database
+        went away) is logged here and answered with a server_error frame naming the
+        request (the console then asks for a fresh list), instead of being lost with
+        the operator left waiting. The socket stays open."""
+        try:
+            await self.run(frame)
+        except Exception:
+            logger.exception("console accept of request %s failed", frame.request_id)
+            if not self.ended:
+                await self.send_json(
+                    ConsoleFrameError(
+                        "server_error", "the server failed to accept it", frame.request_id
+                    ).as_frame()
+                )
 
     async def run(self, frame: ConsoleFrame) -> None:
         if self.ended:
@@ -351,6 +371,10 @@ class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
         await self.send_json({"type": "request_changed", "request": summary})
 
     async def console_inbox(self, event: dict) -> None:
+        if event.get("chat_id") not in self.chat_ids:
+            # an owner's inbox follows them, not their chats: an accepted request of a
+            # chat taken away from them since is no longer theirs to see
+            return
         if event["dialog_id"] == self.stream_dialog_id:
             # the watched dialog's messages come from its own group (every message,
             # whoever wrote it): the browser gets each once, as a "message" frame

@@ -5,8 +5,10 @@ for a fresh snapshot, and a watched dialog's gaps are read from the database.
 Groups: every console joins its operator's group (console.operator.<id>) and the
 groups of the chats it serves (console.chat.<id>). A message of an open request is
 one event per recipient: to the owner's operator group while accepted, to the
-chat's group while waiting (every operator who may accept). A console watching the
-dialog takes its messages from the dialog's group and drops these (handoff.consumers)."""
+chat's group while waiting (every operator who may accept). Each names its chat: a
+console drops those of chats it does not serve (an owner whose chat was taken away), and
+a console watching the dialog takes its messages from the dialog's group and drops
+these (handoff.consumers)."""
 
 from __future__ import annotations
 
@@ -90,6 +92,7 @@ def inbox_message_publish(*, request: Request, message: Message) -> None:
                 {
                     "type": CONSOLE_INBOX,
                     "request": request.pk,
+                    "chat_id": request.chat_id,
                     "dialog_id": message.dialog_id,
                     "message": inbox_entry(message),
                 },

@@ -153,6 +153,7 @@ def _with_inbox(requests: list[Request], manager: Manager) -> list[Request]:
         row["pk"]: row
         for row in Request.objects.filter(pk__in=[request.pk for request in requests])
         .annotate(
+            last_sequence=Subquery(last.values("sequence")[:1]),
             preview_text=Subquery(last.values("text")[:1]),
             preview_author=Subquery(last.values("author_kind")[:1]),
             last_message_at=Subquery(last.values("created_at")[:1]),
@@ -170,6 +171,7 @@ def _with_inbox(requests: list[Request], manager: Manager) -> list[Request]:
         )
         .values(
             "pk",
+            "last_sequence",
             "preview_text",
             "preview_author",
             "last_message_at",
@@ -184,7 +186,10 @@ def _with_inbox(requests: list[Request], manager: Manager) -> list[Request]:
 
 def inbox_summary(request: Request) -> dict:
     """A request's list row: its summary and its inbox facts (unread visitor messages
-    since this operator last read it, the last message, since when the visitor waits)."""
+    since this operator last read it, the last message, since when the visitor waits).
+    last_sequence is the last message counted (read in the same statement as the
+    count): the console counts an inbox event only for a later one, so an event that
+    comes twice, or after the snapshot that counted it, is counted once."""
     summary = request_summary(request)
     inbox = getattr(request, "inbox", {})
     if request.status in Request.WAITING_STATUSES:
@@ -195,6 +200,7 @@ def inbox_summary(request: Request) -> dict:
         waiting_since = None
     last_at = inbox.get("last_message_at")
     summary.update(
+        last_sequence=inbox.get("last_sequence") or 0,
         unread=inbox.get("unread", 0) if request.status != RequestStatus.CLOSED else 0,
         preview=(inbox.get("preview_text") or "")[:PREVIEW_CHARS],
         preview_author=inbox.get("preview_author"),

@@ -110,6 +110,29 @@ async def test_lone_surrogates_are_invalid_and_nothing_changes(world, template, 
     await console.disconnect()
 
 
+async def test_a_nul_in_a_reply_is_refused_and_nothing_changes(world):  # noqa: F811
+    # "\u0000" is valid JSON, but PostgreSQL stores no NUL in text
+    console, _connected, _code = await console_for(world["olga"].user)
+    await console.receive_json_from(timeout=5)
+    request_id = world["mine"].pk
+    await console.send_json_to({"type": "accept", "request": request_id})
+    await receive_until(console, lambda frame: frame["type"] == "request_changed")
+    before = await message_count()
+    # when
+    await console.send_to(
+        text_data=f'{{"type":"message","request":{request_id},"client_msg_id":"o7",'
+        '"text":"a\\u0000b"}'
+    )
+    error = await receive_until(console, lambda frame: frame["type"] == "error")
+    # then: refused like a lone surrogate, not a database error closing the socket
+    assert (error[-1]["code"], error[-1].get("client_msg_id")) == ("refused", "o7")
+    assert "NUL character" in error[-1]["detail"]
+    assert await message_count() == before
+    assert await request_statuses() == ["accepted", "pending"]
+    await assert_still_serving(console)
+    await console.disconnect()
+
+
 # --- 3: stored text that cannot be encoded ----------------------------------------
 
 
@@ -390,6 +413,7 @@ def sample_events(request: Request) -> dict[str, dict]:
         "console.inbox": {
             "type": "console.inbox",
             "request": request.pk,
+            "chat_id": request.chat_id,
             "dialog_id": 0,
             "message": message_payload(message),
         },

@@ -5,6 +5,7 @@ snapshot, and the watched dialog's messages delivered once."""
 import pytest
 from asgiref.sync import sync_to_async
 
+from chats.realtime import user_access_changed_publish
 from chats.services import dialog_receive_client_message
 from handoff.services import request_accept, request_open
 from tests.chats.factories import ChatFactory, DialogFactory
@@ -121,3 +122,49 @@ async def test_the_snapshot_counts_unread_and_watching_reads(world):
     ivan, items = await snapshot_of(world["ivan"].user)
     assert items[world["waiting"].pk]["unread"] == 2
     await ivan.disconnect()
+
+
+def owner_of_two_chats():
+    chat, kept = ChatFactory(), ChatFactory()
+    ivan = ManagerFactory(display_name="Ivan", chats=[chat, kept])
+    request = request_open(
+        dialog=DialogFactory(client__chat=chat, client__name="Bob"), reason="api"
+    )
+    request_accept(request=request, operator=ivan)
+    marker = request_open(dialog=DialogFactory(client__chat=kept), reason="api")
+    return ivan, request, chat, marker
+
+
+def chat_taken_away(manager, chat):
+    manager.chats.remove(chat)
+    user_access_changed_publish(user_id=manager.user_id)  # as the admin does
+
+
+async def test_an_owner_whose_chat_was_taken_away_gets_no_more_of_its_messages():
+    ivan, request, chat, marker = await sync_to_async(owner_of_two_chats)()
+    console, _items = await snapshot_of(ivan.user)
+    # given: the admin takes the chat of Ivan's accepted request away (a fresh list without it)
+    await sync_to_async(chat_taken_away)(ivan, chat)
+    frames = await receive_until(console, lambda frame: frame["type"] == "requests")
+    assert request.pk not in [item["id"] for item in frames[-1]["items"]]
+    # when: its visitor writes, then a visitor of a chat Ivan still serves
+    await sync_to_async(write)(request, "secret of another chat", "x-1")
+    await sync_to_async(write)(marker, "marker", "m-1")
+    frames = await receive_until(
+        console, lambda frame: frame["type"] == "inbox" and frame["message"]["preview"] == "marker"
+    )
+    # then: only the marker
+    assert [frame["request"] for frame in frames if frame["type"] == "inbox"] == [marker.pk]
+    await console.disconnect()
+
+
+async def test_the_snapshot_names_the_last_message_each_row_counted(world):
+    await sync_to_async(write)(world["waiting"], "one", "s-1")
+    await sync_to_async(write)(world["waiting"], "two", "s-2")
+    olga, items = await snapshot_of(world["olga"].user)
+    # then: an inbox event of a message up to this sequence is one the row has counted
+    last = await sync_to_async(
+        lambda: world["waiting"].dialog.messages.order_by("sequence").last()
+    )()
+    assert (items[world["waiting"].pk]["last_sequence"], last.text) == (last.sequence, "two")
+    await olga.disconnect()
