@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -80,11 +81,22 @@ def value_has_lone_surrogate(value: object) -> bool:
     """True when any string in `value` (a string, or JSON-like data: dict keys and
     values, list and tuple items, however deeply nested) holds a lone surrogate.
     Iterative, so no nesting can exhaust the stack; other types are ignored."""
+    return _any_string(value, text_has_lone_surrogate)
+
+
+def value_has_nul(value: object) -> bool:
+    """True when any string in `value` (walked like value_has_lone_surrogate) holds
+    U+0000: PostgreSQL stores no NUL in text or jsonb ("\\u0000 cannot be converted to
+    text", "A string literal cannot contain NUL"), so such text must never reach it."""
+    return _any_string(value, lambda text: "\x00" in text)
+
+
+def _any_string(value: object, test: Callable[[str], bool]) -> bool:
     pending = [value]
     while pending:
         item = pending.pop()
         if isinstance(item, str):
-            if text_has_lone_surrogate(item):
+            if test(item):
                 return True
         elif isinstance(item, dict):
             pending.extend(item.keys())
@@ -95,11 +107,16 @@ def value_has_lone_surrogate(value: object) -> bool:
 
 
 def validate_encodable(value: object) -> None:
-    """Refuse a string or JSON-like value holding a lone surrogate anywhere (keys too):
-    ValidationError with code "unencodable"."""
+    """Refuse a string or JSON-like value holding a lone surrogate or a NUL anywhere
+    (keys too): ValidationError with code "unencodable"."""
     if value_has_lone_surrogate(value):
         raise ValidationError(
             _("The text contains characters that cannot be encoded (a lone surrogate)."),
+            code="unencodable",
+        )
+    if value_has_nul(value):
+        raise ValidationError(
+            _("The text contains a NUL character (U+0000), which cannot be stored."),
             code="unencodable",
         )
 

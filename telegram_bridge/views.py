@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import time
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import RequestDataTooBig
@@ -34,30 +35,59 @@ logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 
-# webhook key -> (bot id, secret); neither ever changes for a bot, so once read they
-# are kept for the process's life (a deleted bot's key is dropped when its INSERT fails)
-_webhook_bots: dict[str, tuple[int, str]] = {}
+# webhook key -> (bot id, secret, when this process read them). A secret changed in the
+# database (rotated after a leak) is read again at once when a request brings another
+# one, and in any case SECRET_RECHECK seconds after the last read, so a process accepts
+# a replaced secret (or a replaced key) for at most that long. A deleted bot's entry is
+# dropped when it is read again or when its INSERT fails.
+SECRET_RECHECK = 60.0
+_webhook_bots: dict[str, tuple[int, str, float]] = {}
+_clock = time.monotonic  # tests move it forward
 
 
-async def _webhook_bot(webhook_key: str) -> tuple[int, str] | None:
-    known = _webhook_bots.get(webhook_key)
-    if known is None:
-        bot = await sync_to_async(selectors.bot_for_webhook)(webhook_key=webhook_key)
-        if bot is None:
-            return None
-        known = _webhook_bots[webhook_key] = (bot.pk, bot.webhook_secret)
+async def _bot_read(webhook_key: str) -> tuple[int, str, float] | None:
+    """The bot's id and secret as the database holds them now, kept for the next request."""
+    bot = await sync_to_async(_housekept)(selectors.bot_for_webhook, webhook_key=webhook_key)
+    if bot is None:
+        _webhook_bots.pop(webhook_key, None)
+        return None
+    known = _webhook_bots[webhook_key] = (bot.pk, bot.webhook_secret, _clock())
     return known
 
 
-def _update_insert(**kwargs) -> bool:
-    """update_insert on the database thread, with the connection housekeeping Django's
+def _secret_matches(secret: str, bot_secret: str) -> bool:
+    return hmac.compare_digest(secret.encode(), bot_secret.encode())
+
+
+async def _webhook_bot(webhook_key: str, secret: str) -> tuple[int, bool] | None:
+    """(bot id, whether `secret` is its secret), or None for an unknown key. The database
+    is asked only when this process has not read the bot for SECRET_RECHECK seconds or
+    the secret does not match what it read: a good request costs no query here."""
+    known = _webhook_bots.get(webhook_key)
+    fresh = known is None or _clock() - known[2] > SECRET_RECHECK
+    if fresh:
+        known = await _bot_read(webhook_key)
+        if known is None:
+            return None
+    if _secret_matches(secret, known[1]):
+        return known[0], True
+    if not fresh:
+        # the secret may have been changed since this process read it: ask once
+        known = await _bot_read(webhook_key)
+        if known is None:
+            return None
+    return known[0], _secret_matches(secret, known[1])
+
+
+def _housekept(function, **kwargs):
+    """`function` on the database thread, with the connection housekeeping Django's
     request signals do (close_old_connections before and after), except inside a
     transaction someone else holds (the test client's)."""
     connection = connections[router.db_for_write(TelegramUpdate)]
     if not connection.in_atomic_block:
         close_old_connections()
     try:
-        return update_insert(**kwargs)
+        return function(**kwargs)
     finally:
         if not connection.in_atomic_block:
             close_old_connections()
@@ -65,15 +95,16 @@ def _update_insert(**kwargs) -> bool:
 
 async def webhook_answer(*, webhook_key: str, secret: str, body: bytes | None) -> tuple[int, dict]:
     """(status, JSON answer) for one POST to the webhook; `body` is None when it was over
-    DATA_UPLOAD_MAX_MEMORY_SIZE. A good new update costs one INSERT (and, the first time
-    a process sees the bot, the SELECT of its secret); everything else is refused before
-    the database is asked."""
-    known = await _webhook_bot(webhook_key)
+    DATA_UPLOAD_MAX_MEMORY_SIZE. A good new update, and a replay, costs one INSERT (and
+    the SELECT of the bot's secret the first time a process sees the bot and every
+    SECRET_RECHECK seconds after); a wrong secret costs that SELECT (the secret may have
+    been changed), garbage with the right secret nothing."""
+    known = await _webhook_bot(webhook_key, secret)
     if known is None:
         logger.warning("Telegram webhook for an unknown bot")
         return 404, {"ok": False, "error": "unknown bot"}
-    bot_id, bot_secret = known
-    if not hmac.compare_digest(secret.encode(), bot_secret.encode()):
+    bot_id, secret_matches = known
+    if not secret_matches:
         logger.warning("Telegram webhook with a wrong secret for bot %s", bot_id)
         return 403, {"ok": False, "error": "forbidden"}
     try:
@@ -87,8 +118,8 @@ async def webhook_answer(*, webhook_key: str, secret: str, body: bytes | None) -
         detail = str(error) if isinstance(error, MalformedUpdate) else "the body is not JSON"
         return 400, {"ok": False, "error": detail}
     try:
-        created = await sync_to_async(_update_insert)(
-            bot_id=bot_id, update_id=update_id, chat_id=chat_id, payload=payload
+        created = await sync_to_async(_housekept)(
+            update_insert, bot_id=bot_id, update_id=update_id, chat_id=chat_id, payload=payload
         )
     except IntegrityError:  # the bot was deleted since this process read its secret
         _webhook_bots.pop(webhook_key, None)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from telegram import Update
 
 from chats.realtime import collecting_events, group_send_now
-from chats.validators import value_has_lone_surrogate
+from chats.validators import value_has_lone_surrogate, value_has_nul
 from telegram_bridge.handlers import update_acknowledge, update_route
 from telegram_bridge.models import TelegramBot, TelegramChat, TelegramUpdate, UpdateState
 from telegram_bridge.runtime import telegram_runtime
@@ -90,6 +90,9 @@ def update_parse(payload: object) -> tuple[int, int | None]:
     # one character, so only a lone half is left as a surrogate)
     if value_has_lone_surrogate(payload):
         raise MalformedUpdate("the update holds text that is not valid Unicode (a lone surrogate)")
+    # "\u0000" is valid JSON, but PostgreSQL's jsonb cannot hold it (DataError)
+    if value_has_nul(payload):
+        raise MalformedUpdate("the update holds a NUL character (U+0000), which cannot be stored")
     return update_id, chat_id
 
 

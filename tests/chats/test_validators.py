@@ -5,7 +5,12 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from chats.validators import validate_avatar, validate_colour
+from chats.validators import (
+    validate_avatar,
+    validate_colour,
+    validate_encodable,
+    value_has_nul,
+)
 from tests.chats.factories import ChatFactory
 
 
@@ -107,3 +112,30 @@ def test_chat_full_clean_reports_every_bad_setting_and_saves_nothing():
         "bot_avatar",
     }
     assert chat.pk is None
+
+
+# --- NUL (U+0000): valid JSON and Python text, but PostgreSQL stores none -------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("plain", False),
+        ("a\x00b", True),
+        ("a\\u0000b", False),  # a backslash and "u0000" are text like any other
+        ({"ok": ["fine", {"deep": "x\x00"}]}, True),
+        ({"key\x00": "value"}, True),  # keys count too
+        (("tuple", "\x00"), True),
+        ({"number": 0, "none": None}, False),
+    ],
+)
+def test_value_has_nul_walks_strings_and_keys(value, expected):
+    assert value_has_nul(value) is expected
+
+
+def test_validate_encodable_refuses_a_nul_anywhere_as_unencodable():
+    with pytest.raises(ValidationError) as refusal:
+        validate_encodable(["fine", [{"attachments": [{"name": "x\x00y"}]}]])
+    assert refusal.value.code == "unencodable"
+    assert "NUL character" in refusal.value.messages[0]
+    validate_encodable(["fine", {"a": "b"}, "\N{GRINNING FACE}"])  # and nothing else

@@ -106,6 +106,36 @@ async def test_lone_surrogates_are_invalid_and_nothing_is_stored(chat, raw, clie
     await communicator.disconnect()
 
 
+# "\u0000" is valid JSON, but PostgreSQL stores no NUL in text or jsonb
+NUL = "a\\u0000b"
+
+
+@pytest.mark.parametrize(
+    ("raw", "client_msg_id"),
+    [
+        (f'{{"type":"message","client_msg_id":"c9","text":"{NUL}"}}', "c9"),
+        (f'{{"type":"page","url":"https://example.com/","title":"{NUL}"}}', None),
+        (f'{{"type":"page","url":"https://example.com/{NUL}","title":"t"}}', None),
+    ],
+    ids=["message", "page-title", "page-address"],
+)
+async def test_a_nul_in_stored_text_is_invalid_and_nothing_is_stored(chat, raw, client_msg_id):  # noqa: F811
+    communicator, _connected = await open_socket(chat.public_key)
+    await hello(communicator, visitor_token_issue(public_key=chat.public_key))
+    await communicator.receive_json_from(timeout=5)  # greeting
+    before = await stored_counts()
+    # when
+    await communicator.send_to(text_data=raw)
+    error = await communicator.receive_json_from(timeout=5)
+    # then: refused like a lone surrogate, not a database error closing the socket
+    assert (error["type"], error["code"]) == ("error", "invalid")
+    assert error.get("client_msg_id") == client_msg_id
+    assert "NUL character" in error["detail"]
+    assert await stored_counts() == before
+    await assert_still_serving(communicator)
+    await communicator.disconnect()
+
+
 async def test_a_lone_surrogate_before_hello_is_invalid_too(chat):  # noqa: F811
     communicator, _connected = await open_socket(chat.public_key)
     await communicator.send_to(text_data=f'{{"type":"hello","token":"{LONE}"}}')

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from chats.enums import AuthorKind, ScriptKind
 from chats.models import Message
-from telegram_bridge.models import TelegramBot, TelegramChat, TelegramUpdate
+from telegram_bridge.models import TelegramBot, TelegramChat, TelegramUpdate, new_webhook_secret
 from telegram_bridge.services import sweep
 from telegram_bridge.services.updates import stale_updates, updates_process
 from tests.chats.factories import ChatFactory, ScriptFactory, StepFactory
@@ -110,6 +110,22 @@ def test_another_bots_secret_is_forbidden(client, bot):
 
     assert response.status_code == 403
     assert not TelegramUpdate.objects.exists()
+
+
+def test_a_secret_changed_in_the_database_is_the_one_accepted_at_once(client, bot):
+    # given this process has read the secret, and then it is changed (rotated after a leak)
+    post_update(client, bot, text_update(10, user_id=CLIENT, text="warm"), bot.webhook_secret)
+    old_secret, new_secret = bot.webhook_secret, new_webhook_secret()
+    TelegramBot.objects.filter(pk=bot.pk).update(webhook_secret=new_secret)
+    # when Telegram, after set_webhook, sends the new one
+    with CaptureQueriesContext(connection) as queries:
+        response = post_update(client, bot, text_update(11, user_id=CLIENT, text="new"), new_secret)
+    # then it is read again once and accepted, and the old one is refused from then on
+    assert response.json() == {"ok": True, "duplicate": False}
+    assert [query["sql"].split()[0] for query in queries] == ["SELECT", "INSERT"]
+    old = post_update(client, bot, text_update(12, user_id=CLIENT, text="old"), old_secret)
+    assert old.status_code == 403
+    assert set(TelegramUpdate.objects.values_list("update_id", flat=True)) == {10, 11}
 
 
 def test_missing_secret_header_is_forbidden(client, bot):
@@ -275,6 +291,45 @@ def test_a_lone_surrogate_anywhere_is_refused_and_stores_nothing(client, bot, bo
     assert "malformed Telegram update refused" in caplog.text
     assert not TelegramUpdate.objects.exists()
     assert not TelegramChat.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"update_id": 10, "message": {"message_id": 1, "date": 1, "text": "a\\u0000b",'
+        ' "chat": {"id": 501, "type": "private"}}}',
+        '{"update_id": 10, "message": {"message_id": 1, "date": 1, "text": "hi",'
+        ' "from": {"id": 501, "is_bot": false, "first_name": "\\u0000"},'
+        ' "chat": {"id": 501, "type": "private"}}}',
+        '{"update_id": 10, "a\\u0000": 1}',
+    ],
+    ids=["message-text", "user-name", "key"],
+)
+def test_a_nul_anywhere_is_refused_and_stores_nothing(client, bot, body, caplog):
+    # valid JSON, but PostgreSQL's jsonb cannot hold U+0000: refused, never a 500
+    response = post_update(client, bot, body, bot.webhook_secret)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "ok": False,
+        "error": "the update holds a NUL character (U+0000), which cannot be stored",
+    }
+    assert "malformed Telegram update refused" in caplog.text
+    assert not TelegramUpdate.objects.exists()
+    assert not TelegramChat.objects.exists()
+
+
+def test_a_backslash_u0000_written_as_text_is_stored(client, bot):
+    # the six characters \u0000 (an escaped backslash) are text like any other
+    body = (
+        '{"update_id": 10, "message": {"message_id": 1, "date": 1, "text": "a\\\\u0000b",'
+        ' "chat": {"id": 501, "type": "private"}}}'
+    )
+
+    response = post_update(client, bot, body, bot.webhook_secret)
+
+    assert response.status_code == 200
+    assert TelegramUpdate.objects.get().payload["message"]["text"] == "a\\u0000b"
 
 
 def test_a_surrogate_pair_is_an_emoji_and_is_stored(client, bot):
