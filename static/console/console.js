@@ -34,10 +34,15 @@ let selected = Number(root.dataset.selected) || null;
 let lastSequence = 0;
 const baseTitle = document.title;
 // inbox messages of requests this page does not list yet (a message's event may come
-// just before its request's): applied when the request arrives
+// just before its request's): applied when the request arrives. Bounded: at most
+// EARLY_REQUESTS requests (the oldest dropped first), EARLY_MESSAGES each, and emptied
+// by every snapshot (which counts what was stored before it)
 const early = new Map();
-// the inbox facts of a list row; a request_changed frame carries none, so they are kept
-const INBOX_FIELDS = ["unread", "preview", "preview_author", "last_message_at", "waiting_since"];
+const EARLY_REQUESTS = 50;
+const EARLY_MESSAGES = 20;
+// the inbox facts of a list row; a request_changed frame carries none, so they are kept.
+// last_sequence: the last message counted in the row (an event may come twice)
+const INBOX_FIELDS = ["unread", "preview", "preview_author", "last_message_at", "waiting_since", "last_sequence"];
 const PREVIEW_CHARS = 120;
 
 
@@ -188,8 +193,12 @@ function listItem(request) {
 }
 
 // a message of a listed request (an inbox entry, or a message of the watched dialog):
-// its row's preview, unread count and waiting time
+// its row's preview, unread count and waiting time. Each message once, by its
+// sequence: the channel layer may deliver an event twice (a retried publish), and an
+// event may come after the snapshot that already counted its message
 function inboxApply(request, message) {
+  if (message.sequence <= (request.last_sequence || 0)) return;
+  request.last_sequence = message.sequence;
   const attachments = Array.isArray(message.attachments) ? message.attachments : [];
   const preview = "preview" in message ? message.preview : message.text || (attachments[0] && attachments[0].kind);
   request.preview = (preview || "").slice(0, PREVIEW_CHARS);
@@ -413,6 +422,7 @@ function handle(frame) {
       ready = true;
       me = frame.me;
       requests.clear();
+      early.clear();
       for (const request of frame.items) requests.set(request.id, request);
       if (selected && requests.has(selected)) requests.get(selected).unread = 0;
       if (selected && !requests.has(selected)) unavailable();
@@ -428,12 +438,15 @@ function handle(frame) {
       if (frame.request.id === selected) renderDetail();
       break;
     }
-    case "watching":
-      requestMerge(frame.request);
+    case "watching": {
+      // its last_sequence is the dialog's, not what this row has counted: keep the row's
+      const { last_sequence: _dialogLast, ...summary } = frame.request;
+      requestMerge(summary);
       requests.get(frame.request.id).unread = 0;
       renderDetail();
       renderLists();
       break;
+    }
     case "message": {
       const fresh = frame.message.sequence > lastSequence;
       renderMessage(frame.message);
@@ -452,7 +465,9 @@ function handle(frame) {
       } else {
         const waiting = early.get(frame.request) || [];
         waiting.push(frame.message);
-        early.set(frame.request, waiting.slice(-20));
+        early.delete(frame.request);
+        early.set(frame.request, waiting.slice(-EARLY_MESSAGES));
+        if (early.size > EARLY_REQUESTS) early.delete(early.keys().next().value);
       }
       break;
     }

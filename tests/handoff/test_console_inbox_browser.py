@@ -7,13 +7,25 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connections
 from playwright.sync_api import expect
 
 from chats.enums import Messenger
 from chats.models import Chat
+from chats.realtime import user_access_changed_publish
 from chats.services import dialog_receive_client_message, dialog_start_or_resume
+from handoff.models import Request
+from handoff.realtime import (
+    CONSOLE_INBOX,
+    CONSOLE_REQUEST,
+    console_chat_group,
+    inbox_entry,
+    request_summary,
+)
 from handoff.services import request_open
 from tests.handoff.test_console_browser import operator_logs_in
 
@@ -95,3 +107,79 @@ def test_unread_counts_and_previews_update_live_and_opening_reads(daphne_server,
     expect(row(page, ann_request).locator(".preview")).to_have_text("Order 42.")
     expect(row(page, ann_request).locator(".unread")).to_have_count(0)
     expect(row(page, bob_request).locator(".unread")).to_have_count(0)
+
+
+def published(group: str, event: dict) -> None:
+    """Send an event through the real channel layer, as another process would."""
+    in_another_thread(lambda: async_to_sync(get_channel_layer().group_send)(group, event))
+
+
+def inbox_event(request_id: int, chat_id: int, message: dict) -> dict:
+    return {
+        "type": CONSOLE_INBOX,
+        "request": request_id,
+        "chat_id": chat_id,
+        "dialog_id": 0,
+        "message": message,
+    }
+
+
+def test_an_inbox_event_delivered_twice_is_counted_once(daphne_server, new_page):
+    # given: Ann and Bob wait, and Ann has written once
+    call_command("load_demo")
+    chat = Chat.objects.get(public_key="demo")
+    ann_request, ann = in_another_thread(lambda: visitor_asks_for_a_human(chat, "Ann Twice"))
+    bob_request, bob = in_another_thread(lambda: visitor_asks_for_a_human(chat, "Bob Twice"))
+    page = new_page()
+    operator_logs_in(page, daphne_server)
+    visitor_writes(ann, "Where is my parcel?", 11)
+    expect(row(page, ann_request).locator(".unread")).to_have_text("1")
+    # when: the channel layer delivers the event of Ann's message again (a retried
+    # publish), then Bob writes (after it in the same group)
+    message = ann.messages.order_by("sequence").last()
+    published(console_chat_group(chat.pk), inbox_event(ann_request, chat.pk, inbox_entry(message)))
+    visitor_writes(bob, "Hello?", 12)
+    # then: Bob's message is shown, and Ann's still counts once
+    expect(row(page, bob_request).locator(".unread")).to_have_text("1")
+    expect(row(page, ann_request).locator(".unread")).to_have_text("1")
+    expect(row(page, ann_request).locator(".preview")).to_have_text("Where is my parcel?")
+
+
+def made_up_request(template: Request, request_id: int) -> dict:
+    """A pending request's summary under another id: one this page has not listed."""
+    summary = request_summary(Request.objects.get(pk=template.pk))
+    summary.update(id=request_id, client=f"Visitor {request_id}")
+    return {"type": CONSOLE_REQUEST, "request": summary}
+
+
+def test_inbox_events_of_unlisted_requests_are_kept_bounded(daphne_server, new_page):
+    # given: the operator's console, one waiting request to copy summaries from
+    call_command("load_demo")
+    chat = Chat.objects.get(public_key="demo")
+    template_id, _dialog = in_another_thread(lambda: visitor_asks_for_a_human(chat, "Template"))
+    template = Request.objects.get(pk=template_id)
+    page = new_page()
+    operator_logs_in(page, daphne_server)
+    expect(row(page, template_id)).to_have_count(1)
+    first = 10**6
+    message = {"sequence": 1, "author_kind": "client", "preview": "early", "created_at": ""}
+    group = console_chat_group(chat.pk)
+    # when: messages of 51 requests not listed yet come before their requests
+    for request_id in range(first, first + 51):
+        published(group, inbox_event(request_id, chat.pk, message))
+    # then: the oldest was let go, the latest is applied when its request arrives
+    published(group, made_up_request(template, first))
+    published(group, made_up_request(template, first + 50))
+    expect(row(page, first + 50).locator(".unread")).to_have_text("1")
+    expect(row(page, first)).to_have_count(1)
+    expect(row(page, first).locator(".unread")).to_have_count(0)
+    # when: a message of an unlisted request comes, then a fresh list (which counts
+    # what was stored before it), then the request
+    published(group, inbox_event(first + 60, chat.pk, message))
+    operator = get_user_model().objects.get(username="operator")
+    in_another_thread(lambda: user_access_changed_publish(user_id=operator.pk))
+    expect(row(page, first)).to_have_count(0)  # the fresh list has no made-up request
+    published(group, made_up_request(template, first + 60))
+    # then: the message kept from before the list is not counted
+    expect(row(page, first + 60)).to_have_count(1)
+    expect(row(page, first + 60).locator(".unread")).to_have_count(0)
