@@ -22,6 +22,10 @@ where
                   accept to the first of the error frame "already_taken" for it or a
                   "request_changed" frame showing it accepted by someone else (0 when
                   that frame came before the accept was even sent).
+The "# queue:" line before it compares the losers' notices of the first and the last
+tenth of the requests (in the order the accepts were sent) and gives the time the
+storm took per request: notices that grow along that order mean the requests were
+decided one after the other.
 
 Usage (from the repository root; with_postgres.sh sets DATABASE_URL):
     tests/with_postgres.sh sh -c \
@@ -402,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     owners: dict[int, int] = db["owners"]
     notice_ms: list[float] = []
+    notice_ms_of: dict[int, list[float]] = {}  # request -> its losers' notices
     unnoticed = 0
     winner_told = 0
     winner_refused = 0
@@ -416,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
             times = [t for t in (op.error_at.get(request_id), op.changed_at.get(request_id)) if t]
             if times:
                 notice_ms.append(max(0.0, min(times) - sent_at) * 1000)
+                notice_ms_of.setdefault(request_id, []).append(notice_ms[-1])
             else:
                 unnoticed += 1
     via_error = sum(
@@ -453,6 +459,19 @@ def main(argv: list[str] | None = None) -> int:
         f"{unnoticed} losers never told; winners: {winner_told} saw their own "
         f"request_changed, {winner_refused} were also refused; other errors "
         f"{dict(errors) or 'none'}; consoles closed early {dict(closed) or 'none'}"
+    )
+    # the accepts were sent request by request: how the notices grow along that order
+    # shows whether the requests were decided one after the other (a queue)
+    tenth = max(1, len(request_ids) // 10)
+    first = [ms for r in request_ids[:tenth] for ms in notice_ms_of.get(r, [])]
+    last = [ms for r in request_ids[-tenth:] for ms in notice_ms_of.get(r, [])]
+    settled_seconds = outcome.get("settled_seconds", math.nan)
+    print(
+        f"# queue: losers of the first {tenth} requests in sending order told at p50 "
+        f"{percentile(first, 50):.1f} ms, of the last {tenth} at p50 "
+        f"{percentile(last, 50):.1f} ms; {len(request_ids)} requests decided in "
+        f"{settled_seconds:.2f} s ({settled_seconds * 1000 / max(1, len(request_ids)):.1f} ms "
+        "a request)"
     )
     print(
         f"accept_storm: requests={len(request_ids) or args.requests} owners={db['exactly_one']} "
