@@ -16,7 +16,7 @@ from chats.enums import AuthorKind
 from chats.models import Dialog, Message
 from chats.normalise import normalise_email, normalise_phone
 from chats.services import client_rename, customer_bind, dialog_lock, message_post
-from chats.validators import text_has_lone_surrogate
+from chats.validators import text_has_lone_surrogate, value_has_nul
 from handoff.enums import FormFieldKind, RequestReason
 from handoff.models import DialogFormAnswers, FormField, Request
 from handoff.services.errors import FormInvalid, FormNotExpected
@@ -30,7 +30,7 @@ CONTACT_FORM = "contact_form"
 
 def _clean_answer(field: FormField, raw: object) -> str:
     value = raw.strip() if isinstance(raw, str) else ""
-    if text_has_lone_surrogate(value):
+    if text_has_lone_surrogate(value) or value_has_nul(value):
         raise ValueError(_("The answer contains characters that cannot be encoded."))
     if not value:
         if field.required:

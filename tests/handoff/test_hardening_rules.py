@@ -139,6 +139,18 @@ def test_a_form_answer_with_a_lone_surrogate_is_refused_naming_the_question(dial
     assert Request.objects.count() == 0
 
 
+def test_a_form_answer_with_a_nul_is_refused_naming_the_question(dialog, form):
+    # PostgreSQL stores no NUL: it must be refused before it reaches the database
+    request_open(dialog=dialog, reason="headset")
+    with pytest.raises(FormInvalid) as error:
+        handoff_form_submit(
+            dialog=dialog, answers=answers_of(form, name="Ann\x00", email="ann@example.com")
+        )
+    assert "Your name:" in str(error.value)
+    assert DialogFormAnswers.objects.count() == 0
+    assert Request.objects.count() == 0
+
+
 def test_a_single_form_answer_with_a_lone_surrogate_is_refused(dialog, form):
     with pytest.raises(FormInvalid):
         form_answer_check(dialog=dialog, field_id=form["name"].pk, raw=LONE)
