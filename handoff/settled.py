@@ -47,3 +47,9 @@ def settled_get(request_id: object) -> tuple[str, str | None] | None:
     if isinstance(request_id, bool) or not isinstance(request_id, int):
         return None
     return _settled.get(request_id)
+
+
+def settled_forget_all() -> None:
+    """Forget everything (the test suite: its flushed databases hand out ids again)."""
+    with _guard:
+        _settled.clear()

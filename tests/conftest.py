@@ -49,6 +49,15 @@ def daphne_server(django_db_setup, django_db_blocker, redis_url):
 
 
 @pytest.fixture(autouse=True)
+def _no_settled_requests_remembered():
+    """handoff.settled remembers request ids for the process's life; ids are never
+    reused in a real database, but the suite's flushed ones hand them out again."""
+    from handoff.settled import settled_forget_all
+
+    settled_forget_all()
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     """A test that renders a page in another language (LocaleMiddleware activates it
     on the test thread) must not leave it active for the next test."""

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from chats.enums import DialogStatus
 from chats.models import Dialog
-from handoff import services, settled
+from handoff import services
 from handoff.access import ConsoleSession
 from handoff.consumers import _checked
 from handoff.enums import RequestStatus
@@ -24,10 +24,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def desk():
-    # what this process remembers as settled is keyed by request id, and ids come
-    # again after other tests' flushes: start from nothing remembered
-    with settled._guard:
-        settled._settled.clear()
     chat = ChatFactory()
     olga = ManagerFactory(display_name="Olga", chats=[chat])
     client = Client()
