@@ -14,7 +14,13 @@ The live inbox: every message of a request the operator owns or may accept arriv
 as one console.inbox event per console (handoff.realtime), sent to the browser as an
 "inbox" frame for its list row. The watched dialog is streamed from the dialog's own
 group (every message, whoever wrote it, in sequence order); its inbox events are
-dropped here, so the browser gets each message once."""
+dropped here, so the browser gets each message once.
+
+A console streams a request's dialog only while the request may become or is its
+operator's: once another operator holds it (its console.request event, or this
+socket's accept refused as already taken) or this operator rejects it, the socket
+leaves the dialog's group, whatever the browser does next; a watch of such a request
+is refused."""
 
 from __future__ import annotations
 
@@ -114,6 +120,9 @@ class ConsoleConsumer(DialogStreamMixin, SocketConsumer):
         # requests' dialogs, from the summaries sent on this socket (never change)
         self.dialog_of: dict[int, int] = {}
         self.accepts: set[asyncio.Future] = set()
+        # requests this socket rejected: their messages are not its to see (the list
+        # leaves them out too)
+        self.rejected: set[int] = set()
         # join first, read second: a change committed in between rings this group
         await self.channel_layer.group_add(user_access_group(self.user_id), self.channel_name)
         await self.channel_layer.group_add(
@@ -141,6 +150,11 @@ class ConsoleConsumer(DialogStreamMixin, SocketConsumer):
             )
         self.stream_dialog_id = None
         self.watched = None
+
+    async def unwatch_request(self, request_id: int) -> None:
+        """Stop streaming this request's dialog, if it is the one watched."""
+        if self.watched is not None and self.watched["id"] == request_id:
+            await self.unwatch()
 
     async def dialog_group_leave(self) -> None:
         if self.in_dialog_group and self.stream_dialog_id is not None:
@@ -251,6 +265,8 @@ class ConsoleConsumer(DialogStreamMixin, SocketConsumer):
             await self.handle_watch(frame)
         elif isinstance(frame, Reject):
             await self.call(frame.request_id, services.request_reject)
+            self.rejected.add(frame.request_id)
+            await self.unwatch_request(frame.request_id)
             await self.send_snapshot()
         elif isinstance(frame, Close):
             await self.call(frame.request_id, _close_as_operator)
@@ -295,7 +311,15 @@ class ConsoleConsumer(DialogStreamMixin, SocketConsumer):
         waits for that outcome instead of queuing its own database call: in an accept
         storm the losers do not queue behind the winners on the one database thread.
         Only for a request this socket was shown (a refusal tells nothing new then)."""
-        request_id = frame.request_id
+        try:
+            await self.accept_request(frame.request_id)
+        except ConsoleFrameError as error:
+            if error.code == services.RequestAlreadyTaken.code:
+                # another operator has it: its conversation is not this console's
+                await self.unwatch_request(frame.request_id)
+            raise
+
+    async def accept_request(self, request_id: int) -> None:
         shown = request_id in self.dialog_of
         while shown:
             try:
@@ -347,6 +371,10 @@ class ConsoleConsumer(DialogStreamMixin, SocketConsumer):
         self.manager = manager
         if summary is None:
             raise ConsoleFrameError("not_found", "no such request", frame.request_id)
+        refusal = summary.pop("refusal")
+        if refusal is not None:
+            await self.unwatch()
+            raise ConsoleFrameError(refusal.code, str(refusal), frame.request_id)
         await self.unwatch()
         self.summaries_seen([summary])
         self.stream_dialog_id = summary["dialog_id"]
@@ -368,12 +396,16 @@ class ConsoleConsumer(DialogStreamMixin, SocketConsumer):
         summary = event["request"]
         settled_note(summary["id"], summary["status"], summary["operator"])
         self.summaries_seen([summary])
+        if self.manager is not None and _held_by_another(summary, self.manager.pk):
+            await self.unwatch_request(summary["id"])
         await self.send_json({"type": "request_changed", "request": summary})
 
     async def console_inbox(self, event: dict) -> None:
         if event.get("chat_id") not in self.chat_ids:
             # an owner's inbox follows them, not their chats: an accepted request of a
             # chat taken away from them since is no longer theirs to see
+            return
+        if event["request"] in self.rejected:
             return
         if event["dialog_id"] == self.stream_dialog_id:
             # the watched dialog's messages come from its own group (every message,
@@ -436,12 +468,25 @@ def _close_as_operator(*, operator: Manager, **kwargs: Any) -> Request:
     return services.request_close(actor=operator, reason=CloseReason.OPERATOR, **kwargs)
 
 
+def _held_by_another(summary: dict, manager_id: int) -> bool:
+    return summary["status"] == RequestStatus.ACCEPTED and summary["operator_id"] != manager_id
+
+
 def _watch_open(*, operator: Manager, request_id: int) -> dict | None:
-    """The request's summary with its dialog's last sequence, if the operator may see it."""
+    """The request's summary with its dialog's last sequence, if the operator may see
+    it, and under "refusal" why it may not be watched (None when it may): another
+    operator holds it, or this one rejected it."""
     try:
         request = selectors.request_get_for_manager(manager=operator, request_id=request_id)
     except Request.DoesNotExist:
         return None
     summary = request_summary(request)
     summary["last_sequence"] = request.dialog.last_sequence
+    summary["refusal"] = None
+    if _held_by_another(summary, operator.pk):
+        summary["refusal"] = services.RequestAlreadyTaken(request.status, summary["operator"])
+    elif request.status in Request.WAITING_STATUSES and selectors.request_rejected_by(
+        request=request, manager=operator
+    ):
+        summary["refusal"] = services.NotYourRequest("you rejected this request")
     return summary

@@ -81,9 +81,13 @@ def inbox_message_publish(*, request: Request, message: Message) -> None:
     """After commit, one event per recipient console for a message of an open request
     (the unread count, preview and waiting time of its inbox row come from it). Not for
     an operator's own replies: the console that sent one shows it from the watched
-    dialog, and the operator's other consoles on their next snapshot."""
+    dialog, and the operator's other consoles on their next snapshot.
+
+    Nor for a message older than the request (the visitor's "operator" that opened it,
+    published after the notice the opening posted): the snapshot counts a request's
+    visitor messages from its opening (handoff.selectors), and live does the same."""
     group = inbox_group(request)
-    if group is None:
+    if group is None or message.created_at < request.created_at:
         return
     group_send_after_commit(
         [

@@ -138,20 +138,23 @@ def _with_inbox(requests: list[Request], manager: Manager) -> list[Request]:
         author_kind=AuthorKind.CLIENT,
         created_at__gte=OuterRef("created_at"),
     )
-    last_operator = Subquery(
-        dialog_messages.filter(author_kind=AuthorKind.OPERATOR)
+    # a person's answer in this request: the last operator message since it opened
+    answered = Subquery(
+        dialog_messages.filter(
+            author_kind=AuthorKind.OPERATOR, created_at__gte=OuterRef("created_at")
+        )
         .order_by("-sequence")
         .values("sequence")[:1]
     )
     unanswered = Message.objects.filter(
         dialog_id=OuterRef("dialog_id"),
         author_kind=AuthorKind.CLIENT,
-        created_at__gte=OuterRef("accepted_at"),
-        sequence__gt=Coalesce(last_operator, Value(0)),
+        sequence__gt=OuterRef("answered_sequence"),
     ).order_by("sequence")
     annotated = {
         row["pk"]: row
         for row in Request.objects.filter(pk__in=[request.pk for request in requests])
+        .annotate(answered_sequence=answered)
         .annotate(
             last_sequence=Subquery(last.values("sequence")[:1]),
             preview_text=Subquery(last.values("text")[:1]),
@@ -176,6 +179,7 @@ def _with_inbox(requests: list[Request], manager: Manager) -> list[Request]:
             "preview_author",
             "last_message_at",
             "unread",
+            "answered_sequence",
             "first_unanswered_at",
         )
     }
@@ -186,7 +190,9 @@ def _with_inbox(requests: list[Request], manager: Manager) -> list[Request]:
 
 def inbox_summary(request: Request) -> dict:
     """A request's list row: its summary and its inbox facts (unread visitor messages
-    since this operator last read it, the last message, since when the visitor waits).
+    since this operator last read it, the last message, since when the visitor waits:
+    from the request's opening until a person answers in it, then from their first
+    message after the last answer).
     last_sequence is the last message counted (read in the same statement as the
     count): the console counts an inbox event only for a later one, so an event that
     comes twice, or after the snapshot that counted it, is counted once."""
@@ -195,7 +201,13 @@ def inbox_summary(request: Request) -> dict:
     if request.status in Request.WAITING_STATUSES:
         waiting_since = request.created_at
     elif request.status == RequestStatus.ACCEPTED:
-        waiting_since = inbox.get("first_unanswered_at")
+        # the visitor waits from the opening until a person answers in this request
+        # (whoever accepted it, however late), then from their next message after the
+        # last answer; the console applies the same rule live and on a watch's replay
+        if inbox.get("answered_sequence") is None:
+            waiting_since = request.created_at
+        else:
+            waiting_since = inbox.get("first_unanswered_at")
     else:
         waiting_since = None
     last_at = inbox.get("last_message_at")
@@ -215,6 +227,12 @@ def request_get_for_manager(*, manager: Manager, request_id: object) -> Request:
     if isinstance(request_id, bool) or not isinstance(request_id, int):
         raise Request.DoesNotExist
     return _visible(manager).get(pk=request_id)
+
+
+def request_rejected_by(*, request: Request, manager: Manager) -> bool:
+    return Request.rejected_by.through.objects.filter(
+        request_id=request.pk, manager_id=manager.pk
+    ).exists()
 
 
 def served_chat_ids(*, manager: Manager) -> list[int]:
