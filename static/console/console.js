@@ -192,10 +192,20 @@ function listItem(request) {
   return item;
 }
 
+// the server's times are ISO 8601 in UTC with microseconds: compared as strings, so
+// a message stored within the millisecond before its request still counts as older
+function notBefore(time, since) {
+  return !time || !since || time >= since;
+}
+
 // a message of a listed request (an inbox entry, or a message of the watched dialog):
 // its row's preview, unread count and waiting time. Each message once, by its
 // sequence: the channel layer may deliver an event twice (a retried publish), and an
-// event may come after the snapshot that already counted its message
+// event may come after the snapshot that already counted its message; an older
+// message never replaces the preview of a later one. Unread and waiting follow the
+// server's rule: only the request's own messages count (not those before it opened,
+// which a watch replays), and the visitor waits from the opening until a person
+// answers, then from their next message
 function inboxApply(request, message) {
   if (message.sequence <= (request.last_sequence || 0)) return;
   request.last_sequence = message.sequence;
@@ -204,6 +214,7 @@ function inboxApply(request, message) {
   request.preview = (preview || "").slice(0, PREVIEW_CHARS);
   request.preview_author = message.author_kind;
   request.last_message_at = message.created_at;
+  if (!notBefore(message.created_at, request.created_at)) return;
   if (message.author_kind === "client") {
     if (request.id !== selected) request.unread = (request.unread || 0) + 1;
     if (!request.waiting_since) request.waiting_since = message.created_at;

@@ -5,6 +5,7 @@ and opening a conversation reads it, also after a reload."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -12,12 +13,14 @@ from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connections
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from chats.enums import Messenger
-from chats.models import Chat
+from chats.models import Chat, Message
 from chats.realtime import user_access_changed_publish
 from chats.services import dialog_receive_client_message, dialog_start_or_resume
+from distributor.models import Manager
 from handoff.models import Request
 from handoff.realtime import (
     CONSOLE_INBOX,
@@ -26,7 +29,7 @@ from handoff.realtime import (
     inbox_entry,
     request_summary,
 )
-from handoff.services import request_open
+from handoff.services import request_accept, request_open
 from tests.handoff.test_console_browser import operator_logs_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -183,3 +186,68 @@ def test_inbox_events_of_unlisted_requests_are_kept_bounded(daphne_server, new_p
     # then: the message kept from before the list is not counted
     expect(row(page, first + 60)).to_have_count(1)
     expect(row(page, first + 60).locator(".unread")).to_have_count(0)
+
+
+def test_an_older_message_neither_replaces_the_preview_nor_counts(daphne_server, new_page):
+    # given: Ann waits (her request's notice is the row's last message)
+    call_command("load_demo")
+    chat = Chat.objects.get(public_key="demo")
+    ann_request, ann = in_another_thread(lambda: visitor_asks_for_a_human(chat, "Ann Order"))
+    request = Request.objects.get(pk=ann_request)
+    page = new_page()
+    operator_logs_in(page, daphne_server)
+    last = ann.messages.order_by("sequence").last()
+    expect(row(page, ann_request).locator(".unread")).to_have_count(0)
+    group = console_chat_group(chat.pk)
+    before = (request.created_at - timedelta(seconds=1)).isoformat()
+    # when: a later notice, then the visitor's message that came before it (as the
+    # typed "operator" once did: the request's notice was published first)
+    notice = {
+        "sequence": last.sequence + 2,
+        "author_kind": "system",
+        "preview": "Please wait",
+        "created_at": request.created_at.isoformat(),
+    }
+    typed = {"sequence": last.sequence + 1, "author_kind": "client", "preview": "operator"}
+    published(group, inbox_event(ann_request, chat.pk, notice))
+    published(group, inbox_event(ann_request, chat.pk, {**typed, "created_at": before}))
+    # and a visitor message written before the request opened, but after the notice's
+    # sequence (no server sends one: the list counts none either)
+    older = {
+        "sequence": last.sequence + 3,
+        "author_kind": "client",
+        "preview": "before the request",
+        "created_at": before,
+    }
+    published(group, inbox_event(ann_request, chat.pk, older))
+    # then: the preview is the latest sequence's, and neither of the visitor's counts
+    expect(row(page, ann_request).locator(".preview")).to_have_text("before the request")
+    expect(row(page, ann_request).locator(".unread")).to_have_count(0)
+
+
+def test_an_accepted_request_not_answered_yet_waits_the_same_live_reloaded_and_opened(
+    daphne_server, new_page
+):
+    # given: Ann has waited five minutes and written while waiting; the operator's
+    # console lists her request
+    call_command("load_demo")
+    chat = Chat.objects.get(public_key="demo")
+    ann_request, ann = in_another_thread(lambda: visitor_asks_for_a_human(chat, "Ann Waits"))
+    visitor_writes(ann, "Hello? Anyone?", 21)
+    long_ago = timezone.now() - timedelta(seconds=330)
+    Request.objects.filter(pk=ann_request).update(created_at=long_ago)
+    Message.objects.filter(dialog=ann).update(created_at=long_ago)
+    page = new_page()
+    operator_logs_in(page, daphne_server)
+    expect(row(page, ann_request).locator(".waiting")).to_have_text("waiting 5 min")
+    # when: the operator accepts it (not answered yet)
+    operator = Manager.objects.get(user__username="operator")
+    in_another_thread(lambda: request_accept(request=ann_request, operator=operator))
+    # then: she still waits since she asked, live, after a reload and once opened
+    mine = page.locator(f'#list-mine li[data-request="{ann_request}"]')
+    expect(mine.locator(".waiting")).to_have_text("waiting 5 min")
+    page.reload()
+    expect(mine.locator(".waiting")).to_have_text("waiting 5 min")
+    mine.click()
+    expect(page.locator("#messages")).to_contain_text("Hello? Anyone?")
+    expect(mine.locator(".waiting")).to_have_text("waiting 5 min")
