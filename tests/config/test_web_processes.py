@@ -2,17 +2,14 @@
 the kernel hands each connection to one of them, and the channel layer carries a
 dialog between a visitor on one process and an operator on another."""
 
-import json
-
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.management import call_command
 from django.db import connection
 from websockets.asyncio.client import ClientConnection, connect
 
-from chats.visitor_tokens import visitor_token_issue
 from handoff.models import Request
-from tests.live_sockets import frames_until, is_text, operator_cookie
+from tests.live_sockets import operator_cookie, visitor_and_operator_talk
 from tests.servers import DaphneServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -62,39 +59,9 @@ async def test_a_visitor_and_an_operator_on_different_processes_of_one_port_talk
         operator_pid = two_processes.pid_serving(operator.local_address)
         visitor = await widget_on_another_process(two_processes, operator_pid)
         async with visitor:
-            await frames_until(operator, lambda f: f["type"] == "requests")
-            await visitor.send(
-                json.dumps({"type": "hello", "token": visitor_token_issue(public_key="demo")})
-            )
-            await frames_until(visitor, lambda f: f["type"] == "welcome")
-            # the visitor asks for a human on one process; the console on the other hears it
-            await visitor.send(json.dumps({"type": "handoff"}))
-            changed = await frames_until(operator, lambda f: f["type"] == "request_changed")
-            request_id = changed["request"]["id"]
-            await operator.send(json.dumps({"type": "watch", "request": request_id}))
-            await operator.send(json.dumps({"type": "accept", "request": request_id}))
-            await frames_until(visitor, is_text("Connected to Olga"))
-            await operator.send(
-                json.dumps(
-                    {
-                        "type": "message",
-                        "request": request_id,
-                        "client_msg_id": "op-1",
-                        "text": "Hello from the operator's process",
-                    }
-                )
-            )
-            await frames_until(visitor, is_text("Hello from the operator's process"))
-            await visitor.send(
-                json.dumps(
-                    {
-                        "type": "message",
-                        "client_msg_id": "v-1",
-                        "text": "Hello from the visitor's process",
-                    }
-                )
-            )
-            heard = await frames_until(operator, is_text("Hello from the visitor's process"))
+            # the visitor on one process, the console on the other
+            request_id, reply, heard = await visitor_and_operator_talk(visitor, operator)
+            assert reply["message"]["author_name"] == "Olga"
             assert heard["message"]["author_kind"] == "client"
     status = await sync_to_async(lambda: Request.objects.get(pk=request_id).status)()
     assert status == "accepted"
