@@ -39,7 +39,7 @@ UPDATE "chats_dialog"
 SET "last_sequence" = "last_sequence" + 1, "last_message_at" = %s{client_count}
 WHERE "id" = %s AND "status" <> %s{not_stored}
 RETURNING "last_sequence", "status", "client_message_count", "fallback_count",
-  "headset_revealed",
+  "headset_revealed", "chat_id", "messenger",
   (SELECT "scripts_version" FROM "chats_chat" WHERE "chats_chat"."id" = "chats_dialog"."chat_id"),
   (SELECT "name" FROM "chats_client" WHERE "chats_client"."id" = "chats_dialog"."client_id")
 """
@@ -121,6 +121,8 @@ def message_post(
     client's name; one INSERT stores the message. The caller's `dialog` is kept
     current. `dialog_locked=True`: the caller already holds the dialog's row lock in its
     open transaction and passes that fresh, locked instance; nothing reads it again.
+    A `Dialog(pk=...)` with nothing else read is enough: the UPDATE returns its chat_id
+    and messenger too (an outbound channel then reads what else it needs).
     """
     if author_kind == AuthorKind.CLIENT and not text.strip() and not attachments:
         raise ValidationError(_("A message needs text."), code="empty_message")
@@ -140,7 +142,8 @@ def message_post(
         row = cursor.fetchone()
         message = None
         if row is not None:
-            sequence, status, client_count, fallback_count, headset, bot_version, name = row
+            (sequence, status, client_count, fallback_count, headset, chat_id, messenger) = row[:7]
+            bot_version, name = row[7:]
             if client and not author_name:
                 # the client's name as it is now (a form may have named them since the
                 # caller read the client); messages stored before keep theirs
@@ -177,6 +180,8 @@ def message_post(
                 dialog.client_message_count = client_count
                 dialog.fallback_count = fallback_count
                 dialog.headset_revealed = bool(headset)
+                dialog.chat_id = chat_id
+                dialog.messenger = messenger
                 dialog.bot_version = bot_version
                 dialog_message_publish(message=message)
                 channel = outbound_channels.channel_for(dialog.messenger)

@@ -4,21 +4,23 @@ small number of statements (held by tests/handoff/test_message_path_queries.py).
 
 from __future__ import annotations
 
+import functools
+import uuid
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from chats.enums import AuthorKind
-from chats.models import Dialog, Message
-from chats.services import message_post
+from chats.models import Chat, Dialog, Message
+from chats.services import DialogClosed, message_post
 from distributor.models import Manager
 from handoff.enums import RequestStatus
-from handoff.models import ConversationRead, Request
+from handoff.models import ConversationRead, HandoffSettings, Request
 from handoff.realtime import inbox_message_publish
 from handoff.registries import operator_surfaces
 from handoff.services.errors import IllegalTransition, NotYourRequest
-from handoff.services.handoff_settings import settings_revision
+from handoff.services.handoff_settings import handoff_settings_for, settings_revision
 from handoff.services.lifecycle import request_lock, settings_of
 
 
@@ -42,6 +44,20 @@ def operator_message_post(
     locks); `visible_only` refuses a request of a chat the operator does not serve
     as Request.DoesNotExist."""
     now = now or timezone.now()
+    if isinstance(request, int) and dialog_id is not None:
+        try:
+            return _reply_plain(
+                request_id=request,
+                dialog_id=dialog_id,
+                operator=operator,
+                text=text,
+                client_msg_id=client_msg_id,
+                attachments=attachments,
+                visible_only=visible_only,
+                now=now,
+            )
+        except _NotPlain:
+            pass  # rolled back, nothing written: the full path below gives the answer
     with transaction.atomic():
         dialog, locked = request_lock(
             request, dialog_id=dialog_id, visible_to=operator if visible_only else None
@@ -68,6 +84,116 @@ def operator_message_post(
             locked.idle_deadline = now + timedelta(seconds=dialog.chat.operator_idle_seconds)
             locked.reply_deadline = now + timedelta(seconds=settings.reply_timeout_seconds)
             locked.save(update_fields=["idle_deadline", "reply_deadline"])
+    return message, created
+
+
+class _NotPlain(Exception):
+    """The console's reply is not the plain case (a resend, a closed dialog, a request
+    not this operator's to write in): its transaction is rolled back."""
+
+
+# The console's reply (an id with its dialog id) in raw SQL, the ORM's compiling being
+# most of its cost (issue 9): message_post's UPDATE locks the dialog, then this one
+# locks the request (the order request_lock keeps) and sets its deadlines, checking
+# that it is this operator's, accepted, in this dialog (and of a chat the operator
+# serves). The deadlines come from the chat's timings this process saw last; the
+# RETURNING tells whether they are still current (one more UPDATE when not).
+# SQLite >= 3.35 and PostgreSQL; the optional part is a fixed string, never input.
+REPLY_DEADLINES_SQL = """
+UPDATE "{request}" SET "idle_deadline" = %s, "reply_deadline" = %s
+WHERE "id" = %s AND "dialog_id" = %s AND "operator_id" = %s AND "status" = %s{served}
+RETURNING "chat_id",
+  (SELECT "{settings}"."revision" FROM "{settings}"
+   WHERE "{settings}"."chat_id" = "{request}"."chat_id"),
+  (SELECT "{chat}"."operator_idle_seconds" FROM "{chat}"
+   WHERE "{chat}"."id" = "{request}"."chat_id")
+"""
+SERVED_SQL = """ AND EXISTS (
+  SELECT 1 FROM "{through}" WHERE "{through}"."{served_chat}" = "{request}"."chat_id"
+  AND "{through}"."{served_manager}" = %s)"""
+
+# chat id -> (operator_idle_seconds, reply_timeout_seconds) as last read
+_reply_timings: dict[int, tuple[int, int]] = {}
+
+
+@functools.cache
+def _reply_deadlines_sql(*, served: bool) -> str:
+    through = Manager.chats.through._meta
+    names = {
+        "request": Request._meta.db_table,
+        "settings": HandoffSettings._meta.db_table,
+        "chat": Chat._meta.db_table,
+        "through": through.db_table,
+        "served_chat": through.get_field("chat").column,
+        "served_manager": through.get_field("manager").column,
+    }
+    return REPLY_DEADLINES_SQL.format(served=SERVED_SQL.format(**names) if served else "", **names)
+
+
+def _deadline_values(now: datetime, timings: tuple[int, int]) -> list:
+    idle_seconds, reply_seconds = timings
+    field = Request._meta.get_field("idle_deadline")
+    return [
+        field.get_db_prep_save(now + timedelta(seconds=idle_seconds), connection),
+        field.get_db_prep_save(now + timedelta(seconds=reply_seconds), connection),
+    ]
+
+
+def _reply_plain(
+    *,
+    request_id: int,
+    dialog_id: int,
+    operator: Manager,
+    text: str,
+    client_msg_id: str,
+    attachments: list[dict] | None,
+    visible_only: bool,
+    now: datetime,
+) -> tuple[Message, bool]:
+    """operator_message_post's plain case, written with no read: the dialog's UPDATE,
+    the message's INSERT and the request's UPDATE in one transaction. Anything else
+    raises _NotPlain with the transaction rolled back."""
+    with transaction.atomic():
+        dialog = Dialog(pk=dialog_id)
+        try:
+            message, created = message_post(
+                dialog=dialog,
+                author_kind=AuthorKind.OPERATOR,
+                author_name=operator.display_name,
+                text=text,
+                attachments=attachments,
+                client_msg_id=client_msg_id,
+            )
+        except DialogClosed:
+            raise _NotPlain from None
+        if not created:
+            raise _NotPlain
+        guess = _reply_timings.get(dialog.chat_id, (0, 0))
+        params = [
+            *_deadline_values(now, guess),
+            request_id,
+            dialog_id,
+            operator.pk,
+            RequestStatus.ACCEPTED.value,
+        ]
+        if visible_only:
+            params.append(operator.pk)
+        with connection.cursor() as cursor:
+            cursor.execute(_reply_deadlines_sql(served=visible_only), params)
+            row = cursor.fetchone()
+        if row is None:
+            raise _NotPlain  # rolls back the message
+        chat_id, revision, idle_seconds = row
+        settings = handoff_settings_for(
+            chat_id, revision=uuid.UUID(str(revision)) if revision is not None else None
+        )
+        timings = (idle_seconds, settings.reply_timeout_seconds)
+        if timings != guess or chat_id not in _reply_timings:
+            _reply_timings[chat_id] = timings
+            Request.objects.filter(pk=request_id).update(
+                idle_deadline=now + timedelta(seconds=idle_seconds),
+                reply_deadline=now + timedelta(seconds=settings.reply_timeout_seconds),
+            )
     return message, created
 
 

@@ -9,12 +9,15 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from chats.services import dialog_receive_client_message
+from chats.enums import DialogStatus
+from chats.services import DialogClosed, dialog_receive_client_message
 from handoff import services
 from handoff.access import ConsoleSession
 from handoff.consumers import _checked
+from handoff.enums import CloseReason
 from handoff.models import HandoffSettings, Request, WorkingPeriod
 from handoff.services import handoff_settings_for, request_accept, request_open
+from handoff.services.errors import IllegalTransition, NotYourRequest
 from tests.chats.factories import ChatFactory, DialogFactory
 from tests.distributor.factories import ManagerFactory
 
@@ -56,26 +59,44 @@ def statements(context, table: str) -> list[str]:
     return [query["sql"] for query in context.captured_queries if f'"{table}"' in query["sql"]]
 
 
-def test_an_operator_reply_costs_eight_statements_with_the_session_check(talk):
+def test_an_operator_reply_costs_six_statements_with_the_session_check(talk):
     reply(talk, "warm-up")
     # when
     with CaptureQueriesContext(connection) as context:
         _manager, (message, created) = reply(talk, "m-1")
-    # then: session+profile read, BEGIN, dialog lock, request lock (with the settings
-    # revision and the served check), dialog update, message insert, request update, COMMIT
+    # then: session+profile read, BEGIN, dialog update (its lock and the sequence),
+    # message insert, request update (its lock, the checks, the deadlines, returning the
+    # settings revision), COMMIT: no locking read, nothing compiled by the ORM
     assert created
-    assert len(context.captured_queries) == 8, [q["sql"][:80] for q in context]
+    assert len(context.captured_queries) == 6, [q["sql"][:80] for q in context]
     assert len(statements(context, "django_session")) == 1
-    assert statements(context, "handoff_handoffsettings") == [
-        statements(context, "handoff_request")[0]
-    ]
-    assert (
-        len([sql for sql in statements(context, "chats_dialog") if sql.startswith("SELECT")]) == 1
-    )
-    # the chat comes with the dialog's lock, not lazily
+    assert statements(context, "handoff_handoffsettings") == statements(context, "handoff_request")
+    assert [sql.lstrip()[:6] for sql in statements(context, "handoff_request")] == ["UPDATE"]
+    assert [sql for sql in statements(context, "chats_dialog") if sql.startswith("SELECT")] == []
     assert [
         sql for sql in statements(context, "chats_chat") if sql.startswith('SELECT "chats_chat"')
     ] == []
+    request = Request.objects.get(pk=talk["request"].pk)
+    settings = handoff_settings_for(request.chat_id)
+    chat = talk["dialog"].chat
+    assert (request.reply_deadline - message.created_at).total_seconds() == pytest.approx(
+        settings.reply_timeout_seconds, abs=1
+    )
+    assert (request.idle_deadline - message.created_at).total_seconds() == pytest.approx(
+        chat.operator_idle_seconds, abs=1
+    )
+
+
+def test_a_chat_idle_time_changed_reaches_the_next_reply_at_once(talk):
+    reply(talk, "m-1")
+    chat = talk["dialog"].chat
+    chat.operator_idle_seconds = 11
+    chat.save(update_fields=["operator_idle_seconds"])
+    # when
+    _manager, (message, _created) = reply(talk, "m-2")
+    # then
+    request = Request.objects.get(pk=talk["request"].pk)
+    assert (request.idle_deadline - message.created_at).total_seconds() == pytest.approx(11, abs=1)
 
 
 def test_a_visitor_message_in_an_accepted_request_costs_handoff_two_statements(talk):
@@ -129,3 +150,91 @@ def test_a_session_whose_data_changed_is_checked_in_full(talk):
     # then: the full check found no login, and nothing was written
     assert getattr(ended.value, "code", None) == 4401
     assert not talk["dialog"].messages.filter(client_msg_id="m-late").exists()
+
+
+# --- the console's path (an id with its dialog id) refuses as the full path does ---
+
+
+def post_by_id(talk, operator, client_msg_id: str, **kwargs):
+    return services.operator_message_post(
+        request=talk["request"].pk,
+        dialog_id=kwargs.pop("dialog_id", talk["dialog"].pk),
+        operator=operator,
+        text="hello",
+        client_msg_id=client_msg_id,
+        visible_only=True,
+        **kwargs,
+    )
+
+
+def written(talk) -> tuple:
+    dialog = talk["dialog"].__class__.objects.get(pk=talk["dialog"].pk)
+    request = Request.objects.get(pk=talk["request"].pk)
+    return (
+        dialog.last_sequence,
+        dialog.messages.count(),
+        request.idle_deadline,
+        request.reply_deadline,
+    )
+
+
+def test_by_id_a_resend_after_the_request_closed_returns_the_stored_reply(talk):
+    stored, created = post_by_id(talk, talk["olga"], "m-1")
+    assert created
+    services.request_close(request=talk["request"], reason=CloseReason.CLIENT)
+    before = written(talk)
+    # when
+    resent, created = post_by_id(talk, talk["olga"], "m-1")
+    # then
+    assert (resent.pk, created) == (stored.pk, False)
+    assert written(talk) == before
+
+
+def test_by_id_a_resend_while_accepted_writes_nothing(talk):
+    stored, _created = post_by_id(talk, talk["olga"], "m-1")
+    before = written(talk)
+    resent, created = post_by_id(talk, talk["olga"], "m-1")
+    assert (resent.pk, created) == (stored.pk, False)
+    assert written(talk) == before
+
+
+def test_by_id_a_new_reply_after_the_request_closed_is_refused_with_nothing_written(talk):
+    services.request_close(request=talk["request"], reason=CloseReason.CLIENT)
+    before = written(talk)
+    with pytest.raises(IllegalTransition):
+        post_by_id(talk, talk["olga"], "late")
+    assert written(talk) == before
+
+
+def test_by_id_another_operator_is_refused_with_nothing_written(talk):
+    stranger = ManagerFactory(display_name="Olga", chats=[talk["dialog"].chat])
+    before = written(talk)
+    with pytest.raises(NotYourRequest):
+        post_by_id(talk, stranger, "x")
+    assert written(talk) == before
+
+
+def test_by_id_an_operator_not_serving_the_chat_finds_no_request(talk):
+    outsider = ManagerFactory(display_name="Ivan", chats=[ChatFactory()])
+    before = written(talk)
+    with pytest.raises(Request.DoesNotExist):
+        post_by_id(talk, outsider, "x")
+    assert written(talk) == before
+
+
+def test_by_id_a_request_of_another_dialog_finds_no_request(talk):
+    other = DialogFactory(client__chat=talk["dialog"].chat)
+    before = written(talk)
+    with pytest.raises(Request.DoesNotExist):
+        post_by_id(talk, talk["olga"], "x", dialog_id=other.pk)
+    assert written(talk) == before
+
+
+def test_by_id_a_closed_dialog_refuses(talk):
+    from chats.models import Dialog
+
+    Dialog.objects.filter(pk=talk["dialog"].pk).update(status=DialogStatus.CLOSED)
+    before = written(talk)
+    with pytest.raises(DialogClosed):
+        post_by_id(talk, talk["olga"], "x")
+    assert written(talk) == before
