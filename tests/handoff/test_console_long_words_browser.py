@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 LONG_WORD = "Supercalifragilisticexpialidocious" * 8
 LONG_URL = "https://shop.example.com/track?parcel=" + "0123456789abcdef" * 20
-LONG_NAME = "Ann" + "Longname" * 30
+LONG_NAME = "Ann" + "Longname" * 24  # a client name holds at most 200 characters
 SCREEN = {"width": 1300, "height": 800}
 
 
