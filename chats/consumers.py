@@ -8,7 +8,6 @@ import logging
 import time
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
@@ -18,6 +17,7 @@ from chats.group_commit import ClientMessageNotStored, client_message_group_comm
 from chats.models import Chat, Dialog
 from chats.realtime import database_call, dialog_group_name, frame_encode, message_payload
 from chats.registries import HandoffRefused, HandoffUnavailable, handoff_entry
+from chats.sockets import HangUpSafeConsumer
 from chats.streaming import DialogStreamMixin
 from chats.visitor_tokens import InvalidVisitorToken, visitor_token_read
 from chats.widget_protocol import (
@@ -60,7 +60,7 @@ class TokenBucket:
         return False
 
 
-class WidgetConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
+class WidgetConsumer(DialogStreamMixin, HangUpSafeConsumer):
     chat: Chat | None = None
     dialog: Dialog | None = None
     not_stored = False  # a message of this socket was not stored: it is closing

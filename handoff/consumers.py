@@ -30,7 +30,6 @@ from collections.abc import Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import ValidationError
 
 from chats.realtime import (
@@ -41,6 +40,7 @@ from chats.realtime import (
     user_access_group,
 )
 from chats.services import DialogClosed
+from chats.sockets import HangUpSafeConsumer
 from chats.streaming import DialogStreamMixin
 from distributor.models import Manager
 from handoff import selectors, services
@@ -94,7 +94,7 @@ def _checked(
     return manager, service(operator=manager, **kwargs)
 
 
-class ConsoleConsumer(DialogStreamMixin, AsyncWebsocketConsumer):
+class ConsoleConsumer(DialogStreamMixin, HangUpSafeConsumer):
     chat_ids: tuple[int, ...] = ()
     user_id: int | None = None
     session: ConsoleSession | None = None
