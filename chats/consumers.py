@@ -17,7 +17,7 @@ from chats.group_commit import ClientMessageNotStored, client_message_group_comm
 from chats.models import Chat, Dialog
 from chats.realtime import database_call, dialog_group_name, frame_encode, message_payload
 from chats.registries import HandoffRefused, HandoffUnavailable, handoff_entry
-from chats.sockets import HangUpSafeConsumer
+from chats.sockets import SocketConsumer
 from chats.streaming import DialogStreamMixin
 from chats.visitor_tokens import InvalidVisitorToken, visitor_token_read
 from chats.widget_protocol import (
@@ -60,7 +60,7 @@ class TokenBucket:
         return False
 
 
-class WidgetConsumer(DialogStreamMixin, HangUpSafeConsumer):
+class WidgetConsumer(DialogStreamMixin, SocketConsumer):
     chat: Chat | None = None
     dialog: Dialog | None = None
     not_stored = False  # a message of this socket was not stored: it is closing

@@ -40,7 +40,7 @@ from chats.realtime import (
     user_access_group,
 )
 from chats.services import DialogClosed
-from chats.sockets import HangUpSafeConsumer
+from chats.sockets import SocketConsumer
 from chats.streaming import DialogStreamMixin
 from distributor.models import Manager
 from handoff import selectors, services
@@ -94,7 +94,7 @@ def _checked(
     return manager, service(operator=manager, **kwargs)
 
 
-class ConsoleConsumer(DialogStreamMixin, HangUpSafeConsumer):
+class ConsoleConsumer(DialogStreamMixin, SocketConsumer):
     chat_ids: tuple[int, ...] = ()
     user_id: int | None = None
     session: ConsoleSession | None = None
