@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -67,6 +68,8 @@ CLOSE_NOT_OPERATOR = 4403
 # accepts of one socket in flight at once (see ConsoleConsumer.receive): each may be a
 # call queued on the process's one database thread, so one socket may not fill it
 ACCEPTS_IN_FLIGHT = 4
+# accepts of one socket waiting for a worker: beyond it an accept is refused as busy
+ACCEPTS_WAITING = 1000
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +122,9 @@ class ConsoleConsumer(DialogStreamMixin, SocketConsumer):
         )
         # requests' dialogs, from the summaries sent on this socket (never change)
         self.dialog_of: dict[int, int] = {}
-        self.accepts: set[asyncio.Future] = set()
+        self.accepts: set[asyncio.Future] = set()  # the workers running accepts_waiting
+        self.accepts_waiting: deque[Accept] = deque()
+        self.accept_workers = 0
         # requests this socket rejected: their messages are not its to see (the list
         # leaves them out too)
         self.rejected: set[int] = set()
@@ -207,10 +212,11 @@ class ConsoleConsumer(DialogStreamMixin, SocketConsumer):
         )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        """Accepts run as tasks, so that this socket's events (another operator took a
-        request) are not queued behind its own accepts waiting for the database thread;
-        any other frame first waits for the accepts sent before it, so every frame
-        still acts in the order it was sent."""
+        """Accepts are queued for the socket's accept workers and this returns at once,
+        so that this socket's events (another operator took a request) are never
+        queued behind its own accepts waiting for the database thread; any other frame
+        first waits for the accepts sent before it, so every frame still acts in the
+        order it was sent."""
         if self.ended:
             return
         try:
@@ -219,15 +225,40 @@ class ConsoleConsumer(DialogStreamMixin, SocketConsumer):
             await self.send_json(error.as_frame())
             return
         if isinstance(frame, Accept):
-            while len(self.accepts) >= ACCEPTS_IN_FLIGHT:
-                await asyncio.wait(self.accepts, return_when=asyncio.FIRST_COMPLETED)
-            task = asyncio.ensure_future(self.run_accept(frame))
-            self.accepts.add(task)
-            task.add_done_callback(self.accepts.discard)
+            if len(self.accepts_waiting) >= ACCEPTS_WAITING:
+                await self.send_json(
+                    ConsoleFrameError(
+                        "busy",
+                        f"at most {ACCEPTS_WAITING} accepts may wait at once; "
+                        "wait for their answers",
+                        frame.request_id,
+                    ).as_frame()
+                )
+                return
+            self.accepts_waiting.append(frame)
+            if self.accept_workers < ACCEPTS_IN_FLIGHT:
+                self.accept_workers += 1
+                task = asyncio.ensure_future(self.accepts_drain())
+                self.accepts.add(task)
+                task.add_done_callback(self.accepts.discard)
             return
-        if self.accepts:
-            await asyncio.wait(set(self.accepts))
+        running = {task for task in self.accepts if not task.done()}
+        if running:  # none can start meanwhile: this socket's frames wait for this one
+            await asyncio.wait(running)
         await self.run(frame)
+
+    async def accepts_drain(self) -> None:
+        """One of the socket's accept workers: it runs the waiting accepts in the order
+        they came until none is left. receive() never waits for them, so the events
+        that tell this operator a request was taken elsewhere are handled at once
+        (and settle the waiting accepts of that request without a database call)."""
+        try:
+            while self.accepts_waiting:
+                await self.run_accept(self.accepts_waiting.popleft())
+        finally:
+            # in the same step as finding the queue empty: an accept queued after it
+            # sees one worker fewer and starts its own
+            self.accept_workers -= 1
 
     async def run_accept(self, frame: Accept) -> None:
         """An accept, as a task: nothing awaits it, so an unexpected error (the database

@@ -2,13 +2,19 @@
 the event loop, without a database call; accepts run concurrently but every frame
 still acts in the order it was sent."""
 
+import asyncio
+import threading
+
 import pytest
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from handoff import settled
+from handoff import consumers, settled
 from handoff.models import Request
 from handoff.realtime import console_chat_group, request_summary
+from handoff.services import request_open
+from tests.chats.factories import DialogFactory
 from tests.handoff.test_console_consumer import (
     console_for,
     receive_until,
@@ -87,4 +93,106 @@ async def test_many_accepts_of_one_socket_are_each_answered(world):  # noqa: F81
     }
     status = await sync_to_async(lambda: Request.objects.get(pk=request_id).status)()
     assert status == "accepted"
+    await console.disconnect()
+
+
+def more_waiting_requests(chat, count: int) -> list[Request]:
+    return [
+        request_open(dialog=DialogFactory(client__chat=chat), reason="headset")
+        for _ in range(count)
+    ]
+
+
+async def test_events_reach_a_console_whose_accepts_all_wait_for_the_database(world):  # noqa: F811
+    console, _connected, _code = await console_for(world["olga"].user)
+    requests = [world["mine"], *await sync_to_async(more_waiting_requests)(world["chat"], 5)]
+    await console.send_json_to({"type": "refresh"})
+    await receive_until(
+        console, lambda frame: frame["type"] == "requests" and len(frame["items"]) == 6
+    )
+    last = requests[-1]
+    event = await sync_to_async(taken_elsewhere)(last)
+    # given: the process's database thread is busy, so every accept waits for it
+    database_busy, database_blocked = threading.Event(), threading.Event()
+
+    def block_the_database_thread() -> None:
+        database_blocked.set()
+        database_busy.wait(10)
+
+    busy = asyncio.ensure_future(database_sync_to_async(block_the_database_thread)())
+    await asyncio.to_thread(database_blocked.wait, 30)
+    try:
+        # when: the operator accepts more requests than the socket runs at once, and
+        # meanwhile another process's operator takes the last one
+        for request in requests:
+            await console.send_json_to({"type": "accept", "request": request.pk})
+        await get_channel_layer().group_send(console_chat_group(last.chat_id), event)
+        # then: the console hears of it while its accepts still wait (before, the socket
+        # stopped reading frames and events once four accepts were waiting)
+        changed = await receive_until(
+            console,
+            lambda frame: (
+                frame["type"] == "request_changed" and frame["request"]["status"] == "accepted"
+            ),
+        )
+        assert (changed[-1]["request"]["id"], changed[-1]["request"]["operator"]) == (
+            last.pk,
+            "Zoe",
+        )
+    finally:
+        database_busy.set()
+        await busy
+    # and the waiting accept of that request is refused from what the process heard,
+    # while the others are accepted
+    answers = {}
+
+    def answered(frame: dict) -> bool:
+        if frame["type"] == "error":
+            answers[frame["request"]] = (frame["code"], frame["detail"])
+        elif frame["type"] == "request_changed" and frame["request"]["operator"] == "Olga":
+            answers[frame["request"]["id"]] = "accepted"
+        return len(answers) == len(requests)
+
+    await receive_until(console, answered)
+    assert answers == {
+        **{request.pk: "accepted" for request in requests[:-1]},
+        last.pk: ("already_taken", "already taken by Zoe"),
+    }
+    await console.disconnect()
+    settled._settled.pop(last.pk)  # the made-up fact must not outlive the test
+    # the others were accepted in the database
+    statuses = await sync_to_async(
+        lambda: list(
+            Request.objects.filter(pk__in=[r.pk for r in requests[:-1]]).values_list(
+                "status", flat=True
+            )
+        )
+    )()
+    assert statuses == ["accepted"] * 5
+
+
+async def test_accepts_beyond_what_may_wait_are_refused_as_busy(world, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(consumers, "ACCEPTS_WAITING", 2)
+    console, _connected, _code = await console_for(world["olga"].user)
+    await console.receive_json_from(timeout=5)
+    # given: the database thread is busy, so the socket's accepts wait
+    database_busy, database_blocked = threading.Event(), threading.Event()
+
+    def block_the_database_thread() -> None:
+        database_blocked.set()
+        database_busy.wait(10)
+
+    busy = asyncio.ensure_future(database_sync_to_async(block_the_database_thread)())
+    await asyncio.to_thread(database_blocked.wait, 10)
+    try:
+        # when: more accepts than run at once plus what may wait (4 + 2)
+        for number in range(consumers.ACCEPTS_IN_FLIGHT + 3):
+            await console.send_json_to({"type": "accept", "request": 10_000 + number})
+        # then: the last is refused at once, naming the limit
+        refused = await receive_until(console, lambda frame: frame["type"] == "error")
+    finally:
+        database_busy.set()
+        await busy
+    assert (refused[-1]["code"], refused[-1]["request"]) == ("busy", 10_006)
+    assert refused[-1]["detail"] == "at most 2 accepts may wait at once; wait for their answers"
     await console.disconnect()
