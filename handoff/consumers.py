@@ -24,9 +24,6 @@ is refused."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -46,6 +43,7 @@ from chats.streaming import DialogStreamMixin
 from distributor.models import Manager
 from handoff import selectors, services
 from handoff.access import ConsoleSession, session_digest
+from handoff.console_accepts import ConsoleAcceptsMixin, settled_refuse
 from handoff.console_protocol import (
     Accept,
     Close,
@@ -61,17 +59,10 @@ from handoff.console_protocol import (
 from handoff.enums import CloseReason, RequestStatus
 from handoff.models import Request
 from handoff.realtime import console_chat_group, console_operator_group, request_summary
-from handoff.settled import settled_get, settled_note
+from handoff.settled import settled_note
 
 CLOSE_NOT_LOGGED_IN = 4401
 CLOSE_NOT_OPERATOR = 4403
-# accepts of one socket in flight at once (see ConsoleConsumer.receive): each may be a
-# call queued on the process's one database thread, so one socket may not fill it
-ACCEPTS_IN_FLIGHT = 4
-# accepts of one socket waiting for a worker: beyond it an accept is refused as busy
-ACCEPTS_WAITING = 1000
-
-logger = logging.getLogger(__name__)
 
 
 class AccessEnded(Exception):
@@ -88,7 +79,7 @@ def _checked(
     became settled while the call waited for the thread is refused before any query."""
     if service is services.request_accept and kwargs.get("dialog_id") is not None:
         # (a request this socket was shown: its dialog id came from a summary)
-        _settled_refuse(kwargs["request"])
+        settled_refuse(kwargs["request"])
     manager, logged_in = selectors.console_session_confirm(session=session)
     if manager is None:
         raise AccessEnded(CLOSE_NOT_OPERATOR if logged_in else CLOSE_NOT_LOGGED_IN)
@@ -97,7 +88,7 @@ def _checked(
     return manager, service(operator=manager, **kwargs)
 
 
-class ConsoleConsumer(DialogStreamMixin, SocketConsumer):
+class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
     chat_ids: tuple[int, ...] = ()
     user_id: int | None = None
     session: ConsoleSession | None = None
@@ -122,9 +113,7 @@ class ConsoleConsumer(DialogStreamMixin, SocketConsumer):
         )
         # requests' dialogs, from the summaries sent on this socket (never change)
         self.dialog_of: dict[int, int] = {}
-        self.accepts: set[asyncio.Future] = set()  # the workers running accepts_waiting
-        self.accepts_waiting: deque[Accept] = deque()
-        self.accept_workers = 0
+        self.accepts_start()
         # requests this socket rejected: their messages are not its to see (the list
         # leaves them out too)
         self.rejected: set[int] = set()
@@ -169,8 +158,7 @@ class ConsoleConsumer(DialogStreamMixin, SocketConsumer):
         self.in_dialog_group = False
 
     async def disconnect(self, code: int) -> None:
-        for task in list(getattr(self, "accepts", ())):
-            task.cancel()
+        self.accepts_cancel()
         await self.groups_leave()
 
     async def groups_leave(self) -> None:
@@ -225,56 +213,10 @@ class ConsoleConsumer(DialogStreamMixin, SocketConsumer):
             await self.send_json(error.as_frame())
             return
         if isinstance(frame, Accept):
-            if len(self.accepts_waiting) >= ACCEPTS_WAITING:
-                await self.send_json(
-                    ConsoleFrameError(
-                        "busy",
-                        f"at most {ACCEPTS_WAITING} accepts may wait at once; "
-                        "wait for their answers",
-                        frame.request_id,
-                    ).as_frame()
-                )
-                return
-            self.accepts_waiting.append(frame)
-            if self.accept_workers < ACCEPTS_IN_FLIGHT:
-                self.accept_workers += 1
-                task = asyncio.ensure_future(self.accepts_drain())
-                self.accepts.add(task)
-                task.add_done_callback(self.accepts.discard)
+            await self.accept_enqueue(frame)
             return
-        running = {task for task in self.accepts if not task.done()}
-        if running:  # none can start meanwhile: this socket's frames wait for this one
-            await asyncio.wait(running)
+        await self.accepts_finish()
         await self.run(frame)
-
-    async def accepts_drain(self) -> None:
-        """One of the socket's accept workers: it runs the waiting accepts in the order
-        they came until none is left. receive() never waits for them, so the events
-        that tell this operator a request was taken elsewhere are handled at once
-        (and settle the waiting accepts of that request without a database call)."""
-        try:
-            while self.accepts_waiting:
-                await self.run_accept(self.accepts_waiting.popleft())
-        finally:
-            # in the same step as finding the queue empty: an accept queued after it
-            # sees one worker fewer and starts its own
-            self.accept_workers -= 1
-
-    async def run_accept(self, frame: Accept) -> None:
-        """An accept, as a task: nothing awaits it, so an unexpected error (the database
-        went away) is logged here and answered with a server_error frame naming the
-        request (the console then asks for a fresh list), instead of being lost with
-        the operator left waiting. The socket stays open."""
-        try:
-            await self.run(frame)
-        except Exception:
-            logger.exception("console accept of request %s failed", frame.request_id)
-            if not self.ended:
-                await self.send_json(
-                    ConsoleFrameError(
-                        "server_error", "the server failed to accept it", frame.request_id
-                    ).as_frame()
-                )
 
     async def run(self, frame: ConsoleFrame) -> None:
         if self.ended:
@@ -335,43 +277,6 @@ class ConsoleConsumer(DialogStreamMixin, SocketConsumer):
             raise ConsoleFrameError("refused", str(error), request_id, reply_id) from None
         self.manager = manager
         return result
-
-    async def handle_accept(self, frame: Accept) -> None:
-        """A request this process knows is no longer waiting is refused at once, and
-        while another socket of this process is accepting the same request, this one
-        waits for that outcome instead of queuing its own database call: in an accept
-        storm the losers do not queue behind the winners on the one database thread.
-        Only for a request this socket was shown (a refusal tells nothing new then)."""
-        try:
-            await self.accept_request(frame.request_id)
-        except ConsoleFrameError as error:
-            if error.code == services.RequestAlreadyTaken.code:
-                # another operator has it: its conversation is not this console's
-                await self.unwatch_request(frame.request_id)
-            raise
-
-    async def accept_request(self, request_id: int) -> None:
-        shown = request_id in self.dialog_of
-        while shown:
-            try:
-                _settled_refuse(request_id)
-            except services.HandoffError as error:
-                raise ConsoleFrameError(error.code, str(error), request_id) from None
-            running = _accepting.get(request_id)
-            if running is None:
-                break
-            # the other accept's outcome: settled (refused above), or it failed for its
-            # own reason (capacity, session) and this one tries in turn
-            await asyncio.wait([running])
-        flight = asyncio.get_running_loop().create_future()
-        if shown:
-            _accepting[request_id] = flight
-        try:
-            await self.call(request_id, services.request_accept)
-        finally:
-            if _accepting.get(request_id) is flight:
-                del _accepting[request_id]
-            flight.set_result(None)
 
     async def handle_reply(self, frame: Reply) -> None:
         message, created = await self.call(
@@ -478,21 +383,6 @@ class ConsoleConsumer(DialogStreamMixin, SocketConsumer):
         if self.watched is not None and self.watched["chat_id"] not in self.chat_ids:
             await self.unwatch()
         await self.send_snapshot()
-
-
-# request id -> the accept of it this process is running now (see handle_accept)
-_accepting: dict[int, asyncio.Future] = {}
-
-
-def _settled_refuse(request_id: int) -> None:
-    """Raise the accept's refusal when this process knows the request is settled."""
-    settled = settled_get(request_id)
-    if settled is None:
-        return
-    status, name = settled
-    if status == RequestStatus.ACCEPTED:
-        raise services.RequestAlreadyTaken(status, name)
-    raise services.IllegalTransition(status, RequestStatus.ACCEPTED)
 
 
 def _close_as_operator(*, operator: Manager, **kwargs: Any) -> Request:

@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from handoff import consumers, settled
+from handoff import console_accepts, settled
 from handoff.models import Request
 from handoff.realtime import console_chat_group, request_summary
 from handoff.services import request_open
@@ -172,7 +172,7 @@ async def test_events_reach_a_console_whose_accepts_all_wait_for_the_database(wo
 
 
 async def test_accepts_beyond_what_may_wait_are_refused_as_busy(world, monkeypatch):  # noqa: F811
-    monkeypatch.setattr(consumers, "ACCEPTS_WAITING", 2)
+    monkeypatch.setattr(console_accepts, "ACCEPTS_WAITING", 2)
     console, _connected, _code = await console_for(world["olga"].user)
     await console.receive_json_from(timeout=5)
     # given: the database thread is busy, so the socket's accepts wait
@@ -186,7 +186,7 @@ async def test_accepts_beyond_what_may_wait_are_refused_as_busy(world, monkeypat
     await asyncio.to_thread(database_blocked.wait, 10)
     try:
         # when: more accepts than run at once plus what may wait (4 + 2)
-        for number in range(consumers.ACCEPTS_IN_FLIGHT + 3):
+        for number in range(console_accepts.ACCEPTS_IN_FLIGHT + 3):
             await console.send_json_to({"type": "accept", "request": 10_000 + number})
         # then: the last is refused at once, naming the limit
         refused = await receive_until(console, lambda frame: frame["type"] == "error")

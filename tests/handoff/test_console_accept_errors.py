@@ -75,12 +75,12 @@ async def test_an_accept_that_fails_unexpectedly_is_answered_logged_and_can_be_r
     await olga.receive_json_from(timeout=5)
     request_id = world["mine"].pk
     # when
-    with caplog.at_level(logging.ERROR, logger="handoff.consumers"):
+    with caplog.at_level(logging.ERROR, logger="handoff.console_accepts"):
         await olga.send_json_to({"type": "accept", "request": request_id})
         error = await olga.receive_json_from(timeout=5)
     # then: the operator is answered, the error logged with its traceback, nothing changed
     assert (error["type"], error["code"], error["request"]) == ("error", "server_error", request_id)
-    failures = [record for record in caplog.records if record.name == "handoff.consumers"]
+    failures = [record for record in caplog.records if record.name == "handoff.console_accepts"]
     assert [record.exc_info is not None for record in failures] == [True]
     assert "the disk is gone" in caplog.text
     assert await sync_to_async(request_state)(request_id) == ("pending", None)
