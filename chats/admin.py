@@ -12,7 +12,6 @@ from django.utils.translation import gettext_lazy as _
 from chats.models import (
     Chat,
     Client,
-    Customer,
     Dialog,
     Feedback,
     MarkerHit,
@@ -225,40 +224,14 @@ class StepAdmin(admin.ModelAdmin):
         css = {"all": ["admin/step_buttons.css"]}
 
 
-class CustomerClientInline(admin.TabularInline):
-    """Who this customer is in each chat and messenger (bound by their contact details)."""
-
-    model = Client
-    fields = ["chat", "messenger", "external_id", "name", "created_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-    verbose_name_plural = _("clients bound to this customer")
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "phone", "email", "created_at"]
-    search_fields = ["name", "phone", "email"]
-    inlines = [CustomerClientInline]
-
-
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "chat", "messenger", "customer", "created_at"]
+    list_display = ["__str__", "chat", "messenger", "created_at"]
     list_filter = ["chat", "messenger"]
     search_fields = ["external_id", "name"]
-    raw_id_fields = ["customer"]
-    # who wrote in, where and when is the channel's record; a name and a customer
-    # binding are what a person may correct
-    fields = ["chat", "messenger", "external_id", "name", "customer", "created_at"]
+    # who wrote in, where and when is the channel's record; a name is what a person may
+    # correct (and the customer binding, which distributor's admin adds to this page)
+    fields = ["chat", "messenger", "external_id", "name", "created_at"]
     readonly_fields = ["chat", "messenger", "external_id", "created_at"]
 
     def has_add_permission(self, request) -> bool:

@@ -433,46 +433,6 @@ class StepButton(BotPart):
             raise ValidationError({"target_script": _("Choose a script of the same chat.")})
 
 
-class Customer(models.Model):
-    """A known person, matched across clients by normalised phone or e-mail."""
-
-    name = models.CharField(_("name"), max_length=200, blank=True)
-    phone = models.CharField(_("phone"), max_length=20, null=True, blank=True, unique=True)
-    email = models.EmailField(_("e-mail"), null=True, blank=True, unique=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-
-    class Meta:
-        verbose_name = _("customer")
-        verbose_name_plural = _("customers")
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(phone__isnull=False) | Q(email__isnull=False),
-                name="customer_has_phone_or_email",
-                violation_error_message=_("A customer needs a phone or an e-mail."),
-            )
-        ]
-
-    def __str__(self) -> str:
-        return self.name or self.email or self.phone or f"customer {self.pk}"
-
-    def clean_fields(self, exclude=None) -> None:
-        """Normalise contact details before they are validated and compared."""
-        from chats.normalise import normalise_email, normalise_phone
-
-        errors = {}
-        try:
-            self.phone = normalise_phone(self.phone) if self.phone else None
-        except ValueError as error:
-            errors["phone"] = [str(error)]
-        self.email = normalise_email(self.email) if self.email else None
-        try:
-            super().clean_fields(exclude=exclude)
-        except ValidationError as error:
-            errors = error.update_error_dict(errors)
-        if errors:
-            raise ValidationError(errors)
-
-
 class Client(models.Model):
     """A person writing in: one per channel identity in a chat."""
 
@@ -482,9 +442,6 @@ class Client(models.Model):
         max_length=100, help_text=_("The visitor id (web) or the user id in the messenger.")
     )
     name = models.CharField(max_length=200, blank=True)
-    customer = models.ForeignKey(
-        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="clients"
-    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -1,9 +1,14 @@
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
+from chats.admin import ClientAdmin
+from chats.models import Client
 from chats.realtime import user_access_changed_publish
-from distributor.models import Manager
+from distributor.models import Customer, CustomerBinding, Manager
 
 
 @admin.register(Manager)
@@ -56,3 +61,75 @@ class OperatorAwareUserAdmin(UserAdmin):
         super().delete_queryset(request, queryset)
         for user_id in user_ids:
             user_access_changed_publish(user_id=user_id)
+
+
+class CustomerBindingOfCustomerInline(admin.TabularInline):
+    """Who this customer is in each chat and messenger (bound by their contact details)."""
+
+    model = CustomerBinding
+    fields = ["client_link", "chat", "messenger", "external_id", "bound_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = _("clients bound to this customer")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("client__chat")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("client"))
+    def client_link(self, binding: CustomerBinding) -> str:
+        url = reverse("admin:chats_client_change", args=[binding.client_id])
+        return format_html('<a href="{}">{}</a>', url, binding.client)
+
+    @admin.display(description=_("chat"))
+    def chat(self, binding: CustomerBinding) -> str:
+        return str(binding.client.chat)
+
+    @admin.display(description=_("messenger"))
+    def messenger(self, binding: CustomerBinding) -> str:
+        return binding.client.get_messenger_display()
+
+    @admin.display(description=Client._meta.get_field("external_id").verbose_name)
+    def external_id(self, binding: CustomerBinding) -> str:
+        return binding.client.external_id
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "phone", "email", "created_at"]
+    search_fields = ["name", "phone", "email"]
+    inlines = [CustomerBindingOfCustomerInline]
+
+
+class CustomerBindingOfClientInline(admin.StackedInline):
+    """The customer this client is; a person may correct it (or remove it)."""
+
+    model = CustomerBinding
+    fields = ["customer", "bound_at"]
+    readonly_fields = ["bound_at"]
+    raw_id_fields = ["customer"]
+    extra = 0
+    max_num = 1
+
+
+# chats sits below distribution and cannot name customers, so the client pages get
+# their customer column and binding here, as the user admin above gets its extras
+admin.site.unregister(Client)
+
+
+@admin.register(Client)
+class CustomerAwareClientAdmin(ClientAdmin):
+    list_display = ["__str__", "chat", "messenger", "customer", "created_at"]
+    list_select_related = ["chat", "customer_binding__customer"]
+    inlines = [*ClientAdmin.inlines, CustomerBindingOfClientInline]
+
+    @admin.display(description=_("customer"), ordering="customer_binding__customer")
+    def customer(self, client: Client) -> Customer | None:
+        binding = getattr(client, "customer_binding", None)
+        return binding.customer if binding else None

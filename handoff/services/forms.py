@@ -14,9 +14,10 @@ from django.utils.translation import override
 
 from chats.enums import AuthorKind
 from chats.models import Dialog, Message
-from chats.normalise import normalise_email, normalise_phone
-from chats.services import client_rename, customer_bind, dialog_lock, message_post
+from chats.services import client_rename, dialog_lock, message_post
 from chats.validators import text_has_lone_surrogate, value_has_nul
+from distributor.contacts import normalise_email, normalise_phone
+from distributor.services import customer_bind
 from handoff.enums import FormFieldKind, RequestReason
 from handoff.models import DialogFormAnswers, FormField, Request
 from handoff.services.errors import FormInvalid, FormNotExpected

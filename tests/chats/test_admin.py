@@ -80,7 +80,7 @@ def test_every_model_has_an_admin_page(staff):
         "chats/script",
         "chats/step",
         "chats/client",
-        "chats/customer",
+        "distributor/customer",
         "chats/dialog",
         "chats/message",
         "handoff/request",

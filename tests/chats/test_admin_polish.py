@@ -121,14 +121,13 @@ def test_client_identity_is_read_only_in_admin(staff):
 
 
 def test_a_customer_page_lists_the_clients_bound_to_it(staff):
-    from chats.models import Customer
+    from distributor.models import Customer, CustomerBinding
 
     dialog = DialogFactory(client__name="Ann in the widget")
     customer = Customer.objects.create(name="Ann", email="ann@example.com")
-    dialog.client.customer = customer
-    dialog.client.save()
+    CustomerBinding.objects.create(client=dialog.client, customer=customer)
 
-    content = staff.get(f"/admin/chats/customer/{customer.pk}/change/").content.decode()
+    content = staff.get(f"/admin/distributor/customer/{customer.pk}/change/").content.decode()
 
     assert "Ann in the widget" in content
     assert f"/admin/chats/client/{dialog.client.pk}/change/" in content
@@ -221,6 +220,9 @@ def world(staff):
         bot=bot, telegram_chat_id=7, method="sendMessage", purpose="message", payload={"text": "hi"}
     )
     TelegramUpdate.objects.create(bot=bot, update_id=1, payload={"update_id": 1})
+    from distributor.services import customer_bind
+
+    customer_bind(client=dialog.client, name="Ann", email="ann@example.com")
     return chat
 
 

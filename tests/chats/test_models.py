@@ -1,44 +1,10 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from chats.models import Customer
-from chats.normalise import normalise_phone, normalise_text
+from chats.normalise import normalise_text
 from tests.chats.factories import ChatFactory, ScriptFactory, StepButtonFactory, StepFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.mark.parametrize(
-    ("raw", "normal"),
-    [
-        ("+7 (912) 000-11-22", "+79120001122"),
-        ("0039 06 1234 5678", "+390612345678"),
-        ("89120001122", "+89120001122"),
-    ],
-)
-def test_phone_numbers_are_normalised(raw, normal):
-    assert normalise_phone(raw) == normal
-
-
-def test_a_phone_with_too_few_digits_is_refused():
-    with pytest.raises(ValueError, match="7 to 15 digits"):
-        normalise_phone("12-34")
-
-
-def test_customer_is_unique_by_normalised_phone_and_email():
-    first = Customer(phone="+7 912 000 11 22", email=" Ann@Example.COM ")
-    first.full_clean()
-    first.save()
-    assert (first.phone, first.email) == ("+79120001122", "ann@example.com")
-    duplicate = Customer(phone="8-912-000-11-22".replace("8-", "+7-", 1))
-    with pytest.raises(ValidationError) as error:
-        duplicate.full_clean()
-    assert "phone" in error.value.message_dict
-
-
-def test_customer_needs_a_phone_or_an_email():
-    with pytest.raises(ValidationError):
-        Customer(name="nobody").full_clean()
 
 
 def test_keyword_normal_form_ignores_case_accents_and_punctuation():

@@ -1,7 +1,7 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from distributor.models import Manager
+from distributor.models import Customer, Manager
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -25,3 +25,11 @@ class ManagerFactory(factory.django.DjangoModelFactory):
     def chats(self, create, extracted, **kwargs):
         if create and extracted:
             self.chats.add(*extracted)
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    name = factory.Sequence(lambda n: f"Customer {n}")
+    email = factory.Sequence(lambda n: f"customer{n}@example.com")

@@ -13,8 +13,8 @@ from django.db import connections
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from chats.models import Chat, Client, Customer, Feedback
-from distributor.models import Manager
+from chats.models import Chat, Client, Feedback
+from distributor.models import Customer, Manager
 from handoff.enums import Fallback, FormFieldKind
 from handoff.models import FormField, HandoffSettings, Request
 from handoff.services import deadlines_sweep
@@ -243,7 +243,7 @@ def test_visitor_leaves_a_phone_in_the_contact_form_when_nobody_accepts(daphne_s
     ).to_be_visible()
     expect(messages.locator("form.contact-form")).to_have_count(0)
     customer = wait_until(lambda: Customer.objects.filter(phone="+442079460958").first())
-    assert Client.objects.get(chat=chat).customer_id == customer.pk
+    assert Client.objects.get(chat=chat).customer_binding.customer_id == customer.pk
 
 
 def test_html_from_visitor_operator_and_form_is_shown_as_text(daphne_server, new_page):

@@ -9,17 +9,18 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from chats.enums import AuthorKind, DialogStatus, HeadsetMode, Messenger
-from chats.models import Client, Customer, Dialog, Message, PageVisit
+from chats.models import Client, Dialog, Message, PageVisit
 from chats.registries import HandoffRefused, handoff_entry
 from chats.services import (
     DialogClosed,
     client_get_or_create,
-    customer_bind,
     dialog_headset_reveal,
     dialog_receive_client_message,
     dialog_start_or_resume,
     page_visit_record,
 )
+from distributor.models import Customer, CustomerBinding
+from distributor.services import customer_bind
 from handoff.enums import CloseReason, Fallback, FormFieldKind, RequestStatus
 from handoff.models import DialogFormAnswers, FormField, HandoffSettings, Request
 from handoff.services import (
@@ -252,8 +253,7 @@ def test_a_contact_frame_without_an_offered_contact_form_is_refused(dialog):
         contact_form_submit(dialog=dialog, answers={"phone": "+39 06 1234 5678"})
     assert error.value.code == "no_contact_form"
     assert Customer.objects.count() == 0
-    dialog.client.refresh_from_db()
-    assert dialog.client.customer_id is None
+    assert not CustomerBinding.objects.filter(client=dialog.client).exists()
 
 
 def test_a_contact_form_is_answered_once(dialog):
@@ -532,7 +532,7 @@ def test_the_forms_answers_name_the_client_and_bind_a_customer(dialog, form):
         "ann@example.com",
         "+390612345678",
     )
-    assert client.customer_id == customer.pk
+    assert client.customer_binding.customer_id == customer.pk
 
 
 def test_the_forms_answers_find_an_existing_customer(dialog, form):
@@ -542,7 +542,7 @@ def test_the_forms_answers_find_an_existing_customer(dialog, form):
         dialog=dialog, answers=answers_of(form, name="Ann", email="ANN@example.com")
     )
     assert Customer.objects.count() == 1
-    assert Client.objects.get(pk=dialog.client_id).customer_id == known.pk
+    assert Client.objects.get(pk=dialog.client_id).customer_binding.customer_id == known.pk
 
 
 def test_the_contact_form_is_prefilled_with_what_the_visitor_typed(dialog, form):

@@ -6,9 +6,10 @@ import pytest
 from django.utils import timezone
 
 from chats.enums import AuthorKind, DialogStatus
-from chats.models import Customer, Feedback, Message
+from chats.models import Feedback, Message
 from chats.registries import HandoffRefused, handoff_entry
 from chats.services import dialog_receive_client_message
+from distributor.models import Customer
 from handoff.enums import CloseReason, Fallback, RequestStatus
 from handoff.models import HandoffSettings, Request, RequestEvent
 from handoff.services import (
@@ -256,7 +257,7 @@ def test_fallback_form_captures_the_lead_as_a_customer(dialog):
     customer = Customer.objects.get()
     assert (customer.name, customer.phone) == ("Ann", "+390612345678")
     dialog.client.refresh_from_db()
-    assert dialog.client.customer_id == customer.pk
+    assert dialog.client.customer_binding.customer_id == customer.pk
 
 
 def test_contact_form_without_phone_or_email_is_refused(dialog):

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 
 from chats.enums import AuthorKind, HeadsetMode, Messenger, ScriptKind
-from chats.models import Chat, Client, Customer, Dialog, Feedback, Message
+from chats.models import Chat, Client, Dialog, Feedback, Message
 from chats.services import dialog_headset_reveal, message_post
-from distributor.models import Manager
+from distributor.models import Customer, Manager
 from handoff.enums import CloseReason, Fallback, FormFieldKind, RequestReason, RequestStatus
 from handoff.models import FormField, HandoffSettings, Request
 from handoff.services import (
@@ -519,7 +519,7 @@ def test_the_contact_form_binds_a_customer_to_the_client(telegram_world, contact
     customer = Customer.objects.get()
     assert {"email": customer.email, "phone": customer.phone} == expected
     assert customer.name == "Ann Lee"
-    assert Client.objects.get().customer == customer
+    assert Client.objects.get().customer_binding.customer == customer
     assert not FormProgress.objects.exists()
     assert world.texts_to(CLIENT)[-1] == "Thank you! We will get back to you soon."
 

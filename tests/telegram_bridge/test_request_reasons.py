@@ -49,7 +49,7 @@ def test_human_through_the_form_records_the_command_and_names_the_client(telegra
     assert request.reason == RequestReason.COMMAND
     client = request.dialog.client
     assert client.name == "Ann Lee"
-    assert client.customer.email == "ann@example.com"
+    assert client.customer_binding.customer.email == "ann@example.com"
 
 
 def test_end_without_a_conversation_ends_the_dialog_and_the_next_message_starts_anew(

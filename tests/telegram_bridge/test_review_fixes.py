@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from chats.enums import HeadsetMode
-from chats.models import Client, Customer, Dialog
-from distributor.models import Manager
+from chats.models import Client, Dialog
+from distributor.models import Customer, Manager
 from handoff.enums import Fallback, FormFieldKind, RequestStatus
 from handoff.models import DialogFormAnswers, FormField, HandoffSettings, Request
 from telegram_bridge.models import (
@@ -151,7 +151,7 @@ def test_the_contact_form_offers_the_typed_name_and_phone_as_buttons(telegram_wo
     # then
     customer = Customer.objects.get()
     assert (customer.name, customer.phone, customer.email) == ("Ann Lee", "+393331234567", None)
-    assert Client.objects.get().customer == customer
+    assert Client.objects.get().customer_binding.customer == customer
     assert not FormProgress.objects.exists()
     assert world.texts_to(CLIENT)[-1] == "Thank you! We will get back to you soon."
 
@@ -164,7 +164,7 @@ def test_typing_another_answer_overrides_the_offered_one(telegram_world):
     say(world, "Ann Smith")
     say(world, "ann@example.com")
     # then
-    customer = Client.objects.get().customer
+    customer = Client.objects.get().customer_binding.customer
     assert (customer.name, customer.email, customer.phone) == (
         "Ann Smith",
         "ann@example.com",
