@@ -1,6 +1,12 @@
 """Handoff writes: the request lifecycle, messages while a request is open, forms,
 deadlines. Import them from here."""
 
+from handoff.services.client_asks import (
+    client_close,
+    client_contact_submit,
+    client_form_submit,
+    request_rate,
+)
 from handoff.services.conversation import (
     conversation_read_mark,
     operator_message_post,
@@ -20,8 +26,11 @@ from handoff.services.errors import (
     HandoffError,
     HandoffNotOffered,
     IllegalTransition,
+    NothingToClose,
+    NothingToRate,
     NotYourRequest,
     OperatorAtCapacity,
+    RatingInvalid,
     RequestAlreadyTaken,
 )
 from handoff.services.forms import contact_form_submit, form_answer_check, handoff_form_submit
@@ -41,9 +50,15 @@ __all__ = [
     "HandoffError",
     "HandoffNotOffered",
     "IllegalTransition",
+    "NothingToClose",
+    "NothingToRate",
     "NotYourRequest",
     "OperatorAtCapacity",
+    "RatingInvalid",
     "RequestAlreadyTaken",
+    "client_close",
+    "client_contact_submit",
+    "client_form_submit",
     "contact_form_submit",
     "conversation_read_mark",
     "deadlines_sweep",
@@ -63,6 +78,7 @@ __all__ = [
     "request_note_client_message",
     "request_open",
     "request_queue_notify",
+    "request_rate",
     "request_reason_check",
     "request_reject",
 ]
