@@ -14,7 +14,6 @@ from chats.models import (
     Client,
     Customer,
     Dialog,
-    Feedback,
     MarkerHit,
     Message,
     MessengerLink,
@@ -289,11 +288,6 @@ class PageVisitInline(ReadOnlyInline):
     model = PageVisit
 
 
-class FeedbackInline(ReadOnlyInline):
-    model = Feedback
-    verbose_name_plural = _("feedback")
-
-
 @admin.register(Dialog)
 class DialogAdmin(admin.ModelAdmin):
     """A record of what happened: every field is written by the services (status,
@@ -318,7 +312,7 @@ class DialogAdmin(admin.ModelAdmin):
         "fallback_count",
         "headset_revealed",
     ]
-    inlines = [MessageInline, MarkerHitInline, PageVisitInline, FeedbackInline]
+    inlines = [MessageInline, MarkerHitInline, PageVisitInline]
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -3,7 +3,7 @@ from __future__ import annotations
 import secrets
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MinValueValidator
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -621,36 +621,3 @@ class PageVisit(models.Model):
 
     def __str__(self) -> str:
         return self.url
-
-
-class Feedback(models.Model):
-    """A client's rating at the end of a handoff (or of a bot dialog: no request).
-    The request and operator are referenced by id: chats sits below the apps that own
-    them."""
-
-    dialog = models.ForeignKey(Dialog, on_delete=models.CASCADE, related_name="feedback")
-    handoff_request_id = models.PositiveBigIntegerField(null=True, blank=True)
-    operator_id = models.PositiveBigIntegerField(null=True, blank=True)
-    operator_name = models.CharField(max_length=200, blank=True)
-    scale = models.PositiveSmallIntegerField(choices=FeedbackScale.choices)
-    score = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(1), MaxValueValidator(10)]
-    )
-    comment = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        verbose_name = _("rating")
-        verbose_name_plural = _("ratings")
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(score__gte=1) & Q(score__lte=models.F("scale")),
-                name="feedback_score_within_scale",
-            ),
-            models.UniqueConstraint(
-                fields=["dialog", "handoff_request_id"], name="one_feedback_per_request"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.score}/{self.scale}"

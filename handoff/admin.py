@@ -12,9 +12,16 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from chats.admin import ChatAdmin, DialogAdmin
-from chats.models import Chat, Dialog, Feedback
-from handoff.models import FormField, HandoffSettings, Request, RequestEvent, WorkingPeriod
+from chats.admin import ChatAdmin, DialogAdmin, ReadOnlyInline
+from chats.models import Chat, Dialog
+from handoff.models import (
+    Feedback,
+    FormField,
+    HandoffSettings,
+    Request,
+    RequestEvent,
+    WorkingPeriod,
+)
 from handoff.services import handoff_settings_for
 
 
@@ -238,9 +245,7 @@ class RequestAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("the visitor's rating"))
     def rating(self, request: Request) -> str:
-        feedback = Feedback.objects.filter(
-            dialog_id=request.dialog_id, handoff_request_id=request.pk
-        ).first()
+        feedback = Feedback.objects.filter(request=request).first()
         if feedback is None:
             return "—"
         if feedback.comment:
@@ -276,9 +281,14 @@ class DialogRequestInline(admin.TabularInline):
         return False
 
 
+class FeedbackInline(ReadOnlyInline):
+    model = Feedback
+    verbose_name_plural = _("feedback")
+
+
 admin.site.unregister(Dialog)
 
 
 @admin.register(Dialog)
 class DialogWithRequestsAdmin(DialogAdmin):
-    inlines = [DialogRequestInline, *DialogAdmin.inlines]
+    inlines = [DialogRequestInline, *DialogAdmin.inlines, FeedbackInline]

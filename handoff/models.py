@@ -5,12 +5,13 @@ from zoneinfo import available_timezones
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from chats.enums import FeedbackScale
 from handoff.enums import CloseReason, Fallback, FormFieldKind, RequestReason, RequestStatus
 
 
@@ -285,6 +286,47 @@ class RequestEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status or '∅'} → {self.to_status}"
+
+
+class Feedback(models.Model):
+    """A client's rating of a conversation with an operator (one per request). The
+    operator's name is kept as it was, so the rating still reads right when the
+    operator's profile is renamed or removed (then `operator` is empty)."""
+
+    dialog = models.ForeignKey("chats.Dialog", on_delete=models.CASCADE, related_name="feedback")
+    request = models.ForeignKey(
+        Request, null=True, blank=True, on_delete=models.SET_NULL, related_name="feedback"
+    )
+    operator = models.ForeignKey(
+        "distributor.Manager",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="feedback",
+    )
+    operator_name = models.CharField(max_length=200, blank=True)
+    scale = models.PositiveSmallIntegerField(choices=FeedbackScale.choices)
+    score = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(10)]
+    )
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("rating")
+        verbose_name_plural = _("ratings")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__gte=1) & Q(score__lte=models.F("scale")),
+                name="handoff_feedback_score_within_scale",
+            ),
+            models.UniqueConstraint(
+                fields=["dialog", "request"], name="handoff_one_feedback_per_request"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.score}/{self.scale}"
 
 
 class ConversationRead(models.Model):

@@ -9,7 +9,7 @@ from chats.services.bot_engine import (
     script_matching,
     script_run,
 )
-from chats.services.customers import customer_bind, feedback_record
+from chats.services.customers import customer_bind
 from chats.services.dialogs import (
     client_get_or_create,
     client_rename,
@@ -41,7 +41,6 @@ __all__ = [
     "dialog_end_by_client",
     "dialogs_close_idle",
     "customer_bind",
-    "feedback_record",
     "dialog_headset_reveal",
     "dialog_lock",
     "dialog_receive_client_message",

@@ -33,6 +33,7 @@ from handoff.services.errors import (
     RatingInvalid,
     RequestAlreadyTaken,
 )
+from handoff.services.feedback import feedback_record
 from handoff.services.forms import contact_form_submit, form_answer_check, handoff_form_submit
 from handoff.services.handoff_settings import handoff_settings_for, working_hours_for
 from handoff.services.lifecycle import (
@@ -62,6 +63,7 @@ __all__ = [
     "contact_form_submit",
     "conversation_read_mark",
     "deadlines_sweep",
+    "feedback_record",
     "form_answer_check",
     "handoff_form_submit",
     "handoff_settings_for",

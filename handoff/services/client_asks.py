@@ -9,10 +9,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from chats.models import Chat, Dialog
-from chats.services import dialog_end_by_client, feedback_record
+from chats.services import dialog_end_by_client
 from handoff.enums import RequestStatus
 from handoff.models import Request
 from handoff.services.errors import NothingToClose, NothingToRate, RatingInvalid
+from handoff.services.feedback import feedback_record
 from handoff.services.forms import contact_form_submit, handoff_form_submit
 from handoff.services.lifecycle import request_close_by_client
 
@@ -63,12 +64,6 @@ def request_rate(*, dialog: Dialog, request_id: int, score: int) -> None:
         if request is None:
             raise NothingToRate(_("There is no finished conversation here to rate."))
         try:
-            feedback_record(
-                dialog=dialog,
-                score=score,
-                handoff_request_id=request.pk,
-                operator_id=request.operator_id,
-                operator_name=request.operator.display_name if request.operator else "",
-            )
+            feedback_record(dialog=dialog, request=request, score=score)
         except ValidationError as error:
             raise RatingInvalid(" ".join(error.messages)) from None

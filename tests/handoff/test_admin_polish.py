@@ -115,11 +115,11 @@ def test_the_dialog_page_lists_its_requests_with_their_answers_in_words(staff):
 
 
 def test_the_request_page_shows_the_visitors_rating_read_only(staff):
-    from chats.models import Feedback
+    from handoff.models import Feedback
 
     request = _request()
     Feedback.objects.create(
-        dialog=request.dialog, handoff_request_id=request.pk, scale=5, score=4, comment="Quick <3"
+        dialog=request.dialog, request=request, scale=5, score=4, comment="Quick <3"
     )
 
     content = staff.get(f"/admin/handoff/request/{request.pk}/change/").content.decode()

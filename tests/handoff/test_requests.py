@@ -6,10 +6,10 @@ import pytest
 from django.utils import timezone
 
 from chats.enums import AuthorKind, DialogStatus
-from chats.models import Customer, Feedback, Message
+from chats.models import Customer, Message
 from chats.services import dialog_receive_client_message
 from handoff.enums import CloseReason, Fallback, RequestStatus
-from handoff.models import HandoffSettings, Request, RequestEvent
+from handoff.models import Feedback, HandoffSettings, Request, RequestEvent
 from handoff.services import (
     HandoffError,
     IllegalTransition,

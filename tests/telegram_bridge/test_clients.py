@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 
 from chats.enums import AuthorKind, HeadsetMode, Messenger, ScriptKind
-from chats.models import Chat, Client, Customer, Dialog, Feedback, Message
+from chats.models import Chat, Client, Customer, Dialog, Message
 from chats.services import dialog_headset_reveal, message_post
 from distributor.models import Manager
 from handoff.enums import CloseReason, Fallback, FormFieldKind, RequestReason, RequestStatus
-from handoff.models import FormField, HandoffSettings, Request
+from handoff.models import Feedback, FormField, HandoffSettings, Request
 from handoff.services import (
     operator_message_post,
     request_accept,
@@ -638,7 +638,7 @@ def test_pressing_a_score_stores_feedback_and_edits_the_rating_message(telegram_
     press(world, f"r:{request.pk}:4", message_id=rating_id)
     # then
     feedback = Feedback.objects.get()
-    assert (feedback.score, feedback.scale, feedback.handoff_request_id) == (4, 5, request.pk)
+    assert (feedback.score, feedback.scale, feedback.request_id) == (4, 5, request.pk)
     assert feedback.operator_name == "Olga"
     edit = world.api.succeeded("editMessageText", chat_id=CLIENT)[-1]
     assert edit.params["message_id"] == rating_id

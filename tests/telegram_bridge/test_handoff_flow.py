@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from chats.enums import AuthorKind
-from chats.models import Feedback, Message
+from chats.models import Message
 from handoff.enums import RequestStatus
-from handoff.models import Request
+from handoff.models import Feedback, Request
 from telegram_bridge.models import AlertState, ManagerAlert
 from telegram_bridge.services.managers import connect_link_create
 from tests.distributor.factories import ManagerFactory

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from chats.enums import AuthorKind, DialogStatus, Messenger
-from chats.models import Dialog, Feedback
+from chats.models import Dialog
 from chats.services import (
     DialogClosed,
     UnknownButton,
@@ -21,6 +21,7 @@ from chats.services import (
     dialog_start_or_resume,
     message_post,
 )
+from handoff.models import Feedback
 from handoff.services import (
     HandoffError,
     HandoffNotOffered,
@@ -199,7 +200,7 @@ def _client_rates(
             client_say(bot, chat_id, refusal.detail)
             return
         stored = (
-            Feedback.objects.filter(dialog=dialog, handoff_request_id=int(request_text))
+            Feedback.objects.filter(dialog=dialog, request_id=int(request_text))
             .values_list("score", flat=True)
             .first()
         )
