@@ -3,10 +3,22 @@
 import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
+import uuid
 from django.core.management.color import no_style
 from django.db import migrations, models
 
 BATCH = 1000
+
+
+def _settle(schema_editor) -> None:
+    """PostgreSQL: check the foreign keys the copy wrote now, not at the commit. The
+    indexes this migration creates are made after its last operation, and PostgreSQL
+    refuses to index a table with checks still pending ("pending trigger events")."""
+    connection = schema_editor.connection
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def _reset_sequence(model, schema_editor) -> None:
@@ -55,6 +67,50 @@ def feedback_to_handoff(apps, schema_editor):
             for row in rows
         )
     _reset_sequence(New, schema_editor)
+    _settle(schema_editor)
+
+
+# the chat's settings that only handoff reads (issue 9), same names on both sides
+MOVED_SETTINGS = [
+    "feedback_enabled",
+    "feedback_delay_seconds",
+    "feedback_scale",
+    "feedback_prompt",
+    "operator_idle_seconds",
+    "script_after_operator_end_id",
+    "script_after_client_timeout_id",
+    "queue_max_wait_seconds",
+    "queue_notice_interval_minutes",
+    "queue_notice_text",
+    "sla_first_response_seconds",
+    "sla_next_response_seconds",
+]
+
+
+def chat_settings_to_handoff(apps, schema_editor):
+    """Each chat's handoff-only settings go to its HandoffSettings (made when it has
+    none), with a new revision so no process keeps a cached copy without them."""
+    Chat = apps.get_model("chats", "Chat")
+    HandoffSettings = apps.get_model("handoff", "HandoffSettings")
+    for chat in Chat.objects.order_by("pk").iterator(chunk_size=BATCH):
+        values = {name: getattr(chat, name) for name in MOVED_SETTINGS}
+        updated = HandoffSettings.objects.filter(chat_id=chat.pk).update(
+            **values, revision=uuid.uuid4()
+        )
+        if not updated:
+            HandoffSettings.objects.create(chat_id=chat.pk, **values)
+    _settle(schema_editor)
+
+
+def chat_settings_to_chats(apps, schema_editor):
+    """Back: the settings return to their chats."""
+    Chat = apps.get_model("chats", "Chat")
+    HandoffSettings = apps.get_model("handoff", "HandoffSettings")
+    for settings in HandoffSettings.objects.order_by("pk").iterator(chunk_size=BATCH):
+        Chat.objects.filter(pk=settings.chat_id).update(
+            **{name: getattr(settings, name) for name in MOVED_SETTINGS}
+        )
+    _settle(schema_editor)
 
 
 def feedback_to_chats(apps, schema_editor):
@@ -82,6 +138,7 @@ def feedback_to_chats(apps, schema_editor):
             for row in rows
         )
     _reset_sequence(Old, schema_editor)
+    _settle(schema_editor)
 
 
 class Migration(migrations.Migration):
@@ -112,5 +169,66 @@ class Migration(migrations.Migration):
                 'constraints': [models.CheckConstraint(condition=models.Q(('score__gte', 1), ('score__lte', models.F('scale'))), name='handoff_feedback_score_within_scale'), models.UniqueConstraint(fields=('dialog', 'request'), name='handoff_one_feedback_per_request')],
             },
         ),
+        migrations.AddField(
+            model_name='handoffsettings',
+            name='feedback_delay_seconds',
+            field=models.PositiveIntegerField(default=0, verbose_name="ask for feedback after (s from the dialog's start)"),
+        ),
+        migrations.AddField(
+            model_name='handoffsettings',
+            name='feedback_enabled',
+            field=models.BooleanField(default=True, verbose_name='request feedback at the end'),
+        ),
+        migrations.AddField(
+            model_name='handoffsettings',
+            name='feedback_prompt',
+            field=models.CharField(default='Please rate the conversation', max_length=500, verbose_name='rating prompt'),
+        ),
+        migrations.AddField(
+            model_name='handoffsettings',
+            name='feedback_scale',
+            field=models.PositiveSmallIntegerField(choices=[(2, '2-point scoring'), (5, '5-point scoring'), (10, '10-point scoring')], default=5, verbose_name='feedback scale'),
+        ),
+        migrations.AddField(
+            model_name='handoffsettings',
+            name='operator_idle_seconds',
+            field=models.PositiveIntegerField(default=600, validators=[django.core.validators.MinValueValidator(1)], verbose_name='operator idle time before the dialog goes back to the bot (s)'),
+        ),
+        migrations.AddField(
+            model_name='handoffsettings',
+            name='queue_max_wait_seconds',
+            field=models.PositiveIntegerField(default=900, validators=[django.core.validators.MinValueValidator(1)], verbose_name='longest time in the queue (s)'),
+        ),
+        migrations.AddField(
+            model_name='handoffsettings',
+            name='queue_notice_interval_minutes',
+            field=models.PositiveIntegerField(default=2, validators=[django.core.validators.MinValueValidator(1)], verbose_name='tell the client they are queued every (min)'),
+        ),
+        migrations.AddField(
+            model_name='handoffsettings',
+            name='queue_notice_text',
+            field=models.CharField(default='All operators are busy. You are number {position} in the queue.', help_text="{position} is replaced with the client's place in the queue.", max_length=500, verbose_name='queue notice'),
+        ),
+        migrations.AddField(
+            model_name='handoffsettings',
+            name='script_after_client_timeout',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='chats.script', verbose_name='script after a client response timeout'),
+        ),
+        migrations.AddField(
+            model_name='handoffsettings',
+            name='script_after_operator_end',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='chats.script', verbose_name='script after an operator ends a dialog'),
+        ),
+        migrations.AddField(
+            model_name='handoffsettings',
+            name='sla_first_response_seconds',
+            field=models.PositiveIntegerField(default=60, validators=[django.core.validators.MinValueValidator(1)], verbose_name='SLA for the first response (s)'),
+        ),
+        migrations.AddField(
+            model_name='handoffsettings',
+            name='sla_next_response_seconds',
+            field=models.PositiveIntegerField(default=120, validators=[django.core.validators.MinValueValidator(1)], verbose_name='SLA for later responses (s)'),
+        ),
         migrations.RunPython(feedback_to_handoff, feedback_to_chats, elidable=False),
+        migrations.RunPython(chat_settings_to_handoff, chat_settings_to_chats, elidable=False),
     ]

@@ -1,18 +1,33 @@
 """Handoff 0009 with chats 0008 (issue 9's structure): chats' Feedback rows move to
 handoff.Feedback with their ids, their bare request and operator ids becoming real
-foreign keys (NULL where they pointed at nothing), and chats drops its table."""
+foreign keys (NULL where they pointed at nothing); each chat's handoff-only settings
+move to its HandoffSettings (made when missing); chats drops its copies."""
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
-from handoff.models import Feedback, Request
-from tests.chats.factories import DialogFactory
+from handoff.models import Feedback, HandoffSettings, Request
+from tests.chats.factories import ChatFactory, DialogFactory, ScriptFactory
 from tests.distributor.factories import ManagerFactory
 
 BEFORE = [
     ("chats", "0007_chat_scripts_version"),
     ("handoff", "0008_console_inbox_and_settings_revision"),
+]
+MOVED = [
+    "feedback_enabled",
+    "feedback_delay_seconds",
+    "feedback_scale",
+    "feedback_prompt",
+    "operator_idle_seconds",
+    "script_after_operator_end_id",
+    "script_after_client_timeout_id",
+    "queue_max_wait_seconds",
+    "queue_notice_interval_minutes",
+    "queue_notice_text",
+    "sla_first_response_seconds",
+    "sla_next_response_seconds",
 ]
 AFTER = [
     ("chats", "0008_feedback_and_handoff_settings_to_handoff"),
@@ -99,3 +114,69 @@ def test_a_rating_of_a_request_that_does_not_exist_is_refused_by_the_database():
     with pytest.raises(IntegrityError), transaction.atomic():
         Feedback.objects.create(dialog=dialog, request_id=987654, scale=5, score=4)
         connection.check_constraints()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_chats_handoff_settings_move_to_its_handoff_settings(migrated_back):
+    # given: a chat with its settings row and one without, each with its own values
+    with_row, without_row = ChatFactory(), ChatFactory()
+    after_end = ScriptFactory(chat=with_row)
+    after_timeout = ScriptFactory(chat=with_row)
+    old_apps = migrated_back()
+    OldChat = old_apps.get_model("chats", "Chat")
+    OldSettings = old_apps.get_model("handoff", "HandoffSettings")
+    OldSettings.objects.filter(chat_id=without_row.pk).delete()
+    OldSettings.objects.update_or_create(
+        chat_id=with_row.pk, defaults={"accept_timeout_seconds": 45}
+    )
+    revision_before = OldSettings.objects.get(chat_id=with_row.pk).revision
+    OldChat.objects.filter(pk=with_row.pk).update(
+        feedback_enabled=False,
+        feedback_delay_seconds=30,
+        feedback_scale=10,
+        feedback_prompt="How was it?",
+        operator_idle_seconds=77,
+        script_after_operator_end_id=after_end.pk,
+        script_after_client_timeout_id=after_timeout.pk,
+        queue_max_wait_seconds=88,
+        queue_notice_interval_minutes=3,
+        queue_notice_text="You are {position}.",
+        sla_first_response_seconds=11,
+        sla_next_response_seconds=22,
+    )
+    OldChat.objects.filter(pk=without_row.pk).update(feedback_scale=2, operator_idle_seconds=99)
+
+    # when
+    migrate(AFTER)
+
+    # then
+    moved = HandoffSettings.objects.get(chat=with_row)
+    assert [getattr(moved, name) for name in MOVED] == [
+        False,
+        30,
+        10,
+        "How was it?",
+        77,
+        after_end.pk,
+        after_timeout.pk,
+        88,
+        3,
+        "You are {position}.",
+        11,
+        22,
+    ]
+    assert moved.accept_timeout_seconds == 45  # its own settings stay
+    assert moved.revision != revision_before  # cached copies are stale
+    made = HandoffSettings.objects.get(chat=without_row)
+    assert (made.feedback_scale, made.operator_idle_seconds, made.feedback_prompt) == (
+        2,
+        99,
+        "Please rate the conversation",
+    )
+    chat_columns = {
+        column.name
+        for column in connection.introspection.get_table_description(
+            connection.cursor(), "chats_chat"
+        )
+    }
+    assert chat_columns.isdisjoint({"feedback_scale", "operator_idle_seconds", "queue_notice_text"})

@@ -144,8 +144,9 @@ def test_reject_keeps_the_request_open_for_others(dialog, operator):
 def test_operator_close_hands_back_to_the_bot_asks_feedback_and_runs_the_script(dialog, operator):
     after = ScriptFactory(chat=dialog.chat, name="After")
     StepFactory(script=after, text="Anything else?")
-    dialog.chat.script_after_operator_end = after
-    dialog.chat.save()
+    HandoffSettings.objects.update_or_create(
+        chat=dialog.chat, defaults={"script_after_operator_end": after}
+    )
     request = request_accept(
         request=request_open(dialog=dialog, reason="headset"), operator=operator
     )
@@ -286,8 +287,9 @@ def test_reply_timeout_closes_the_request_with_that_reason(dialog, operator):
 
 
 def test_operator_idle_hands_the_dialog_back_to_the_bot(dialog, operator):
-    dialog.chat.operator_idle_seconds = 10
-    dialog.chat.save()
+    HandoffSettings.objects.update_or_create(
+        chat=dialog.chat, defaults={"operator_idle_seconds": 10}
+    )
     request = request_accept(
         request=request_open(dialog=dialog, reason="headset"), operator=operator
     )
@@ -310,8 +312,9 @@ def test_sweep_run_twice_acts_once(dialog):
 
 
 def test_feedback_is_asked_n_seconds_after_the_start_and_not_again_at_the_end(dialog, operator):
-    dialog.chat.feedback_delay_seconds = 60
-    dialog.chat.save()
+    HandoffSettings.objects.update_or_create(
+        chat=dialog.chat, defaults={"feedback_delay_seconds": 60}
+    )
     request = request_accept(
         request=request_open(dialog=dialog, reason="headset"), operator=operator
     )

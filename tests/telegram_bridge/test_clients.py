@@ -600,7 +600,7 @@ def test_end_by_the_client_sends_the_end_notice_and_the_rating_keyboard(
     telegram_world, scale, rows
 ):
     world = telegram_world
-    chat_update(world, feedback_scale=scale)
+    handoff_update(world, feedback_scale=scale)
     request, _manager = accepted_from_console(world)
     # when
     say(world, "/end")
@@ -662,7 +662,7 @@ def test_the_after_end_script_runs_when_the_conversation_ends(telegram_world):
     world = telegram_world
     after = ScriptFactory(chat=world.bot.chat, name="After")
     StepFactory(script=after, text="Anything else we can do?")
-    chat_update(world, script_after_operator_end=after)
+    handoff_update(world, script_after_operator_end=after)
     request, manager = accepted_from_console(world)
     # when
     request_close(request=request, reason=CloseReason.OPERATOR, actor=manager)

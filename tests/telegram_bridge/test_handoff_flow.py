@@ -77,7 +77,7 @@ def test_telegram_client_and_manager_talk_and_close(telegram_world):
         for row in rating.params["reply_markup"]["inline_keyboard"]
         for button in row
     ]
-    assert scores[-1] == f"r:{request.pk}:{world.bot.chat.feedback_scale}"
+    assert scores[-1] == f"r:{request.pk}:{world.bot.chat.handoff_settings.feedback_scale}"
     world.receive(callback_update(world.next_update_id(), user_id=CLIENT, data=f"r:{request.pk}:1"))
     world.settle()
     feedback = Feedback.objects.get()

@@ -201,7 +201,7 @@ def _client_rates(
             return
         stored = (
             Feedback.objects.filter(dialog=dialog, request_id=int(request_text))
-            .values_list("score", flat=True)
+            .values_list("score", "scale")
             .first()
         )
         if message_id is not None and stored is not None:
@@ -211,7 +211,7 @@ def _client_rates(
                 method="editMessageText",
                 payload={
                     "text": _("Thank you for your rating: %(score)s of %(scale)s.")
-                    % {"score": stored, "scale": dialog.chat.feedback_scale},
+                    % {"score": stored[0], "scale": stored[1]},
                     "message_id": message_id,
                 },
                 purpose=SendPurpose.CLIENT,
