@@ -5,7 +5,7 @@ WEB_CONCURRENCY) and a real Redis.
 Self-contained: starts the embedded Redis and Daphne (tests/servers.py) on free
 loopback ports, migrates a fresh SQLite database in a temporary directory (or the
 database given with --database-url), loads the demo chat and talks to it
-(public key "demo") over the widget websocket protocol (chats/consumers.py).
+(public key "demo") over the widget websocket protocol (handoff/widget_consumer.py).
 
 Pacing: the server keeps its default per-socket rate limit (burst 20, 5 frames/s).
 Each visitor sends at most one message per --interval seconds and, by default,

@@ -13,7 +13,6 @@ from chats.models import (
     Chat,
     Client,
     Dialog,
-    Feedback,
     MarkerHit,
     Message,
     MessengerLink,
@@ -58,38 +57,8 @@ class ChatAdmin(admin.ModelAdmin):
             },
         ),
         (
-            _("Feedback"),
-            {
-                "fields": [
-                    "feedback_enabled",
-                    "feedback_delay_seconds",
-                    "feedback_scale",
-                    "feedback_prompt",
-                ]
-            },
-        ),
-        (
-            _("Operators and queue"),
-            {
-                "fields": [
-                    "operator_idle_seconds",
-                    "queue_max_wait_seconds",
-                    "queue_notice_interval_minutes",
-                    "queue_notice_text",
-                    "sla_first_response_seconds",
-                    "sla_next_response_seconds",
-                ]
-            },
-        ),
-        (
             _("Scripts after the end"),
-            {
-                "fields": [
-                    "script_after_bot_end",
-                    "script_after_operator_end",
-                    "script_after_client_timeout",
-                ]
-            },
+            {"fields": ["script_after_bot_end"]},
         ),
         (
             _("Look"),
@@ -110,14 +79,9 @@ class ChatAdmin(admin.ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
-        for field in (
-            "script_after_bot_end",
-            "script_after_operator_end",
-            "script_after_client_timeout",
-        ):
-            if field in form.base_fields:
-                queryset = Script.objects.filter(chat=obj) if obj else Script.objects.none()
-                form.base_fields[field].queryset = queryset
+        if "script_after_bot_end" in form.base_fields:
+            queryset = Script.objects.filter(chat=obj) if obj else Script.objects.none()
+            form.base_fields["script_after_bot_end"].queryset = queryset
         return form
 
     @admin.display(description=_("actions"))
@@ -262,11 +226,6 @@ class PageVisitInline(ReadOnlyInline):
     model = PageVisit
 
 
-class FeedbackInline(ReadOnlyInline):
-    model = Feedback
-    verbose_name_plural = _("feedback")
-
-
 @admin.register(Dialog)
 class DialogAdmin(admin.ModelAdmin):
     """A record of what happened: every field is written by the services (status,
@@ -291,7 +250,7 @@ class DialogAdmin(admin.ModelAdmin):
         "fallback_count",
         "headset_revealed",
     ]
-    inlines = [MessageInline, MarkerHitInline, PageVisitInline, FeedbackInline]
+    inlines = [MessageInline, MarkerHitInline, PageVisitInline]
 
     def has_add_permission(self, request) -> bool:
         return False

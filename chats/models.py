@@ -3,7 +3,6 @@ from __future__ import annotations
 import secrets
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -13,7 +12,6 @@ from chats.enums import (
     AuthorKind,
     ChatLanguage,
     DialogStatus,
-    FeedbackScale,
     HeadsetMode,
     Messenger,
     ScriptKind,
@@ -144,22 +142,6 @@ class Chat(models.Model):
         ),
     )
 
-    feedback_enabled = models.BooleanField(_("request feedback at the end"), default=True)
-    feedback_delay_seconds = models.PositiveIntegerField(
-        _("ask for feedback after (s from the dialog's start)"), default=0
-    )
-    feedback_scale = models.PositiveSmallIntegerField(
-        _("feedback scale"), choices=FeedbackScale.choices, default=FeedbackScale.FIVE_POINT
-    )
-    feedback_prompt = models.CharField(
-        _("rating prompt"), max_length=500, default="Please rate the conversation"
-    )
-
-    operator_idle_seconds = models.PositiveIntegerField(
-        _("operator idle time before the dialog goes back to the bot (s)"),
-        default=600,
-        validators=[MinValueValidator(1)],
-    )
     script_after_bot_end = models.ForeignKey(
         "chats.Script",
         verbose_name=_("script after the bot ends a dialog"),
@@ -167,36 +149,6 @@ class Chat(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-    )
-    script_after_operator_end = models.ForeignKey(
-        "chats.Script",
-        verbose_name=_("script after an operator ends a dialog"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    script_after_client_timeout = models.ForeignKey(
-        "chats.Script",
-        verbose_name=_("script after a client response timeout"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    queue_max_wait_seconds = models.PositiveIntegerField(
-        _("longest time in the queue (s)"), default=900, validators=[MinValueValidator(1)]
-    )
-    queue_notice_interval_minutes = models.PositiveIntegerField(
-        _("tell the client they are queued every (min)"),
-        default=2,
-        validators=[MinValueValidator(1)],
-    )
-    queue_notice_text = models.CharField(
-        _("queue notice"),
-        max_length=500,
-        default="All operators are busy. You are number {position} in the queue.",
-        help_text=_("{position} is replaced with the client's place in the queue."),
     )
 
     bot_color = models.CharField(
@@ -225,12 +177,6 @@ class Chat(models.Model):
         _("user avatar"), upload_to="avatars/", blank=True, validators=[validate_avatar]
     )
 
-    sla_first_response_seconds = models.PositiveIntegerField(
-        _("SLA for the first response (s)"), default=60, validators=[MinValueValidator(1)]
-    )
-    sla_next_response_seconds = models.PositiveIntegerField(
-        _("SLA for later responses (s)"), default=120, validators=[MinValueValidator(1)]
-    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     # bumped by every change to the chat or its scripts, steps and buttons; each process
     # keeps one compiled copy of the bot per chat and version (chats.selectors.chat_bot_get)
@@ -267,14 +213,9 @@ class Chat(models.Model):
 
     def clean(self) -> None:
         errors = {}
-        for field in (
-            "script_after_bot_end",
-            "script_after_operator_end",
-            "script_after_client_timeout",
-        ):
-            script = getattr(self, field)
-            if script is not None and self.pk and script.chat_id != self.pk:
-                errors[field] = _("Choose a script of this chat.")
+        script = self.script_after_bot_end
+        if script is not None and self.pk and script.chat_id != self.pk:
+            errors["script_after_bot_end"] = _("Choose a script of this chat.")
         if errors:
             raise ValidationError(errors)
 
@@ -578,36 +519,3 @@ class PageVisit(models.Model):
 
     def __str__(self) -> str:
         return self.url
-
-
-class Feedback(models.Model):
-    """A client's rating at the end of a handoff (or of a bot dialog: no request).
-    The request and operator are referenced by id: chats sits below the apps that own
-    them."""
-
-    dialog = models.ForeignKey(Dialog, on_delete=models.CASCADE, related_name="feedback")
-    handoff_request_id = models.PositiveBigIntegerField(null=True, blank=True)
-    operator_id = models.PositiveBigIntegerField(null=True, blank=True)
-    operator_name = models.CharField(max_length=200, blank=True)
-    scale = models.PositiveSmallIntegerField(choices=FeedbackScale.choices)
-    score = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(1), MaxValueValidator(10)]
-    )
-    comment = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        verbose_name = _("rating")
-        verbose_name_plural = _("ratings")
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(score__gte=1) & Q(score__lte=models.F("scale")),
-                name="feedback_score_within_scale",
-            ),
-            models.UniqueConstraint(
-                fields=["dialog", "handoff_request_id"], name="one_feedback_per_request"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.score}/{self.scale}"

@@ -1,8 +1,11 @@
 """The two places where chats reaches apps above it without importing them.
 
-- `handoff_entry`: the bot engine's connect-operator mark, the widget's headset, its
-  forms, its close button and rating, and every client message reach the handoff app
-  (registered in HandoffConfig.ready) through this one door.
+- `handoff_entry`: the two calls chats' own services make up to the handoff app
+  (registered in HandoffConfig.ready), inside the transaction they run: the bot
+  engine's connect-operator mark opens a request, and every stored client message
+  (web and Telegram alike) is noted (the trigger, or the open request's deadlines).
+  The surfaces (the widget's socket, Telegram) sit above handoff and call its
+  services directly for everything else: the headset, forms, close, rating.
 - `outbound_channels`: a message written to a dialog on a non-web messenger is handed
   to the app that owns that messenger (telegram_bridge registers Telegram), inside
   the transaction that writes it, so the channel records what to send atomically
@@ -21,27 +24,14 @@ class HandoffUnavailable(Exception):
     """No handoff app is installed, so nobody can take the request."""
 
 
-class HandoffRefused(Exception):
-    """Handoff refused what the client asked; the message says why, for the client."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-
-
 class HandoffHandler(Protocol):
+    """client_wrote stays a hook rather than a call each surface makes after posting:
+    it must be atomic with the message it notes, and the widget's messages are stored
+    by chats' group commit, several to a transaction, where no surface can add to it."""
+
     def open_request(self, *, dialog: Dialog, reason: str) -> object: ...
 
     def client_wrote(self, *, dialog: Dialog, message: Message) -> None: ...
-
-    def close_by_client(self, *, dialog: Dialog) -> None: ...
-
-    def submit_form(self, *, dialog: Dialog, answers: dict) -> None: ...
-
-    def submit_contact(self, *, dialog: Dialog, answers: dict) -> None: ...
-
-    def rate(self, *, dialog: Dialog, request_id: int, score: int) -> None: ...
 
 
 class HandoffEntry:

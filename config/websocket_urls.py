@@ -1,7 +1,7 @@
 from django.urls import path
 
-from chats.consumers import WidgetConsumer
 from handoff.consumers import ConsoleConsumer
+from handoff.widget_consumer import WidgetConsumer
 
 websocket_urlpatterns = [
     path("ws/widget/<str:public_key>/", WidgetConsumer.as_asgi()),

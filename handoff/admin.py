@@ -12,9 +12,16 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from chats.admin import ChatAdmin, DialogAdmin
-from chats.models import Chat, Dialog, Feedback
-from handoff.models import FormField, HandoffSettings, Request, RequestEvent, WorkingPeriod
+from chats.admin import ChatAdmin, DialogAdmin, ReadOnlyInline
+from chats.models import Chat, Dialog, Script
+from handoff.models import (
+    Feedback,
+    FormField,
+    HandoffSettings,
+    Request,
+    RequestEvent,
+    WorkingPeriod,
+)
 from handoff.services import handoff_settings_for
 
 
@@ -47,17 +54,58 @@ SETTINGS_FIELDS = [
     "working_hours_enabled",
     "time_zone",
 ]
+# moved here from the chat's own fields (issue 9): only handoff reads them
+SETTINGS_GROUPS = [
+    (
+        _("Feedback"),
+        ["feedback_enabled", "feedback_delay_seconds", "feedback_scale", "feedback_prompt"],
+    ),
+    (
+        _("Operators and queue"),
+        [
+            "operator_idle_seconds",
+            "queue_max_wait_seconds",
+            "queue_notice_interval_minutes",
+            "queue_notice_text",
+            "sla_first_response_seconds",
+            "sla_next_response_seconds",
+        ],
+    ),
+    (_("Scripts after the end"), ["script_after_operator_end", "script_after_client_timeout"]),
+]
+AFTER_END_SCRIPTS = SETTINGS_GROUPS[-1][1]
+
+
+def settings_fieldsets(first: list[str]) -> list:
+    return [
+        (None, {"fields": first}),
+        *((title, {"fields": names}) for title, names in SETTINGS_GROUPS),
+    ]
 
 
 class HandoffSettingsForm(forms.ModelForm):
     class Meta:
         model = HandoffSettings
-        fields = ["chat", *SETTINGS_FIELDS]
+        fields = [
+            "chat",
+            *SETTINGS_FIELDS,
+            *(name for _t, names in SETTINGS_GROUPS for name in names),
+        ]
         # notices of up to 500 characters: wide enough to read what is there
         widgets = {
             "unavailable_text": forms.TextInput(attrs={"class": "vLargeTextField"}),
             "lead_form_text": forms.TextInput(attrs={"class": "vLargeTextField"}),
         }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # a script after the end is one of this chat's (none before the chat is saved)
+        chat_id = self.instance.chat_id
+        for name in AFTER_END_SCRIPTS:
+            if name in self.fields:
+                self.fields[name].queryset = (
+                    Script.objects.filter(chat_id=chat_id) if chat_id else Script.objects.none()
+                )
 
 
 class WorkingPeriodInline(admin.TabularInline):
@@ -95,7 +143,7 @@ class HandoffSettingsAdmin(admin.ModelAdmin):
         "time_zone",
     ]
     form = HandoffSettingsForm
-    fields = ["chat", *SETTINGS_FIELDS]
+    fieldsets = settings_fieldsets(["chat", *SETTINGS_FIELDS])
     inlines = [FormFieldInline, WorkingPeriodInline]
 
     class Media:
@@ -134,7 +182,7 @@ class HandoffSettingsInline(admin.StackedInline):
 
     model = HandoffSettings
     form = HandoffSettingsForm
-    fields = [*SETTINGS_FIELDS, "form_and_hours"]
+    fieldsets = settings_fieldsets([*SETTINGS_FIELDS, "form_and_hours"])
     readonly_fields = ["form_and_hours"]
     min_num = 1
     max_num = 1
@@ -238,9 +286,7 @@ class RequestAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("the visitor's rating"))
     def rating(self, request: Request) -> str:
-        feedback = Feedback.objects.filter(
-            dialog_id=request.dialog_id, handoff_request_id=request.pk
-        ).first()
+        feedback = Feedback.objects.filter(request=request).first()
         if feedback is None:
             return "—"
         if feedback.comment:
@@ -276,9 +322,14 @@ class DialogRequestInline(admin.TabularInline):
         return False
 
 
+class FeedbackInline(ReadOnlyInline):
+    model = Feedback
+    verbose_name_plural = _("feedback")
+
+
 admin.site.unregister(Dialog)
 
 
 @admin.register(Dialog)
 class DialogWithRequestsAdmin(DialogAdmin):
-    inlines = [DialogRequestInline, *DialogAdmin.inlines]
+    inlines = [DialogRequestInline, *DialogAdmin.inlines, FeedbackInline]

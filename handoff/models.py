@@ -5,12 +5,13 @@ from zoneinfo import available_timezones
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from chats.enums import FeedbackScale
 from handoff.enums import CloseReason, Fallback, FormFieldKind, RequestReason, RequestStatus
 
 
@@ -63,6 +64,57 @@ class HandoffSettings(models.Model):
     time_zone = models.CharField(
         _("time zone"), max_length=64, default="UTC", validators=[validate_time_zone]
     )
+    feedback_enabled = models.BooleanField(_("request feedback at the end"), default=True)
+    feedback_delay_seconds = models.PositiveIntegerField(
+        _("ask for feedback after (s from the dialog's start)"), default=0
+    )
+    feedback_scale = models.PositiveSmallIntegerField(
+        _("feedback scale"), choices=FeedbackScale.choices, default=FeedbackScale.FIVE_POINT
+    )
+    feedback_prompt = models.CharField(
+        _("rating prompt"), max_length=500, default="Please rate the conversation"
+    )
+    operator_idle_seconds = models.PositiveIntegerField(
+        _("operator idle time before the dialog goes back to the bot (s)"),
+        default=600,
+        validators=[MinValueValidator(1)],
+    )
+    script_after_operator_end = models.ForeignKey(
+        "chats.Script",
+        verbose_name=_("script after an operator ends a dialog"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    script_after_client_timeout = models.ForeignKey(
+        "chats.Script",
+        verbose_name=_("script after a client response timeout"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    queue_max_wait_seconds = models.PositiveIntegerField(
+        _("longest time in the queue (s)"), default=900, validators=[MinValueValidator(1)]
+    )
+    queue_notice_interval_minutes = models.PositiveIntegerField(
+        _("tell the client they are queued every (min)"),
+        default=2,
+        validators=[MinValueValidator(1)],
+    )
+    queue_notice_text = models.CharField(
+        _("queue notice"),
+        max_length=500,
+        default="All operators are busy. You are number {position} in the queue.",
+        help_text=_("{position} is replaced with the client's place in the queue."),
+    )
+    sla_first_response_seconds = models.PositiveIntegerField(
+        _("SLA for the first response (s)"), default=60, validators=[MinValueValidator(1)]
+    )
+    sla_next_response_seconds = models.PositiveIntegerField(
+        _("SLA for later responses (s)"), default=120, validators=[MinValueValidator(1)]
+    )
     # changes whenever the settings, their working periods or form questions are saved:
     # processes cache the settings and compare this (read with a row they lock anyway)
     revision = models.UUIDField(default=uuid.uuid4, editable=False)
@@ -79,6 +131,15 @@ class HandoffSettings(models.Model):
         if kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], "revision"}
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        errors = {}
+        for field in ("script_after_operator_end", "script_after_client_timeout"):
+            script = getattr(self, field)
+            if script is not None and self.chat_id and script.chat_id != self.chat_id:
+                errors[field] = _("Choose a script of this chat.")
+        if errors:
+            raise ValidationError(errors)
 
 
 def handoff_settings_revise(settings_id: int | None) -> None:
@@ -285,6 +346,47 @@ class RequestEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status or '∅'} → {self.to_status}"
+
+
+class Feedback(models.Model):
+    """A client's rating of a conversation with an operator (one per request). The
+    operator's name is kept as it was, so the rating still reads right when the
+    operator's profile is renamed or removed (then `operator` is empty)."""
+
+    dialog = models.ForeignKey("chats.Dialog", on_delete=models.CASCADE, related_name="feedback")
+    request = models.ForeignKey(
+        Request, null=True, blank=True, on_delete=models.SET_NULL, related_name="feedback"
+    )
+    operator = models.ForeignKey(
+        "distributor.Manager",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="feedback",
+    )
+    operator_name = models.CharField(max_length=200, blank=True)
+    scale = models.PositiveSmallIntegerField(choices=FeedbackScale.choices)
+    score = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(10)]
+    )
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("rating")
+        verbose_name_plural = _("ratings")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__gte=1) & Q(score__lte=models.F("scale")),
+                name="handoff_feedback_score_within_scale",
+            ),
+            models.UniqueConstraint(
+                fields=["dialog", "request"], name="handoff_one_feedback_per_request"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.score}/{self.scale}"
 
 
 class ConversationRead(models.Model):

@@ -9,7 +9,6 @@ from chats.services.bot_engine import (
     script_matching,
     script_run,
 )
-from chats.services.customers import feedback_record
 from chats.services.dialogs import (
     client_get_or_create,
     client_rename,
@@ -40,7 +39,6 @@ __all__ = [
     "dialog_close",
     "dialog_end_by_client",
     "dialogs_close_idle",
-    "feedback_record",
     "dialog_headset_reveal",
     "dialog_lock",
     "dialog_receive_client_message",

@@ -1,6 +1,12 @@
 """Handoff writes: the request lifecycle, messages while a request is open, forms,
 deadlines. Import them from here."""
 
+from handoff.services.client_asks import (
+    client_close,
+    client_contact_submit,
+    client_form_submit,
+    request_rate,
+)
 from handoff.services.conversation import (
     conversation_read_mark,
     operator_message_post,
@@ -20,10 +26,14 @@ from handoff.services.errors import (
     HandoffError,
     HandoffNotOffered,
     IllegalTransition,
+    NothingToClose,
+    NothingToRate,
     NotYourRequest,
     OperatorAtCapacity,
+    RatingInvalid,
     RequestAlreadyTaken,
 )
+from handoff.services.feedback import feedback_record
 from handoff.services.forms import contact_form_submit, form_answer_check, handoff_form_submit
 from handoff.services.handoff_settings import handoff_settings_for, working_hours_for
 from handoff.services.lifecycle import (
@@ -41,12 +51,19 @@ __all__ = [
     "HandoffError",
     "HandoffNotOffered",
     "IllegalTransition",
+    "NothingToClose",
+    "NothingToRate",
     "NotYourRequest",
     "OperatorAtCapacity",
+    "RatingInvalid",
     "RequestAlreadyTaken",
+    "client_close",
+    "client_contact_submit",
+    "client_form_submit",
     "contact_form_submit",
     "conversation_read_mark",
     "deadlines_sweep",
+    "feedback_record",
     "form_answer_check",
     "handoff_form_submit",
     "handoff_settings_for",
@@ -63,6 +80,7 @@ __all__ = [
     "request_note_client_message",
     "request_open",
     "request_queue_notify",
+    "request_rate",
     "request_reason_check",
     "request_reject",
 ]

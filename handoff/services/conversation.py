@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from chats.enums import AuthorKind
-from chats.models import Chat, Dialog, Message
+from chats.models import Dialog, Message
 from chats.services import DialogClosed, message_post
 from distributor.models import Manager
 from handoff.enums import RequestStatus
@@ -81,7 +81,7 @@ def operator_message_post(
         )
         if created:
             settings = settings_of(locked)
-            locked.idle_deadline = now + timedelta(seconds=dialog.chat.operator_idle_seconds)
+            locked.idle_deadline = now + timedelta(seconds=settings.operator_idle_seconds)
             locked.reply_deadline = now + timedelta(seconds=settings.reply_timeout_seconds)
             locked.save(update_fields=["idle_deadline", "reply_deadline"])
     return message, created
@@ -104,9 +104,7 @@ UPDATE "{request}" SET "idle_deadline" = %s, "reply_deadline" = %s
 WHERE "id" = %s AND "dialog_id" = %s AND "operator_id" = %s AND "status" = %s{served}
 RETURNING "chat_id",
   (SELECT "{settings}"."revision" FROM "{settings}"
-   WHERE "{settings}"."chat_id" = "{request}"."chat_id"),
-  (SELECT "{chat}"."operator_idle_seconds" FROM "{chat}"
-   WHERE "{chat}"."id" = "{request}"."chat_id")
+   WHERE "{settings}"."chat_id" = "{request}"."chat_id")
 """
 SERVED_SQL = """ AND EXISTS (
   SELECT 1 FROM "{through}" WHERE "{through}"."{served_chat}" = "{request}"."chat_id"
@@ -122,7 +120,6 @@ def _reply_deadlines_sql(*, served: bool) -> str:
     names = {
         "request": Request._meta.db_table,
         "settings": HandoffSettings._meta.db_table,
-        "chat": Chat._meta.db_table,
         "through": through.db_table,
         "served_chat": through.get_field("chat").column,
         "served_manager": through.get_field("manager").column,
@@ -183,15 +180,15 @@ def _reply_plain(
             row = cursor.fetchone()
         if row is None:
             raise _NotPlain  # rolls back the message
-        chat_id, revision, idle_seconds = row
+        chat_id, revision = row
         settings = handoff_settings_for(
             chat_id, revision=uuid.UUID(str(revision)) if revision is not None else None
         )
-        timings = (idle_seconds, settings.reply_timeout_seconds)
+        timings = (settings.operator_idle_seconds, settings.reply_timeout_seconds)
         if timings != guess or chat_id not in _reply_timings:
             _reply_timings[chat_id] = timings
             Request.objects.filter(pk=request_id).update(
-                idle_deadline=now + timedelta(seconds=idle_seconds),
+                idle_deadline=now + timedelta(seconds=settings.operator_idle_seconds),
                 reply_deadline=now + timedelta(seconds=settings.reply_timeout_seconds),
             )
     return message, created

@@ -38,7 +38,7 @@ def queue_position(request: Request) -> int:
 
 
 def _queue_notice(dialog: Dialog, request: Request) -> None:
-    template = dialog.chat.queue_notice_text
+    template = settings_of(request).queue_notice_text
     system_notice(dialog, request, template.replace("{position}", str(queue_position(request))))
 
 
@@ -69,9 +69,9 @@ def request_expire(*, request: Request, now: datetime | None = None) -> Request:
         if settings.fallback == Fallback.QUEUE:
             transition(locked, RequestStatus.QUEUED, note="fallback: queue")
             deadlines_clear(locked)
-            locked.queue_deadline = now + timedelta(seconds=dialog.chat.queue_max_wait_seconds)
+            locked.queue_deadline = now + timedelta(seconds=settings.queue_max_wait_seconds)
             locked.next_queue_notice_at = now + timedelta(
-                minutes=dialog.chat.queue_notice_interval_minutes
+                minutes=settings.queue_notice_interval_minutes
             )
             locked.save()
             _queue_notice(dialog, locked)
@@ -113,7 +113,7 @@ def request_queue_notify(*, request: Request, now: datetime | None = None) -> Re
             return locked
         _queue_notice(dialog, locked)
         locked.next_queue_notice_at = now + timedelta(
-            minutes=dialog.chat.queue_notice_interval_minutes
+            minutes=settings_of(locked).queue_notice_interval_minutes
         )
         locked.save(update_fields=["next_queue_notice_at"])
     return locked

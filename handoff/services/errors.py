@@ -7,6 +7,11 @@ class HandoffError(Exception):
 
     code = "refused"
 
+    @property
+    def detail(self) -> str:
+        """The message for people (the visitor's surfaces show it as it is)."""
+        return str(self)
+
 
 class IllegalTransition(HandoffError):
     code = "illegal_transition"
@@ -65,3 +70,22 @@ class FormInvalid(HandoffError):
             )
         )
         self.errors = errors
+
+
+class NothingToClose(HandoffError):
+    """The visitor asked to end a chat that has neither an open request nor a dialog the
+    bot has."""
+
+    code = "nothing_to_close"
+
+
+class NothingToRate(HandoffError):
+    """A rating for a request of this dialog that nobody accepted, or no such request."""
+
+    code = "unknown_request"
+
+
+class RatingInvalid(HandoffError):
+    """A score outside the chat's scale."""
+
+    code = "invalid"

@@ -144,12 +144,12 @@ def deadlines_clear(request: Request) -> None:
 
 
 def rating_prompt(dialog: Dialog, request: Request) -> None:
-    chat = dialog.chat
+    settings = settings_of(request)
     system_notice(
         dialog,
         request,
-        chat.feedback_prompt,
-        [{"kind": "rating", "scale": chat.feedback_scale, "request": request.pk}],
+        settings.feedback_prompt,
+        [{"kind": "rating", "scale": settings.feedback_scale, "request": request.pk}],
     )
     request.feedback_asked = True
 
@@ -218,13 +218,12 @@ def request_accept(
         deadlines_clear(locked)
         locked.operator = operator
         locked.accepted_at = now
-        locked.idle_deadline = now + timedelta(seconds=dialog.chat.operator_idle_seconds)
         settings = settings_of(locked)
+        locked.idle_deadline = now + timedelta(seconds=settings.operator_idle_seconds)
         locked.reply_deadline = now + timedelta(seconds=settings.reply_timeout_seconds)
-        chat = dialog.chat
-        if chat.feedback_enabled and chat.feedback_delay_seconds:
+        if settings.feedback_enabled and settings.feedback_delay_seconds:
             locked.feedback_due_at = max(
-                now, dialog.started_at + timedelta(seconds=chat.feedback_delay_seconds)
+                now, dialog.started_at + timedelta(seconds=settings.feedback_delay_seconds)
             )
         locked.save()
         dialog_status_set(dialog=dialog, status=DialogStatus.OPERATOR, dialog_locked=True)
@@ -283,15 +282,16 @@ def request_finish(dialog: Dialog, request: Request, reason: str, now: datetime)
     if dialog.status != DialogStatus.CLOSED:
         dialog_status_set(dialog=dialog, status=DialogStatus.BOT, dialog_locked=True)
     chat = dialog.chat
+    settings = settings_of(request)
     with override(chat.language):
         if request.accepted_at is not None:
             system_notice(dialog, request, _("The conversation with the operator has ended."))
-            if chat.feedback_enabled and not request.feedback_asked:
+            if settings.feedback_enabled and not request.feedback_asked:
                 rating_prompt(dialog, request)
                 request.save(update_fields=["feedback_asked"])
     # a visitor who gave up waiting had no conversation to follow up on
     script_field = AFTER_SCRIPT.get(reason) if request.accepted_at or reason != "client" else None
-    script_id = getattr(chat, f"{script_field}_id") if script_field else None
+    script_id = getattr(settings, f"{script_field}_id") if script_field else None
     if script_id:
         script_run(dialog=dialog, script=Script.objects.get(pk=script_id))
     announce(request)

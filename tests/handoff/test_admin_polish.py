@@ -115,11 +115,11 @@ def test_the_dialog_page_lists_its_requests_with_their_answers_in_words(staff):
 
 
 def test_the_request_page_shows_the_visitors_rating_read_only(staff):
-    from chats.models import Feedback
+    from handoff.models import Feedback
 
     request = _request()
     Feedback.objects.create(
-        dialog=request.dialog, handoff_request_id=request.pk, scale=5, score=4, comment="Quick <3"
+        dialog=request.dialog, request=request, scale=5, score=4, comment="Quick <3"
     )
 
     content = staff.get(f"/admin/handoff/request/{request.pk}/change/").content.decode()
@@ -142,16 +142,16 @@ def _chat_add_data(**fields) -> dict:
         "language": "en",
         "reply_to_first_message": "on",
         "headset_mode": "always",
-        "feedback_enabled": "on",
-        "feedback_delay_seconds": "0",
-        "feedback_scale": "5",
-        "feedback_prompt": "Rate us",
-        "operator_idle_seconds": "600",
-        "queue_max_wait_seconds": "900",
-        "queue_notice_interval_minutes": "2",
-        "queue_notice_text": "Busy",
-        "sla_first_response_seconds": "60",
-        "sla_next_response_seconds": "120",
+        "handoff_settings-0-feedback_enabled": "on",
+        "handoff_settings-0-feedback_delay_seconds": "0",
+        "handoff_settings-0-feedback_scale": "5",
+        "handoff_settings-0-feedback_prompt": "Rate us",
+        "handoff_settings-0-operator_idle_seconds": "600",
+        "handoff_settings-0-queue_max_wait_seconds": "900",
+        "handoff_settings-0-queue_notice_interval_minutes": "2",
+        "handoff_settings-0-queue_notice_text": "Busy",
+        "handoff_settings-0-sla_first_response_seconds": "60",
+        "handoff_settings-0-sla_next_response_seconds": "120",
         "bot_color": "#eef1f5",
         "operator_color": "#dff3e4",
         "user_color": "#2f6fed",

@@ -13,10 +13,10 @@ from django.db import connections
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from chats.models import Chat, Client, Feedback
+from chats.models import Chat, Client
 from distributor.models import Customer, Manager
 from handoff.enums import Fallback, FormFieldKind
-from handoff.models import FormField, HandoffSettings, Request
+from handoff.models import Feedback, FormField, HandoffSettings, Request
 from handoff.services import deadlines_sweep
 from tests.servers import wait_until
 

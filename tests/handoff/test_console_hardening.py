@@ -12,7 +12,6 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
 
-from chats.consumers import WidgetConsumer
 from chats.enums import AuthorKind
 from chats.models import Dialog
 from chats.realtime import EVENT_TYPES, dialog_group_name, message_payload
@@ -23,6 +22,7 @@ from handoff.consumers import ConsoleConsumer
 from handoff.models import Request
 from handoff.realtime import console_chat_group, request_summary
 from handoff.services import request_accept, request_open
+from handoff.widget_consumer import WidgetConsumer
 from tests.chats.factories import ChatFactory, DialogFactory
 from tests.chats.test_consumers import hello, open_socket
 from tests.distributor.factories import ManagerFactory

@@ -6,9 +6,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chats.models import Message
-from chats.registries import HandoffRefused, handoff_entry
 from handoff.models import DialogFormAnswers, FormField, HandoffSettings, Request, WorkingPeriod
-from handoff.services import request_open
+from handoff.services import HandoffError, client_form_submit, request_open
 from tests.chats.factories import DialogFactory
 
 pytestmark = pytest.mark.django_db
@@ -58,8 +57,8 @@ def test_asking_for_a_human_shows_the_form_first(dialog, form):
 def test_bad_answers_are_refused_per_field_and_nothing_is_stored(dialog, form, answers):
     request_open(dialog=dialog, reason="headset")
     keyed = {form[name]: value for name, value in answers.items()}
-    with pytest.raises(HandoffRefused) as refusal:
-        handoff_entry.handler.submit_form(dialog=dialog, answers=keyed)
+    with pytest.raises(HandoffError) as refusal:
+        client_form_submit(dialog=dialog, answers=keyed)
     assert refusal.value.code == "form_invalid"
     assert DialogFormAnswers.objects.count() == 0
     assert Request.objects.count() == 0
@@ -67,7 +66,7 @@ def test_bad_answers_are_refused_per_field_and_nothing_is_stored(dialog, form, a
 
 def test_valid_answers_open_the_request_and_travel_with_it(dialog, form):
     request_open(dialog=dialog, reason="headset")
-    handoff_entry.handler.submit_form(
+    client_form_submit(
         dialog=dialog,
         answers={form["name"]: "Ann", form["topic"]: "Delivery", form["email"]: "Ann@Example.com"},
     )
@@ -81,9 +80,7 @@ def test_valid_answers_open_the_request_and_travel_with_it(dialog, form):
 
 def test_the_form_is_shown_once_per_dialog(dialog, form):
     request_open(dialog=dialog, reason="headset")
-    handoff_entry.handler.submit_form(
-        dialog=dialog, answers={form["name"]: "Ann", form["topic"]: "Billing"}
-    )
+    client_form_submit(dialog=dialog, answers={form["name"]: "Ann", form["topic"]: "Billing"})
     from handoff.services import request_close
 
     request_close(request=Request.objects.get(), reason="client")

@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from chats.enums import AuthorKind, DialogStatus, HeadsetMode, Messenger
 from chats.models import Client, Dialog, Message, PageVisit
-from chats.registries import HandoffRefused, handoff_entry
 from chats.services import (
     DialogClosed,
     client_get_or_create,
@@ -26,6 +25,8 @@ from handoff.models import DialogFormAnswers, FormField, HandoffSettings, Reques
 from handoff.services import (
     FormInvalid,
     HandoffError,
+    client_close,
+    client_form_submit,
     contact_form_submit,
     form_answer_check,
     handoff_form_submit,
@@ -214,8 +215,8 @@ def test_headset_never_refuses_every_visitor_path_and_stores_nothing(dialog, rea
 
 def test_an_empty_form_frame_opens_no_request_when_the_headset_is_hidden(dialog):
     headset(dialog, HeadsetMode.NEVER)
-    with pytest.raises(HandoffRefused):
-        handoff_entry.handler.submit_form(dialog=dialog, answers={})
+    with pytest.raises(HandoffError):
+        client_form_submit(dialog=dialog, answers={})
     assert Request.objects.count() == 0
 
 
@@ -336,8 +337,8 @@ def test_the_contact_answers_are_stored_as_the_clients_message(dialog):
 
 def test_form_errors_name_the_question_not_its_number(dialog, form):
     request_open(dialog=dialog, reason="headset")
-    with pytest.raises(HandoffRefused) as refusal:
-        handoff_entry.handler.submit_form(
+    with pytest.raises(HandoffError) as refusal:
+        client_form_submit(
             dialog=dialog, answers=answers_of(form, name="Ann", email="not-an-email")
         )
     assert refusal.value.detail == "Your e-mail: Enter a valid e-mail address."
@@ -457,12 +458,12 @@ def test_a_form_being_asked_leaves_the_dialog_with_the_bot(dialog, form):
 
 def test_the_visitor_ending_a_waiting_request_hands_back_to_the_bot(dialog):
     request_open(dialog=dialog, reason="headset")
-    handoff_entry.handler.close_by_client(dialog=dialog)
+    client_close(dialog=dialog)
     assert status_of(dialog) == DialogStatus.BOT
 
 
 def test_the_visitor_ending_the_chat_without_a_request_closes_the_dialog(dialog):
-    handoff_entry.handler.close_by_client(dialog=dialog)
+    client_close(dialog=dialog)
     closed = Dialog.objects.get(pk=dialog.pk)
     assert closed.status == DialogStatus.CLOSED
     assert closed.closed_at is not None
@@ -472,7 +473,7 @@ def test_the_visitor_ending_the_chat_without_a_request_closes_the_dialog(dialog)
 
 
 def test_a_closed_dialogs_visitor_starts_a_new_dialog(dialog):
-    handoff_entry.handler.close_by_client(dialog=dialog)
+    client_close(dialog=dialog)
     again, created = dialog_start_or_resume(
         chat=dialog.chat, messenger=dialog.messenger, external_id=dialog.client.external_id
     )

@@ -6,22 +6,24 @@ import pytest
 from django.utils import timezone
 
 from chats.enums import AuthorKind, DialogStatus
-from chats.models import Feedback, Message
-from chats.registries import HandoffRefused, handoff_entry
+from chats.models import Message
 from chats.services import dialog_receive_client_message
 from distributor.models import Customer
 from handoff.enums import CloseReason, Fallback, RequestStatus
-from handoff.models import HandoffSettings, Request, RequestEvent
+from handoff.models import Feedback, HandoffSettings, Request, RequestEvent
 from handoff.services import (
+    HandoffError,
     IllegalTransition,
     NotYourRequest,
     RequestAlreadyTaken,
+    client_contact_submit,
     deadlines_sweep,
     operator_message_post,
     request_accept,
     request_close,
     request_expire,
     request_open,
+    request_rate,
     request_reject,
 )
 from tests.chats.factories import DialogFactory, ScriptFactory, StepFactory
@@ -143,8 +145,9 @@ def test_reject_keeps_the_request_open_for_others(dialog, operator):
 def test_operator_close_hands_back_to_the_bot_asks_feedback_and_runs_the_script(dialog, operator):
     after = ScriptFactory(chat=dialog.chat, name="After")
     StepFactory(script=after, text="Anything else?")
-    dialog.chat.script_after_operator_end = after
-    dialog.chat.save()
+    HandoffSettings.objects.update_or_create(
+        chat=dialog.chat, defaults={"script_after_operator_end": after}
+    )
     request = request_accept(
         request=request_open(dialog=dialog, reason="headset"), operator=operator
     )
@@ -181,7 +184,7 @@ def test_rating_is_stored_on_the_chats_scale_linked_to_the_operator(dialog, oper
         request=request_open(dialog=dialog, reason="headset"), operator=operator
     )
     request_close(request=request, reason=CloseReason.CLIENT)
-    handoff_entry.handler.rate(dialog=dialog, request_id=request.pk, score=4)
+    request_rate(dialog=dialog, request_id=request.pk, score=4)
     feedback = Feedback.objects.get()
     assert (feedback.score, feedback.scale, feedback.operator_name, feedback.operator_id) == (
         4,
@@ -189,15 +192,15 @@ def test_rating_is_stored_on_the_chats_scale_linked_to_the_operator(dialog, oper
         "Olga",
         operator.pk,
     )
-    with pytest.raises(HandoffRefused):
-        handoff_entry.handler.rate(dialog=dialog, request_id=request.pk, score=6)
+    with pytest.raises(HandoffError):
+        request_rate(dialog=dialog, request_id=request.pk, score=6)
     assert Feedback.objects.count() == 1
 
 
 def test_rating_a_request_nobody_accepted_is_refused(dialog):
     request = request_open(dialog=dialog, reason="headset")
-    with pytest.raises(HandoffRefused):
-        handoff_entry.handler.rate(dialog=dialog, request_id=request.pk, score=3)
+    with pytest.raises(HandoffError):
+        request_rate(dialog=dialog, request_id=request.pk, score=3)
     assert Feedback.objects.count() == 0
 
 
@@ -251,7 +254,7 @@ def test_fallback_form_captures_the_lead_as_a_customer(dialog):
     assert Message.objects.filter(dialog=dialog, attachments__0__kind="contact_form").exists()
     dialog.refresh_from_db()
     assert dialog.status == DialogStatus.BOT
-    handoff_entry.handler.submit_contact(
+    client_contact_submit(
         dialog=dialog, answers={"name": "Ann", "phone": "+39 06 1234 5678", "email": ""}
     )
     customer = Customer.objects.get()
@@ -261,8 +264,8 @@ def test_fallback_form_captures_the_lead_as_a_customer(dialog):
 
 
 def test_contact_form_without_phone_or_email_is_refused(dialog):
-    with pytest.raises(HandoffRefused):
-        handoff_entry.handler.submit_contact(dialog=dialog, answers={"name": "Ann"})
+    with pytest.raises(HandoffError):
+        client_contact_submit(dialog=dialog, answers={"name": "Ann"})
     assert Customer.objects.count() == 0
 
 
@@ -285,8 +288,9 @@ def test_reply_timeout_closes_the_request_with_that_reason(dialog, operator):
 
 
 def test_operator_idle_hands_the_dialog_back_to_the_bot(dialog, operator):
-    dialog.chat.operator_idle_seconds = 10
-    dialog.chat.save()
+    HandoffSettings.objects.update_or_create(
+        chat=dialog.chat, defaults={"operator_idle_seconds": 10}
+    )
     request = request_accept(
         request=request_open(dialog=dialog, reason="headset"), operator=operator
     )
@@ -309,8 +313,9 @@ def test_sweep_run_twice_acts_once(dialog):
 
 
 def test_feedback_is_asked_n_seconds_after_the_start_and_not_again_at_the_end(dialog, operator):
-    dialog.chat.feedback_delay_seconds = 60
-    dialog.chat.save()
+    HandoffSettings.objects.update_or_create(
+        chat=dialog.chat, defaults={"feedback_delay_seconds": 60}
+    )
     request = request_accept(
         request=request_open(dialog=dialog, reason="headset"), operator=operator
     )
@@ -319,7 +324,7 @@ def test_feedback_is_asked_n_seconds_after_the_start_and_not_again_at_the_end(di
     deadlines_sweep(now=due_at + timedelta(seconds=1))
     deadlines_sweep(now=due_at + timedelta(seconds=2))
     assert Message.objects.filter(dialog=dialog, attachments__0__kind="rating").count() == 1
-    handoff_entry.handler.rate(dialog=dialog, request_id=request.pk, score=5)
+    request_rate(dialog=dialog, request_id=request.pk, score=5)
     request_close(request=request, reason=CloseReason.OPERATOR, actor=operator)
     assert Message.objects.filter(dialog=dialog, attachments__0__kind="rating").count() == 1
     assert Feedback.objects.get().score == 5

@@ -8,16 +8,19 @@ from asgiref.sync import sync_to_async
 
 from chats.enums import AuthorKind, HeadsetMode
 from chats.models import Chat, Dialog, Message
-from chats.registries import HandoffRefused, handoff_entry
 from chats.services import dialog_receive_client_message
 from chats.visitor_tokens import visitor_token_issue
 from handoff.enums import FormFieldKind
 from handoff.models import DialogFormAnswers, FormField, HandoffSettings, Request
 from handoff.services import (
     FormInvalid,
+    HandoffError,
     HandoffNotOffered,
+    client_contact_submit,
+    client_form_submit,
     handoff_form_submit,
     request_open,
+    request_rate,
 )
 from tests.chats.factories import DialogFactory
 from tests.chats.test_consumers import (
@@ -187,10 +190,8 @@ def test_form_errors_are_one_question_per_line(dialog):
         handoff_form_submit(
             dialog=dialog, answers=answers_of(form, name="", email="not-an-address")
         )
-    with pytest.raises(HandoffRefused) as refusal:
-        handoff_entry.handler.submit_form(
-            dialog=dialog, answers=answers_of(form, name="", email="not-an-address")
-        )
+    with pytest.raises(HandoffError) as refusal:
+        client_form_submit(dialog=dialog, answers=answers_of(form, name="", email="not-an-address"))
     # then
     assert str(error.value) == expected
     assert (refusal.value.code, refusal.value.detail) == ("form_invalid", expected)
@@ -228,15 +229,15 @@ def test_refusals_to_the_visitor_are_in_the_chats_language(dialog):
     Chat.objects.filter(pk=dialog.chat_id).update(language="ru")
     dialog = Dialog.objects.select_related("chat").get(pk=dialog.pk)
     # when
-    with pytest.raises(HandoffRefused) as no_form:
-        handoff_entry.handler.submit_form(dialog=dialog, answers={})
-    with pytest.raises(HandoffRefused) as no_contact:
-        handoff_entry.handler.submit_contact(dialog=dialog, answers={})
-    with pytest.raises(HandoffRefused) as unknown_rating:
-        handoff_entry.handler.rate(dialog=dialog, request_id=12345, score=5)
+    with pytest.raises(HandoffError) as no_form:
+        client_form_submit(dialog=dialog, answers={})
+    with pytest.raises(HandoffError) as no_contact:
+        client_contact_submit(dialog=dialog, answers={})
+    with pytest.raises(HandoffError) as unknown_rating:
+        request_rate(dialog=dialog, request_id=12345, score=5)
     admin_sets_headset(dialog.chat, HeadsetMode.NEVER)
-    with pytest.raises(HandoffRefused) as hidden:
-        handoff_entry.handler.open_request(dialog=dialog, reason="headset")
+    with pytest.raises(HandoffError) as hidden:
+        request_open(dialog=dialog, reason="headset")
     # then
     assert no_form.value.detail == "В этом чате форма не предлагалась."
     assert no_contact.value.detail == "Нет контактной формы, ожидающей ответа."

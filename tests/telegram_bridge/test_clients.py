@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 
 from chats.enums import AuthorKind, HeadsetMode, Messenger, ScriptKind
-from chats.models import Chat, Client, Dialog, Feedback, Message
+from chats.models import Chat, Client, Dialog, Message
 from chats.services import dialog_headset_reveal, message_post
 from distributor.models import Customer, Manager
 from handoff.enums import CloseReason, Fallback, FormFieldKind, RequestReason, RequestStatus
-from handoff.models import FormField, HandoffSettings, Request
+from handoff.models import Feedback, FormField, HandoffSettings, Request
 from handoff.services import (
     operator_message_post,
     request_accept,
@@ -600,7 +600,7 @@ def test_end_by_the_client_sends_the_end_notice_and_the_rating_keyboard(
     telegram_world, scale, rows
 ):
     world = telegram_world
-    chat_update(world, feedback_scale=scale)
+    handoff_update(world, feedback_scale=scale)
     request, _manager = accepted_from_console(world)
     # when
     say(world, "/end")
@@ -638,7 +638,7 @@ def test_pressing_a_score_stores_feedback_and_edits_the_rating_message(telegram_
     press(world, f"r:{request.pk}:4", message_id=rating_id)
     # then
     feedback = Feedback.objects.get()
-    assert (feedback.score, feedback.scale, feedback.handoff_request_id) == (4, 5, request.pk)
+    assert (feedback.score, feedback.scale, feedback.request_id) == (4, 5, request.pk)
     assert feedback.operator_name == "Olga"
     edit = world.api.succeeded("editMessageText", chat_id=CLIENT)[-1]
     assert edit.params["message_id"] == rating_id
@@ -662,7 +662,7 @@ def test_the_after_end_script_runs_when_the_conversation_ends(telegram_world):
     world = telegram_world
     after = ScriptFactory(chat=world.bot.chat, name="After")
     StepFactory(script=after, text="Anything else we can do?")
-    chat_update(world, script_after_operator_end=after)
+    handoff_update(world, script_after_operator_end=after)
     request, manager = accepted_from_console(world)
     # when
     request_close(request=request, reason=CloseReason.OPERATOR, actor=manager)

@@ -25,11 +25,11 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from chats.enums import AuthorKind, Messenger
-from chats.models import Chat, Feedback, Message
+from chats.models import Chat, Message
 from config.celery import TELEGRAM_SEND_QUEUE
 from config.celery import app as celery_app
 from handoff.enums import RequestStatus
-from handoff.models import HandoffSettings, Request
+from handoff.models import Feedback, HandoffSettings, Request
 from telegram_bridge.models import (
     ManagerAccount,
     ManagerAlert,

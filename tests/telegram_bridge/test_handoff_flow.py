@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from chats.enums import AuthorKind
-from chats.models import Feedback, Message
+from chats.models import Message
 from handoff.enums import RequestStatus
-from handoff.models import Request
+from handoff.models import Feedback, Request
 from telegram_bridge.models import AlertState, ManagerAlert
 from telegram_bridge.services.managers import connect_link_create
 from tests.distributor.factories import ManagerFactory
@@ -77,7 +77,7 @@ def test_telegram_client_and_manager_talk_and_close(telegram_world):
         for row in rating.params["reply_markup"]["inline_keyboard"]
         for button in row
     ]
-    assert scores[-1] == f"r:{request.pk}:{world.bot.chat.feedback_scale}"
+    assert scores[-1] == f"r:{request.pk}:{world.bot.chat.handoff_settings.feedback_scale}"
     world.receive(callback_update(world.next_update_id(), user_id=CLIENT, data=f"r:{request.pk}:1"))
     world.settle()
     feedback = Feedback.objects.get()

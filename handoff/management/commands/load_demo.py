@@ -12,6 +12,7 @@ from chats.enums import Messenger, ScriptKind
 from chats.models import Chat, MessengerLink, Script, Step, StepButton
 from chats.views import DEMO_PUBLIC_KEY
 from distributor.services import manager_create
+from handoff.models import HandoffSettings
 from handoff.services import handoff_settings_for
 
 OPERATOR_USERNAME = "operator"
@@ -38,8 +39,8 @@ def demo_chat_create() -> Chat:
         name="Demo shop assistant",
         public_key=DEMO_PUBLIC_KEY,
         knowledge_base_url="https://example.com/help",
-        feedback_prompt="How did we do?",
     )
+    HandoffSettings.objects.create(chat=chat, feedback_prompt="How did we do?")
     delivery = _script(
         chat,
         "Delivery",

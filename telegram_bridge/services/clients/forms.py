@@ -1,6 +1,6 @@
 """Forms in a Telegram dialog, asked one question at a time: the pre-handoff form and
-the contact form. Answers are checked by handoff's rules and submitted through the
-handoff entry, like the widget's."""
+the contact form. Answers are checked by handoff's rules and submitted to handoff's
+services, like the widget's."""
 
 from __future__ import annotations
 
@@ -9,8 +9,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from chats.models import Dialog
-from chats.registries import HandoffRefused, handoff_entry
-from handoff.services import FormInvalid, form_answer_check
+from handoff.services import (
+    FormInvalid,
+    HandoffError,
+    client_contact_submit,
+    client_form_submit,
+    form_answer_check,
+)
 from telegram_bridge.models import FormKind, FormProgress, TelegramBot
 from telegram_bridge.services.clients.sending import chat_id_of, client_say, client_send
 from telegram_bridge.services.outbox import keyboard
@@ -117,16 +122,16 @@ def form_answer(bot: TelegramBot, dialog: Dialog, progress: FormProgress, raw: s
     try:
         with transaction.atomic():
             if progress.kind == FormKind.HANDOFF:
-                handoff_entry.handler.submit_form(dialog=dialog, answers=answers)
+                client_form_submit(dialog=dialog, answers=answers)
             else:
                 contact = answers.get("contact", "")
                 key = "email" if "@" in contact else "phone"
-                handoff_entry.handler.submit_contact(
+                client_contact_submit(
                     dialog=dialog, answers={"name": answers.get("name", ""), key: contact}
                 )
             progress.delete()
-    except HandoffRefused as refusal:
-        if refusal.code == FormInvalid.code:
+    except HandoffError as refusal:
+        if isinstance(refusal, FormInvalid):
             # an answer to fix: the last question again, with the problem
             progress.position -= 1
             progress.save(update_fields=["answers", "position"])

@@ -11,8 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from chats.enums import AuthorKind, DialogStatus, Messenger
-from chats.models import Dialog, Feedback
-from chats.registries import HandoffRefused, HandoffUnavailable, handoff_entry
+from chats.models import Dialog
 from chats.services import (
     DialogClosed,
     UnknownButton,
@@ -21,6 +20,14 @@ from chats.services import (
     dialog_receive_client_message,
     dialog_start_or_resume,
     message_post,
+)
+from handoff.models import Feedback
+from handoff.services import (
+    HandoffError,
+    HandoffNotOffered,
+    client_close,
+    request_open,
+    request_rate,
 )
 from telegram_bridge.models import FormKind, FormProgress, SendPurpose, TelegramBot
 from telegram_bridge.services.clients.forms import form_answer
@@ -73,8 +80,8 @@ def client_message_receive(
             return _client_asks_for_human(bot, dialog, chat_id, reason="command")
         if command == "end":
             try:
-                handoff_entry.handler.close_by_client(dialog=dialog)
-            except (HandoffRefused, HandoffUnavailable):
+                client_close(dialog=dialog)
+            except HandoffError:
                 with override(language):
                     client_say(bot, chat_id, _("There is no conversation with an operator to end."))
             return
@@ -112,15 +119,12 @@ def _client_asks_for_human(bot: TelegramBot, dialog: Dialog, chat_id: int, *, re
     with override(dialog.chat.language):
         # handoff's request_reason_check is the one rule (the headset shown or not)
         try:
-            handoff_entry.handler.open_request(dialog=dialog, reason=reason)
-        except HandoffRefused as refusal:
-            if refusal.code == "handoff_unavailable":
-                client_say(
-                    bot, chat_id, _("This chat connects you to a person when the bot offers it.")
-                )
-            else:
-                client_say(bot, chat_id, _("No operator can be asked now."))
-        except (HandoffUnavailable, DialogClosed):
+            request_open(dialog=dialog, reason=reason)
+        except HandoffNotOffered:
+            client_say(
+                bot, chat_id, _("This chat connects you to a person when the bot offers it.")
+            )
+        except DialogClosed:
             client_say(bot, chat_id, _("No operator can be asked now."))
 
 
@@ -191,15 +195,13 @@ def _client_rates(
         return
     with override(dialog.chat.language):
         try:
-            handoff_entry.handler.rate(
-                dialog=dialog, request_id=int(request_text), score=int(score_text)
-            )
-        except HandoffRefused as refusal:
+            request_rate(dialog=dialog, request_id=int(request_text), score=int(score_text))
+        except HandoffError as refusal:
             client_say(bot, chat_id, refusal.detail)
             return
         stored = (
-            Feedback.objects.filter(dialog=dialog, handoff_request_id=int(request_text))
-            .values_list("score", flat=True)
+            Feedback.objects.filter(dialog=dialog, request_id=int(request_text))
+            .values_list("score", "scale")
             .first()
         )
         if message_id is not None and stored is not None:
@@ -209,7 +211,7 @@ def _client_rates(
                 method="editMessageText",
                 payload={
                     "text": _("Thank you for your rating: %(score)s of %(scale)s.")
-                    % {"score": stored, "scale": dialog.chat.feedback_scale},
+                    % {"score": stored[0], "scale": stored[1]},
                     "message_id": message_id,
                 },
                 purpose=SendPurpose.CLIENT,

@@ -1,6 +1,7 @@
-"""The widget's websocket: authorise at hello, then parse frames and call services.
-Delivery (in sequence, each message once, gaps read from the database) is
-chats.streaming.DialogStreamMixin's."""
+"""The widget's websocket: authorise at hello, then parse frames and call services —
+chats' for messages and buttons, handoff's for the headset, forms, close and rating.
+It is a surface above both apps, so it calls them directly. Delivery (in sequence,
+each message once, gaps read from the database) is chats.streaming.DialogStreamMixin's."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from chats.enums import Messenger
 from chats.group_commit import ClientMessageNotStored, client_message_group_commit
 from chats.models import Chat, Dialog
 from chats.realtime import database_call, dialog_group_name, frame_encode, message_payload
-from chats.registries import HandoffRefused, HandoffUnavailable, handoff_entry
 from chats.sockets import SocketConsumer
 from chats.streaming import DialogStreamMixin
 from chats.visitor_tokens import InvalidVisitorToken, visitor_token_read
@@ -32,6 +32,15 @@ from chats.widget_protocol import (
     Ping,
     Rating,
     frame_parse,
+)
+from handoff.services import (
+    HandoffError,
+    HandoffNotOffered,
+    client_close,
+    client_contact_submit,
+    client_form_submit,
+    request_open,
+    request_rate,
 )
 
 logger = logging.getLogger(__name__)
@@ -232,34 +241,30 @@ class WidgetConsumer(DialogStreamMixin, SocketConsumer):
         # handoff's request_reason_check decides on the stored dialog (this socket's
         # copy may have missed the trigger's reveal)
         try:
-            await database_call(self._open_request)
-        except HandoffRefused as refusal:  # its detail is in the chat's language
+            await database_call(request_open, dialog=self.dialog, reason="headset")
+        except HandoffNotOffered as refusal:  # its detail is in the chat's language
             raise FrameError(refusal.code, refusal.detail) from None
-        except (HandoffUnavailable, services.DialogClosed):
+        except services.DialogClosed:
             raise FrameError("handoff_unavailable", "no operator can be asked now") from None
         await self.catch_up()
 
-    def _open_request(self) -> None:
-        handoff_entry.handler.open_request(dialog=self.dialog, reason="headset")
-
     def _handoff_call(self, frame) -> None:
-        handler = handoff_entry.handler
         if isinstance(frame, FormAnswers) and frame.form == "form":
-            handler.submit_form(dialog=self.dialog, answers=frame.answers)
+            client_form_submit(dialog=self.dialog, answers=frame.answers)
         elif isinstance(frame, FormAnswers):
-            handler.submit_contact(dialog=self.dialog, answers=frame.answers)
+            client_contact_submit(dialog=self.dialog, answers=frame.answers)
         elif isinstance(frame, CloseAsk):
-            handler.close_by_client(dialog=self.dialog)
+            client_close(dialog=self.dialog)
         elif isinstance(frame, Rating):
-            handler.rate(dialog=self.dialog, request_id=frame.request_id, score=frame.score)
+            request_rate(dialog=self.dialog, request_id=frame.request_id, score=frame.score)
 
     async def handle_handoff_frame(self, frame) -> None:
-        """Forms, close and rating: handoff's business, reached through the registry."""
+        """Forms, close and rating: handoff's services, refusals in the chat's language."""
         try:
             await database_call(self._handoff_call, frame=frame)
-        except HandoffRefused as refusal:
+        except HandoffError as refusal:
             raise FrameError(refusal.code, refusal.detail) from None
-        except (HandoffUnavailable, services.DialogClosed):
+        except services.DialogClosed:
             raise FrameError("handoff_unavailable", "no operator can be asked now") from None
         await self.catch_up()
         wire_type = (
