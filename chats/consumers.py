@@ -31,7 +31,7 @@ from chats.widget_protocol import (
     PageOpened,
     Ping,
     Rating,
-    frame_parse,
+    widget_frame_parse,
 )
 
 logger = logging.getLogger(__name__)
@@ -111,9 +111,7 @@ class WidgetConsumer(DialogStreamMixin, HangUpSafeConsumer):
             )
             return
         try:
-            if text_data is None:
-                raise FrameError("malformed", "binary frames are not accepted")
-            frame = frame_parse(text_data)
+            frame = widget_frame_parse(text_data)
             if isinstance(frame, Hello):
                 await self.handle_hello(frame)
             elif self.dialog is None:
