@@ -1,46 +1,42 @@
-"""Parsing and checking widget websocket frames (docs/protocol.md).
-
-A frame that fails here produces an error frame and changes nothing."""
+"""The widget websocket's frames (docs/protocol.md): one frozen dataclass per frame,
+built by `from_body` with the readers in chats.frames, and WIDGET_FRAMES from wire type
+to class. A frame that fails here produces an error frame and changes nothing."""
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
 
-from chats.models import Message
-from chats.validators import value_has_lone_surrogate
-
-CLIENT_MSG_ID_MAX_CHARS = Message._meta.get_field("client_msg_id").max_length
-CLIENT_MSG_ID = re.compile(rf"[A-Za-z0-9_\-:.]{{1,{CLIENT_MSG_ID_MAX_CHARS}}}")
-# a form has a few fields; more answers than this is not a form
-FORM_MAX_ANSWERS = 50
-# no frame needs more than three levels (frame, answers, answer); deeper is an attack
-FRAME_MAX_DEPTH = 8
-
-
-class FrameError(Exception):
-    def __init__(self, code: str, detail: str, client_msg_id: str | None = None) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-        self.client_msg_id = client_msg_id
-
-    def as_frame(self) -> dict:
-        frame = {"type": "error", "code": self.code, "detail": self.detail}
-        if self.client_msg_id:
-            frame["client_msg_id"] = self.client_msg_id
-        return frame
+from chats.frames import (
+    FrameError,
+    frame_body_load,
+    frame_body_parse,
+    frame_client_msg_id,
+    frame_id,
+    frame_int,
+    frame_message_text,
+    frame_string,
+)
 
 
 @dataclass(frozen=True)
 class Hello:
-    token: str
+    # checked by chats.visitor_tokens: a bad one is `bad_token` and closes the socket
+    token: object
     last_sequence: int
     dialog: str | None
+
+    @classmethod
+    def from_body(cls, body: dict) -> Hello:
+        return cls(
+            token=body.get("token"),
+            # a claim compared with what exists, never stored: any larger
+            # number is taken as the last sequence there is
+            last_sequence=frame_int(body, "last_sequence", maximum=None, default=0),
+            dialog=frame_string(body, "dialog", nullable=True),
+        )
 
 
 @dataclass(frozen=True)
@@ -48,16 +44,26 @@ class ClientText:
     client_msg_id: str
     text: str
 
+    @classmethod
+    def from_body(cls, body: dict) -> ClientText:
+        return cls(client_msg_id=frame_client_msg_id(body), text=frame_message_text(body))
+
 
 @dataclass(frozen=True)
 class ButtonPress:
     client_msg_id: str
     button_id: int
 
+    @classmethod
+    def from_body(cls, body: dict) -> ButtonPress:
+        return cls(client_msg_id=frame_client_msg_id(body), button_id=frame_id(body, "button_id"))
+
 
 @dataclass(frozen=True)
 class HandoffAsk:
-    pass
+    @classmethod
+    def from_body(cls, body: dict) -> HandoffAsk:
+        return cls()
 
 
 @dataclass(frozen=True)
@@ -66,10 +72,27 @@ class PageOpened:
     title: str
     visited_at: datetime | None
 
+    @classmethod
+    def from_body(cls, body: dict) -> PageOpened:
+        visited_at = None
+        if "visited_at" in body:
+            millis = frame_int(body, "visited_at")
+            try:
+                visited_at = datetime.fromtimestamp(millis / 1000, tz=UTC)
+            except (OverflowError, OSError, ValueError):
+                raise FrameError("malformed", "'visited_at' is not a time") from None
+        return cls(
+            url=frame_string(body, "url"),
+            title=frame_string(body, "title", default=""),
+            visited_at=visited_at,
+        )
+
 
 @dataclass(frozen=True)
 class Ping:
-    pass
+    @classmethod
+    def from_body(cls, body: dict) -> Ping:
+        return cls()
 
 
 @dataclass(frozen=True)
@@ -79,10 +102,26 @@ class FormAnswers:
     form: str
     answers: dict
 
+    @classmethod
+    def from_body(cls, body: dict) -> FormAnswers:
+        answers = body.get("answers")
+        max_answers = settings.BATON_WIDGET_MAX_FORM_ANSWERS
+        if (
+            not isinstance(answers, dict)
+            or len(answers) > max_answers
+            or not all(isinstance(value, str) for value in answers.values())
+        ):
+            raise FrameError(
+                "malformed", f"'answers' must be an object of at most {max_answers} strings"
+            )
+        return cls(form=body["type"], answers=answers)
+
 
 @dataclass(frozen=True)
 class CloseAsk:
-    pass
+    @classmethod
+    def from_body(cls, body: dict) -> CloseAsk:
+        return cls()
 
 
 @dataclass(frozen=True)
@@ -90,8 +129,12 @@ class Rating:
     request_id: int
     score: int
 
+    @classmethod
+    def from_body(cls, body: dict) -> Rating:
+        return cls(request_id=frame_id(body, "request"), score=frame_int(body, "score"))
 
-Frame = (
+
+WidgetFrame = (
     Hello
     | ClientText
     | ButtonPress
@@ -103,143 +146,20 @@ Frame = (
     | Rating
 )
 
-
-def _non_negative_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise FrameError("malformed", f"'{name}' must be a non-negative integer")
-    return value
-
-
-def _client_msg_id(body: dict) -> str:
-    value = body.get("client_msg_id")
-    if not isinstance(value, str) or not CLIENT_MSG_ID.fullmatch(value):
-        raise FrameError(
-            "malformed",
-            f"'client_msg_id' must be 1-{CLIENT_MSG_ID_MAX_CHARS} characters of letters, "
-            "digits, _-:.",
-        )
-    return value
+WIDGET_FRAMES: dict[str, type[WidgetFrame]] = {
+    "hello": Hello,
+    "message": ClientText,
+    "button": ButtonPress,
+    "handoff": HandoffAsk,
+    "page": PageOpened,
+    "ping": Ping,
+    "form": FormAnswers,
+    "contact": FormAnswers,
+    "close": CloseAsk,
+    "rate": Rating,
+}
 
 
-def _depth_check(body: dict) -> None:
-    """Refuse nesting deeper than FRAME_MAX_DEPTH. Iterative, so no depth that
-    json.loads accepted can exhaust the stack here."""
-    pending: list[tuple[object, int]] = [(body, 1)]
-    while pending:
-        value, depth = pending.pop()
-        if depth > FRAME_MAX_DEPTH:
-            raise FrameError("malformed", f"frames nest at most {FRAME_MAX_DEPTH} levels deep")
-        if isinstance(value, dict):
-            for key, item in value.items():
-                pending.append((key, depth + 1))
-                pending.append((item, depth + 1))
-        elif isinstance(value, list):
-            pending.extend((item, depth + 1) for item in value)
-
-
-def _strings_check(body: dict) -> None:
-    """Refuse too deep a frame (malformed), then any lone surrogate in a key or string
-    (invalid): such text can be neither stored nor sent."""
-    _depth_check(body)
-    if value_has_lone_surrogate(body):
-        raise FrameError(
-            "invalid",
-            "the frame holds text that cannot be encoded (a lone surrogate)",
-            _client_msg_id_or_none(body),
-        )
-
-
-def _client_msg_id_or_none(body: dict) -> str | None:
-    value = body.get("client_msg_id")
-    return value if isinstance(value, str) and CLIENT_MSG_ID.fullmatch(value) else None
-
-
-def frame_object_load(raw: str) -> dict:
-    """One JSON object with a string 'type', of sane depth and encodable text, or
-    FrameError: `malformed` for what is not such an object (however deeply nested),
-    `invalid` (with the frame's client_msg_id when it has a good one) for a lone
-    surrogate anywhere. Shared by the widget and the operator console."""
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise FrameError("malformed", "a frame is one JSON object") from None
-    if not isinstance(body, dict) or not isinstance(body.get("type"), str):
-        raise FrameError("malformed", "a frame is a JSON object with a string 'type'")
-    _strings_check(body)
-    return body
-
-
-def frame_parse(raw: str) -> Frame:
-    if len(raw.encode(errors="surrogatepass")) > settings.BATON_WIDGET_MAX_FRAME_BYTES:
-        raise FrameError(
-            "frame_too_large",
-            f"frames may be at most {settings.BATON_WIDGET_MAX_FRAME_BYTES} bytes",
-        )
-    body = frame_object_load(raw)
-    kind = body["type"]
-    if kind == "hello":
-        dialog = body.get("dialog")
-        if dialog is not None and not isinstance(dialog, str):
-            raise FrameError("malformed", "'dialog' must be a string")
-        return Hello(
-            token=body.get("token"),
-            last_sequence=_non_negative_int(body.get("last_sequence", 0), "last_sequence"),
-            dialog=dialog,
-        )
-    if kind == "message":
-        client_msg_id = _client_msg_id(body)
-        text = body.get("text")
-        if not isinstance(text, str) or not text.strip():
-            raise FrameError("malformed", "'text' must be a non-empty string", client_msg_id)
-        if len(text) > settings.BATON_WIDGET_MAX_TEXT_CHARS:
-            raise FrameError(
-                "text_too_long",
-                f"a message may be at most {settings.BATON_WIDGET_MAX_TEXT_CHARS} characters",
-                client_msg_id,
-            )
-        return ClientText(client_msg_id=client_msg_id, text=text)
-    if kind == "button":
-        client_msg_id = _client_msg_id(body)
-        try:
-            button_id = _non_negative_int(body.get("button_id"), "button_id")
-        except FrameError as error:
-            error.client_msg_id = client_msg_id
-            raise
-        return ButtonPress(client_msg_id=client_msg_id, button_id=button_id)
-    if kind == "handoff":
-        return HandoffAsk()
-    if kind == "page":
-        url, title = body.get("url"), body.get("title", "")
-        if not isinstance(url, str) or not isinstance(title, str):
-            raise FrameError("malformed", "'url' and 'title' must be strings")
-        visited_at = None
-        if "visited_at" in body:
-            millis = _non_negative_int(body["visited_at"], "visited_at")
-            try:
-                visited_at = datetime.fromtimestamp(millis / 1000, tz=UTC)
-            except (OverflowError, OSError, ValueError):
-                raise FrameError("malformed", "'visited_at' is not a time") from None
-        return PageOpened(url=url, title=title, visited_at=visited_at)
-    if kind == "ping":
-        return Ping()
-    if kind in ("form", "contact"):
-        answers = body.get("answers")
-        if (
-            not isinstance(answers, dict)
-            or len(answers) > FORM_MAX_ANSWERS
-            or not all(
-                isinstance(key, str) and isinstance(value, str) for key, value in answers.items()
-            )
-        ):
-            raise FrameError(
-                "malformed", f"'answers' must be an object of at most {FORM_MAX_ANSWERS} strings"
-            )
-        return FormAnswers(form=kind, answers=answers)
-    if kind == "close":
-        return CloseAsk()
-    if kind == "rate":
-        return Rating(
-            request_id=_non_negative_int(body.get("request"), "request"),
-            score=_non_negative_int(body.get("score"), "score"),
-        )
-    raise FrameError("unknown_type", f"unknown frame type '{kind[:40]}'")
+def widget_frame_parse(raw: str | None) -> WidgetFrame:
+    """The typed frame `raw` (a text frame; None for a binary one) is, or FrameError."""
+    return frame_body_parse(frame_body_load(raw), WIDGET_FRAMES)

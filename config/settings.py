@@ -260,6 +260,10 @@ if not DEBUG:
 BATON_PUBLIC_URL = os.environ.get("BATON_PUBLIC_URL", "").rstrip("/")
 BATON_WIDGET_MAX_FRAME_BYTES = env_int("BATON_WIDGET_MAX_FRAME_BYTES", default=16 * 1024)
 BATON_WIDGET_MAX_TEXT_CHARS = env_int("BATON_WIDGET_MAX_TEXT_CHARS", default=4000)
+# no frame of either socket needs more than three levels (frame, answers, answer)
+BATON_FRAME_MAX_DEPTH = env_int("BATON_FRAME_MAX_DEPTH", default=8)
+# a form has a few fields; more answers than this is not a form
+BATON_WIDGET_MAX_FORM_ANSWERS = env_int("BATON_WIDGET_MAX_FORM_ANSWERS", default=50)
 # token bucket per websocket: a burst of this many frames, refilled at RATE per second
 BATON_WIDGET_RATE_BURST = env_int("BATON_WIDGET_RATE_BURST", default=20)
 BATON_WIDGET_RATE_PER_SECOND = env_int("BATON_WIDGET_RATE_PER_SECOND", default=5)

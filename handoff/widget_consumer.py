@@ -31,7 +31,7 @@ from chats.widget_protocol import (
     PageOpened,
     Ping,
     Rating,
-    frame_parse,
+    widget_frame_parse,
 )
 from handoff.services import (
     HandoffError,
@@ -120,9 +120,7 @@ class WidgetConsumer(DialogStreamMixin, SocketConsumer):
             )
             return
         try:
-            if text_data is None:
-                raise FrameError("malformed", "binary frames are not accepted")
-            frame = frame_parse(text_data)
+            frame = widget_frame_parse(text_data)
             if isinstance(frame, Hello):
                 await self.handle_hello(frame)
             elif self.dialog is None:

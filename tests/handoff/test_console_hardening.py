@@ -125,7 +125,7 @@ async def test_a_nul_in_a_reply_is_refused_and_nothing_changes(world):  # noqa: 
     )
     error = await receive_until(console, lambda frame: frame["type"] == "error")
     # then: refused like a lone surrogate, not a database error closing the socket
-    assert (error[-1]["code"], error[-1].get("client_msg_id")) == ("refused", "o7")
+    assert (error[-1]["code"], error[-1].get("client_msg_id")) == ("invalid", "o7")
     assert "NUL character" in error[-1]["detail"]
     assert await message_count() == before
     assert await request_statuses() == ["accepted", "pending"]

@@ -9,11 +9,23 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from chats.enums import AuthorKind
+from chats.models import Dialog
+from chats.services import message_post
 from handoff.enums import RequestStatus
+from handoff.models import Request
 from handoff.services import request_accept, request_close
 from telegram_bridge.models import AlertState, ManagerAlert
+from telegram_bridge.services.managers.relay import TelegramSurface
 from tests.distributor.factories import ManagerFactory
-from tests.telegram_bridge.test_managers import OLGA, alerts_to, ask_for_human, connect
+from tests.telegram_bridge.test_managers import (
+    OLGA,
+    accept,
+    alerts_to,
+    ask_for_human,
+    connect,
+    last_text_to,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,3 +59,19 @@ def test_a_close_reads_no_bot_either(telegram_world):
     # then
     assert closed.status == RequestStatus.CLOSED
     assert not any(BOT_READ in query["sql"] for query in context.captured_queries)
+
+
+def test_a_client_message_for_a_request_read_without_its_session_reaches_the_manager(
+    telegram_world,
+):
+    world = telegram_world
+    connect(world, OLGA, "Olga")
+    request = ask_for_human(world)
+    accept(world, OLGA, request)
+    dialog = Dialog.objects.get(pk=request.dialog_id)
+    message, _created = message_post(dialog=dialog, author_kind=AuthorKind.CLIENT, text="Hi?")
+    # when: a caller that did not load the request's session with it
+    TelegramSurface().client_message(Request.objects.get(pk=request.pk), message)
+    world.settle()
+    # then: the open session is read and the message relayed to its manager
+    assert last_text_to(world, OLGA) == "Ann: Hi?"

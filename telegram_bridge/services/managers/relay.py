@@ -48,11 +48,7 @@ class TelegramSurface:
             if session is not None and session.ended_at is not None:
                 session = None
         else:  # a caller that did not load it
-            session = (
-                ManagerSession.objects.filter(request=request, ended_at__isnull=True)
-                .select_related("account")
-                .first()
-            )
+            session = _session_open(request)
         if session is None:
             return
         account = session.account
@@ -84,12 +80,18 @@ class TelegramSurface:
             )
 
 
-def _session_end(request: Request) -> None:
-    session = (
+def _session_open(request: Request) -> ManagerSession | None:
+    """The session (with its account) of the manager on Telegram who holds `request`
+    now, if any."""
+    return (
         ManagerSession.objects.filter(request=request, ended_at__isnull=True)
         .select_related("account")
         .first()
     )
+
+
+def _session_end(request: Request) -> None:
+    session = _session_open(request)
     if session is None:
         return
     ManagerSession.objects.filter(pk=session.pk).update(ended_at=timezone.now())
