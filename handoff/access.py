@@ -71,9 +71,11 @@ class ConsoleSession:
     """What an open console knows about the session it was opened with. `seen` is the
     (session data, password hash) last verified in full with Django's own check: while
     the store still holds that unexpired data and the user that password, nothing
-    that check reads has changed (handoff.selectors.console_session_confirm)."""
+    that check reads has changed (handoff.selectors.console_session_confirm), and the
+    user it returned (`seen_user`) stands for the operator's account."""
 
     session_key: str | None
     user_id: int
     manager_id: int
     seen: tuple[str, str] | None = None
+    seen_user: object | None = None  # the user that full check returned
