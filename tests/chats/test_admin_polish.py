@@ -283,6 +283,10 @@ def test_the_frame_code_is_copied_exactly_in_the_browser(daphne_server, page):
     page.fill("#id_username", "root")
     page.fill("#id_password", "root-password")
     page.locator("input[type=submit]").click()
+    # the copy handler is a script of the page: on a loaded machine a click can land
+    # before it runs (CI failed so once), so wait until the page has loaded
+    page.wait_for_url(f"**/admin/chats/chat/{chat.pk}/frame-code/")
+    page.wait_for_load_state("load")
     # when
     page.get_by_role("button", name="Copy").click()
     # then
