@@ -75,5 +75,5 @@ class ConsoleSession:
 
     session_key: str | None
     user_id: int
-    manager_id: int
+    operator_id: int
     seen: tuple[str, str] | None = None

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from chats.enums import AuthorKind
 from chats.models import Message
-from distributor.models import Manager
+from distributor.models import Operator
 from handoff.access import ConsoleSession
 from handoff.enums import RequestStatus
 from handoff.models import ConversationRead, Request
@@ -26,10 +26,10 @@ DATABASE_SESSIONS = "django.contrib.sessions.backends.db"
 CLOSED_SHOWN = 50
 
 
-def manager_for_user(user) -> Manager | None:
+def operator_for_user(user) -> Operator | None:
     if user is None or not user.is_authenticated:
         return None
-    return Manager.objects.filter(user=user).first()
+    return Operator.objects.filter(user=user).first()
 
 
 def user_of_session(*, session_key: str | None):
@@ -41,23 +41,23 @@ def user_of_session(*, session_key: str | None):
 
 
 def console_access_get(
-    *, session_key: str | None, user_id: int | None, manager_id: int
-) -> tuple[Manager | None, bool]:
+    *, session_key: str | None, user_id: int | None, operator_id: int
+) -> tuple[Operator | None, bool]:
     """The operator profile an open console may still act as, read afresh:
-    (manager, True) while its session is still logged in as that profile's user, and
+    (operator, True) while its session is still logged in as that profile's user, and
     the account active; (None, True) when it is, but the profile is gone or now another
     user's; (None, False) when the session ended (logout, expiry, password change,
     account switched off) or is now someone else's."""
     user = user_of_session(session_key=session_key)
     if not user.is_authenticated or not user.is_active or user.pk != user_id:
         return None, False
-    manager = Manager.objects.filter(pk=manager_id, user=user).first()
-    if manager is not None:
-        manager.user = user
-    return manager, True
+    operator = Operator.objects.filter(pk=operator_id, user=user).first()
+    if operator is not None:
+        operator.user = user
+    return operator, True
 
 
-def console_session_confirm(*, session: ConsoleSession) -> tuple[Manager | None, bool]:
+def console_session_confirm(*, session: ConsoleSession) -> tuple[Operator | None, bool]:
     """console_access_get for an open console, in one indexed read while nothing
     changed: the operator profile (with its active user, whose password hash still
     matches) and, in the same statement, the session's unexpired data. When the data
@@ -65,7 +65,7 @@ def console_session_confirm(*, session: ConsoleSession) -> tuple[Manager | None,
     (or with another session engine) the full check runs and is remembered."""
     if settings.SESSION_ENGINE == DATABASE_SESSIONS and session.seen is not None:
         row = (
-            Manager.objects.select_related("user")
+            Operator.objects.select_related("user")
             .annotate(
                 session_data=Subquery(
                     Session.objects.filter(
@@ -73,53 +73,53 @@ def console_session_confirm(*, session: ConsoleSession) -> tuple[Manager | None,
                     ).values("session_data")[:1]
                 )
             )
-            .filter(pk=session.manager_id, user_id=session.user_id, user__is_active=True)
+            .filter(pk=session.operator_id, user_id=session.user_id, user__is_active=True)
             .first()
         )
         if row is not None and (row.session_data, row.user.password) == session.seen:
             return row, True
-    manager, logged_in = console_access_get(
-        session_key=session.session_key, user_id=session.user_id, manager_id=session.manager_id
+    operator, logged_in = console_access_get(
+        session_key=session.session_key, user_id=session.user_id, operator_id=session.operator_id
     )
     session.seen = None
-    if manager is not None and settings.SESSION_ENGINE == DATABASE_SESSIONS:
+    if operator is not None and settings.SESSION_ENGINE == DATABASE_SESSIONS:
         data = (
             Session.objects.filter(session_key=session.session_key, expire_date__gt=timezone.now())
             .values_list("session_data", flat=True)
             .first()
         )
         if data is not None:
-            session.seen = (data, manager.user.password)
-    return manager, logged_in
+            session.seen = (data, operator.user.password)
+    return operator, logged_in
 
 
-def _visible(manager: Manager) -> QuerySet[Request]:
+def _visible(operator: Operator) -> QuerySet[Request]:
     # read afresh on every frame: a chat taken away or an account switched off
     # behind an open console refuses at once, even if its access event was lost
     return Request.objects.filter(
-        chat__managers=manager, chat__managers__user__is_active=True
+        chat__operators=operator, chat__operators__user__is_active=True
     ).select_related("chat", "operator", "dialog__client")
 
 
-def requests_for_manager(*, manager: Manager) -> list[dict]:
+def requests_for_operator(*, operator: Operator) -> list[dict]:
     """What the console lists: waiting requests of the operator's chats (minus those
     they rejected), their own open ones, and the latest closed ones they took part in."""
     waiting = (
-        _visible(manager)
+        _visible(operator)
         .filter(status__in=Request.WAITING_STATUSES)
-        .exclude(rejected_by=manager)
+        .exclude(rejected_by=operator)
         .order_by("created_at")
     )
-    mine = _visible(manager).filter(status=RequestStatus.ACCEPTED, operator=manager)
+    mine = _visible(operator).filter(status=RequestStatus.ACCEPTED, operator=operator)
     closed = (
-        _visible(manager)
-        .filter(Q(status="closed") & (Q(operator=manager) | Q(operator__isnull=True)))
+        _visible(operator)
+        .filter(Q(status="closed") & (Q(operator=operator) | Q(operator__isnull=True)))
         .order_by("-closed_at")[:CLOSED_SHOWN]
     )
-    return [inbox_summary(request) for request in _with_inbox([*waiting, *mine, *closed], manager)]
+    return [inbox_summary(request) for request in _with_inbox([*waiting, *mine, *closed], operator)]
 
 
-def _with_inbox(requests: list[Request], manager: Manager) -> list[Request]:
+def _with_inbox(requests: list[Request], operator: Operator) -> list[Request]:
     """Annotate each request with its inbox row's facts, in one more statement."""
     if not requests:
         return []
@@ -128,7 +128,7 @@ def _with_inbox(requests: list[Request], manager: Manager) -> list[Request]:
     read_to = Coalesce(
         Subquery(
             ConversationRead.objects.filter(
-                manager=manager, dialog_id=OuterRef(OuterRef("dialog_id"))
+                operator=operator, dialog_id=OuterRef(OuterRef("dialog_id"))
             ).values("last_read_sequence")[:1]
         ),
         Value(0),
@@ -222,18 +222,18 @@ def inbox_summary(request: Request) -> dict:
     return summary
 
 
-def request_get_for_manager(*, manager: Manager, request_id: object) -> Request:
+def request_get_for_operator(*, operator: Operator, request_id: object) -> Request:
     """The request if this operator may see it; Request.DoesNotExist otherwise."""
     if isinstance(request_id, bool) or not isinstance(request_id, int):
         raise Request.DoesNotExist
-    return _visible(manager).get(pk=request_id)
+    return _visible(operator).get(pk=request_id)
 
 
-def request_rejected_by(*, request: Request, manager: Manager) -> bool:
+def request_rejected_by(*, request: Request, operator: Operator) -> bool:
     return Request.rejected_by.through.objects.filter(
-        request_id=request.pk, manager_id=manager.pk
+        request_id=request.pk, operator_id=operator.pk
     ).exists()
 
 
-def served_chat_ids(*, manager: Manager) -> list[int]:
-    return list(manager.chats.values_list("pk", flat=True))
+def served_chat_ids(*, operator: Operator) -> list[int]:
+    return list(operator.chats.values_list("pk", flat=True))
