@@ -72,12 +72,12 @@ PUBLIC_KEY = "demo"
 class Operator:
     """One operator's console websocket."""
 
-    def __init__(self, index: int, *, url: str, origin: str, session_key: str, manager_id: int):
+    def __init__(self, index: int, *, url: str, origin: str, session_key: str, operator_id: int):
         self.index = index
         self.url = url
         self.origin = origin
         self.session_key = session_key
-        self.manager_id = manager_id
+        self.operator_id = operator_id
         self.ws: ClientConnection | None = None
         self.receiver: asyncio.Task | None = None
         self.ready = asyncio.Event()
@@ -126,7 +126,7 @@ class Operator:
     def on_frame(self, frame: dict, now: float) -> None:
         kind = frame.get("type")
         if kind == "requests":
-            if frame.get("me") != self.manager_id:
+            if frame.get("me") != self.operator_id:
                 self.other_errors["snapshot for someone else"] += 1
             self.ready.set()
         elif kind == "error":
@@ -140,7 +140,7 @@ class Operator:
             request = frame["request"]
             if request["status"] != "accepted" or request.get("operator_id") is None:
                 return
-            if request["operator_id"] == self.manager_id:
+            if request["operator_id"] == self.operator_id:
                 self.won_at.setdefault(request["id"], now)
             else:
                 self.changed_at.setdefault(request["id"], now)
@@ -176,22 +176,22 @@ def setup_storm(requests: int, operators: int, tag: str) -> tuple[list[int], lis
     from chats.enums import Messenger
     from chats.models import Chat
     from chats.services import dialog_start_or_resume
-    from distributor.models import Manager
-    from distributor.services import manager_create
+    from distributor.models import Operator as OperatorProfile  # not this file's Operator
+    from distributor.services import operator_create
     from handoff import services
 
     chat = Chat.objects.get(public_key=PUBLIC_KEY)
     people = []
     for number in range(operators):
-        manager = manager_create(
+        operator = operator_create(
             username=f"storm-{tag}-{number}",
             password=secrets.token_urlsafe(12),
             display_name=f"Operator {number}",
             chats=[chat],
         )
         # the storm measures the race, not the cap: any operator may win every request
-        Manager.objects.filter(pk=manager.pk).update(max_simultaneous_dialogs=requests)
-        people.append({"manager": manager.pk, "session": operator_session_key(manager.user)})
+        OperatorProfile.objects.filter(pk=operator.pk).update(max_simultaneous_dialogs=requests)
+        people.append({"operator": operator.pk, "session": operator_session_key(operator.user)})
     request_ids = []
     for number in range(requests):
         dialog, _created = dialog_start_or_resume(
@@ -270,7 +270,7 @@ async def storm(args, servers: list[DaphneServer], outcome: dict) -> None:
                 url=f"{server.ws_url}/ws/console/",
                 origin=f"http://127.0.0.1:{server.port}",
                 session_key=person["session"],
-                manager_id=person["manager"],
+                operator_id=person["operator"],
             )
         )
     outcome["operators"] = operators
@@ -414,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     for op in operators:
         errors.update(op.other_errors)
         for request_id, sent_at in op.sent_at.items():
-            if owners.get(request_id) == op.manager_id:
+            if owners.get(request_id) == op.operator_id:
                 winner_told += request_id in op.won_at
                 winner_refused += request_id in op.error_at
                 continue
@@ -428,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         1
         for op in operators
         for request_id in op.sent_at
-        if owners.get(request_id) != op.manager_id
+        if owners.get(request_id) != op.operator_id
         and request_id in op.error_at
         and (
             request_id not in op.changed_at or op.error_at[request_id] <= op.changed_at[request_id]

@@ -563,22 +563,22 @@ def baton_accept_all(session_ids: list[str], per_operator: int, tag: str) -> lis
     """Open a request in every dialog and have an operator accept it; one operator
     account (and one logged-in session) per `per_operator` dialogs."""
     from chats.models import Chat, Dialog
-    from distributor.models import Manager
-    from distributor.services import manager_create
+    from distributor.models import Operator
+    from distributor.services import operator_create
     from handoff import services
 
     chat = Chat.objects.get(public_key=PUBLIC_KEY)
     operators = []
     for number in range(math.ceil(len(session_ids) / per_operator)):
-        manager = manager_create(
+        operator = operator_create(
             username=f"bench-{tag}-{number}",
             password=secrets.token_urlsafe(12),
             display_name=f"Operator {number}",
             chats=[chat],
         )
         # each operator holds per_operator conversations at once (the cap allows it)
-        Manager.objects.filter(pk=manager.pk).update(max_simultaneous_dialogs=per_operator)
-        operators.append((manager, operator_session_key(manager.user)))
+        Operator.objects.filter(pk=operator.pk).update(max_simultaneous_dialogs=per_operator)
+        operators.append((operator, operator_session_key(operator.user)))
     dialogs = Dialog.objects.select_related("chat", "client").in_bulk(
         session_ids, field_name="session_id"
     )
@@ -588,8 +588,8 @@ def baton_accept_all(session_ids: list[str], per_operator: int, tag: str) -> lis
         request = services.request_open(dialog=dialog, reason="headset")
         if request is None:
             raise SystemExit("relay: the demo chat did not open a request (working hours?)")
-        manager, session_key = operators[index // per_operator]
-        services.request_accept(request=request, operator=manager)
+        operator, session_key = operators[index // per_operator]
+        services.request_accept(request=request, operator=operator)
         accepted.append({"dialog": dialog.pk, "request": request.pk, "session": session_key})
     last = dict(
         Dialog.objects.filter(pk__in=[item["dialog"] for item in accepted]).values_list(

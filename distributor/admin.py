@@ -8,11 +8,11 @@ from django.utils.translation import gettext_lazy as _
 from chats.admin import ClientAdmin
 from chats.models import Client
 from chats.realtime import user_access_changed_publish
-from distributor.models import Customer, CustomerBinding, Manager
+from distributor.models import Customer, CustomerBinding, Operator
 
 
-@admin.register(Manager)
-class ManagerAdmin(admin.ModelAdmin):
+@admin.register(Operator)
+class OperatorAdmin(admin.ModelAdmin):
     list_display = ["display_name", "user", "max_simultaneous_dialogs"]
     search_fields = ["display_name", "user__username"]
     filter_horizontal = ["chats"]
@@ -27,7 +27,7 @@ class ManagerAdmin(admin.ModelAdmin):
         for user_id in sorted(user_ids):
             user_access_changed_publish(user_id=user_id)
 
-    def delete_model(self, request, obj: Manager) -> None:
+    def delete_model(self, request, obj: Operator) -> None:
         super().delete_model(request, obj)
         user_access_changed_publish(user_id=obj.user_id)
 

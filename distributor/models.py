@@ -11,16 +11,16 @@ from django.utils.translation import gettext_lazy as _
 from distributor.contacts import normalise_email, normalise_phone
 
 
-class Manager(models.Model):
+class Operator(models.Model):
     """An operator's profile: who they are to clients, which chats they serve and how
     many dialogs they may hold at once. Presence and routing come with distribution."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="manager"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator"
     )
     display_name = models.CharField(_("name shown to clients"), max_length=100)
     chats = models.ManyToManyField(
-        "chats.Chat", related_name="managers", blank=True, verbose_name=_("chats served")
+        "chats.Chat", related_name="operators", blank=True, verbose_name=_("chats served")
     )
     max_simultaneous_dialogs = models.PositiveSmallIntegerField(
         _("maximum simultaneous dialogs"), default=5, validators=[MinValueValidator(1)]

@@ -13,12 +13,12 @@ from chats.models import Chat, Client
 from chats.realtime import user_access_changed_publish
 from chats.validators import validate_encodable
 from distributor.contacts import normalise_email, normalise_phone
-from distributor.models import Customer, CustomerBinding, Manager
+from distributor.models import Customer, CustomerBinding, Operator
 
 
-def manager_create(
+def operator_create(
     *, username: str, password: str, display_name: str, chats: list[Chat]
-) -> Manager:
+) -> Operator:
     """Create (or update, keeping the password) an operator account serving `chats`.
     Raises ValidationError for a name no surface could encode (a lone surrogate)."""
     validate_encodable([username, display_name])
@@ -30,12 +30,12 @@ def manager_create(
         if created:
             user.set_password(password)
             user.save()
-        manager, _created = Manager.objects.update_or_create(
+        operator, _created = Operator.objects.update_or_create(
             user=user, defaults={"display_name": display_name}
         )
-        manager.chats.add(*chats)
+        operator.chats.add(*chats)
         user_access_changed_publish(user_id=user.pk)
-    return manager
+    return operator
 
 
 def customer_bind(*, client: Client, name: str = "", phone: str = "", email: str = "") -> Customer:

@@ -76,6 +76,6 @@ class ConsoleSession:
 
     session_key: str | None
     user_id: int
-    manager_id: int
+    operator_id: int
     seen: tuple[str, str] | None = None
     seen_user: object | None = None  # the user that full check returned

@@ -40,7 +40,7 @@ from chats.realtime import (
 from chats.services import DialogClosed
 from chats.sockets import SocketConsumer
 from chats.streaming import DialogStreamMixin
-from distributor.models import Manager
+from distributor.models import Operator
 from handoff import selectors, services
 from handoff.access import ConsoleSession, session_digest
 from handoff.console_accepts import ConsoleAcceptsMixin, settled_refuse
@@ -73,43 +73,43 @@ class AccessEnded(Exception):
 
 def _checked(
     session: ConsoleSession, service: Callable[..., Any] | None, kwargs: dict[str, Any]
-) -> tuple[Manager, Any]:
+) -> tuple[Operator, Any]:
     """On the database thread: confirm the session, then run the frame's service as
     the operator it confirmed (one thread hop for both). An accept of a request that
     became settled while the call waited for the thread is refused before any query."""
     if service is services.request_accept and kwargs.get("dialog_id") is not None:
         # (a request this socket was shown: its dialog id came from a summary)
         settled_refuse(kwargs["request"])
-    manager, logged_in = selectors.console_session_confirm(session=session)
-    if manager is None:
+    operator, logged_in = selectors.console_session_confirm(session=session)
+    if operator is None:
         raise AccessEnded(CLOSE_NOT_OPERATOR if logged_in else CLOSE_NOT_LOGGED_IN)
     if service is None:
-        return manager, None
-    return manager, service(operator=manager, **kwargs)
+        return operator, None
+    return operator, service(operator=operator, **kwargs)
 
 
 class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
     chat_ids: tuple[int, ...] = ()
     user_id: int | None = None
     session: ConsoleSession | None = None
-    manager: Manager | None = None
+    operator: Operator | None = None
     watched: dict | None = None  # the watched request's summary
     in_dialog_group = False
     ended = False
 
     async def connect(self) -> None:
         user = self.scope.get("user")
-        self.manager = await database_sync_to_async(selectors.manager_for_user)(user)
-        if self.manager is None:
+        self.operator = await database_sync_to_async(selectors.operator_for_user)(user)
+        if self.operator is None:
             logged_in = user is not None and user.is_authenticated
             await self.close(code=CLOSE_NOT_OPERATOR if logged_in else CLOSE_NOT_LOGGED_IN)
             return
         scope_session = self.scope.get("session")
-        self.user_id = self.manager.user_id
+        self.user_id = self.operator.user_id
         self.session = ConsoleSession(
             session_key=scope_session.session_key if scope_session is not None else None,
             user_id=self.user_id,
-            manager_id=self.manager.pk,
+            operator_id=self.operator.pk,
         )
         # requests' dialogs, from the summaries sent on this socket (never change)
         self.dialog_of: dict[int, int] = {}
@@ -120,10 +120,10 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
         # join first, read second: a change committed in between rings this group
         await self.channel_layer.group_add(user_access_group(self.user_id), self.channel_name)
         await self.channel_layer.group_add(
-            console_operator_group(self.manager.pk), self.channel_name
+            console_operator_group(self.operator.pk), self.channel_name
         )
         await self.chats_follow(
-            await database_sync_to_async(selectors.served_chat_ids)(manager=self.manager)
+            await database_sync_to_async(selectors.served_chat_ids)(operator=self.operator)
         )
         await self.accept()
         await self.send_snapshot()
@@ -138,9 +138,9 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
 
     async def unwatch(self) -> None:
         await self.dialog_group_leave()
-        if self.stream_dialog_id is not None and self.manager is not None and not self.ended:
+        if self.stream_dialog_id is not None and self.operator is not None and not self.ended:
             await database_sync_to_async(services.conversation_read_mark)(
-                manager=self.manager, dialog_id=self.stream_dialog_id, sequence=self.last_sent
+                operator=self.operator, dialog_id=self.stream_dialog_id, sequence=self.last_sent
             )
         self.stream_dialog_id = None
         self.watched = None
@@ -167,9 +167,9 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
             await self.channel_layer.group_discard(
                 user_access_group(self.user_id), self.channel_name
             )
-        if self.manager is not None:
+        if self.operator is not None:
             await self.channel_layer.group_discard(
-                console_operator_group(self.manager.pk), self.channel_name
+                console_operator_group(self.operator.pk), self.channel_name
             )
         await self.unwatch()
 
@@ -188,13 +188,15 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
             self.dialog_of[summary["id"]] = summary["dialog_id"]
 
     async def send_snapshot(self) -> None:
-        items = await database_sync_to_async(selectors.requests_for_manager)(manager=self.manager)
+        items = await database_sync_to_async(selectors.requests_for_operator)(
+            operator=self.operator
+        )
         self.summaries_seen(items)
         await self.send_json(
             {
                 "type": "requests",
-                "me": self.manager.pk,
-                "my_name": self.manager.display_name,
+                "me": self.operator.pk,
+                "my_name": self.operator.display_name,
                 "items": items,
             }
         )
@@ -266,7 +268,7 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
                 request=request_id, dialog_id=self.dialog_of.get(request_id), visible_only=True
             )
         try:
-            manager, result = await database_call(
+            operator, result = await database_call(
                 _checked, session=self.session, service=service, kwargs=kwargs
             )
         except Request.DoesNotExist:
@@ -275,7 +277,7 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
             raise ConsoleFrameError(error.code, str(error), request_id, reply_id) from None
         except (DialogClosed, ValidationError) as error:
             raise ConsoleFrameError("refused", str(error), request_id, reply_id) from None
-        self.manager = manager
+        self.operator = operator
         return result
 
     async def handle_reply(self, frame: Reply) -> None:
@@ -298,13 +300,13 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
             await self.deliver(message_payload(message))
 
     async def handle_watch(self, frame: Watch) -> None:
-        manager, summary = await database_call(
+        operator, summary = await database_call(
             _checked,
             session=self.session,
             service=_watch_open,
             kwargs={"request_id": frame.request_id},
         )
-        self.manager = manager
+        self.operator = operator
         if summary is None:
             raise ConsoleFrameError("not_found", "no such request", frame.request_id)
         refusal = summary.pop("refusal")
@@ -324,7 +326,7 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
         await self.send_json({"type": "watching", "request": summary})
         await self.catch_up()
         await database_sync_to_async(services.conversation_read_mark)(
-            manager=self.manager, dialog_id=self.stream_dialog_id, sequence=self.last_sent
+            operator=self.operator, dialog_id=self.stream_dialog_id, sequence=self.last_sent
         )
 
     # --- events: one handler per type in chats.realtime.EVENT_TYPES -------------
@@ -332,7 +334,7 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
         summary = event["request"]
         settled_note(summary["id"], summary["status"], summary["operator"])
         self.summaries_seen([summary])
-        if self.manager is not None and _held_by_another(summary, self.manager.pk):
+        if self.operator is not None and _held_by_another(summary, self.operator.pk):
             await self.unwatch_request(summary["id"])
         await self.send_json({"type": "request_changed", "request": summary})
 
@@ -378,27 +380,27 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
             await self.end(access.code)
             return
         await self.chats_follow(
-            await database_sync_to_async(selectors.served_chat_ids)(manager=self.manager)
+            await database_sync_to_async(selectors.served_chat_ids)(operator=self.operator)
         )
         if self.watched is not None and self.watched["chat_id"] not in self.chat_ids:
             await self.unwatch()
         await self.send_snapshot()
 
 
-def _close_as_operator(*, operator: Manager, **kwargs: Any) -> Request:
+def _close_as_operator(*, operator: Operator, **kwargs: Any) -> Request:
     return services.request_close(actor=operator, reason=CloseReason.OPERATOR, **kwargs)
 
 
-def _held_by_another(summary: dict, manager_id: int) -> bool:
-    return summary["status"] == RequestStatus.ACCEPTED and summary["operator_id"] != manager_id
+def _held_by_another(summary: dict, operator_id: int) -> bool:
+    return summary["status"] == RequestStatus.ACCEPTED and summary["operator_id"] != operator_id
 
 
-def _watch_open(*, operator: Manager, request_id: int) -> dict | None:
+def _watch_open(*, operator: Operator, request_id: int) -> dict | None:
     """The request's summary with its dialog's last sequence, if the operator may see
     it, and under "refusal" why it may not be watched (None when it may): another
     operator holds it, or this one rejected it."""
     try:
-        request = selectors.request_get_for_manager(manager=operator, request_id=request_id)
+        request = selectors.request_get_for_operator(operator=operator, request_id=request_id)
     except Request.DoesNotExist:
         return None
     summary = request_summary(request)
@@ -407,7 +409,7 @@ def _watch_open(*, operator: Manager, request_id: int) -> dict | None:
     if _held_by_another(summary, operator.pk):
         summary["refusal"] = services.RequestAlreadyTaken(request.status, summary["operator"])
     elif request.status in Request.WAITING_STATUSES and selectors.request_rejected_by(
-        request=request, manager=operator
+        request=request, operator=operator
     ):
         summary["refusal"] = services.NotYourRequest("you rejected this request")
     return summary

@@ -281,7 +281,7 @@ class Request(models.Model):
     )
     reason = models.CharField(max_length=20, choices=RequestReason.choices)
     operator = models.ForeignKey(
-        "distributor.Manager",
+        "distributor.Operator",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
@@ -292,7 +292,7 @@ class Request(models.Model):
     accepted_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     close_reason = models.CharField(max_length=20, choices=CloseReason.choices, blank=True)
-    rejected_by = models.ManyToManyField("distributor.Manager", blank=True, related_name="+")
+    rejected_by = models.ManyToManyField("distributor.Operator", blank=True, related_name="+")
     # deadlines: a periodic sweep acts on the due ones (handoff.tasks)
     accept_deadline = models.DateTimeField(null=True, blank=True, db_index=True)
     queue_deadline = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -358,7 +358,7 @@ class Feedback(models.Model):
         Request, null=True, blank=True, on_delete=models.SET_NULL, related_name="feedback"
     )
     operator = models.ForeignKey(
-        "distributor.Manager",
+        "distributor.Operator",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
@@ -393,8 +393,8 @@ class ConversationRead(models.Model):
     """How far an operator has read a dialog in the console: the inbox counts the
     visitor's messages after `last_read_sequence` as unread."""
 
-    manager = models.ForeignKey(
-        "distributor.Manager", on_delete=models.CASCADE, related_name="conversation_reads"
+    operator = models.ForeignKey(
+        "distributor.Operator", on_delete=models.CASCADE, related_name="conversation_reads"
     )
     dialog = models.ForeignKey("chats.Dialog", on_delete=models.CASCADE, related_name="+")
     last_read_sequence = models.PositiveIntegerField(default=0)
@@ -403,8 +403,8 @@ class ConversationRead(models.Model):
         verbose_name = _("conversation read by an operator")
         verbose_name_plural = _("conversations read by operators")
         constraints = [
-            models.UniqueConstraint(fields=["manager", "dialog"], name="one_read_mark_per_dialog")
+            models.UniqueConstraint(fields=["operator", "dialog"], name="one_read_mark_per_dialog")
         ]
 
     def __str__(self) -> str:
-        return f"{self.manager_id} read {self.dialog_id} to {self.last_read_sequence}"
+        return f"{self.operator_id} read {self.dialog_id} to {self.last_read_sequence}"

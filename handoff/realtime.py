@@ -26,8 +26,8 @@ def console_chat_group(chat_id: int) -> str:
     return f"console.chat.{chat_id}"
 
 
-def console_operator_group(manager_id: int) -> str:
-    return f"console.operator.{manager_id}"
+def console_operator_group(operator_id: int) -> str:
+    return f"console.operator.{operator_id}"
 
 
 def request_summary(request: Request) -> dict:

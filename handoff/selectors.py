@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from chats.enums import AuthorKind
 from chats.models import Message
-from distributor.models import Manager
+from distributor.models import Operator
 from handoff.access import ConsoleSession
 from handoff.enums import RequestStatus
 from handoff.models import ConversationRead, Request
@@ -29,10 +29,10 @@ DATABASE_SESSIONS = "django.contrib.sessions.backends.db"
 CLOSED_SHOWN = 50
 
 
-def manager_for_user(user) -> Manager | None:
+def operator_for_user(user) -> Operator | None:
     if user is None or not user.is_authenticated:
         return None
-    return Manager.objects.filter(user=user).first()
+    return Operator.objects.filter(user=user).first()
 
 
 def user_of_session(*, session_key: str | None):
@@ -44,23 +44,23 @@ def user_of_session(*, session_key: str | None):
 
 
 def console_access_get(
-    *, session_key: str | None, user_id: int | None, manager_id: int
-) -> tuple[Manager | None, bool]:
+    *, session_key: str | None, user_id: int | None, operator_id: int
+) -> tuple[Operator | None, bool]:
     """The operator profile an open console may still act as, read afresh:
-    (manager, True) while its session is still logged in as that profile's user, and
+    (operator, True) while its session is still logged in as that profile's user, and
     the account active; (None, True) when it is, but the profile is gone or now another
     user's; (None, False) when the session ended (logout, expiry, password change,
     account switched off) or is now someone else's."""
     user = user_of_session(session_key=session_key)
     if not user.is_authenticated or not user.is_active or user.pk != user_id:
         return None, False
-    manager = Manager.objects.filter(pk=manager_id, user=user).first()
-    if manager is not None:
-        manager.user = user
-    return manager, True
+    operator = Operator.objects.filter(pk=operator_id, user=user).first()
+    if operator is not None:
+        operator.user = user
+    return operator, True
 
 
-def console_session_confirm(*, session: ConsoleSession) -> tuple[Manager | None, bool]:
+def console_session_confirm(*, session: ConsoleSession) -> tuple[Operator | None, bool]:
     """console_access_get for an open console, in one indexed read while nothing
     changed: the operator profile of the active user, the user's password hash and, in
     the same statement, the session's unexpired data. When the data and the hash are
@@ -75,34 +75,36 @@ def console_session_confirm(*, session: ConsoleSession) -> tuple[Manager | None,
                 [
                     session.session_key or "",
                     connection.ops.adapt_datetimefield_value(timezone.now()),
-                    session.manager_id,
+                    session.operator_id,
                     session.user_id,
                 ],
             )
             row = cursor.fetchone()
         if row is not None and (row[-1], row[-2]) == session.seen:
-            manager = Manager.from_db(connection.alias, _MANAGER_COLUMNS_ATTNAMES(), list(row[:-2]))
-            manager.user = session.seen_user
-            return manager, True
-    manager, logged_in = console_access_get(
-        session_key=session.session_key, user_id=session.user_id, manager_id=session.manager_id
+            operator = Operator.from_db(
+                connection.alias, _OPERATOR_COLUMNS_ATTNAMES(), list(row[:-2])
+            )
+            operator.user = session.seen_user
+            return operator, True
+    operator, logged_in = console_access_get(
+        session_key=session.session_key, user_id=session.user_id, operator_id=session.operator_id
     )
     session.seen = None
     session.seen_user = None
-    if manager is not None and settings.SESSION_ENGINE == DATABASE_SESSIONS:
+    if operator is not None and settings.SESSION_ENGINE == DATABASE_SESSIONS:
         data = (
             Session.objects.filter(session_key=session.session_key, expire_date__gt=timezone.now())
             .values_list("session_data", flat=True)
             .first()
         )
         if data is not None:
-            session.seen = (data, manager.user.password)
-            session.seen_user = manager.user
-    return manager, logged_in
+            session.seen = (data, operator.user.password)
+            session.seen_user = operator.user
+    return operator, logged_in
 
 
-def _MANAGER_COLUMNS_ATTNAMES() -> list[str]:  # noqa: N802 - reads as the constant it is
-    return [field.attname for field in Manager._meta.concrete_fields]
+def _OPERATOR_COLUMNS_ATTNAMES() -> list[str]:  # noqa: N802 - reads as the constant it is
+    return [field.attname for field in Operator._meta.concrete_fields]
 
 
 CONFIRM_SQL = """
@@ -127,49 +129,49 @@ def _confirm_statement() -> str:
 
     return CONFIRM_SQL.format(
         profile_columns=", ".join(
-            f"m.{quote(field.column)}" for field in Manager._meta.concrete_fields
+            f"m.{quote(field.column)}" for field in Operator._meta.concrete_fields
         ),
         password=column(user_model, "password"),
         session_data=column(Session, "session_data"),
         session_table=quote(Session._meta.db_table),
         session_key=column(Session, "session_key"),
         expire_date=column(Session, "expire_date"),
-        profile_table=quote(Manager._meta.db_table),
+        profile_table=quote(Operator._meta.db_table),
         user_table=quote(user_model._meta.db_table),
         user_pk=quote(user_model._meta.pk.column),
-        profile_user=column(Manager, "user"),
-        profile_pk=quote(Manager._meta.pk.column),
+        profile_user=column(Operator, "user"),
+        profile_pk=quote(Operator._meta.pk.column),
         is_active=column(user_model, "is_active"),
     )
 
 
-def _visible(manager: Manager) -> QuerySet[Request]:
+def _visible(operator: Operator) -> QuerySet[Request]:
     # read afresh on every frame: a chat taken away or an account switched off
     # behind an open console refuses at once, even if its access event was lost
     return Request.objects.filter(
-        chat__managers=manager, chat__managers__user__is_active=True
+        chat__operators=operator, chat__operators__user__is_active=True
     ).select_related("chat", "operator", "dialog__client")
 
 
-def requests_for_manager(*, manager: Manager) -> list[dict]:
+def requests_for_operator(*, operator: Operator) -> list[dict]:
     """What the console lists: waiting requests of the operator's chats (minus those
     they rejected), their own open ones, and the latest closed ones they took part in."""
     waiting = (
-        _visible(manager)
+        _visible(operator)
         .filter(status__in=Request.WAITING_STATUSES)
-        .exclude(rejected_by=manager)
+        .exclude(rejected_by=operator)
         .order_by("created_at")
     )
-    mine = _visible(manager).filter(status=RequestStatus.ACCEPTED, operator=manager)
+    mine = _visible(operator).filter(status=RequestStatus.ACCEPTED, operator=operator)
     closed = (
-        _visible(manager)
-        .filter(Q(status="closed") & (Q(operator=manager) | Q(operator__isnull=True)))
+        _visible(operator)
+        .filter(Q(status="closed") & (Q(operator=operator) | Q(operator__isnull=True)))
         .order_by("-closed_at")[:CLOSED_SHOWN]
     )
-    return [inbox_summary(request) for request in _with_inbox([*waiting, *mine, *closed], manager)]
+    return [inbox_summary(request) for request in _with_inbox([*waiting, *mine, *closed], operator)]
 
 
-def _with_inbox(requests: list[Request], manager: Manager) -> list[Request]:
+def _with_inbox(requests: list[Request], operator: Operator) -> list[Request]:
     """Annotate each request with its inbox row's facts, in one more statement."""
     if not requests:
         return []
@@ -178,7 +180,7 @@ def _with_inbox(requests: list[Request], manager: Manager) -> list[Request]:
     read_to = Coalesce(
         Subquery(
             ConversationRead.objects.filter(
-                manager=manager, dialog_id=OuterRef(OuterRef("dialog_id"))
+                operator=operator, dialog_id=OuterRef(OuterRef("dialog_id"))
             ).values("last_read_sequence")[:1]
         ),
         Value(0),
@@ -272,18 +274,18 @@ def inbox_summary(request: Request) -> dict:
     return summary
 
 
-def request_get_for_manager(*, manager: Manager, request_id: object) -> Request:
+def request_get_for_operator(*, operator: Operator, request_id: object) -> Request:
     """The request if this operator may see it; Request.DoesNotExist otherwise."""
     if isinstance(request_id, bool) or not isinstance(request_id, int):
         raise Request.DoesNotExist
-    return _visible(manager).get(pk=request_id)
+    return _visible(operator).get(pk=request_id)
 
 
-def request_rejected_by(*, request: Request, manager: Manager) -> bool:
+def request_rejected_by(*, request: Request, operator: Operator) -> bool:
     return Request.rejected_by.through.objects.filter(
-        request_id=request.pk, manager_id=manager.pk
+        request_id=request.pk, operator_id=operator.pk
     ).exists()
 
 
-def served_chat_ids(*, manager: Manager) -> list[int]:
-    return list(manager.chats.values_list("pk", flat=True))
+def served_chat_ids(*, operator: Operator) -> list[int]:
+    return list(operator.chats.values_list("pk", flat=True))

@@ -16,20 +16,20 @@ from handoff.models import Request
 @require_GET
 @login_required(login_url="console_login")
 def console(request: HttpRequest, request_id: int | None = None) -> HttpResponse:
-    manager = selectors.manager_for_user(request.user)
-    if manager is None:
+    operator = selectors.operator_for_user(request.user)
+    if operator is None:
         # a person who logged in with the wrong account: say so, and how to leave
         return render(request, "handoff/not_operator.html", status=403)
     if request_id is not None:
         try:
-            selectors.request_get_for_manager(manager=manager, request_id=request_id)
+            selectors.request_get_for_operator(operator=operator, request_id=request_id)
         except Request.DoesNotExist:
             raise Http404("No such request.") from None
     return render(
         request,
         "handoff/console.html",
         {
-            "manager": manager,
+            "operator": operator,
             "selected_request": request_id,
             # the statuses' labels in the operator's language, for the lists and the header
             "request_statuses": RequestStatus.choices,

@@ -1,4 +1,4 @@
-"""When managers take handoffs: a weekly schedule of wall-clock periods in one time zone.
+"""When operators take handoffs: a weekly schedule of wall-clock periods in one time zone.
 
 Pure: no models, no database. Periods are wall-clock times in the schedule's zone, so a
 09:00 start is 08:00 UTC in a Rome winter and 07:00 UTC in a Rome summer.

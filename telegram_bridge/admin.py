@@ -1,5 +1,5 @@
 """Admin: connect a chat's bot (the token is checked with getMe and never shown), set its
-webhook, see group-notice errors; create manager connect links; see who is connected."""
+webhook, see group-notice errors; create operator connect links; see who is connected."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from chats.views import public_base_url
 from telegram_bridge.models import (
     ConnectLink,
-    ManagerAccount,
+    OperatorAccount,
     OutboundMessage,
     TelegramBot,
     TelegramUpdate,
@@ -143,7 +143,7 @@ class ConnectLinkForm(forms.ModelForm):
 
     class Meta:
         model = ConnectLink
-        fields = ["bot", "manager"]
+        fields = ["bot", "operator"]
 
     def save(self, commit: bool = True) -> ConnectLink:
         link = super().save(commit=False)
@@ -156,17 +156,17 @@ class ConnectLinkForm(forms.ModelForm):
 @admin.register(ConnectLink)
 class ConnectLinkAdmin(admin.ModelAdmin):
     form = ConnectLinkForm
-    list_display = ("manager", "bot", "state", "link", "expires_at")
+    list_display = ("operator", "bot", "state", "link", "expires_at")
     list_filter = ("bot",)
     readonly_fields = ("link", "state", "expires_at", "used_at", "used_by")
 
     def get_fields(self, request, obj=None):
         return (
-            ["bot", "manager", "link", "state", "expires_at", "used_at"]
+            ["bot", "operator", "link", "state", "expires_at", "used_at"]
             if obj
             else [
                 "bot",
-                "manager",
+                "operator",
                 "hours",
             ]
         )
@@ -192,21 +192,21 @@ class ConnectLinkAdmin(admin.ModelAdmin):
         self.message_user(
             request,
             _("Send this single-use link to %(manager)s: %(url)s")
-            % {"manager": obj.manager, "url": obj.url},
+            % {"manager": obj.operator, "url": obj.url},
             messages.SUCCESS,
         )
         return super().response_add(request, obj, post_url_continue)
 
 
-@admin.register(ManagerAccount)
-class ManagerAccountAdmin(admin.ModelAdmin):
-    list_display = ("manager", "bot", "telegram_username", "active", "connected_at")
+@admin.register(OperatorAccount)
+class OperatorAccountAdmin(admin.ModelAdmin):
+    list_display = ("operator", "bot", "telegram_username", "active", "connected_at")
     list_filter = ("bot", "active")
-    fields = ("manager", "bot", "telegram_username", "telegram_name", "active", "connected_at")
-    readonly_fields = ("manager", "bot", "telegram_username", "telegram_name", "connected_at")
+    fields = ("operator", "bot", "telegram_username", "telegram_name", "active", "connected_at")
+    readonly_fields = ("operator", "bot", "telegram_username", "telegram_name", "connected_at")
 
     def has_add_permission(self, request) -> bool:
-        return False  # managers join through connect links
+        return False  # operators join through connect links
 
 
 @admin.register(OutboundMessage)

@@ -1,5 +1,5 @@
 """Telegram bots of chats, the updates they receive, the messages they send, and the
-managers who work from Telegram."""
+operators who work from Telegram."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ class TelegramBot(models.Model):
 
 
 class TelegramChat(models.Model):
-    """A Telegram chat the bot talks in: a client's or manager's private chat, or a group."""
+    """A Telegram chat the bot talks in: a client's or operator's private chat, or a group."""
 
     bot = models.ForeignKey(TelegramBot, on_delete=models.CASCADE, related_name="chats")
     telegram_chat_id = models.BigIntegerField()
@@ -124,19 +124,22 @@ class TelegramUpdate(models.Model):
         return f"update {self.update_id} of {self.bot}"
 
 
-class ManagerAccount(models.Model):
-    """A manager's Telegram account on one bot, registered through a connect link."""
+class OperatorAccount(models.Model):
+    """An operator's Telegram account on one bot, registered through a connect link."""
 
-    bot = models.ForeignKey(TelegramBot, on_delete=models.CASCADE, related_name="manager_accounts")
-    manager = models.ForeignKey(
-        "distributor.Manager", on_delete=models.CASCADE, related_name="telegram_accounts"
+    bot = models.ForeignKey(TelegramBot, on_delete=models.CASCADE, related_name="operator_accounts")
+    operator = models.ForeignKey(
+        "distributor.Operator",
+        on_delete=models.CASCADE,
+        related_name="telegram_accounts",
+        verbose_name=_("manager"),
     )
     telegram_user_id = models.BigIntegerField()
     telegram_username = models.CharField(max_length=64, blank=True)
     telegram_name = models.CharField(max_length=200, blank=True)
     active = models.BooleanField(_("active"), default=True)
     connected_at = models.DateTimeField(default=timezone.now)
-    # the conversation the manager's plain messages go to
+    # the conversation the operator's plain messages go to
     current_request = models.ForeignKey(
         "handoff.Request", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -149,28 +152,31 @@ class ManagerAccount(models.Model):
                 fields=["bot", "telegram_user_id"], name="telegram_account_unique"
             ),
             models.UniqueConstraint(
-                fields=["bot", "manager"], name="telegram_manager_once_per_bot"
+                fields=["bot", "operator"], name="telegram_operator_once_per_bot"
             ),
         ]
 
     def __str__(self) -> str:
         handle = f"@{self.telegram_username}" if self.telegram_username else self.telegram_user_id
-        return f"{self.manager} ({handle})"
+        return f"{self.operator} ({handle})"
 
 
 class ConnectLink(models.Model):
-    """A single-use, expiring link that registers a Telegram account as a manager."""
+    """A single-use, expiring link that registers a Telegram account as an operator."""
 
     bot = models.ForeignKey(TelegramBot, on_delete=models.CASCADE, related_name="connect_links")
-    manager = models.ForeignKey(
-        "distributor.Manager", on_delete=models.CASCADE, related_name="telegram_connect_links"
+    operator = models.ForeignKey(
+        "distributor.Operator",
+        on_delete=models.CASCADE,
+        related_name="telegram_connect_links",
+        verbose_name=_("manager"),
     )
     token = models.CharField(max_length=64, unique=True, default=new_connect_token)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(_("expires"))
     used_at = models.DateTimeField(_("used"), null=True, blank=True)
     used_by = models.ForeignKey(
-        ManagerAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        OperatorAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     class Meta:
@@ -179,7 +185,7 @@ class ConnectLink(models.Model):
         verbose_name_plural = _("manager connect links")
 
     def __str__(self) -> str:
-        return f"connect link for {self.manager}"
+        return f"connect link for {self.operator}"
 
     @property
     def url(self) -> str:
@@ -194,13 +200,13 @@ class AlertState(models.TextChoices):
     CLOSED = "closed", _("closed before anyone accepted")
 
 
-class ManagerAlert(models.Model):
-    """The alert a manager got for a request: one per manager and request."""
+class OperatorAlert(models.Model):
+    """The alert an operator got for a request: one per operator and request."""
 
     request = models.ForeignKey(
         "handoff.Request", on_delete=models.CASCADE, related_name="telegram_alerts"
     )
-    account = models.ForeignKey(ManagerAccount, on_delete=models.CASCADE, related_name="alerts")
+    account = models.ForeignKey(OperatorAccount, on_delete=models.CASCADE, related_name="alerts")
     state = models.CharField(max_length=10, choices=AlertState.choices, default=AlertState.OPEN)
     telegram_message_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -209,21 +215,21 @@ class ManagerAlert(models.Model):
         verbose_name = _("manager alert")
         verbose_name_plural = _("manager alerts")
         constraints = [
-            models.UniqueConstraint(fields=["request", "account"], name="one_alert_per_manager")
+            models.UniqueConstraint(fields=["request", "account"], name="one_alert_per_operator")
         ]
 
     def __str__(self) -> str:
         return f"alert {self.request_id} → {self.account}"
 
 
-class ManagerSession(models.Model):
-    """A request a manager accepted from Telegram: the client's messages are relayed to
+class OperatorSession(models.Model):
+    """A request an operator accepted from Telegram: the client's messages are relayed to
     them and their messages to the client until the request closes."""
 
     request = models.OneToOneField(
         "handoff.Request", on_delete=models.CASCADE, related_name="telegram_session"
     )
-    account = models.ForeignKey(ManagerAccount, on_delete=models.CASCADE, related_name="sessions")
+    account = models.ForeignKey(OperatorAccount, on_delete=models.CASCADE, related_name="sessions")
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
 
@@ -273,7 +279,7 @@ class SendStatus(models.TextChoices):
 
 class SendPurpose(models.TextChoices):
     CLIENT = "client", _("to a client")
-    MANAGER = "manager", _("to a manager")
+    OPERATOR = "operator", _("to a manager")
     ALERT = "alert", _("a manager's alert")
     GROUP_NOTICE = "group_notice", _("a group notice")
 
@@ -289,9 +295,9 @@ class OutboundMessage(models.Model):
     purpose = models.CharField(max_length=15, choices=SendPurpose.choices)
     status = models.CharField(max_length=10, choices=SendStatus.choices, default=SendStatus.PENDING)
     alert = models.ForeignKey(
-        ManagerAlert, null=True, blank=True, on_delete=models.CASCADE, related_name="sends"
+        OperatorAlert, null=True, blank=True, on_delete=models.CASCADE, related_name="sends"
     )
-    # the request this message belongs to, so a manager's Telegram reply finds it
+    # the request this message belongs to, so an operator's Telegram reply finds it
     request_id = models.BigIntegerField(null=True, blank=True)
     message_id = models.BigIntegerField(null=True, blank=True, help_text="chats.Message id")
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from handoff.models import Request
-from telegram_bridge.models import ConnectLink, ManagerAccount, TelegramBot
+from telegram_bridge.models import ConnectLink, OperatorAccount, TelegramBot
 
 
 def bot_for_webhook(*, webhook_key: str) -> TelegramBot | None:
@@ -13,8 +13,8 @@ def connect_link_exists(*, bot: TelegramBot, token: str) -> bool:
     return ConnectLink.objects.filter(bot=bot, token=token[:64]).exists()
 
 
-def request_for_account(account: ManagerAccount, request_id: int) -> Request | None:
-    """A request of the chat this manager's bot serves (with its client, chat and
+def request_for_account(account: OperatorAccount, request_id: int) -> Request | None:
+    """A request of the chat this operator's bot serves (with its client, chat and
     operator), or None."""
     return (
         Request.objects.select_related("dialog__client", "chat", "operator")

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from chats.visitor_tokens import visitor_token_issue
-from distributor.models import Manager
+from distributor.models import Operator
 
 
 async def frames_until(socket, predicate, timeout=15):
@@ -27,7 +27,7 @@ def operator_cookie() -> str:
     """The demo operator's session cookie (loads the demo data)."""
     call_command("load_demo")
     client = Client()
-    client.force_login(Manager.objects.get(user__username="operator").user)
+    client.force_login(Operator.objects.get(user__username="operator").user)
     return f"sessionid={client.cookies['sessionid'].value}"
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from chats.enums import AuthorKind
 from chats.models import Dialog, Message
 from chats.services import DialogClosed, message_post
-from distributor.models import Manager
+from distributor.models import Operator
 from handoff.enums import RequestStatus
 from handoff.models import ConversationRead, HandoffSettings, Request
 from handoff.realtime import inbox_message_publish
@@ -27,7 +27,7 @@ from handoff.services.lifecycle import request_lock, settings_of
 def operator_message_post(
     *,
     request: Request | int,
-    operator: Manager,
+    operator: Operator,
     text: str,
     client_msg_id: str,
     attachments: list[dict] | None = None,
@@ -108,7 +108,7 @@ RETURNING "chat_id",
 """
 SERVED_SQL = """ AND EXISTS (
   SELECT 1 FROM "{through}" WHERE "{through}"."{served_chat}" = "{request}"."chat_id"
-  AND "{through}"."{served_manager}" = %s)"""
+  AND "{through}"."{served_operator}" = %s)"""
 
 # chat id -> (operator_idle_seconds, reply_timeout_seconds) as last read
 _reply_timings: dict[int, tuple[int, int]] = {}
@@ -116,13 +116,13 @@ _reply_timings: dict[int, tuple[int, int]] = {}
 
 @functools.cache
 def _reply_deadlines_sql(*, served: bool) -> str:
-    through = Manager.chats.through._meta
+    through = Operator.chats.through._meta
     names = {
         "request": Request._meta.db_table,
         "settings": HandoffSettings._meta.db_table,
         "through": through.db_table,
         "served_chat": through.get_field("chat").column,
-        "served_manager": through.get_field("manager").column,
+        "served_operator": through.get_field("operator").column,
     }
     return REPLY_DEADLINES_SQL.format(served=SERVED_SQL.format(**names) if served else "", **names)
 
@@ -140,7 +140,7 @@ def _reply_plain(
     *,
     request_id: int,
     dialog_id: int,
-    operator: Manager,
+    operator: Operator,
     text: str,
     client_msg_id: str,
     attachments: list[dict] | None,
@@ -194,7 +194,7 @@ def _reply_plain(
     return message, created
 
 
-def _own_reply(dialog: Dialog, operator: Manager, client_msg_id: str) -> Message | None:
+def _own_reply(dialog: Dialog, operator: Operator, client_msg_id: str) -> Message | None:
     """The reply this operator already stored in this dialog under client_msg_id, if any
     (an id used by anyone else is not theirs to read back)."""
     message = Message.objects.filter(dialog=dialog, client_msg_id=client_msg_id).first()
@@ -238,10 +238,10 @@ def request_note_client_message(
         operator_surfaces.client_message(request, message)
 
 
-def conversation_read_mark(*, manager: Manager, dialog_id: int, sequence: int) -> None:
+def conversation_read_mark(*, operator: Operator, dialog_id: int, sequence: int) -> None:
     """This operator has read the dialog up to `sequence`; the mark never moves back."""
     mark, created = ConversationRead.objects.get_or_create(
-        manager=manager, dialog_id=dialog_id, defaults={"last_read_sequence": sequence}
+        operator=operator, dialog_id=dialog_id, defaults={"last_read_sequence": sequence}
     )
     if not created and mark.last_read_sequence < sequence:
         ConversationRead.objects.filter(pk=mark.pk, last_read_sequence__lt=sequence).update(

@@ -4,7 +4,7 @@ Telegram, API, the deadline sweep) goes through these functions, so each rule ha
 implementation.
 
 Locking order, everywhere: the dialog row, then the request row, then the operator's
-Manager row (accepting counts what the operator holds). Each row is locked once per
+Operator row (accepting counts what the operator holds). Each row is locked once per
 transaction (request_lock); later steps take the locked instances.
 
 The dialog's status follows its request and is written only here, in the same
@@ -29,7 +29,7 @@ from chats.services import (
     message_post,
     script_run,
 )
-from distributor.models import Manager
+from distributor.models import Operator
 from handoff.enums import CloseReason, RequestStatus
 from handoff.models import HandoffSettings, Request, RequestEvent
 from handoff.realtime import inbox_message_publish, request_changed_publish
@@ -73,7 +73,7 @@ def announce(request: Request) -> None:
 
 
 def request_lock(
-    request: Request | int, *, dialog_id: int | None = None, visible_to: Manager | None = None
+    request: Request | int, *, dialog_id: int | None = None, visible_to: Operator | None = None
 ) -> tuple[Dialog, Request]:
     """Lock the request's dialog (with its chat, what the operator surfaces read of the
     chat, and the client), then the request, once each, inside the caller's transaction.
@@ -104,8 +104,8 @@ def request_lock(
     if visible_to is not None:
         query = query.annotate(
             served=Exists(
-                Manager.chats.through.objects.filter(
-                    chat_id=OuterRef("chat_id"), manager_id=visible_to.pk
+                Operator.chats.through.objects.filter(
+                    chat_id=OuterRef("chat_id"), operator_id=visible_to.pk
                 )
             )
         )
@@ -161,13 +161,13 @@ def _language(dialog: Dialog) -> str:
 # --- accepting ----------------------------------------------------------------
 
 
-def _capacity_check(operator: Manager) -> None:
+def _capacity_check(operator: Operator) -> None:
     """Lock the operator's row (after the dialog and the request) and refuse when
     they already hold max_simultaneous_dialogs accepted requests: two accepts by one
     operator at once are counted one after the other."""
-    manager = Manager.objects.select_for_update().get(pk=operator.pk)
-    held = Request.objects.filter(operator=manager, status=RequestStatus.ACCEPTED).count()
-    limit = manager.max_simultaneous_dialogs
+    locked = Operator.objects.select_for_update().get(pk=operator.pk)
+    held = Request.objects.filter(operator=locked, status=RequestStatus.ACCEPTED).count()
+    limit = locked.max_simultaneous_dialogs
     if held >= limit:
         raise OperatorAtCapacity(
             ngettext(
@@ -182,7 +182,7 @@ def _capacity_check(operator: Manager) -> None:
 def request_accept(
     *,
     request: Request | int,
-    operator: Manager,
+    operator: Operator,
     dialog_id: int | None = None,
     visible_only: bool = False,
     now: datetime | None = None,
@@ -239,7 +239,7 @@ def request_accept(
 def request_reject(
     *,
     request: Request | int,
-    operator: Manager,
+    operator: Operator,
     dialog_id: int | None = None,
     visible_only: bool = False,
 ) -> Request:
@@ -301,7 +301,7 @@ def request_close(
     *,
     request: Request | int,
     reason: CloseReason | str,
-    actor: Manager | None = None,
+    actor: Operator | None = None,
     dialog_id: int | None = None,
     visible_only: bool = False,
     now: datetime | None = None,

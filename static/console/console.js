@@ -50,7 +50,7 @@ const PREVIEW_CHARS = 120;
 // and are resent after every reconnect (the server stores a client_msg_id once).
 // Errors worth resending later; any other error naming a reply is final for it.
 const TRANSIENT_ERRORS = new Set(["rate_limited"]);
-const outboxKey = `baton.console.${root.dataset.manager}.outbox`;
+const outboxKey = `baton.console.${root.dataset.operator}.outbox`;
 const outbox = new Map(readOutbox());
 // replies the server refused, so they stay marked when their request is shown again
 const refused = new Map();

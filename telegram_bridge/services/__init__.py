@@ -1,2 +1,2 @@
 """Telegram writes, split by sub-domain: bots (connecting), updates (webhook intake),
-inbound (who is writing), clients, managers, outbox (the one outbound path)."""
+inbound (who is writing), clients, operators, outbox (the one outbound path)."""

@@ -1,4 +1,4 @@
-"""Who is writing: a manager (their Telegram account is connected to this bot) or a
+"""Who is writing: an operator (their Telegram account is connected to this bot) or a
 client. The router (telegram_bridge.handlers) calls these with the bot (its chat
 loaded) and plain values parsed from the update.
 
@@ -13,26 +13,26 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from telegram_bridge.models import ManagerAccount, SendPurpose, TelegramBot, TelegramChat
+from telegram_bridge.models import OperatorAccount, SendPurpose, TelegramBot, TelegramChat
 from telegram_bridge.selectors import connect_link_exists
 from telegram_bridge.services.clients import (
     TelegramUser,
     client_callback_receive,
     client_message_receive,
 )
-from telegram_bridge.services.managers import (
+from telegram_bridge.services.operators import (
     ConnectRefused,
     connect_link_redeem,
-    manager_accept,
-    manager_message_receive,
-    manager_reject,
+    operator_accept,
+    operator_message_receive,
+    operator_reject,
 )
 from telegram_bridge.services.outbox import outbound_enqueue
 
 
-def _account(bot: TelegramBot, user: TelegramUser) -> ManagerAccount | None:
+def _account(bot: TelegramBot, user: TelegramUser) -> OperatorAccount | None:
     account = (
-        ManagerAccount.objects.select_related("manager")
+        OperatorAccount.objects.select_related("operator")
         .filter(bot=bot, telegram_user_id=user.id, active=True)
         .first()
     )
@@ -62,7 +62,7 @@ def private_message_handle(
     reply_to: int | None,
 ) -> None:
     _unblock(bot, chat_id)
-    # /start <token> connects a manager; any other deep link (t.me/bot?start=site) is a
+    # /start <token> connects an operator; any other deep link (t.me/bot?start=site) is a
     # client starting, greeted as usual
     if (
         command == "start"
@@ -77,12 +77,12 @@ def private_message_handle(
                 telegram_chat_id=chat_id,
                 method="sendMessage",
                 payload={"text": str(refusal)},
-                purpose=SendPurpose.MANAGER,
+                purpose=SendPurpose.OPERATOR,
             )
         return
     account = _account(bot, user)
     if account is not None:
-        manager_message_receive(
+        operator_message_receive(
             account=account,
             update_id=update_id,
             text=text,
@@ -118,9 +118,9 @@ def callback_handle(
         if account is None or not rest.isdigit():
             return
         if kind == "a":
-            manager_accept(account=account, request_id=int(rest))
+            operator_accept(account=account, request_id=int(rest))
         else:
-            manager_reject(account=account, request_id=int(rest))
+            operator_reject(account=account, request_id=int(rest))
         return
     client_callback_receive(
         bot=bot,

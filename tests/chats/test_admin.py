@@ -84,6 +84,6 @@ def test_every_model_has_an_admin_page(staff):
         "chats/dialog",
         "chats/message",
         "handoff/request",
-        "distributor/manager",
+        "distributor/operator",
     ):
         assert staff.get(f"/admin/{path}/").status_code == 200, path

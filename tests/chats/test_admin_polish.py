@@ -177,18 +177,18 @@ def test_message_buttons_and_attachments_read_as_words_not_json(staff):
 @pytest.fixture
 def world(staff):
     """One of everything an admin may look at, made through the admin where it can be."""
-    from distributor.models import Manager
+    from distributor.models import Operator
     from handoff.models import FormField, Request, WorkingPeriod
     from handoff.services import handoff_settings_for
     from telegram_bridge.models import (
         ConnectLink,
-        ManagerAccount,
+        OperatorAccount,
         OutboundMessage,
         TelegramBot,
         TelegramUpdate,
     )
     from tests.chats.factories import ScriptFactory, StepButtonFactory, StepFactory
-    from tests.distributor.factories import ManagerFactory
+    from tests.distributor.factories import OperatorFactory
 
     chat = ChatFactory(name="Shop")
     script = ScriptFactory(chat=chat)
@@ -204,7 +204,7 @@ def world(staff):
     settings = handoff_settings_for(chat.pk)
     FormField.objects.create(settings=settings, label="Your name")
     WorkingPeriod.objects.create(settings=settings, weekday=0, starts_at="09:00", ends_at="17:00")
-    manager: Manager = ManagerFactory(chats=[chat])
+    operator: Operator = OperatorFactory(chats=[chat])
     Request.objects.create(
         dialog=dialog,
         chat=chat,
@@ -214,8 +214,8 @@ def world(staff):
     bot = TelegramBot.objects.create(chat=chat, token="1:abc", username="shop_bot")  # noqa: S106
     from django.utils import timezone
 
-    ConnectLink.objects.create(bot=bot, manager=manager, expires_at=timezone.now())
-    ManagerAccount.objects.create(bot=bot, manager=manager, telegram_user_id=7)
+    ConnectLink.objects.create(bot=bot, operator=operator, expires_at=timezone.now())
+    OperatorAccount.objects.create(bot=bot, operator=operator, telegram_user_id=7)
     OutboundMessage.objects.create(
         bot=bot, telegram_chat_id=7, method="sendMessage", purpose="message", payload={"text": "hi"}
     )

@@ -29,7 +29,7 @@ from handoff.models import Request
 from handoff.realtime import console_operator_group
 from handoff.services import request_open
 from tests.chats.factories import ChatFactory, DialogFactory
-from tests.distributor.factories import ManagerFactory
+from tests.distributor.factories import OperatorFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,7 +108,7 @@ async def test_a_visitor_hanging_up_after_hello_leaves_the_dialog_group():
 
 def operator_with_a_waiting_request() -> tuple[list[tuple[bytes, bytes]], int, Request]:
     chat = ChatFactory()
-    operator = ManagerFactory(display_name="Olga", chats=[chat])
+    operator = OperatorFactory(display_name="Olga", chats=[chat])
     request = request_open(dialog=DialogFactory(client__chat=chat), reason="headset")
     client = Client()
     client.force_login(operator.user)

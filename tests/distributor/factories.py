@@ -1,7 +1,7 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from distributor.models import Customer, Manager
+from distributor.models import Customer, Operator
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -13,9 +13,9 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("operator-password")
 
 
-class ManagerFactory(factory.django.DjangoModelFactory):
+class OperatorFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = Manager
+        model = Operator
         skip_postgeneration_save = True
 
     user = factory.SubFactory(UserFactory)

@@ -17,7 +17,7 @@ from handoff.enums import RequestStatus
 from handoff.models import Request, RequestEvent
 from handoff.services import request_open
 from tests.chats.factories import ChatFactory, DialogFactory
-from tests.distributor.factories import ManagerFactory
+from tests.distributor.factories import OperatorFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,11 +25,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def desk():
     chat = ChatFactory()
-    olga = ManagerFactory(display_name="Olga", chats=[chat])
+    olga = OperatorFactory(display_name="Olga", chats=[chat])
     client = Client()
     client.force_login(olga.user)
     session = ConsoleSession(
-        session_key=client.cookies["sessionid"].value, user_id=olga.user_id, manager_id=olga.pk
+        session_key=client.cookies["sessionid"].value, user_id=olga.user_id, operator_id=olga.pk
     )
     _checked(session, None, {})  # the console's first check is the full one
     return {"chat": chat, "olga": olga, "session": session}
@@ -56,7 +56,7 @@ def test_a_console_accept_costs_thirteen_statements(desk):
     request = waiting(desk["chat"])
     # when
     with CaptureQueriesContext(connection) as context:
-        _manager, accepted = accept(desk, request)
+        _operator, accepted = accept(desk, request)
     # then: session read, BEGIN, dialog lock (with chat, client and the chat's bot),
     # request lock, operator lock, count of what they hold, event insert, request
     # update, dialog status update, queued-requests check, the notice's sequence and
@@ -76,7 +76,7 @@ def test_a_console_accept_costs_thirteen_statements(desk):
 
 def test_a_refused_accept_changes_nothing(desk):
     request = waiting(desk["chat"])
-    ivan = ManagerFactory(display_name="Ivan", chats=[desk["chat"]])
+    ivan = OperatorFactory(display_name="Ivan", chats=[desk["chat"]])
     services.request_accept(request=request, operator=ivan)
     events = RequestEvent.objects.count()
     # when

@@ -11,7 +11,7 @@ from handoff.enums import Fallback
 from handoff.models import FormField, HandoffSettings, Request
 from handoff.services import handoff_settings_for
 from tests.chats.factories import ChatFactory, DialogFactory
-from tests.distributor.factories import ManagerFactory, UserFactory
+from tests.distributor.factories import OperatorFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -61,8 +61,8 @@ def test_the_logout_form_of_the_refusal_logs_out(client):
 
 
 def test_an_operator_still_gets_the_console(client):
-    manager = ManagerFactory()
-    client.force_login(manager.user)
+    operator = OperatorFactory()
+    client.force_login(operator.user)
     assert client.get("/console/").status_code == 200
 
 

@@ -1,5 +1,5 @@
 """An operator's cap under concurrency: one operator with a cap of 1 accepting two
-requests at the same instant gets exactly one (the Manager row is locked after the
+requests at the same instant gets exactly one (the Operator row is locked after the
 dialog and the request, so the second accept counts the first)."""
 
 import pytest
@@ -11,7 +11,7 @@ from handoff.enums import RequestStatus
 from handoff.models import Request
 from handoff.services import OperatorAtCapacity, request_accept, request_open
 from tests.chats.factories import ChatFactory, DialogFactory
-from tests.distributor.factories import ManagerFactory
+from tests.distributor.factories import OperatorFactory
 from tests.threads import run_in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,7 +24,7 @@ RACERS = 3
 def test_one_operator_accepting_at_once_never_exceeds_the_cap():
     chat = ChatFactory()
     for _round in range(ROUNDS):
-        operator = ManagerFactory(chats=[chat], max_simultaneous_dialogs=CAP)
+        operator = OperatorFactory(chats=[chat], max_simultaneous_dialogs=CAP)
         requests = [
             request_open(dialog=DialogFactory(client__chat=chat), reason="headset")
             for _ in range(RACERS)

@@ -14,7 +14,7 @@ from handoff.models import HandoffSettings, Request, RequestEvent
 from handoff.services import HandoffError, deadlines_sweep, request_accept, request_open
 from handoff.tasks import sweep_deadlines
 from tests.chats.factories import ChatFactory, DialogFactory
-from tests.distributor.factories import ManagerFactory
+from tests.distributor.factories import OperatorFactory
 from tests.servers import wait_until
 from tests.threads import run_in_threads
 
@@ -28,7 +28,7 @@ def test_racing_accepts_leave_exactly_one_owner_every_time():
     chat = ChatFactory()
     # a winner keeps what it won: room for every round, the cap has its own test
     operators = [
-        ManagerFactory(chats=[chat], max_simultaneous_dialogs=ROUNDS) for _ in range(RACERS)
+        OperatorFactory(chats=[chat], max_simultaneous_dialogs=ROUNDS) for _ in range(RACERS)
     ]
     for _round in range(ROUNDS):
         request = request_open(dialog=DialogFactory(client__chat=chat), reason="headset")

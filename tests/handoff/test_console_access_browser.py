@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from distributor.models import Manager
+from distributor.models import Operator
 from handoff.management.commands.load_demo import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
@@ -80,7 +80,7 @@ def test_a_deactivated_operator_is_told_the_session_ended_and_not_reconnected(si
     demo_chat_with_handoff()
     console = new_page()
     sockets = console_with_socket_count(console, site)
-    operator = Manager.objects.get(user__username=OPERATOR_USERNAME).user
+    operator = Operator.objects.get(user__username=OPERATOR_USERNAME).user
 
     # when: an administrator deactivates the account in the admin
     admin = new_page()
@@ -124,14 +124,14 @@ def test_an_operator_whose_profile_is_deleted_is_told_and_not_reconnected(site, 
     demo_chat_with_handoff()
     console = new_page()
     sockets = console_with_socket_count(console, site)
-    manager = Manager.objects.get(user__username=OPERATOR_USERNAME)
+    operator = Operator.objects.get(user__username=OPERATOR_USERNAME)
 
     # when: an administrator deletes the operator profile in the admin
     admin = new_page()
     admin_logs_in(admin, site)
-    admin.goto(f"{site.http_url}/admin/distributor/manager/{manager.pk}/delete/")
+    admin.goto(f"{site.http_url}/admin/distributor/operator/{operator.pk}/delete/")
     admin.locator("#content form input[type=submit]").click()
-    expect(admin).to_have_url(f"{site.http_url}/admin/distributor/manager/")
+    expect(admin).to_have_url(f"{site.http_url}/admin/distributor/operator/")
 
     # then: the console says this account is no longer an operator, with a way to log out
     ended = console.locator("#ended")
@@ -158,17 +158,17 @@ def test_a_watched_request_of_a_chat_taken_away_is_cleared(site, new_page):
     console.locator("#list-pending li").click()
     expect(console.locator("#accept")).to_be_visible()
     expect(console.locator("#reply-text")).to_be_enabled()
-    manager = Manager.objects.get(user__username=OPERATOR_USERNAME)
-    assert manager.chats.count() == 1
+    operator = Operator.objects.get(user__username=OPERATOR_USERNAME)
+    assert operator.chats.count() == 1
 
     # when: an administrator takes the chat away from the operator in the admin
     admin = new_page()
     admin_logs_in(admin, site)
-    admin.goto(f"{site.http_url}/admin/distributor/manager/{manager.pk}/change/")
+    admin.goto(f"{site.http_url}/admin/distributor/operator/{operator.pk}/change/")
     admin.locator("#id_chats_remove_all").click()
     admin.locator("input[name=_save]").click()
-    expect(admin).to_have_url(f"{site.http_url}/admin/distributor/manager/")
-    assert manager.chats.count() == 0
+    expect(admin).to_have_url(f"{site.http_url}/admin/distributor/operator/")
+    assert operator.chats.count() == 0
 
     # then: the request leaves the lists and the detail pane, which says why
     expect(console.locator("#list-pending li")).to_have_count(0)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from chats.models import Chat, Client
-from distributor.models import Customer, Manager
+from distributor.models import Customer, Operator
 from handoff.enums import Fallback, FormFieldKind
 from handoff.models import Feedback, FormField, HandoffSettings, Request
 from handoff.services import deadlines_sweep
@@ -250,7 +250,7 @@ def test_html_from_visitor_operator_and_form_is_shown_as_text(daphne_server, new
     # given: an operator whose display name, a form answer and a message are markup
     chat = demo_chat_with_handoff()
     name_field, _topic_field = add_pre_handoff_form(chat)
-    Manager.objects.filter(user__username="operator").update(display_name=XSS_PAYLOAD)
+    Operator.objects.filter(user__username="operator").update(display_name=XSS_PAYLOAD)
     console = new_page()
     alerts = operator_logs_in(console, daphne_server)
     visitor = new_page()

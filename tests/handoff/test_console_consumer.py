@@ -11,7 +11,7 @@ from config.asgi import application
 from handoff.models import Request
 from handoff.services import request_open
 from tests.chats.factories import ChatFactory, DialogFactory
-from tests.distributor.factories import ManagerFactory
+from tests.distributor.factories import OperatorFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
@@ -41,8 +41,8 @@ async def receive_until(communicator, predicate, timeout=5):
 
 def make_world():
     chat, other_chat = ChatFactory(), ChatFactory()
-    olga = ManagerFactory(display_name="Olga", chats=[chat])
-    ivan = ManagerFactory(display_name="Ivan", chats=[chat])
+    olga = OperatorFactory(display_name="Olga", chats=[chat])
+    ivan = OperatorFactory(display_name="Ivan", chats=[chat])
     mine = request_open(dialog=DialogFactory(client__chat=chat), reason="headset")
     foreign = request_open(dialog=DialogFactory(client__chat=other_chat), reason="headset")
     return {"olga": olga, "ivan": ivan, "mine": mine, "foreign": foreign, "chat": chat}

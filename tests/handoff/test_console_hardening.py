@@ -25,7 +25,7 @@ from handoff.services import request_accept, request_open
 from handoff.widget_consumer import WidgetConsumer
 from tests.chats.factories import ChatFactory, DialogFactory
 from tests.chats.test_consumers import hello, open_socket
-from tests.distributor.factories import ManagerFactory
+from tests.distributor.factories import OperatorFactory
 from tests.handoff.test_console_consumer import (
     ORIGIN,
     console_for,
@@ -210,14 +210,14 @@ def admin_client() -> Client:
     return client
 
 
-def manager_chats_set_in_admin(manager, chats) -> None:
+def operator_chats_set_in_admin(operator, chats) -> None:
     response = admin_client().post(
-        f"/admin/distributor/manager/{manager.pk}/change/",
+        f"/admin/distributor/operator/{operator.pk}/change/",
         {
-            "user": manager.user_id,
-            "display_name": manager.display_name,
+            "user": operator.user_id,
+            "display_name": operator.display_name,
             "chats": [chat.pk for chat in chats],
-            "max_simultaneous_dialogs": manager.max_simultaneous_dialogs,
+            "max_simultaneous_dialogs": operator.max_simultaneous_dialogs,
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -242,7 +242,7 @@ async def test_a_chat_taken_away_in_the_admin_stops_its_events_on_an_open_consol
     await console.send_json_to({"type": "watch", "request": watched.pk})
     await receive_until(console, lambda frame: frame["type"] == "watching")
     # when: the admin takes the first chat away
-    await sync_to_async(manager_chats_set_in_admin)(olga, [kept_chat])
+    await sync_to_async(operator_chats_set_in_admin)(olga, [kept_chat])
     snapshot = await receive_until(console, lambda frame: frame["type"] == "requests")
     # then: the fresh list has nothing of the lost chat, nor does anything later
     assert snapshot[-1]["items"] == []
@@ -267,7 +267,7 @@ async def test_a_chat_given_in_the_admin_starts_its_events_on_an_open_console(wo
     console, _connected, _code = await console_for(olga.user)
     await console.receive_json_from(timeout=5)
     # when
-    await sync_to_async(manager_chats_set_in_admin)(olga, [world["chat"], new_chat])
+    await sync_to_async(operator_chats_set_in_admin)(olga, [world["chat"], new_chat])
     await receive_until(console, lambda frame: frame["type"] == "requests")
     fresh = await sync_to_async(open_request_in)(new_chat)
     # then
@@ -305,7 +305,7 @@ async def test_an_operator_profile_deleted_in_the_admin_is_disconnected(world): 
     # when
     response = await sync_to_async(
         lambda: admin_client().post(
-            f"/admin/distributor/manager/{world['olga'].pk}/delete/", {"post": "yes"}
+            f"/admin/distributor/operator/{world['olga'].pk}/delete/", {"post": "yes"}
         )
     )()
     assert response.status_code == 302
@@ -440,7 +440,7 @@ CONSOLE_FRAME = {
 async def test_every_event_type_reaches_both_consumers_without_closing_them(kind):
     # given: a visitor's widget and an operator's console, both on the request's dialog
     chat = await sync_to_async(ChatFactory)()
-    olga = await sync_to_async(ManagerFactory)(chats=[chat])
+    olga = await sync_to_async(OperatorFactory)(chats=[chat])
     token = visitor_token_issue(public_key=chat.public_key)
     widget, _connected = await open_socket(chat.public_key)
     welcome = await hello(widget, token)

@@ -9,7 +9,7 @@ from chats.realtime import user_access_changed_publish
 from chats.services import dialog_receive_client_message
 from handoff.services import request_accept, request_open
 from tests.chats.factories import ChatFactory, DialogFactory
-from tests.distributor.factories import ManagerFactory
+from tests.distributor.factories import OperatorFactory
 from tests.handoff.test_console_consumer import console_for, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -17,8 +17,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def make_world():
     chat = ChatFactory()
-    olga = ManagerFactory(display_name="Olga", chats=[chat])
-    ivan = ManagerFactory(display_name="Ivan", chats=[chat])
+    olga = OperatorFactory(display_name="Olga", chats=[chat])
+    ivan = OperatorFactory(display_name="Ivan", chats=[chat])
     waiting = request_open(
         dialog=DialogFactory(client__chat=chat, client__name="Ann"), reason="api"
     )
@@ -126,7 +126,7 @@ async def test_the_snapshot_counts_unread_and_watching_reads(world):
 
 def owner_of_two_chats():
     chat, kept = ChatFactory(), ChatFactory()
-    ivan = ManagerFactory(display_name="Ivan", chats=[chat, kept])
+    ivan = OperatorFactory(display_name="Ivan", chats=[chat, kept])
     request = request_open(
         dialog=DialogFactory(client__chat=chat, client__name="Bob"), reason="api"
     )
@@ -135,9 +135,9 @@ def owner_of_two_chats():
     return ivan, request, chat, marker
 
 
-def chat_taken_away(manager, chat):
-    manager.chats.remove(chat)
-    user_access_changed_publish(user_id=manager.user_id)  # as the admin does
+def chat_taken_away(operator, chat):
+    operator.chats.remove(chat)
+    user_access_changed_publish(user_id=operator.user_id)  # as the admin does
 
 
 async def test_an_owner_whose_chat_was_taken_away_gets_no_more_of_its_messages():

@@ -20,7 +20,7 @@ from chats.enums import Messenger
 from chats.models import Chat, Message
 from chats.realtime import user_access_changed_publish
 from chats.services import dialog_receive_client_message, dialog_start_or_resume
-from distributor.models import Manager
+from distributor.models import Operator
 from handoff.models import Request
 from handoff.realtime import (
     CONSOLE_INBOX,
@@ -241,7 +241,7 @@ def test_an_accepted_request_not_answered_yet_waits_the_same_live_reloaded_and_o
     operator_logs_in(page, daphne_server)
     expect(row(page, ann_request).locator(".waiting")).to_have_text("waiting 5 min")
     # when: the operator accepts it (not answered yet)
-    operator = Manager.objects.get(user__username="operator")
+    operator = Operator.objects.get(user__username="operator")
     in_another_thread(lambda: request_accept(request=ann_request, operator=operator))
     # then: she still waits since she asked, live, after a reload and once opened
     mine = page.locator(f'#list-mine li[data-request="{ann_request}"]')

@@ -10,11 +10,11 @@ from django.core.management import call_command
 from chats.enums import Messenger
 from chats.models import Chat, Message
 from chats.services import dialog_receive_client_message, dialog_start_or_resume
-from distributor.models import Manager
+from distributor.models import Operator
 from handoff.models import Request
 from handoff.services import operator_message_post, request_accept, request_open
 from tests.chats.factories import ChatFactory, DialogFactory
-from tests.distributor.factories import ManagerFactory
+from tests.distributor.factories import OperatorFactory
 from tests.handoff.test_console_consumer import console_for, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,8 +23,8 @@ QUIET = 1  # seconds a socket is listened to for a frame that must not come
 
 def make_world():
     chat = ChatFactory()
-    olga = ManagerFactory(display_name="Olga", chats=[chat])
-    petr = ManagerFactory(display_name="Petr", chats=[chat])
+    olga = OperatorFactory(display_name="Olga", chats=[chat])
+    petr = OperatorFactory(display_name="Petr", chats=[chat])
     request = request_open(
         dialog=DialogFactory(client__chat=chat, client__name="Ann"), reason="api"
     )
@@ -129,7 +129,7 @@ async def test_a_request_another_operator_holds_or_this_one_rejected_is_not_watc
 
 def demo_operator():
     call_command("load_demo")
-    return Chat.objects.get(public_key="demo"), Manager.objects.select_related("user").get(
+    return Chat.objects.get(public_key="demo"), Operator.objects.select_related("user").get(
         user__username="operator"
     )
 

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from chats.models import Message
-from distributor.models import Manager
+from distributor.models import Operator
 from handoff.models import Request
 from tests.handoff.test_console_consumer import (
     receive_until,
@@ -145,18 +145,18 @@ async def test_changing_ones_own_password_closes_the_consoles_of_other_sessions(
     assert await closed_with(phone_console) == 4401
 
 
-def manager_move_in_admin(manager, user) -> None:
+def operator_move_in_admin(operator, user) -> None:
     response = admin_client().post(
-        f"/admin/distributor/manager/{manager.pk}/change/",
+        f"/admin/distributor/operator/{operator.pk}/change/",
         {
             "user": user.pk,
-            "display_name": manager.display_name,
-            "chats": list(manager.chats.values_list("pk", flat=True)),
-            "max_simultaneous_dialogs": manager.max_simultaneous_dialogs,
+            "display_name": operator.display_name,
+            "chats": list(operator.chats.values_list("pk", flat=True)),
+            "max_simultaneous_dialogs": operator.max_simultaneous_dialogs,
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
-    assert Manager.objects.get(pk=manager.pk).user_id == user.pk
+    assert Operator.objects.get(pk=operator.pk).user_id == user.pk
 
 
 async def test_an_operator_profile_moved_to_another_user_closes_the_old_users_console(world):  # noqa: F811
@@ -166,7 +166,7 @@ async def test_an_operator_profile_moved_to_another_user_closes_the_old_users_co
         "successor", password=NEW_PASSWORD
     )
     # when
-    await sync_to_async(manager_move_in_admin)(world["olga"], successor)
+    await sync_to_async(operator_move_in_admin)(world["olga"], successor)
     # then
     assert await closed_with(console) == 4403
 
@@ -179,7 +179,7 @@ async def test_after_the_profile_moved_silently_accept_is_refused_and_closes(wor
     )
     # given: moved behind the socket's back (no event)
     await sync_to_async(
-        lambda: Manager.objects.filter(pk=world["olga"].pk).update(user=successor)
+        lambda: Operator.objects.filter(pk=world["olga"].pk).update(user=successor)
     )()
     # when
     await console.send_json_to({"type": "accept", "request": world["mine"].pk})

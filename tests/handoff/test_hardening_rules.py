@@ -37,7 +37,7 @@ from handoff.services import (
     request_open,
 )
 from tests.chats.factories import DialogFactory, ScriptFactory, StepFactory
-from tests.distributor.factories import ManagerFactory
+from tests.distributor.factories import OperatorFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +51,7 @@ def dialog():
 
 @pytest.fixture
 def operator(dialog):
-    return ManagerFactory(display_name="Olga", chats=[dialog.chat])
+    return OperatorFactory(display_name="Olga", chats=[dialog.chat])
 
 
 @pytest.fixture
@@ -191,12 +191,12 @@ def test_a_page_title_or_address_with_a_lone_surrogate_is_refused(dialog):
 
 
 def test_an_operators_display_name_with_a_lone_surrogate_is_refused(dialog):
-    from distributor.models import Manager
-    from distributor.services import manager_create
+    from distributor.models import Operator
+    from distributor.services import operator_create
 
     with pytest.raises(ValidationError):
-        manager_create(username="olga", password="x" * 12, display_name=LONE, chats=[])
-    assert not Manager.objects.exists()
+        operator_create(username="olga", password="x" * 12, display_name=LONE, chats=[])
+    assert not Operator.objects.exists()
 
 
 # --- 5. one rule for every way into a request ---------------------------------------------

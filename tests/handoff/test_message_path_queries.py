@@ -19,7 +19,7 @@ from handoff.models import HandoffSettings, Request, WorkingPeriod
 from handoff.services import handoff_settings_for, request_accept, request_open
 from handoff.services.errors import IllegalTransition, NotYourRequest
 from tests.chats.factories import ChatFactory, DialogFactory
-from tests.distributor.factories import ManagerFactory
+from tests.distributor.factories import OperatorFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,14 +27,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def talk():
     chat = ChatFactory()
-    olga = ManagerFactory(display_name="Olga", chats=[chat])
+    olga = OperatorFactory(display_name="Olga", chats=[chat])
     dialog = DialogFactory(client__chat=chat)
     request = request_open(dialog=dialog, reason="headset")
     request_accept(request=request, operator=olga)
     client = Client()
     client.force_login(olga.user)
     session = ConsoleSession(
-        session_key=client.cookies["sessionid"].value, user_id=olga.user_id, manager_id=olga.pk
+        session_key=client.cookies["sessionid"].value, user_id=olga.user_id, operator_id=olga.pk
     )
     # the console's first check is the full one; it remembers what it verified
     _checked(session, None, {})
@@ -63,7 +63,7 @@ def test_an_operator_reply_costs_six_statements_with_the_session_check(talk):
     reply(talk, "warm-up")
     # when
     with CaptureQueriesContext(connection) as context:
-        _manager, (message, created) = reply(talk, "m-1")
+        _operator, (message, created) = reply(talk, "m-1")
     # then: session+profile read, BEGIN, dialog update (its lock and the sequence),
     # message insert, request update (its lock, the checks, the deadlines, returning the
     # settings revision), COMMIT: no locking read, nothing compiled by the ORM
@@ -92,7 +92,7 @@ def test_a_chat_idle_time_changed_reaches_the_next_reply_at_once(talk):
     settings.operator_idle_seconds = 11
     settings.save(update_fields=["operator_idle_seconds"])
     # when
-    _manager, (message, _created) = reply(talk, "m-2")
+    _operator, (message, _created) = reply(talk, "m-2")
     # then
     request = Request.objects.get(pk=talk["request"].pk)
     assert (request.idle_deadline - message.created_at).total_seconds() == pytest.approx(11, abs=1)
@@ -206,7 +206,7 @@ def test_by_id_a_new_reply_after_the_request_closed_is_refused_with_nothing_writ
 
 
 def test_by_id_another_operator_is_refused_with_nothing_written(talk):
-    stranger = ManagerFactory(display_name="Olga", chats=[talk["dialog"].chat])
+    stranger = OperatorFactory(display_name="Olga", chats=[talk["dialog"].chat])
     before = written(talk)
     with pytest.raises(NotYourRequest):
         post_by_id(talk, stranger, "x")
@@ -214,7 +214,7 @@ def test_by_id_another_operator_is_refused_with_nothing_written(talk):
 
 
 def test_by_id_an_operator_not_serving_the_chat_finds_no_request(talk):
-    outsider = ManagerFactory(display_name="Ivan", chats=[ChatFactory()])
+    outsider = OperatorFactory(display_name="Ivan", chats=[ChatFactory()])
     before = written(talk)
     with pytest.raises(Request.DoesNotExist):
         post_by_id(talk, outsider, "x")

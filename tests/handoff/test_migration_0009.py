@@ -9,7 +9,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from handoff.models import Feedback, HandoffSettings, Request
 from tests.chats.factories import ChatFactory, DialogFactory, ScriptFactory
-from tests.distributor.factories import ManagerFactory
+from tests.distributor.factories import OperatorFactory
 
 BEFORE = [
     ("chats", "0007_chat_scripts_version"),
@@ -55,7 +55,7 @@ def migrated_back():
 def test_feedback_moves_to_handoff_with_real_keys_and_its_ids(migrated_back):
     # given: two dialogs, one rated request with its operator, and ratings whose bare
     # ids point at a request and an operator that are gone
-    operator = ManagerFactory(display_name="Olga")
+    operator = OperatorFactory(display_name="Olga")
     dialog = DialogFactory()
     request = Request.objects.create(
         dialog=dialog, chat=dialog.chat, reason="headset", status="closed", operator=operator

@@ -27,7 +27,7 @@ from handoff.services import (
     request_reject,
 )
 from tests.chats.factories import DialogFactory, ScriptFactory, StepFactory
-from tests.distributor.factories import ManagerFactory
+from tests.distributor.factories import OperatorFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,7 @@ def dialog():
 
 @pytest.fixture
 def operator(dialog):
-    return ManagerFactory(display_name="Olga", chats=[dialog.chat])
+    return OperatorFactory(display_name="Olga", chats=[dialog.chat])
 
 
 def texts(dialog, kind=AuthorKind.SYSTEM):
@@ -89,7 +89,7 @@ def test_accept_connects_the_operator_by_name(dialog, operator):
 def test_second_accept_is_refused_naming_the_owner_and_changes_nothing(dialog, operator):
     request = request_open(dialog=dialog, reason="headset")
     request_accept(request=request, operator=operator)
-    rival = ManagerFactory(chats=[dialog.chat])
+    rival = OperatorFactory(chats=[dialog.chat])
     with pytest.raises(RequestAlreadyTaken, match="already taken by Olga"):
         request_accept(request=request, operator=rival)
     request.refresh_from_db()
@@ -100,7 +100,7 @@ def test_second_accept_is_refused_naming_the_owner_and_changes_nothing(dialog, o
 def test_operator_of_another_chat_cannot_accept(dialog):
     request = request_open(dialog=dialog, reason="headset")
     with pytest.raises(NotYourRequest):
-        request_accept(request=request, operator=ManagerFactory())
+        request_accept(request=request, operator=OperatorFactory())
     request.refresh_from_db()
     assert request.status == RequestStatus.PENDING
 
@@ -116,7 +116,7 @@ def test_operator_writes_as_their_name_and_only_the_owner_may(dialog, operator):
     with pytest.raises(NotYourRequest):
         operator_message_post(
             request=request,
-            operator=ManagerFactory(chats=[dialog.chat]),
+            operator=OperatorFactory(chats=[dialog.chat]),
             text="me too",
             client_msg_id="o2",
         )

@@ -16,7 +16,7 @@ from handoff.services import (
     request_open,
 )
 from tests.chats.factories import DialogFactory
-from tests.distributor.factories import ManagerFactory
+from tests.distributor.factories import OperatorFactory
 from tests.handoff.test_console_consumer import console_for
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,7 @@ def dialog():
 
 @pytest.fixture
 def operator(dialog):
-    return ManagerFactory(display_name="Olga", chats=[dialog.chat])
+    return OperatorFactory(display_name="Olga", chats=[dialog.chat])
 
 
 def operator_texts(dialog):
@@ -78,7 +78,7 @@ def test_another_operators_client_msg_id_is_not_returned_to_a_stranger(dialog, o
         request=request_open(dialog=dialog, reason="headset"), operator=operator
     )
     operator_message_post(request=request, operator=operator, text="Hi!", client_msg_id="same")
-    stranger = ManagerFactory(display_name="Olga", chats=[dialog.chat])
+    stranger = OperatorFactory(display_name="Olga", chats=[dialog.chat])
     with pytest.raises(NotYourRequest):
         operator_message_post(request=request, operator=stranger, text="x", client_msg_id="same")
     request_close(request=request, reason=CloseReason.CLIENT)
@@ -103,7 +103,7 @@ def test_a_visitors_client_msg_id_is_not_an_operators_reply(dialog, operator):
 
 
 def test_accepting_a_closed_request_at_the_cap_is_an_illegal_transition(dialog):
-    operator = ManagerFactory(chats=[dialog.chat], max_simultaneous_dialogs=1)
+    operator = OperatorFactory(chats=[dialog.chat], max_simultaneous_dialogs=1)
     busy = request_accept(
         request=request_open(dialog=DialogFactory(client__chat=dialog.chat), reason="headset"),
         operator=operator,
@@ -129,7 +129,7 @@ def test_accepting_a_closed_request_at_the_cap_is_an_illegal_transition(dialog):
 async def test_the_console_resend_of_a_delivered_reply_is_acked_after_the_request_closed():
     def given():
         dialog = DialogFactory()
-        olga = ManagerFactory(display_name="Olga", chats=[dialog.chat])
+        olga = OperatorFactory(display_name="Olga", chats=[dialog.chat])
         request = request_accept(
             request=request_open(dialog=dialog, reason="headset"), operator=olga
         )

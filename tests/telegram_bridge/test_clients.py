@@ -11,7 +11,7 @@ import pytest
 from chats.enums import AuthorKind, HeadsetMode, Messenger, ScriptKind
 from chats.models import Chat, Client, Dialog, Message
 from chats.services import dialog_headset_reveal, message_post
-from distributor.models import Customer, Manager
+from distributor.models import Customer, Operator
 from handoff.enums import CloseReason, Fallback, FormFieldKind, RequestReason, RequestStatus
 from handoff.models import Feedback, FormField, HandoffSettings, Request
 from handoff.services import (
@@ -27,9 +27,9 @@ from telegram_bridge.models import (
     TelegramChat,
     TelegramUpdate,
 )
-from telegram_bridge.services.managers import connect_link_create
+from telegram_bridge.services.operators import connect_link_create
 from tests.chats.factories import ScriptFactory, StepButtonFactory, StepFactory
-from tests.distributor.factories import ManagerFactory
+from tests.distributor.factories import OperatorFactory
 from tests.telegram_bridge.telegram_updates import (
     blocked_update,
     callback_update,
@@ -41,7 +41,7 @@ from tests.telegram_bridge.telegram_updates import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CLIENT = 501
-MANAGER = 601
+OPERATOR_USER = 601
 NEW_MESSAGE_METHODS = ("sendMessage", "sendPhoto", "sendDocument")
 
 
@@ -97,13 +97,13 @@ def ask_for_human(world) -> Request:
     return Request.objects.get()
 
 
-def accepted_from_console(world, name: str = "Olga") -> tuple[Request, Manager]:
+def accepted_from_console(world, name: str = "Olga") -> tuple[Request, Operator]:
     request = ask_for_human(world)
-    manager = ManagerFactory(display_name=name, chats=[world.bot.chat])
-    request_accept(request=request, operator=manager)
+    operator = OperatorFactory(display_name=name, chats=[world.bot.chat])
+    request_accept(request=request, operator=operator)
     world.settle()
     request.refresh_from_db()
-    return request, manager
+    return request, operator
 
 
 def expire(world, request: Request) -> None:
@@ -111,17 +111,17 @@ def expire(world, request: Request) -> None:
     world.settle()
 
 
-def connect_manager(world, user_id: int = MANAGER, name: str = "Olga") -> Manager:
-    manager = ManagerFactory(display_name=name, chats=[world.bot.chat])
-    link = connect_link_create(bot=world.bot, manager=manager)
+def connect_operator(world, user_id: int = OPERATOR_USER, name: str = "Olga") -> Operator:
+    operator = OperatorFactory(display_name=name, chats=[world.bot.chat])
+    link = connect_link_create(bot=world.bot, operator=operator)
     say(world, f"/start {link.token}", user_id=user_id)
-    return manager
+    return operator
 
 
 def accepted_on_telegram(world) -> Request:
-    connect_manager(world)
+    connect_operator(world)
     request = ask_for_human(world)
-    press(world, f"a:{request.pk}", user_id=MANAGER)
+    press(world, f"a:{request.pk}", user_id=OPERATOR_USER)
     request.refresh_from_db()
     return request
 
@@ -555,16 +555,16 @@ def test_an_invalid_contact_error_is_shown_without_the_field_key(telegram_world)
 def test_an_unanswered_contact_form_does_not_swallow_the_next_conversation(telegram_world):
     world = telegram_world
     handoff_update(world, fallback=Fallback.FORM, accept_timeout_seconds=1)
-    connect_manager(world)
+    connect_operator(world)
     expire(world, ask_for_human(world))
     # the client ignores the contact form and asks for a person again; Olga accepts
     say(world, "/human")
     second = Request.objects.get(status=RequestStatus.PENDING)
-    press(world, f"a:{second.pk}", user_id=MANAGER)
+    press(world, f"a:{second.pk}", user_id=OPERATOR_USER)
     # when
     say(world, "My order is late")
     # then
-    assert world.texts_to(MANAGER)[-1] == "Ann: My order is late"
+    assert world.texts_to(OPERATOR_USER)[-1] == "Ann: My order is late"
     assert "(2/2) Your phone number or e-mail?" not in world.texts_to(CLIENT)
 
 
@@ -601,7 +601,7 @@ def test_end_by_the_client_sends_the_end_notice_and_the_rating_keyboard(
 ):
     world = telegram_world
     handoff_update(world, feedback_scale=scale)
-    request, _manager = accepted_from_console(world)
+    request, _operator = accepted_from_console(world)
     # when
     say(world, "/end")
     # then
@@ -618,9 +618,9 @@ def test_end_by_the_client_sends_the_end_notice_and_the_rating_keyboard(
 
 def test_a_close_by_the_operator_asks_for_a_rating(telegram_world):
     world = telegram_world
-    request, manager = accepted_from_console(world)
+    request, operator = accepted_from_console(world)
     # when
-    request_close(request=request, reason=CloseReason.OPERATOR, actor=manager)
+    request_close(request=request, reason=CloseReason.OPERATOR, actor=operator)
     world.settle()
     # then
     rating = world.api.succeeded("sendMessage", chat_id=CLIENT)[-1]
@@ -630,7 +630,7 @@ def test_a_close_by_the_operator_asks_for_a_rating(telegram_world):
 
 def test_pressing_a_score_stores_feedback_and_edits_the_rating_message(telegram_world):
     world = telegram_world
-    request, _manager = accepted_from_console(world)
+    request, _operator = accepted_from_console(world)
     say(world, "/end")
     rating = world.api.succeeded("sendMessage", chat_id=CLIENT)[-1]
     rating_id = message_id_of(world, rating)
@@ -648,7 +648,7 @@ def test_pressing_a_score_stores_feedback_and_edits_the_rating_message(telegram_
 
 def test_a_second_score_press_stores_no_second_feedback(telegram_world):
     world = telegram_world
-    request, _manager = accepted_from_console(world)
+    request, _operator = accepted_from_console(world)
     say(world, "/end")
     press(world, f"r:{request.pk}:4")
     # when
@@ -663,9 +663,9 @@ def test_the_after_end_script_runs_when_the_conversation_ends(telegram_world):
     after = ScriptFactory(chat=world.bot.chat, name="After")
     StepFactory(script=after, text="Anything else we can do?")
     handoff_update(world, script_after_operator_end=after)
-    request, manager = accepted_from_console(world)
+    request, operator = accepted_from_console(world)
     # when
-    request_close(request=request, reason=CloseReason.OPERATOR, actor=manager)
+    request_close(request=request, reason=CloseReason.OPERATOR, actor=operator)
     world.settle()
     # then
     assert world.texts_to(CLIENT)[-3:] == [
@@ -680,10 +680,10 @@ def test_the_after_end_script_runs_when_the_conversation_ends(telegram_world):
 
 def test_a_console_operator_reply_reaches_the_user_with_the_operator_name(telegram_world):
     world = telegram_world
-    request, manager = accepted_from_console(world, name="Olga")
+    request, operator = accepted_from_console(world, name="Olga")
     # when
     operator_message_post(
-        request=request, operator=manager, text="How can I help?", client_msg_id="console-1"
+        request=request, operator=operator, text="How can I help?", client_msg_id="console-1"
     )
     world.settle()
     # then
@@ -731,7 +731,7 @@ def test_a_document_from_the_client_is_stored_as_an_attachment(telegram_world):
     )
 
 
-def test_a_photo_is_relayed_to_the_telegram_manager_with_the_same_file_id(telegram_world):
+def test_a_photo_is_relayed_to_the_telegram_operator_with_the_same_file_id(telegram_world):
     world = telegram_world
     accepted_on_telegram(world)
     # when
@@ -742,12 +742,12 @@ def test_a_photo_is_relayed_to_the_telegram_manager_with_the_same_file_id(telegr
     )
     world.settle()
     # then
-    [relayed] = world.api.succeeded("sendPhoto", chat_id=MANAGER)
+    [relayed] = world.api.succeeded("sendPhoto", chat_id=OPERATOR_USER)
     assert relayed.params["photo"] == "PHOTO-1"
     assert relayed.params["caption"] == "Ann: my receipt"
 
 
-def test_a_document_is_relayed_to_the_telegram_manager_with_the_same_file_id(telegram_world):
+def test_a_document_is_relayed_to_the_telegram_operator_with_the_same_file_id(telegram_world):
     world = telegram_world
     accepted_on_telegram(world)
     # when
@@ -758,7 +758,7 @@ def test_a_document_is_relayed_to_the_telegram_manager_with_the_same_file_id(tel
     )
     world.settle()
     # then
-    [relayed] = world.api.succeeded("sendDocument", chat_id=MANAGER)
+    [relayed] = world.api.succeeded("sendDocument", chat_id=OPERATOR_USER)
     assert relayed.params["document"] == "DOC-1"
     assert relayed.params["caption"] == "Ann: 📎 invoice.pdf"
 

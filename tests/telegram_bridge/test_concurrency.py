@@ -1,4 +1,4 @@
-"""Exactly one owner across surfaces: a console operator and two Telegram managers
+"""Exactly one owner across surfaces: a console operator and two Telegram operators
 accept the same request at once. Real row locks on PostgreSQL (make test runs it
 there too); SQLite's IMMEDIATE transactions serialise the same code."""
 
@@ -10,10 +10,10 @@ from django.db import connection
 from handoff.enums import RequestStatus
 from handoff.models import Request, RequestEvent
 from handoff.services import RequestAlreadyTaken, request_accept, request_open
-from telegram_bridge.models import AlertState, ManagerAlert, ManagerSession
-from telegram_bridge.services.managers import connect_link_create, manager_accept
+from telegram_bridge.models import AlertState, OperatorAlert, OperatorSession
+from telegram_bridge.services.operators import connect_link_create, operator_accept
 from tests.chats.factories import DialogFactory
-from tests.distributor.factories import ManagerFactory
+from tests.distributor.factories import OperatorFactory
 from tests.telegram_bridge.telegram_updates import text_update
 from tests.threads import run_in_threads
 
@@ -23,23 +23,23 @@ ROUNDS = 30 if connection.vendor == "postgresql" else 5
 TELEGRAM_USERS = (801, 802)
 
 
-def test_console_and_two_telegram_managers_accepting_at_once_leave_one_owner(telegram_world):
+def test_console_and_two_telegram_operators_accepting_at_once_leave_one_owner(telegram_world):
     world = telegram_world
     chat = world.bot.chat
     # every round leaves its winner one more accepted request: their cap must allow it
-    console_operator = ManagerFactory(
+    console_operator = OperatorFactory(
         display_name="Console Carla", chats=[chat], max_simultaneous_dialogs=ROUNDS
     )
     for index, user_id in enumerate(TELEGRAM_USERS):
-        manager = ManagerFactory(
+        operator = OperatorFactory(
             display_name=f"Telegram {index}", chats=[chat], max_simultaneous_dialogs=ROUNDS
         )
-        link = connect_link_create(bot=world.bot, manager=manager)
+        link = connect_link_create(bot=world.bot, operator=operator)
         world.receive(
             text_update(world.next_update_id(), user_id=user_id, text=f"/start {link.token}")
         )
     world.settle()
-    accounts = list(world.bot.manager_accounts.select_related("manager", "bot__chat"))
+    accounts = list(world.bot.operator_accounts.select_related("operator", "bot__chat"))
     assert len(accounts) == 2
     for _round in range(ROUNDS):
         request = request_open(dialog=DialogFactory(client__chat=chat), reason="headset")
@@ -55,7 +55,7 @@ def test_console_and_two_telegram_managers_accepting_at_once_leave_one_owner(tel
                 except RequestAlreadyTaken as refusal:
                     refusals.append(refusal)
             else:
-                manager_accept(account=accounts[index - 1], request_id=request.pk)
+                operator_accept(account=accounts[index - 1], request_id=request.pk)
 
         assert run_in_threads(3, accept) == []
         world.settle()
@@ -67,14 +67,14 @@ def test_console_and_two_telegram_managers_accepting_at_once_leave_one_owner(tel
         telegram_owner = owner != console_operator
         assert len(console_refusals) == (1 if telegram_owner else 0)
         states = dict(
-            ManagerAlert.objects.filter(request=request).values_list("account__manager", "state")
+            OperatorAlert.objects.filter(request=request).values_list("account__operator", "state")
         )
         for account in accounts:
-            expected = AlertState.ACCEPTED if account.manager == owner else AlertState.TAKEN
-            assert states[account.manager_id] == expected
-        assert ManagerSession.objects.filter(request=request).count() == (
+            expected = AlertState.ACCEPTED if account.operator == owner else AlertState.TAKEN
+            assert states[account.operator_id] == expected
+        assert OperatorSession.objects.filter(request=request).count() == (
             1 if telegram_owner else 0
         )
-        loser_ids = [account.telegram_user_id for account in accounts if account.manager != owner]
+        loser_ids = [account.telegram_user_id for account in accounts if account.operator != owner]
         for user_id in loser_ids:
             assert f"Taken by {owner.display_name}." in world.texts_to(user_id)[-1]

@@ -1,4 +1,4 @@
-"""Manager connect links: created in the admin, redeemed once with `/start <token>`,
+"""Operator connect links: created in the admin, redeemed once with `/start <token>`,
 refused politely when used, expired, unknown or meant for someone else; and the bot's
 admin pages (token checked with getMe and never shown, webhook set with the secret)."""
 
@@ -12,19 +12,19 @@ from django.utils import timezone
 
 from chats.enums import ScriptKind
 from chats.models import Dialog
-from telegram_bridge.models import ConnectLink, ManagerAccount, TelegramBot
+from telegram_bridge.models import ConnectLink, OperatorAccount, TelegramBot
 from telegram_bridge.services.clients import TelegramUser
-from telegram_bridge.services.managers import (
+from telegram_bridge.services.operators import (
     ConnectRefused,
     connect_link_create,
     connect_link_redeem,
 )
 from tests.chats.factories import ChatFactory, ScriptFactory, StepFactory
-from tests.distributor.factories import ManagerFactory
+from tests.distributor.factories import OperatorFactory
 from tests.telegram_bridge.telegram_updates import text_update
 from tests.threads import run_in_threads
 
-MANAGER = 601
+OPERATOR_USER = 601
 SOMEONE_ELSE = 602
 # a race that loses only sometimes is run often enough to lose on PostgreSQL
 RACE_ROUNDS = 10 if connection.vendor == "postgresql" else 3
@@ -47,42 +47,44 @@ def admin_messages(response) -> list[str]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_start_with_a_link_connects_the_manager_and_welcomes_them(telegram_world):
+def test_start_with_a_link_connects_the_operator_and_welcomes_them(telegram_world):
     world = telegram_world
-    manager = ManagerFactory(display_name="Olga", chats=[world.bot.chat])
-    link = connect_link_create(bot=world.bot, manager=manager)
+    operator = OperatorFactory(display_name="Olga", chats=[world.bot.chat])
+    link = connect_link_create(bot=world.bot, operator=operator)
 
-    redeem_by_telegram(world, MANAGER, link.token, username="olga_t")
+    redeem_by_telegram(world, OPERATOR_USER, link.token, username="olga_t")
 
-    account = ManagerAccount.objects.get()
-    assert (account.bot, account.manager, account.telegram_user_id) == (
+    account = OperatorAccount.objects.get()
+    assert (account.bot, account.operator, account.telegram_user_id) == (
         world.bot,
-        manager,
-        MANAGER,
+        operator,
+        OPERATOR_USER,
     )
     assert account.active
     assert account.telegram_username == "olga_t"
     link.refresh_from_db()
     assert link.used_at is not None
     assert link.used_by == account
-    [welcome] = world.texts_to(MANAGER)
+    [welcome] = world.texts_to(OPERATOR_USER)
     assert welcome.startswith("You are connected as Olga.")
-    assert not Dialog.objects.exists()  # a manager connecting is not a client
+    assert not Dialog.objects.exists()  # an operator connecting is not a client
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_used_link_is_refused_and_connects_nobody_else(telegram_world):
     world = telegram_world
-    manager = ManagerFactory(chats=[world.bot.chat])
-    link = connect_link_create(bot=world.bot, manager=manager)
-    redeem_by_telegram(world, MANAGER, link.token)
+    operator = OperatorFactory(chats=[world.bot.chat])
+    link = connect_link_create(bot=world.bot, operator=operator)
+    redeem_by_telegram(world, OPERATOR_USER, link.token)
     link.refresh_from_db()
     used_at, used_by = link.used_at, link.used_by_id
 
     redeem_by_telegram(world, SOMEONE_ELSE, link.token)
 
     assert world.texts_to(SOMEONE_ELSE) == ["This connect link has already been used."]
-    assert list(ManagerAccount.objects.values_list("telegram_user_id", flat=True)) == [MANAGER]
+    assert list(OperatorAccount.objects.values_list("telegram_user_id", flat=True)) == [
+        OPERATOR_USER
+    ]
     link.refresh_from_db()
     assert (link.used_at, link.used_by_id) == (used_at, used_by)
     assert not Dialog.objects.exists()
@@ -91,14 +93,14 @@ def test_a_used_link_is_refused_and_connects_nobody_else(telegram_world):
 @pytest.mark.django_db(transaction=True)
 def test_an_expired_link_is_refused_and_creates_nothing(telegram_world):
     world = telegram_world
-    manager = ManagerFactory(chats=[world.bot.chat])
-    link = connect_link_create(bot=world.bot, manager=manager)
+    operator = OperatorFactory(chats=[world.bot.chat])
+    link = connect_link_create(bot=world.bot, operator=operator)
     ConnectLink.objects.filter(pk=link.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
 
-    redeem_by_telegram(world, MANAGER, link.token)
+    redeem_by_telegram(world, OPERATOR_USER, link.token)
 
-    assert world.texts_to(MANAGER) == ["This connect link has expired. Ask for a new one."]
-    assert not ManagerAccount.objects.exists()
+    assert world.texts_to(OPERATOR_USER) == ["This connect link has expired. Ask for a new one."]
+    assert not OperatorAccount.objects.exists()
     link.refresh_from_db()
     assert link.used_at is None
     assert not Dialog.objects.exists()
@@ -108,55 +110,57 @@ def test_redeeming_an_unknown_token_is_refused_and_creates_nothing(db):
     bot = TelegramBot.objects.create(chat=ChatFactory(), token="4444:this-bot")
 
     with pytest.raises(ConnectRefused, match="This connect link is not valid."):
-        connect_link_redeem(bot=bot, token="no-such-token", user=TelegramUser(id=MANAGER))
+        connect_link_redeem(bot=bot, token="no-such-token", user=TelegramUser(id=OPERATOR_USER))
 
-    assert not ManagerAccount.objects.exists()
+    assert not OperatorAccount.objects.exists()
 
 
 def test_redeeming_a_link_of_another_bot_is_refused_and_leaves_the_link_unused(db):
     bot = TelegramBot.objects.create(chat=ChatFactory(), token="4444:this-bot")
     other_bot = TelegramBot.objects.create(chat=ChatFactory(), token="4545:other-bot")
-    link = connect_link_create(bot=other_bot, manager=ManagerFactory())
+    link = connect_link_create(bot=other_bot, operator=OperatorFactory())
 
     with pytest.raises(ConnectRefused, match="This connect link is not valid."):
-        connect_link_redeem(bot=bot, token=link.token, user=TelegramUser(id=MANAGER))
+        connect_link_redeem(bot=bot, token=link.token, user=TelegramUser(id=OPERATOR_USER))
 
-    assert not ManagerAccount.objects.exists()
+    assert not OperatorAccount.objects.exists()
     link.refresh_from_db()
     assert link.used_at is None
 
 
 @pytest.mark.django_db(transaction=True)
-def test_start_with_an_unknown_token_is_a_client_deep_link_not_a_manager(telegram_world):
+def test_start_with_an_unknown_token_is_a_client_deep_link_not_an_operator(telegram_world):
     world = telegram_world
     StepFactory(script=ScriptFactory(chat=world.bot.chat, kind=ScriptKind.START), text="Welcome!")
 
-    redeem_by_telegram(world, MANAGER, "from-the-website")
+    redeem_by_telegram(world, OPERATOR_USER, "from-the-website")
 
-    assert not ManagerAccount.objects.exists()
-    assert "This connect link is not valid." not in world.texts_to(MANAGER)
-    assert world.texts_to(MANAGER) == ["Welcome!"]  # greeted like any client
-    assert Dialog.objects.get().client.external_id == str(MANAGER)
+    assert not OperatorAccount.objects.exists()
+    assert "This connect link is not valid." not in world.texts_to(OPERATOR_USER)
+    assert world.texts_to(OPERATOR_USER) == ["Welcome!"]  # greeted like any client
+    assert Dialog.objects.get().client.external_id == str(OPERATOR_USER)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_account_connected_as_one_manager_cannot_redeem_another_managers_link(
+def test_an_account_connected_as_one_operator_cannot_redeem_another_operators_link(
     telegram_world,
 ):
     world = telegram_world
-    # given a Telegram account connected as manager A
-    manager_a = ManagerFactory(chats=[world.bot.chat])
-    manager_b = ManagerFactory(chats=[world.bot.chat])
-    redeem_by_telegram(world, MANAGER, connect_link_create(bot=world.bot, manager=manager_a).token)
-    link_b = connect_link_create(bot=world.bot, manager=manager_b)
-    # when it redeems manager B's link
-    redeem_by_telegram(world, MANAGER, link_b.token)
+    # given a Telegram account connected as operator A
+    operator_a = OperatorFactory(chats=[world.bot.chat])
+    operator_b = OperatorFactory(chats=[world.bot.chat])
+    redeem_by_telegram(
+        world, OPERATOR_USER, connect_link_create(bot=world.bot, operator=operator_a).token
+    )
+    link_b = connect_link_create(bot=world.bot, operator=operator_b)
+    # when it redeems operator B's link
+    redeem_by_telegram(world, OPERATOR_USER, link_b.token)
     # then it is refused, stays A, and B's link can still be used by B
-    assert world.texts_to(MANAGER)[-1] == (
+    assert world.texts_to(OPERATOR_USER)[-1] == (
         "This Telegram account is already connected as another manager."
     )
-    account = ManagerAccount.objects.get()
-    assert (account.manager, account.telegram_user_id) == (manager_a, MANAGER)
+    account = OperatorAccount.objects.get()
+    assert (account.operator, account.telegram_user_id) == (operator_a, OPERATOR_USER)
     link_b.refresh_from_db()
     assert link_b.used_at is None
 
@@ -166,8 +170,8 @@ def test_two_simultaneous_redemptions_of_one_link_connect_exactly_one_account():
     # runs on SQLite and, in `make test-postgres`, on PostgreSQL's row locks
     bot = TelegramBot.objects.create(chat=ChatFactory(), token="4545:race-bot")
     for round_number in range(RACE_ROUNDS):
-        link = connect_link_create(bot=bot, manager=ManagerFactory(chats=[bot.chat]))
-        accounts: list[ManagerAccount] = []
+        link = connect_link_create(bot=bot, operator=OperatorFactory(chats=[bot.chat]))
+        accounts: list[OperatorAccount] = []
 
         def redeem(index: int, link=link, accounts=accounts, round_number=round_number) -> None:
             fresh_bot = TelegramBot.objects.select_related("chat").get(pk=bot.pk)
@@ -179,11 +183,11 @@ def test_two_simultaneous_redemptions_of_one_link_connect_exactly_one_account():
         assert len(accounts) == 1
         assert [str(error) for error in errors] == ["This connect link has already been used."]
         assert [type(error) for error in errors] == [ConnectRefused]
-        account = ManagerAccount.objects.get(manager=link.manager)
+        account = OperatorAccount.objects.get(operator=link.operator)
         assert account == accounts[0]
         link.refresh_from_db()
         assert link.used_by == account
-    assert ManagerAccount.objects.count() == RACE_ROUNDS
+    assert OperatorAccount.objects.count() == RACE_ROUNDS
 
 
 # --- the admin: connect links ---------------------------------------------------------------
@@ -197,18 +201,18 @@ def bot(db) -> TelegramBot:
 
 
 def test_admin_creates_a_link_and_shows_its_telegram_url(admin_client, bot):
-    manager = ManagerFactory(chats=[bot.chat])
+    operator = OperatorFactory(chats=[bot.chat])
     before = timezone.now()
 
     response = admin_client.post(
         "/admin/telegram_bridge/connectlink/add/",
-        {"bot": bot.pk, "manager": manager.pk, "hours": 48},
+        {"bot": bot.pk, "operator": operator.pk, "hours": 48},
         follow=True,
     )
 
     assert response.status_code == 200
     link = ConnectLink.objects.get()
-    assert (link.bot, link.manager, link.used_at) == (bot, manager, None)
+    assert (link.bot, link.operator, link.used_at) == (bot, operator, None)
     assert link.url == f"https://t.me/shop_bot?start={link.token}"
     assert timedelta(hours=47) < link.expires_at - before < timedelta(hours=49)
     assert any(link.url in message for message in admin_messages(response))
@@ -216,11 +220,11 @@ def test_admin_creates_a_link_and_shows_its_telegram_url(admin_client, bot):
 
 @pytest.mark.parametrize("hours", ["0", "-5", "twelve", ""])
 def test_admin_refuses_a_link_with_bad_hours_and_creates_nothing(admin_client, bot, hours):
-    manager = ManagerFactory(chats=[bot.chat])
+    operator = OperatorFactory(chats=[bot.chat])
 
     response = admin_client.post(
         "/admin/telegram_bridge/connectlink/add/",
-        {"bot": bot.pk, "manager": manager.pk, "hours": hours},
+        {"bot": bot.pk, "operator": operator.pk, "hours": hours},
     )
 
     assert response.status_code == 200
@@ -346,14 +350,14 @@ def test_set_webhook_action_shows_telegrams_refusal_and_records_it(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_one_account_redeeming_two_managers_links_at_once_becomes_one_manager():
+def test_one_account_redeeming_two_operators_links_at_once_becomes_one_operator():
     bot = TelegramBot.objects.create(chat=ChatFactory(), token="4646:race-bot")
     for round_number in range(RACE_ROUNDS):
         links = [
-            connect_link_create(bot=bot, manager=ManagerFactory(chats=[bot.chat])) for _ in "ab"
+            connect_link_create(bot=bot, operator=OperatorFactory(chats=[bot.chat])) for _ in "ab"
         ]
-        user = TelegramUser(id=MANAGER + round_number, first_name="Olga")
-        accounts: list[ManagerAccount] = []
+        user = TelegramUser(id=OPERATOR_USER + round_number, first_name="Olga")
+        accounts: list[OperatorAccount] = []
 
         def redeem(index: int, links=links, user=user, accounts=accounts) -> None:
             fresh_bot = TelegramBot.objects.select_related("chat").get(pk=bot.pk)
@@ -365,4 +369,4 @@ def test_one_account_redeeming_two_managers_links_at_once_becomes_one_manager():
         assert [str(error) for error in errors] == [
             "This Telegram account is already connected as another manager."
         ]
-        assert ManagerAccount.objects.get(telegram_user_id=user.id) == accounts[0]
+        assert OperatorAccount.objects.get(telegram_user_id=user.id) == accounts[0]

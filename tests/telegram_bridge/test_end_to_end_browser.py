@@ -5,8 +5,8 @@ the operator console and the webhook; Telegram's updates are POSTed to the webho
 with the bot's secret header; a Celery worker in this process (through the suite's
 Redis) processes them and sends what the bot says to a fake Bot API server.
 
-1. A visitor in the browser widget asks for a human; a manager accepts in Telegram,
-   they talk, the manager sends /done and the visitor rates in the widget.
+1. A visitor in the browser widget asks for a human; an operator accepts in Telegram,
+   they talk, the operator sends /done and the visitor rates in the widget.
 2. A Telegram user asks for a human; an operator in the browser console accepts, they
    talk, the operator closes, and the Telegram user rates with the inline keyboard.
 """
@@ -31,16 +31,16 @@ from config.celery import app as celery_app
 from handoff.enums import RequestStatus
 from handoff.models import Feedback, HandoffSettings, Request
 from telegram_bridge.models import (
-    ManagerAccount,
-    ManagerAlert,
+    OperatorAccount,
+    OperatorAlert,
     OutboundMessage,
     SendStatus,
     TelegramBot,
     TelegramUpdate,
 )
-from telegram_bridge.services.managers import connect_link_create
+from telegram_bridge.services.operators import connect_link_create
 from tests.browser_fixtures import *  # noqa: F403 - the shared browser fixtures
-from tests.distributor.factories import ManagerFactory
+from tests.distributor.factories import OperatorFactory
 from tests.servers import DaphneServer, wait_until
 from tests.telegram_bridge.fake_bot_api import Call, FakeBotApi
 from tests.telegram_bridge.telegram_updates import callback_update, text_update
@@ -48,11 +48,11 @@ from tests.telegram_bridge.telegram_updates import callback_update, text_update
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 GREETING = re.compile(r"^Hi! I am the demo shop's assistant")
-MANAGER_USER = 601
+OPERATOR_USER = 601
 CLIENT_USER = 501
 BOT_TOKEN = "7100:end-to-end-token"
 BOT_ID = 7100
-OPERATOR_NAME = "Olga"  # the demo operator's display name, and the Telegram manager's
+OPERATOR_NAME = "Olga"  # the demo operator's display name, and the Telegram operator's
 ENDED = "The conversation with the operator has ended."
 # generous ceilings for a loaded two-core machine: the wait ends as soon as the call is made
 TELEGRAM_WAIT = 30.0
@@ -228,15 +228,15 @@ def operator_logs_in(page, server) -> None:
 # --- tests --------------------------------------------------------------------------
 
 
-def test_widget_visitor_talks_to_a_telegram_manager_and_rates(telegram, demo_chat, page):
+def test_widget_visitor_talks_to_a_telegram_operator_and_rates(telegram, demo_chat, page):
     # given: Olga serves the demo chat and connects her Telegram account with a link
-    manager = ManagerFactory(display_name=OPERATOR_NAME, chats=[demo_chat])
-    link = connect_link_create(bot=telegram.bot, manager=manager)
-    telegram.write(MANAGER_USER, f"/start {link.token}", first_name=OPERATOR_NAME)
-    connected = telegram.wait_for_message(MANAGER_USER, 1)
+    operator = OperatorFactory(display_name=OPERATOR_NAME, chats=[demo_chat])
+    link = connect_link_create(bot=telegram.bot, operator=operator)
+    telegram.write(OPERATOR_USER, f"/start {link.token}", first_name=OPERATOR_NAME)
+    connected = telegram.wait_for_message(OPERATOR_USER, 1)
     assert connected.params["text"].startswith(f"You are connected as {OPERATOR_NAME}.")
-    account = ManagerAccount.objects.get(bot=telegram.bot)
-    assert (account.manager_id, account.telegram_user_id) == (manager.pk, MANAGER_USER)
+    account = OperatorAccount.objects.get(bot=telegram.bot)
+    assert (account.operator_id, account.telegram_user_id) == (operator.pk, OPERATOR_USER)
 
     # and: a visitor on the demo page with the chat open
     page.goto(f"{telegram.site.http_url}/demo/")
@@ -249,29 +249,29 @@ def test_widget_visitor_talks_to_a_telegram_manager_and_rates(telegram, demo_cha
     widget.locator("#baton-headset").click()
 
     # then: Olga gets an alert in Telegram with Accept and Reject
-    alert = telegram.wait_for_message(MANAGER_USER, 2)
+    alert = telegram.wait_for_message(OPERATOR_USER, 2)
     request = Request.objects.get(chat=demo_chat)
     assert alert.params["text"].startswith("New request in “Demo shop assistant”")
     assert callback_data(alert) == [f"a:{request.pk}", f"x:{request.pk}"]
     alert_message_id = telegram_message_id({"alert__request": request, "method": "sendMessage"})
 
     # when: she taps Accept
-    telegram.press(MANAGER_USER, f"a:{request.pk}", alert_message_id, first_name=OPERATOR_NAME)
+    telegram.press(OPERATOR_USER, f"a:{request.pk}", alert_message_id, first_name=OPERATOR_NAME)
 
     # then: the visitor is connected to her, and her alert says she accepted
     expect(messages.get_by_text(f"Connected to {OPERATOR_NAME}", exact=True)).to_be_visible()
     telegram.api.wait_for("answerCallbackQuery", 1, TELEGRAM_WAIT)
     accepted = telegram.api.wait_for(
-        "editMessageText", 1, TELEGRAM_WAIT, chat_id=MANAGER_USER, message_id=alert_message_id
+        "editMessageText", 1, TELEGRAM_WAIT, chat_id=OPERATOR_USER, message_id=alert_message_id
     )[0]
     assert accepted.params["text"].endswith("✅ You accepted.")
-    talking = telegram.wait_for_message(MANAGER_USER, 3)
+    talking = telegram.wait_for_message(OPERATOR_USER, 3)
     assert talking.params["text"].startswith("You are talking to ")
     request.refresh_from_db()
-    assert (request.status, request.operator_id) == (RequestStatus.ACCEPTED, manager.pk)
+    assert (request.status, request.operator_id) == (RequestStatus.ACCEPTED, operator.pk)
 
     # when: Olga writes in Telegram
-    telegram.write(MANAGER_USER, "How can I help?", first_name=OPERATOR_NAME)
+    telegram.write(OPERATOR_USER, "How can I help?", first_name=OPERATOR_NAME)
 
     # then: the visitor reads it from Olga
     from_operator = messages.locator(".from-operator")
@@ -283,18 +283,18 @@ def test_widget_visitor_talks_to_a_telegram_manager_and_rates(telegram, demo_cha
     widget.locator("#baton-input").press("Enter")
 
     # then: Olga gets it in Telegram, with who wrote it
-    relayed = telegram.wait_for_message(MANAGER_USER, 4)
+    relayed = telegram.wait_for_message(OPERATOR_USER, 4)
     assert relayed.params["text"].startswith("web ")
     assert relayed.params["text"].endswith(": My parcel is late")
 
     # when: Olga sends /done
-    telegram.write(MANAGER_USER, "/done", first_name=OPERATOR_NAME)
+    telegram.write(OPERATOR_USER, "/done", first_name=OPERATOR_NAME)
 
     # then: the visitor is told and asked for a rating; Olga is told it is closed
     expect(messages.get_by_text(ENDED, exact=True)).to_be_visible()
     rating = messages.locator(".rating .bot-button")
     expect(rating).to_have_text(["1", "2", "3", "4", "5"])
-    closed = telegram.wait_for_message(MANAGER_USER, 5)
+    closed = telegram.wait_for_message(OPERATOR_USER, 5)
     assert closed.params["text"].startswith("The conversation with web ")
     assert " is closed (" in closed.params["text"]
 
@@ -312,7 +312,7 @@ def test_widget_visitor_talks_to_a_telegram_manager_and_rates(telegram, demo_cha
     assert [(line.author_name, line.text) for line in operator_lines] == [
         (OPERATOR_NAME, "How can I help?")
     ]
-    assert ManagerAlert.objects.get(request=request).state == "accepted"
+    assert OperatorAlert.objects.get(request=request).state == "accepted"
     telegram.assert_all_handled()
 
 

@@ -8,36 +8,38 @@ import pytest
 from chats.enums import AuthorKind
 from chats.models import Message
 from handoff.services import request_accept, request_open
-from telegram_bridge.services.managers import connect_link_create, manager_accept
+from telegram_bridge.services.operators import connect_link_create, operator_accept
 from tests.chats.factories import DialogFactory
-from tests.distributor.factories import ManagerFactory
+from tests.distributor.factories import OperatorFactory
 from tests.telegram_bridge.telegram_updates import document_update, photo_update, text_update
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-MANAGER = 611
+OPERATOR_USER = 611
 PHOTO = b"\xff\xd8\xff\xe0 a small jpeg"
 
 
-def web_dialog_with_telegram_manager(world):
-    manager = ManagerFactory(display_name="Olga", chats=[world.bot.chat])
-    link = connect_link_create(bot=world.bot, manager=manager)
-    world.receive(text_update(world.next_update_id(), user_id=MANAGER, text=f"/start {link.token}"))
+def web_dialog_with_telegram_operator(world):
+    operator = OperatorFactory(display_name="Olga", chats=[world.bot.chat])
+    link = connect_link_create(bot=world.bot, operator=operator)
+    world.receive(
+        text_update(world.next_update_id(), user_id=OPERATOR_USER, text=f"/start {link.token}")
+    )
     world.settle()
     dialog = DialogFactory(client__chat=world.bot.chat)
     request = request_open(dialog=dialog, reason="headset")
-    manager_accept(account=world.bot.manager_accounts.get(), request_id=request.pk)
+    operator_accept(account=world.bot.operator_accounts.get(), request_id=request.pk)
     return dialog
 
 
-def test_a_managers_photo_reaches_the_web_visitor_through_our_address(telegram_world, client):
+def test_an_operators_photo_reaches_the_web_visitor_through_our_address(telegram_world, client):
     world = telegram_world
-    dialog = web_dialog_with_telegram_manager(world)
+    dialog = web_dialog_with_telegram_operator(world)
     world.api.add_file("photo-1", PHOTO)
-    # when the manager sends a photo with a caption
+    # when the operator sends a photo with a caption
     world.receive(
         photo_update(
-            world.next_update_id(), user_id=MANAGER, file_id="photo-1", caption="the label"
+            world.next_update_id(), user_id=OPERATOR_USER, file_id="photo-1", caption="the label"
         )
     )
     world.settle()
@@ -55,12 +57,12 @@ def test_a_managers_photo_reaches_the_web_visitor_through_our_address(telegram_w
 
 def test_a_document_is_served_as_a_download_never_as_a_page(telegram_world, client):
     world = telegram_world
-    dialog = web_dialog_with_telegram_manager(world)
+    dialog = web_dialog_with_telegram_operator(world)
     world.api.add_file("doc-1", b"<html><script>alert(1)</script></html>")
     world.receive(
         document_update(
             world.next_update_id(),
-            user_id=MANAGER,
+            user_id=OPERATOR_USER,
             file_id="doc-1",
             file_name="page.html",
             mime_type="text/html",
@@ -77,9 +79,9 @@ def test_a_document_is_served_as_a_download_never_as_a_page(telegram_world, clie
 
 def test_a_forged_or_tampered_file_address_is_not_found(telegram_world, client):
     world = telegram_world
-    dialog = web_dialog_with_telegram_manager(world)
+    dialog = web_dialog_with_telegram_operator(world)
     world.api.add_file("photo-2", PHOTO)
-    world.receive(photo_update(world.next_update_id(), user_id=MANAGER, file_id="photo-2"))
+    world.receive(photo_update(world.next_update_id(), user_id=OPERATOR_USER, file_id="photo-2"))
     world.settle()
     url = Message.objects.get(dialog=dialog, author_kind=AuthorKind.OPERATOR).attachments[0]["url"]
     assert client.get(url[:-3] + "xx/").status_code == 404
@@ -88,8 +90,8 @@ def test_a_forged_or_tampered_file_address_is_not_found(telegram_world, client):
 
 def test_a_file_telegram_no_longer_has_is_not_found(telegram_world, client):
     world = telegram_world
-    dialog = web_dialog_with_telegram_manager(world)
-    world.receive(photo_update(world.next_update_id(), user_id=MANAGER, file_id="gone"))
+    dialog = web_dialog_with_telegram_operator(world)
+    world.receive(photo_update(world.next_update_id(), user_id=OPERATOR_USER, file_id="gone"))
     world.settle()
     url = Message.objects.get(dialog=dialog, author_kind=AuthorKind.OPERATOR).attachments[0]["url"]
     assert client.get(url).status_code == 404
@@ -103,6 +105,6 @@ def test_console_operator_accepting_a_telegram_client_is_unaffected_by_files(tel
     world.settle()
     message = Message.objects.get(author_kind=AuthorKind.CLIENT)
     assert message.attachments[0]["telegram_file_id"] == "photo-3"
-    operator = ManagerFactory(chats=[world.bot.chat])
+    operator = OperatorFactory(chats=[world.bot.chat])
     request = request_open(dialog=message.dialog, reason="headset")
     assert request_accept(request=request, operator=operator).operator == operator

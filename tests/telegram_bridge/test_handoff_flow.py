@@ -1,4 +1,4 @@
-"""A Telegram client and a Telegram manager, end to end through the real services:
+"""A Telegram client and a Telegram operator, end to end through the real services:
 updates are stored, fed to python-telegram-bot's Application, and what the bot says
 goes out through the outbox to the fake Bot API."""
 
@@ -10,46 +10,46 @@ from chats.enums import AuthorKind
 from chats.models import Message
 from handoff.enums import RequestStatus
 from handoff.models import Feedback, Request
-from telegram_bridge.models import AlertState, ManagerAlert
-from telegram_bridge.services.managers import connect_link_create
-from tests.distributor.factories import ManagerFactory
+from telegram_bridge.models import AlertState, OperatorAlert
+from telegram_bridge.services.operators import connect_link_create
+from tests.distributor.factories import OperatorFactory
 from tests.telegram_bridge.telegram_updates import callback_update, text_update
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CLIENT = 501
-MANAGER = 601
+OPERATOR_USER = 601
 
 
-def connect_manager(world, user_id: int, name: str = "Olga"):
-    manager = ManagerFactory(display_name=name, chats=[world.bot.chat])
-    link = connect_link_create(bot=world.bot, manager=manager)
+def connect_operator(world, user_id: int, name: str = "Olga"):
+    operator = OperatorFactory(display_name=name, chats=[world.bot.chat])
+    link = connect_link_create(bot=world.bot, operator=operator)
     world.receive(text_update(world.next_update_id(), user_id=user_id, text=f"/start {link.token}"))
     world.settle()
-    return manager
+    return operator
 
 
-def test_telegram_client_and_manager_talk_and_close(telegram_world):
+def test_telegram_client_and_operator_talk_and_close(telegram_world):
     world = telegram_world
-    manager = connect_manager(world, MANAGER)
+    operator = connect_operator(world, OPERATOR_USER)
     # given a client who asks for a human
     world.receive(text_update(world.next_update_id(), user_id=CLIENT, text="hello"))
     world.receive(text_update(world.next_update_id(), user_id=CLIENT, text="/human"))
     world.settle()
     request = Request.objects.get()
     assert request.status == RequestStatus.PENDING
-    alert = world.api.succeeded("sendMessage", chat_id=MANAGER)[-1]
+    alert = world.api.succeeded("sendMessage", chat_id=OPERATOR_USER)[-1]
     assert "hello" in alert.params["text"]
     buttons = alert.params["reply_markup"]["inline_keyboard"][0]
     assert [button["callback_data"] for button in buttons] == [
         f"a:{request.pk}",
         f"x:{request.pk}",
     ]
-    # when the manager accepts and they talk
+    # when the operator accepts and they talk
     world.receive(
         callback_update(
             world.next_update_id(),
-            user_id=MANAGER,
+            user_id=OPERATOR_USER,
             data=f"a:{request.pk}",
             message_id=alert.params.get("message_id", 1),
         )
@@ -57,17 +57,19 @@ def test_telegram_client_and_manager_talk_and_close(telegram_world):
     world.settle()
     request.refresh_from_db()
     assert request.status == RequestStatus.ACCEPTED
-    assert request.operator == manager
-    assert ManagerAlert.objects.get().state == AlertState.ACCEPTED
+    assert request.operator == operator
+    assert OperatorAlert.objects.get().state == AlertState.ACCEPTED
     assert world.api.succeeded("answerCallbackQuery")
     assert "Connected to Olga" in world.texts_to(CLIENT)
-    world.receive(text_update(world.next_update_id(), user_id=MANAGER, text="How can I help?"))
+    world.receive(
+        text_update(world.next_update_id(), user_id=OPERATOR_USER, text="How can I help?")
+    )
     world.receive(text_update(world.next_update_id(), user_id=CLIENT, text="My order is late"))
     world.settle()
     assert "Olga: How can I help?" in world.texts_to(CLIENT)
-    assert any(text.endswith(": My order is late") for text in world.texts_to(MANAGER))
+    assert any(text.endswith(": My order is late") for text in world.texts_to(OPERATOR_USER))
     # then /done closes; the client is asked to rate and rates
-    world.receive(text_update(world.next_update_id(), user_id=MANAGER, text="/done"))
+    world.receive(text_update(world.next_update_id(), user_id=OPERATOR_USER, text="/done"))
     world.settle()
     request.refresh_from_db()
     assert request.status == RequestStatus.CLOSED

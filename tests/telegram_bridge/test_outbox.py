@@ -15,8 +15,8 @@ from django.db import connection
 from django.utils import timezone
 
 from telegram_bridge.models import (
-    ManagerAccount,
-    ManagerAlert,
+    OperatorAccount,
+    OperatorAlert,
     OutboundMessage,
     SendPurpose,
     SendStatus,
@@ -30,7 +30,7 @@ from telegram_bridge.services.outbox import (
     sending,
 )
 from tests.chats.factories import DialogFactory
-from tests.distributor.factories import ManagerFactory
+from tests.distributor.factories import OperatorFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -335,18 +335,18 @@ def test_a_group_notice_that_succeeds_after_one_that_failed_in_the_same_delivery
 
 
 @pytest.fixture
-def alert(telegram_world) -> ManagerAlert:
-    account = ManagerAccount.objects.create(
-        bot=telegram_world.bot, manager=ManagerFactory(), telegram_user_id=ANN
+def alert(telegram_world) -> OperatorAlert:
+    account = OperatorAccount.objects.create(
+        bot=telegram_world.bot, operator=OperatorFactory(), telegram_user_id=ANN
     )
     dialog = DialogFactory()
     request = dialog.handoff_requests.create(chat=dialog.chat, reason="headset")
-    return ManagerAlert.objects.create(request=request, account=account)
+    return OperatorAlert.objects.create(request=request, account=account)
 
 
 def test_an_alert_edit_uses_the_message_id_of_the_send_in_the_same_delivery(telegram_world, alert):
     world = telegram_world
-    enqueue(world.bot, ANN, "You are connected.", purpose=SendPurpose.MANAGER)
+    enqueue(world.bot, ANN, "You are connected.", purpose=SendPurpose.OPERATOR)
     outbound_enqueue(
         bot=world.bot,
         telegram_chat_id=ANN,
@@ -385,7 +385,7 @@ def test_an_alert_edit_after_the_send_was_delivered_earlier_uses_the_stored_id(
     telegram_world, alert
 ):
     world = telegram_world
-    enqueue(world.bot, ANN, "hello", purpose=SendPurpose.MANAGER)
+    enqueue(world.bot, ANN, "hello", purpose=SendPurpose.OPERATOR)
     enqueue(world.bot, ANN, "New request", purpose=SendPurpose.ALERT, alert=alert)
     outbox_deliver(bot_id=world.bot.pk)
     outbound_enqueue(

@@ -6,18 +6,18 @@ import pytest
 
 from chats.enums import HeadsetMode
 from chats.models import Client, Dialog
-from distributor.models import Customer, Manager
+from distributor.models import Customer, Operator
 from handoff.enums import Fallback, FormFieldKind, RequestStatus
 from handoff.models import DialogFormAnswers, FormField, HandoffSettings, Request
 from telegram_bridge.models import (
     AlertState,
     FormProgress,
-    ManagerAlert,
+    OperatorAlert,
     TelegramUpdate,
     UpdateState,
 )
 from telegram_bridge.services.updates import MalformedUpdate, update_parse
-from tests.telegram_bridge import test_managers as managers
+from tests.telegram_bridge import test_operators as operators
 from tests.telegram_bridge.test_clients import (
     CLIENT,
     buttons_of,
@@ -191,23 +191,23 @@ def test_nothing_typed_before_means_plain_questions(telegram_world):
 def test_accept_on_a_closed_request_at_the_cap_settles_the_alert(telegram_world):
     world = telegram_world
     # given Olga may hold one conversation and holds one
-    olga = managers.connect(world, managers.OLGA, "Olga")
-    Manager.objects.filter(pk=olga.pk).update(max_simultaneous_dialogs=1)
-    alice = managers.ask_for_human(world, user_id=managers.CLIENT, first_name="Alice")
-    managers.accept(world, managers.OLGA, alice)
-    bob = managers.ask_for_human(world, user_id=managers.OTHER_CLIENT, first_name="Bob")
+    olga = operators.connect(world, operators.OLGA, "Olga")
+    Operator.objects.filter(pk=olga.pk).update(max_simultaneous_dialogs=1)
+    alice = operators.ask_for_human(world, user_id=operators.CLIENT, first_name="Alice")
+    operators.accept(world, operators.OLGA, alice)
+    bob = operators.ask_for_human(world, user_id=operators.OTHER_CLIENT, first_name="Bob")
     # Bob gives up; the edit of Olga's alert was lost, so it still shows Accept
-    managers.say(world, "/end", user_id=managers.OTHER_CLIENT, first_name="Bob")
+    operators.say(world, "/end", user_id=operators.OTHER_CLIENT, first_name="Bob")
     bob.refresh_from_db()
     assert bob.status == RequestStatus.CLOSED
-    ManagerAlert.objects.filter(request=bob).update(state=AlertState.OPEN)
-    told = len(world.texts_to(managers.OLGA))
+    OperatorAlert.objects.filter(request=bob).update(state=AlertState.OPEN)
+    told = len(world.texts_to(operators.OLGA))
     # when she taps Accept on Bob's alert
-    managers.accept(world, managers.OLGA, bob)
+    operators.accept(world, operators.OLGA, bob)
     # then the alert loses its buttons, and she is not told about her cap
-    alert = ManagerAlert.objects.get(request=bob, account__telegram_user_id=managers.OLGA)
+    alert = OperatorAlert.objects.get(request=bob, account__telegram_user_id=operators.OLGA)
     assert alert.state == AlertState.CLOSED
-    after = world.texts_to(managers.OLGA)[told:]
+    after = world.texts_to(operators.OLGA)[told:]
     assert after[-1].endswith("\n\nThis request is no longer open.")
     assert not any("your limit is" in text for text in after)
     tap = TelegramUpdate.objects.order_by("update_id").last()

@@ -15,10 +15,10 @@ from chats.services import message_post
 from handoff.enums import RequestStatus
 from handoff.models import Request
 from handoff.services import request_accept, request_close
-from telegram_bridge.models import AlertState, ManagerAlert
-from telegram_bridge.services.managers.relay import TelegramSurface
-from tests.distributor.factories import ManagerFactory
-from tests.telegram_bridge.test_managers import (
+from telegram_bridge.models import AlertState, OperatorAlert
+from telegram_bridge.services.operators.relay import TelegramSurface
+from tests.distributor.factories import OperatorFactory
+from tests.telegram_bridge.test_operators import (
     OLGA,
     accept,
     alerts_to,
@@ -37,21 +37,21 @@ def test_a_console_accept_reads_no_bot_and_still_settles_the_alerts(telegram_wor
     connect(world, OLGA, "Olga")
     request = ask_for_human(world)
     [alert] = alerts_to(world, OLGA, request)
-    carl = ManagerFactory(display_name="Carl", chats=[world.bot.chat])
+    carl = OperatorFactory(display_name="Carl", chats=[world.bot.chat])
     # when
     with CaptureQueriesContext(connection) as context:
         request_accept(request=request.pk, operator=carl, dialog_id=request.dialog_id)
     world.settle()
     # then
     assert not any(BOT_READ in query["sql"] for query in context.captured_queries)
-    assert ManagerAlert.objects.get(request=request).state == AlertState.TAKEN
+    assert OperatorAlert.objects.get(request=request).state == AlertState.TAKEN
     assert world.texts_to(OLGA)[-1].endswith("\n\nTaken by Carl.")
 
 
 def test_a_close_reads_no_bot_either(telegram_world):
     world = telegram_world
     request = ask_for_human(world)
-    carl = ManagerFactory(display_name="Carl", chats=[world.bot.chat])
+    carl = OperatorFactory(display_name="Carl", chats=[world.bot.chat])
     request_accept(request=request, operator=carl)
     # when
     with CaptureQueriesContext(connection) as context:
@@ -61,7 +61,7 @@ def test_a_close_reads_no_bot_either(telegram_world):
     assert not any(BOT_READ in query["sql"] for query in context.captured_queries)
 
 
-def test_a_client_message_for_a_request_read_without_its_session_reaches_the_manager(
+def test_a_client_message_for_a_request_read_without_its_session_reaches_the_operator(
     telegram_world,
 ):
     world = telegram_world
@@ -73,5 +73,5 @@ def test_a_client_message_for_a_request_read_without_its_session_reaches_the_man
     # when: a caller that did not load the request's session with it
     TelegramSurface().client_message(Request.objects.get(pk=request.pk), message)
     world.settle()
-    # then: the open session is read and the message relayed to its manager
+    # then: the open session is read and the message relayed to its operator
     assert last_text_to(world, OLGA) == "Ann: Hi?"

@@ -14,14 +14,14 @@ from django.test.utils import CaptureQueriesContext
 from handoff.models import Request
 from handoff.services import request_accept
 from telegram_bridge.services.updates import updates_process
-from tests.distributor.factories import ManagerFactory
+from tests.distributor.factories import OperatorFactory
 from tests.telegram_bridge.telegram_updates import callback_update, text_update
-from tests.telegram_bridge.test_handoff_flow import connect_manager
+from tests.telegram_bridge.test_handoff_flow import connect_operator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CLIENT = 503
-MANAGER = 603
+OPERATOR_USER = 603
 
 
 def process_one(world, payload: dict, chat_id: int) -> list[str]:
@@ -75,7 +75,7 @@ def test_a_client_message_in_a_bot_dialog(telegram_world):
     assert telegram_statements(statements) == [
         *LEASE_AND_CLAIM,
         "UPDATE telegramchat",  # writing again unblocks
-        "SELECT manageraccount",  # a manager or a client?
+        "SELECT operatoraccount",  # an operator or a client?
         "SELECT formprogress",  # a form being asked?
         "INSERT outboundmessage",  # the bot's answer
         "UPDATE telegramupdate",  # processed, in the handling's transaction
@@ -86,13 +86,13 @@ def test_a_client_message_in_a_bot_dialog(telegram_world):
 
 def test_a_client_message_in_an_operator_dialog(telegram_world):
     world = telegram_world
-    connect_manager(world, MANAGER)
+    connect_operator(world, OPERATOR_USER)
     world.receive(text_update(world.next_update_id(), user_id=CLIENT, text="/human"))
     world.settle()
     request = Request.objects.get()
     world.receive(
         callback_update(
-            world.next_update_id(), user_id=MANAGER, data=f"a:{request.pk}", message_id=1
+            world.next_update_id(), user_id=OPERATOR_USER, data=f"a:{request.pk}", message_id=1
         )
     )
     world.receive(text_update(world.next_update_id(), user_id=CLIENT, text="first"))
@@ -105,22 +105,22 @@ def test_a_client_message_in_an_operator_dialog(telegram_world):
     assert telegram_statements(statements) == [
         *LEASE_AND_CLAIM,
         "UPDATE telegramchat",
-        "SELECT manageraccount",
+        "SELECT operatoraccount",
         "SELECT formprogress",
-        # the manager on Telegram who holds it came with the request (a JOIN)
+        # the operator on Telegram who holds it came with the request (a JOIN)
         "INSERT outboundmessage",  # relayed to them
         "UPDATE telegramupdate",
         *RELEASE,
     ]
-    assert not any('FROM "telegram_bridge_managersession"' in sql for sql in statements)
+    assert not any('FROM "telegram_bridge_operatorsession"' in sql for sql in statements)
     world.settle()
-    assert world.texts_to(MANAGER)[-1].endswith(": my order")  # and it was relayed
+    assert world.texts_to(OPERATOR_USER)[-1].endswith(": my order")  # and it was relayed
     print(f"\nclient message in an operator dialog: {len(statements)} statements")
 
 
 def test_a_client_message_in_a_dialog_a_console_operator_holds(telegram_world):
     world = telegram_world
-    operator = ManagerFactory(display_name="Ivan", chats=[world.bot.chat])
+    operator = OperatorFactory(display_name="Ivan", chats=[world.bot.chat])
     world.receive(text_update(world.next_update_id(), user_id=CLIENT, text="/human"))
     world.settle()
     request_accept(request=Request.objects.get(), operator=operator)
@@ -130,13 +130,13 @@ def test_a_client_message_in_a_dialog_a_console_operator_holds(telegram_world):
         world, text_update(world.next_update_id(), user_id=CLIENT, text="still there?"), CLIENT
     )
 
-    # nothing is sent on Telegram, and no one looked for a manager on Telegram
+    # nothing is sent on Telegram, and no one looked for an operator on Telegram
     assert telegram_statements(statements) == [
         *LEASE_AND_CLAIM,
         "UPDATE telegramchat",
-        "SELECT manageraccount",
+        "SELECT operatoraccount",
         "SELECT formprogress",
         "UPDATE telegramupdate",
         *RELEASE,
     ]
-    assert not any('FROM "telegram_bridge_managersession"' in sql for sql in statements)
+    assert not any('FROM "telegram_bridge_operatorsession"' in sql for sql in statements)

@@ -11,7 +11,7 @@ from django.db import transaction
 from chats.enums import Messenger, ScriptKind
 from chats.models import Chat, MessengerLink, Script, Step, StepButton
 from chats.views import DEMO_PUBLIC_KEY
-from distributor.services import manager_create
+from distributor.services import operator_create
 from handoff.models import HandoffSettings
 from handoff.services import handoff_settings_for
 
@@ -132,7 +132,7 @@ class Command(BaseCommand):
                 chat = demo_chat_create()
             # shown in the admin from the start, like a chat made there
             handoff_settings_for(chat.pk)
-            manager_create(
+            operator_create(
                 username=OPERATOR_USERNAME,
                 password=OPERATOR_PASSWORD,
                 display_name="Olga",

@@ -23,7 +23,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from telegram_bridge.models import (
-    ManagerAlert,
+    OperatorAlert,
     OutboundMessage,
     SendPurpose,
     SendStatus,
@@ -262,7 +262,7 @@ def _due_rows(bot_id: int, now) -> tuple[dict[int, list[dict]], float | None]:
             break
     alert_ids = {row["alert_id"] for rows in by_chat.values() for row in rows if row["alert_id"]}
     alert_message_ids = dict(
-        ManagerAlert.objects.filter(pk__in=alert_ids).values_list("pk", "telegram_message_id")
+        OperatorAlert.objects.filter(pk__in=alert_ids).values_list("pk", "telegram_message_id")
     )
     for chat_rows in by_chat.values():
         for row in chat_rows:
@@ -285,7 +285,7 @@ def _record(bot: TelegramBot, rows: dict[int, dict], outcomes: list[Outcome], re
                 )
                 report.sent += 1
                 if row["alert_id"] and outcome.telegram_message_id and row["method"][:4] == "send":
-                    ManagerAlert.objects.filter(pk=row["alert_id"]).update(
+                    OperatorAlert.objects.filter(pk=row["alert_id"]).update(
                         telegram_message_id=outcome.telegram_message_id
                     )
                 if row["purpose"] == SendPurpose.GROUP_NOTICE:

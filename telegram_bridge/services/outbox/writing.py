@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from telegram_bridge.models import ManagerAlert, OutboundMessage, SendPurpose, TelegramBot
+from telegram_bridge.models import OperatorAlert, OutboundMessage, SendPurpose, TelegramBot
 from telegram_bridge.services.scheduling import task_schedule
 
 TEXT_LIMIT = 4096
@@ -25,7 +25,7 @@ def outbound_enqueue(
     method: str,
     payload: dict,
     purpose: SendPurpose | str,
-    alert: ManagerAlert | None = None,
+    alert: OperatorAlert | None = None,
     request_id: int | None = None,
     message_id: int | None = None,
 ) -> OutboundMessage:

@@ -1,4 +1,4 @@
-"""Managers on Telegram, through the real services: alerts with Accept / Reject, the
+"""Operators on Telegram, through the real services: alerts with Accept / Reject, the
 first accept wins, edits of the other alerts, relaying a conversation both ways, /done,
 group notices."""
 
@@ -12,21 +12,21 @@ from django.utils import timezone
 
 from chats.enums import AuthorKind
 from chats.models import Dialog, Message
-from distributor.models import Manager
+from distributor.models import Operator
 from handoff.enums import CloseReason, Fallback, RequestStatus
 from handoff.models import FormField, HandoffSettings, Request, RequestEvent, WorkingPeriod
 from handoff.services import handoff_form_submit, request_accept, request_expire, request_open
 from telegram_bridge.models import (
     AlertState,
-    ManagerAccount,
-    ManagerAlert,
+    OperatorAccount,
+    OperatorAlert,
     TelegramBot,
     TelegramChat,
     TelegramUpdate,
     UpdateState,
 )
-from telegram_bridge.services.managers import connect_link_create
-from tests.distributor.factories import ManagerFactory
+from telegram_bridge.services.operators import connect_link_create
+from tests.distributor.factories import OperatorFactory
 from tests.telegram_bridge.telegram_updates import (
     blocked_update,
     bot_user,
@@ -69,11 +69,11 @@ def press(world, data: str, user_id: int, message_id: int = 1) -> None:
     world.settle()
 
 
-def connect(world, user_id: int, name: str, serves_chat: bool = True) -> Manager:
-    manager = ManagerFactory(display_name=name, chats=[world.bot.chat] if serves_chat else [])
-    link = connect_link_create(bot=world.bot, manager=manager)
+def connect(world, user_id: int, name: str, serves_chat: bool = True) -> Operator:
+    operator = OperatorFactory(display_name=name, chats=[world.bot.chat] if serves_chat else [])
+    link = connect_link_create(bot=world.bot, operator=operator)
     say(world, f"/start {link.token}", user_id=user_id)
-    return manager
+    return operator
 
 
 def ask_for_human(world, user_id: int = CLIENT, first_name: str = "Ann") -> Request:
@@ -126,18 +126,18 @@ def expire(world, request: Request) -> None:
 # --- who gets an alert -------------------------------------------------------------------
 
 
-def test_a_manager_who_serves_the_chat_gets_an_alert(telegram_world):
+def test_an_operator_who_serves_the_chat_gets_an_alert(telegram_world):
     world = telegram_world
     connect(world, OLGA, "Olga")
     # when
     request = ask_for_human(world)
     # then
     assert len(alerts_to(world, OLGA, request)) == 1
-    alert = ManagerAlert.objects.get()
+    alert = OperatorAlert.objects.get()
     assert (alert.request, alert.state) == (request, AlertState.OPEN)
 
 
-def test_a_manager_who_does_not_serve_the_chat_gets_no_alert(telegram_world):
+def test_an_operator_who_does_not_serve_the_chat_gets_no_alert(telegram_world):
     world = telegram_world
     connect(world, OLGA, "Olga")
     connect(world, PETE, "Pete", serves_chat=False)
@@ -146,14 +146,14 @@ def test_a_manager_who_does_not_serve_the_chat_gets_no_alert(telegram_world):
     # then
     assert len(alerts_to(world, OLGA, request)) == 1
     assert alerts_to(world, PETE, request) == []
-    assert list(ManagerAlert.objects.values_list("account__telegram_user_id", flat=True)) == [OLGA]
+    assert list(OperatorAlert.objects.values_list("account__telegram_user_id", flat=True)) == [OLGA]
 
 
 def test_an_inactive_account_gets_no_alert(telegram_world):
     world = telegram_world
     connect(world, OLGA, "Olga")
     connect(world, PETE, "Pete")
-    ManagerAccount.objects.filter(telegram_user_id=PETE).update(active=False)
+    OperatorAccount.objects.filter(telegram_user_id=PETE).update(active=False)
     # when
     request = ask_for_human(world)
     # then
@@ -161,7 +161,7 @@ def test_an_inactive_account_gets_no_alert(telegram_world):
     assert alerts_to(world, PETE, request) == []
 
 
-def test_a_manager_who_blocked_the_bot_gets_no_alert(telegram_world):
+def test_an_operator_who_blocked_the_bot_gets_no_alert(telegram_world):
     world = telegram_world
     connect(world, OLGA, "Olga")
     connect(world, PETE, "Pete")
@@ -178,7 +178,7 @@ def test_a_manager_who_blocked_the_bot_gets_no_alert(telegram_world):
         .params["text"]
         .startswith("You are connected as Pete.")
     )
-    assert not ManagerAlert.objects.filter(account__telegram_user_id=PETE).exists()
+    assert not OperatorAlert.objects.filter(account__telegram_user_id=PETE).exists()
 
 
 def test_outside_working_hours_no_request_opens_and_nobody_is_alerted(telegram_world):
@@ -198,7 +198,7 @@ def test_outside_working_hours_no_request_opens_and_nobody_is_alerted(telegram_w
     # then
     assert opened is None
     assert not Request.objects.exists()
-    assert not ManagerAlert.objects.exists()
+    assert not OperatorAlert.objects.exists()
     assert len(world.api.succeeded("sendMessage", chat_id=OLGA)) == 1  # only "connected"
 
 
@@ -248,8 +248,8 @@ def test_the_first_accept_wins_and_the_other_alert_says_who_took_it(telegram_wor
     assert edit.params["message_id"] == message_id_of(world, pete_alert)
     assert edit.params["text"].endswith("\n\nTaken by Olga.")
     assert "reply_markup" not in edit.params
-    assert ManagerAlert.objects.get(account__telegram_user_id=PETE).state == AlertState.TAKEN
-    assert ManagerAlert.objects.get(account__telegram_user_id=OLGA).state == AlertState.ACCEPTED
+    assert OperatorAlert.objects.get(account__telegram_user_id=PETE).state == AlertState.TAKEN
+    assert OperatorAlert.objects.get(account__telegram_user_id=OLGA).state == AlertState.ACCEPTED
     [own_edit] = world.api.succeeded("editMessageText", chat_id=OLGA)
     assert own_edit.params["text"].endswith("\n\n✅ You accepted.")
 
@@ -274,13 +274,13 @@ def test_a_late_accept_changes_nothing(telegram_world):
     assert len(world.api.succeeded("editMessageText", chat_id=PETE)) == 1
 
 
-def test_a_manager_at_their_cap_is_told_and_the_request_stays_open_for_the_others(
+def test_an_operator_at_their_cap_is_told_and_the_request_stays_open_for_the_others(
     telegram_world,
 ):
     world = telegram_world
     # given Olga may hold one conversation and holds one
     olga = connect(world, OLGA, "Olga")
-    Manager.objects.filter(pk=olga.pk).update(max_simultaneous_dialogs=1)
+    Operator.objects.filter(pk=olga.pk).update(max_simultaneous_dialogs=1)
     pete = connect(world, PETE, "Pete")
     alice_request = ask_for_human(world, user_id=CLIENT, first_name="Alice")
     accept(world, OLGA, alice_request)
@@ -294,7 +294,7 @@ def test_a_manager_at_their_cap_is_told_and_the_request_stays_open_for_the_other
     # and the request is still waiting, her alert still has its buttons
     bob_request.refresh_from_db()
     assert (bob_request.status, bob_request.operator) == (RequestStatus.PENDING, None)
-    alert = ManagerAlert.objects.get(request=bob_request, account__telegram_user_id=OLGA)
+    alert = OperatorAlert.objects.get(request=bob_request, account__telegram_user_id=OLGA)
     assert alert.state == AlertState.OPEN
     # and Pete can take it
     accept(world, PETE, bob_request)
@@ -307,7 +307,7 @@ def test_a_console_accept_edits_every_telegram_alert(telegram_world):
     connect(world, OLGA, "Olga")
     connect(world, PETE, "Pete")
     request = ask_for_human(world)
-    carl = ManagerFactory(display_name="Carl", chats=[world.bot.chat])
+    carl = OperatorFactory(display_name="Carl", chats=[world.bot.chat])
     # when
     request_accept(request=request, operator=carl)
     world.settle()
@@ -318,7 +318,7 @@ def test_a_console_accept_edits_every_telegram_alert(telegram_world):
         assert edit.params["message_id"] == message_id_of(world, alert)
         assert edit.params["text"].endswith("\n\nTaken by Carl.")
         assert "reply_markup" not in edit.params
-    assert set(ManagerAlert.objects.values_list("state", flat=True)) == {AlertState.TAKEN}
+    assert set(OperatorAlert.objects.values_list("state", flat=True)) == {AlertState.TAKEN}
 
 
 def test_a_long_alert_still_says_who_took_the_request(telegram_world):
@@ -401,13 +401,13 @@ def test_closing_before_anyone_accepts_closes_the_open_alerts(telegram_world):
         assert edit.params["message_id"] == message_id_of(world, alert)
         assert edit.params["text"].endswith("\n\nClosed: closed by the client.")
         assert "reply_markup" not in edit.params
-    assert set(ManagerAlert.objects.values_list("state", flat=True)) == {AlertState.CLOSED}
+    assert set(OperatorAlert.objects.values_list("state", flat=True)) == {AlertState.CLOSED}
 
 
 # --- the conversation, relayed ------------------------------------------------------------------
 
 
-def test_a_manager_message_is_stored_as_the_operator_and_reaches_the_client(telegram_world):
+def test_an_operator_message_is_stored_as_the_operator_and_reaches_the_client(telegram_world):
     world = telegram_world
     connect(world, OLGA, "Olga")
     accept(world, OLGA, ask_for_human(world))
@@ -419,7 +419,7 @@ def test_a_manager_message_is_stored_as_the_operator_and_reaches_the_client(tele
     assert last_text_to(world, CLIENT) == "Olga: How can I help?"
 
 
-def test_a_client_message_is_relayed_to_the_manager_with_the_client_name(telegram_world):
+def test_a_client_message_is_relayed_to_the_operator_with_the_client_name(telegram_world):
     world = telegram_world
     connect(world, OLGA, "Olga")
     accept(world, OLGA, ask_for_human(world))
@@ -475,7 +475,7 @@ def test_plain_text_goes_to_the_last_accepted_conversation(telegram_world):
     assert "Olga: Hello Bob" not in world.texts_to(CLIENT)
 
 
-def test_a_manager_photo_reaches_the_client_with_the_same_file_id(telegram_world):
+def test_an_operator_photo_reaches_the_client_with_the_same_file_id(telegram_world):
     world = telegram_world
     connect(world, OLGA, "Olga")
     accept(world, OLGA, ask_for_human(world))
@@ -512,7 +512,7 @@ def test_done_closes_the_conversation(telegram_world):
     assert rating.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == (
         f"r:{request.pk}:1"
     )
-    assert ManagerAccount.objects.get(telegram_user_id=OLGA).current_request is None
+    assert OperatorAccount.objects.get(telegram_user_id=OLGA).current_request is None
 
 
 def test_after_done_plain_text_goes_to_the_remaining_conversation(telegram_world):

@@ -1,5 +1,5 @@
-"""What a manager reads on Telegram: who the client is, who wrote each line, the
-conversation summary an alert carries, and the one way to tell a manager something."""
+"""What an operator reads on Telegram: who the client is, who wrote each line, the
+conversation summary an alert carries, and the one way to tell an operator something."""
 
 from __future__ import annotations
 
@@ -9,21 +9,21 @@ from django.utils.translation import override
 from chats.enums import AuthorKind
 from chats.models import Message
 from handoff.models import Request
-from telegram_bridge.models import ManagerAccount, OutboundMessage, SendPurpose
+from telegram_bridge.models import OperatorAccount, OutboundMessage, SendPurpose
 from telegram_bridge.services.outbox import outbound_enqueue
 
 SUMMARY_MESSAGES = 6
 
 
-def manager_tell(
-    account: ManagerAccount, text: str, *, request_id: int | None = None, **extra
+def operator_tell(
+    account: OperatorAccount, text: str, *, request_id: int | None = None, **extra
 ) -> OutboundMessage:
     return outbound_enqueue(
         bot=account.bot_id,
         telegram_chat_id=account.telegram_user_id,
         method="sendMessage",
         payload={"text": text, **extra},
-        purpose=SendPurpose.MANAGER,
+        purpose=SendPurpose.OPERATOR,
         request_id=request_id,
     )
 
@@ -34,7 +34,7 @@ def client_label(request: Request) -> str:
 
 
 def alert_text(request: Request) -> str:
-    """The conversation summary a manager decides on: who, where, the form, the last
+    """The conversation summary an operator decides on: who, where, the form, the last
     messages."""
     dialog = request.dialog
     with override(request.chat.language):

@@ -1,4 +1,4 @@
-"""A conversation a manager accepted on Telegram: the client's messages are relayed
+"""A conversation an operator accepted on Telegram: the client's messages are relayed
 to them, what they write goes to the client as coming from them, /done closes. The
 surface handoff calls (TelegramSurface) is here."""
 
@@ -13,20 +13,20 @@ from chats.models import Message
 from handoff.enums import RequestStatus
 from handoff.models import Request
 from handoff.services import HandoffError, operator_message_post, request_close
-from telegram_bridge.models import ManagerAccount, ManagerSession, OutboundMessage, SendPurpose
+from telegram_bridge.models import OperatorAccount, OperatorSession, OutboundMessage, SendPurpose
 from telegram_bridge.selectors import request_for_account
 from telegram_bridge.services.clients import MEDIA_KINDS, bot_of_chat
-from telegram_bridge.services.managers.alerts import alerts_update
-from telegram_bridge.services.managers.texts import client_label, manager_tell
+from telegram_bridge.services.operators.alerts import alerts_update
+from telegram_bridge.services.operators.texts import client_label, operator_tell
 from telegram_bridge.services.outbox import outbound_enqueue
 
 
 class TelegramSurface:
     """Registered with handoff.registries.operator_surfaces."""
 
-    # the manager on Telegram who holds a request, if any: loaded with the request (a
+    # the operator on Telegram who holds a request, if any: loaded with the request (a
     # JOIN on the session's unique request), so a client's message in a conversation
-    # no manager on Telegram holds costs nothing here
+    # no operator on Telegram holds costs nothing here
     request_related = ("telegram_session__account",)
     # the chat's bot, if any: loaded with the chat where the request is locked (a JOIN),
     # so a request's change costs no bot lookup
@@ -63,7 +63,7 @@ class TelegramSurface:
                     telegram_chat_id=account.telegram_user_id,
                     method="sendPhoto" if field == "photo" else "sendDocument",
                     payload={field: item["telegram_file_id"], "caption": text},
-                    purpose=SendPurpose.MANAGER,
+                    purpose=SendPurpose.OPERATOR,
                     request_id=request.pk,
                     message_id=message.pk,
                 )
@@ -74,17 +74,17 @@ class TelegramSurface:
                 telegram_chat_id=account.telegram_user_id,
                 method="sendMessage",
                 payload={"text": text},
-                purpose=SendPurpose.MANAGER,
+                purpose=SendPurpose.OPERATOR,
                 request_id=request.pk,
                 message_id=message.pk,
             )
 
 
-def _session_open(request: Request) -> ManagerSession | None:
-    """The session (with its account) of the manager on Telegram who holds `request`
+def _session_open(request: Request) -> OperatorSession | None:
+    """The session (with its account) of the operator on Telegram who holds `request`
     now, if any."""
     return (
-        ManagerSession.objects.filter(request=request, ended_at__isnull=True)
+        OperatorSession.objects.filter(request=request, ended_at__isnull=True)
         .select_related("account")
         .first()
     )
@@ -94,18 +94,18 @@ def _session_end(request: Request) -> None:
     session = _session_open(request)
     if session is None:
         return
-    ManagerSession.objects.filter(pk=session.pk).update(ended_at=timezone.now())
+    OperatorSession.objects.filter(pk=session.pk).update(ended_at=timezone.now())
     account = session.account
     if account.current_request_id == request.pk:
         following = (
-            ManagerSession.objects.filter(account=account, ended_at__isnull=True)
+            OperatorSession.objects.filter(account=account, ended_at__isnull=True)
             .exclude(request=request)
             .order_by("-started_at")
             .values_list("request_id", flat=True)
             .first()
         )
-        ManagerAccount.objects.filter(pk=account.pk).update(current_request_id=following)
-    manager_tell(
+        OperatorAccount.objects.filter(pk=account.pk).update(current_request_id=following)
+    operator_tell(
         account,
         _("The conversation with %(client)s is closed (%(reason)s).")
         % {"client": client_label(request), "reason": request.get_close_reason_display()},
@@ -113,9 +113,9 @@ def _session_end(request: Request) -> None:
     )
 
 
-def _help(account: ManagerAccount) -> None:
+def _help(account: OperatorAccount) -> None:
     with override(account.bot.chat.language):
-        manager_tell(
+        operator_tell(
             account,
             _(
                 "Alerts about new requests come here. Tap Accept to take one, then write "
@@ -125,17 +125,17 @@ def _help(account: ManagerAccount) -> None:
         )
 
 
-def _held(account: ManagerAccount, request_id: int | None) -> Request | None:
-    """The request if this manager holds it now."""
+def _held(account: OperatorAccount, request_id: int | None) -> Request | None:
+    """The request if this operator holds it now."""
     if request_id is None:
         return None
     request = request_for_account(account, request_id)
     if request is None or request.status != RequestStatus.ACCEPTED:
         return None
-    return request if request.operator_id == account.manager_id else None
+    return request if request.operator_id == account.operator_id else None
 
 
-def _target_request(account: ManagerAccount, reply_to: int | None) -> Request | None:
+def _target_request(account: OperatorAccount, reply_to: int | None) -> Request | None:
     """A reply to one of a client's relayed messages goes to that conversation (while it
     is open); anything else to the current one."""
     if reply_to is not None:
@@ -154,16 +154,16 @@ def _target_request(account: ManagerAccount, reply_to: int | None) -> Request | 
     return _held(account, account.current_request_id)
 
 
-def manager_message_receive(
+def operator_message_receive(
     *,
-    account: ManagerAccount,
+    account: OperatorAccount,
     update_id: int,
     text: str,
     command: str | None,
     attachments: list[dict] | None = None,
     reply_to: int | None = None,
 ) -> None:
-    """A manager wrote to the bot: a reply goes to the client "as {name}"; /done closes;
+    """An operator wrote to the bot: a reply goes to the client "as {name}"; /done closes;
     any other command gets the help text."""
     language = account.bot.chat.language
     with override(language):
@@ -172,20 +172,20 @@ def manager_message_receive(
             return
         request = _target_request(account, reply_to)
         if request is None:
-            manager_tell(
+            operator_tell(
                 account, _("You have no open conversation. Wait for an alert and tap Accept.")
             )
             return
         try:
             if command == "done":
-                request_close(request=request, reason="operator", actor=account.manager)
+                request_close(request=request, reason="operator", actor=account.operator)
                 return
             operator_message_post(
                 request=request,
-                operator=account.manager,
+                operator=account.operator,
                 text=text or "…",
                 attachments=attachments,
                 client_msg_id=f"tg:{update_id}",
             )
         except HandoffError as error:
-            manager_tell(account, str(error))
+            operator_tell(account, str(error))

@@ -1,4 +1,4 @@
-"""Alerts: every eligible manager on Telegram is told of a waiting request, with Accept
+"""Alerts: every eligible operator on Telegram is told of a waiting request, with Accept
 and Reject; the alerts are settled (buttons removed, who took it) when it is accepted
 or closed, from any surface. Accept and Reject go through handoff's services, the same
 ones the console calls, so the first accept wins once."""
@@ -26,27 +26,27 @@ from handoff.services import (
 )
 from telegram_bridge.models import (
     AlertState,
-    ManagerAccount,
-    ManagerAlert,
-    ManagerSession,
+    OperatorAccount,
+    OperatorAlert,
+    OperatorSession,
     OutboundMessage,
     SendPurpose,
     TelegramBot,
     TelegramChat,
 )
 from telegram_bridge.selectors import request_for_account
-from telegram_bridge.services.managers.texts import (
+from telegram_bridge.services.operators.texts import (
     SUMMARY_MESSAGES,
     alert_text,
     author_label,
     client_label,
-    manager_tell,
+    operator_tell,
 )
 from telegram_bridge.services.outbox import TEXT_LIMIT, keyboard, outbound_enqueue
 
 
-def _eligible_accounts(request: Request) -> list[ManagerAccount]:
-    """Managers on this chat's bot who serve the chat, have not passed on this request,
+def _eligible_accounts(request: Request) -> list[OperatorAccount]:
+    """Operators on this chat's bot who serve the chat, have not passed on this request,
     have not blocked the bot, while the chat is within its working hours."""
     hours = working_hours_for(handoff_settings_for(request.chat_id))
     if not hours.is_open(timezone.now()):
@@ -55,14 +55,14 @@ def _eligible_accounts(request: Request) -> list[ManagerAccount]:
         bot__chat_id=request.chat_id, blocked_at__isnull=False
     ).values_list("telegram_chat_id", flat=True)
     return list(
-        ManagerAccount.objects.filter(
+        OperatorAccount.objects.filter(
             bot__chat_id=request.chat_id,
             active=True,
-            manager__chats=request.chat_id,
+            operator__chats=request.chat_id,
         )
-        .exclude(manager__in=request.rejected_by.all())
+        .exclude(operator__in=request.rejected_by.all())
         .exclude(telegram_user_id__in=blocked)
-        .select_related("manager")
+        .select_related("operator")
     )
 
 
@@ -80,7 +80,7 @@ def _alert_buttons(request: Request) -> list[list[dict]]:
 
 def _alerts_send(request: Request, summary: str) -> None:
     existing = set(
-        ManagerAlert.objects.filter(request=request).values_list("account_id", flat=True)
+        OperatorAlert.objects.filter(request=request).values_list("account_id", flat=True)
     )
     buttons = _alert_buttons(request)
     for account in _eligible_accounts(request):
@@ -88,7 +88,7 @@ def _alerts_send(request: Request, summary: str) -> None:
             continue
         try:
             with transaction.atomic():
-                alert = ManagerAlert.objects.create(request=request, account=account)
+                alert = OperatorAlert.objects.create(request=request, account=account)
         except IntegrityError:
             continue
         outbound_enqueue(
@@ -103,9 +103,9 @@ def _alerts_send(request: Request, summary: str) -> None:
 
 
 def _alert_edit(
-    alert: ManagerAlert, request: Request, state: str, note: str, summary: str | None = None
+    alert: OperatorAlert, request: Request, state: str, note: str, summary: str | None = None
 ) -> None:
-    ManagerAlert.objects.filter(pk=alert.pk).update(state=state)
+    OperatorAlert.objects.filter(pk=alert.pk).update(state=state)
     summary = (summary or alert_text(request))[: TEXT_LIMIT - len(note) - 3]  # keep the note
     outbound_enqueue(
         bot=alert.account.bot_id,
@@ -136,7 +136,7 @@ def _group_notice(bot: TelegramBot, request: Request, summary: str) -> None:
 
 
 def alerts_update(*, bot: TelegramBot, request: Request) -> None:
-    """A request changed: a waiting one is announced to every eligible manager (and once
+    """A request changed: a waiting one is announced to every eligible operator (and once
     in the notice group); the open alerts of one accepted or closed are settled."""
     if request.status in Request.WAITING_STATUSES:
         summary = alert_text(request)
@@ -144,7 +144,7 @@ def alerts_update(*, bot: TelegramBot, request: Request) -> None:
         _group_notice(bot, request, summary)
         return
     open_alerts = list(
-        ManagerAlert.objects.filter(request=request, state=AlertState.OPEN).select_related(
+        OperatorAlert.objects.filter(request=request, state=AlertState.OPEN).select_related(
             "account"
         )
     )
@@ -153,7 +153,7 @@ def alerts_update(*, bot: TelegramBot, request: Request) -> None:
         if request.status == RequestStatus.ACCEPTED:
             name = request.operator.display_name if request.operator else "?"
             for alert in open_alerts:
-                if alert.account.manager_id == request.operator_id:
+                if alert.account.operator_id == request.operator_id:
                     _alert_edit(alert, request, AlertState.ACCEPTED, _("✅ You accepted."), summary)
                 else:
                     _alert_edit(
@@ -169,7 +169,7 @@ def alerts_update(*, bot: TelegramBot, request: Request) -> None:
                 _alert_edit(alert, request, AlertState.CLOSED, note, summary)
 
 
-def manager_accept(*, account: ManagerAccount, request_id: int) -> Request | None:
+def operator_accept(*, account: OperatorAccount, request_id: int) -> Request | None:
     """Accept from an alert: the same service as the console, so the first accept wins.
     The winner gets the conversation relayed here; a loser's alert says who took it."""
     request = request_for_account(account, request_id)
@@ -179,15 +179,15 @@ def manager_accept(*, account: ManagerAccount, request_id: int) -> Request | Non
     with override(language):
         try:
             with transaction.atomic():
-                accepted = request_accept(request=request, operator=account.manager)
-                ManagerSession.objects.create(request=accepted, account=account)
-                ManagerAccount.objects.filter(pk=account.pk).update(current_request=accepted)
+                accepted = request_accept(request=request, operator=account.operator)
+                OperatorSession.objects.create(request=accepted, account=account)
+                OperatorAccount.objects.filter(pk=account.pk).update(current_request=accepted)
                 history = list(
                     Message.objects.filter(dialog_id=accepted.dialog_id)
                     .exclude(author_kind=AuthorKind.SYSTEM)
                     .order_by("-sequence")[:SUMMARY_MESSAGES]
                 )
-                manager_tell(
+                operator_tell(
                     account,
                     _(
                         "You are talking to %(client)s now. Write here to answer; "
@@ -205,20 +205,20 @@ def manager_accept(*, account: ManagerAccount, request_id: int) -> Request | Non
         except RequestAlreadyTaken:
             _alert_settle(account, request)
         except NotYourRequest:
-            manager_tell(account, _("You no longer serve this chat."))
+            operator_tell(account, _("You no longer serve this chat."))
         except IllegalTransition:
             _alert_settle(account, request)
         except HandoffError as refusal:
-            # refused for this manager only (e.g. at their cap): the request stays open
+            # refused for this operator only (e.g. at their cap): the request stays open
             # for the others and the alert keeps its buttons, so they can try later
-            manager_tell(account, str(refusal), request_id=request.pk)
+            operator_tell(account, str(refusal), request_id=request.pk)
     return None
 
 
-def _alert_settle(account: ManagerAccount, request: Request) -> None:
+def _alert_settle(account: OperatorAccount, request: Request) -> None:
     """A tap on an alert that is no longer open: make sure its buttons are gone."""
     request.refresh_from_db()
-    alert = ManagerAlert.objects.filter(request=request, account=account).first()
+    alert = OperatorAlert.objects.filter(request=request, account=account).first()
     if alert is None or alert.state != AlertState.OPEN:
         return
     if request.status == RequestStatus.ACCEPTED and request.operator:
@@ -228,19 +228,19 @@ def _alert_settle(account: ManagerAccount, request: Request) -> None:
         _alert_edit(alert, request, AlertState.CLOSED, _("This request is no longer open."))
 
 
-def manager_reject(*, account: ManagerAccount, request_id: int) -> None:
+def operator_reject(*, account: OperatorAccount, request_id: int) -> None:
     request = request_for_account(account, request_id)
     if request is None:
         return
     with override(account.bot.chat.language), transaction.atomic():
         try:
-            request_reject(request=request, operator=account.manager)
+            request_reject(request=request, operator=account.operator)
         except IllegalTransition:
             _alert_settle(account, request)
             return
         except HandoffError as refusal:
-            manager_tell(account, str(refusal), request_id=request.pk)
+            operator_tell(account, str(refusal), request_id=request.pk)
             return
-        alert = ManagerAlert.objects.filter(request=request, account=account).first()
+        alert = OperatorAlert.objects.filter(request=request, account=account).first()
         if alert is not None:
             _alert_edit(alert, request, AlertState.REJECTED, _("You passed on this request."))

@@ -1,0 +1,29 @@
+"""Operators on Telegram: connect links (connect_links), alerts with Accept / Reject
+(alerts), relaying a conversation both ways and /done (relay), and what an operator
+reads (texts). Accepting, rejecting, writing and closing go through handoff's
+services, the same ones the console calls, so the first accept wins once."""
+
+from telegram_bridge.services.operators.alerts import (
+    alerts_update,
+    operator_accept,
+    operator_reject,
+)
+from telegram_bridge.services.operators.connect_links import (
+    ConnectRefused,
+    connect_link_create,
+    connect_link_redeem,
+)
+from telegram_bridge.services.operators.relay import TelegramSurface, operator_message_receive
+from telegram_bridge.services.operators.texts import alert_text
+
+__all__ = [
+    "ConnectRefused",
+    "TelegramSurface",
+    "alert_text",
+    "alerts_update",
+    "connect_link_create",
+    "connect_link_redeem",
+    "operator_accept",
+    "operator_message_receive",
+    "operator_reject",
+]
