@@ -81,9 +81,7 @@ def console_session_confirm(*, session: ConsoleSession) -> tuple[Operator | None
             )
             row = cursor.fetchone()
         if row is not None and (row[-1], row[-2]) == session.seen:
-            operator = Operator.from_db(
-                connection.alias, _OPERATOR_COLUMNS_ATTNAMES(), list(row[:-2])
-            )
+            operator = Operator.from_db(connection.alias, _operator_attnames(), list(row[:-2]))
             operator.user = session.seen_user
             return operator, True
     operator, logged_in = console_access_get(
@@ -103,8 +101,10 @@ def console_session_confirm(*, session: ConsoleSession) -> tuple[Operator | None
     return operator, logged_in
 
 
-def _OPERATOR_COLUMNS_ATTNAMES() -> list[str]:  # noqa: N802 - reads as the constant it is
-    return [field.attname for field in Operator._meta.concrete_fields]
+@functools.cache
+def _operator_attnames() -> tuple[str, ...]:
+    """The operator profile's columns in CONFIRM_SQL's order, as Operator.from_db takes them."""
+    return tuple(field.attname for field in Operator._meta.concrete_fields)
 
 
 CONFIRM_SQL = """

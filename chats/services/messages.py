@@ -107,7 +107,6 @@ def message_post(
     buttons: list[dict] | None = None,
     attachments: list[dict] | None = None,
     client_msg_id: str | None = None,
-    dialog_locked: bool = False,
 ) -> tuple[Message, bool]:
     """Store a message and publish it after commit; return (message, created).
 
@@ -119,10 +118,10 @@ def message_post(
     sequence (refusing a closed dialog and a client_msg_id already stored) and returns
     the dialog's state, the chat's bot version (kept on `dialog.bot_version`) and the
     client's name; one INSERT stores the message. The caller's `dialog` is kept
-    current. `dialog_locked=True`: the caller already holds the dialog's row lock in its
-    open transaction and passes that fresh, locked instance; nothing reads it again.
-    A `Dialog(pk=...)` with nothing else read is enough: the UPDATE returns its chat_id
-    and messenger too (an outbound channel then reads what else it needs).
+    current and never read again, so a caller holding the dialog's row lock passes its
+    locked instance as it is. A `Dialog(pk=...)` with nothing else read is enough: the
+    UPDATE returns its chat_id and messenger too (an outbound channel then reads what
+    else it needs).
     """
     if author_kind == AuthorKind.CLIENT and not text.strip() and not attachments:
         raise ValidationError(_("A message needs text."), code="empty_message")
@@ -257,9 +256,7 @@ def dialog_close(*, dialog: Dialog, notice: str = "") -> bool:
         if locked.status != DialogStatus.BOT:
             return False
         if notice:
-            message_post(
-                dialog=locked, author_kind=AuthorKind.SYSTEM, text=notice, dialog_locked=True
-            )
+            message_post(dialog=locked, author_kind=AuthorKind.SYSTEM, text=notice)
         dialog_status_set(dialog=locked, status=DialogStatus.CLOSED, dialog_locked=True)
     dialog.status = locked.status
     dialog.closed_at = locked.closed_at

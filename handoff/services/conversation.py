@@ -70,21 +70,31 @@ def operator_message_post(
                 raise NotYourRequest("only the operator who accepted the request can write")
             raise IllegalTransition(locked.status, "written to")
         # message_post returns a reply stored before under client_msg_id (a resend)
-        message, created = message_post(
-            dialog=dialog,
-            author_kind=AuthorKind.OPERATOR,
-            author_name=operator.display_name,
-            text=text,
-            attachments=attachments,
-            client_msg_id=client_msg_id,
-            dialog_locked=True,
-        )
+        message, created = _reply_post(dialog, operator, text, attachments, client_msg_id)
         if created:
             settings = settings_of(locked)
             locked.idle_deadline = now + timedelta(seconds=settings.operator_idle_seconds)
             locked.reply_deadline = now + timedelta(seconds=settings.reply_timeout_seconds)
             locked.save(update_fields=["idle_deadline", "reply_deadline"])
     return message, created
+
+
+def _reply_post(
+    dialog: Dialog,
+    operator: Operator,
+    text: str,
+    attachments: list[dict] | None,
+    client_msg_id: str,
+) -> tuple[Message, bool]:
+    """The operator's message as message_post stores it (both reply paths)."""
+    return message_post(
+        dialog=dialog,
+        author_kind=AuthorKind.OPERATOR,
+        author_name=operator.display_name,
+        text=text,
+        attachments=attachments,
+        client_msg_id=client_msg_id,
+    )
 
 
 class _NotPlain(Exception):
@@ -153,14 +163,7 @@ def _reply_plain(
     with transaction.atomic():
         dialog = Dialog(pk=dialog_id)
         try:
-            message, created = message_post(
-                dialog=dialog,
-                author_kind=AuthorKind.OPERATOR,
-                author_name=operator.display_name,
-                text=text,
-                attachments=attachments,
-                client_msg_id=client_msg_id,
-            )
+            message, created = _reply_post(dialog, operator, text, attachments, client_msg_id)
         except DialogClosed:
             raise _NotPlain from None
         if not created:

@@ -100,9 +100,7 @@ def test_message_post_on_a_dialog_the_caller_locked_does_not_read_it_again():
         locked = dialog_lock(dialog=dialog)
         # when it posts with the locked instance
         with CaptureQueriesContext(connection) as queries:
-            message, created = message_post(
-                dialog=locked, author_kind=AuthorKind.BOT, text="hi", dialog_locked=True
-            )
+            message, created = message_post(dialog=locked, author_kind=AuthorKind.BOT, text="hi")
     # then no statement reads the dialog row again
     reads = [
         q["sql"] for q in queries if q["sql"].startswith("SELECT") and "chats_dialog" in q["sql"]
