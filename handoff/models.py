@@ -22,6 +22,14 @@ def validate_time_zone(value: str) -> None:
         )
 
 
+def set_null_and_revise(collector, field, sub_objs, using) -> None:
+    """on_delete of a script the settings name: SET_NULL, and a new revision in the same
+    update, so processes that cached the settings read them again (the deletion's
+    update bypasses HandoffSettings.save())."""
+    collector.add_field_update(field, None, sub_objs)
+    collector.add_field_update(field.model._meta.get_field("revision"), uuid.uuid4(), sub_objs)
+
+
 class HandoffSettings(models.Model):
     """How a chat hands visitors to people: timeouts, fallback, trigger, hours."""
 
@@ -84,7 +92,7 @@ class HandoffSettings(models.Model):
         verbose_name=_("script after an operator ends a dialog"),
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=set_null_and_revise,
         related_name="+",
     )
     script_after_client_timeout = models.ForeignKey(
@@ -92,7 +100,7 @@ class HandoffSettings(models.Model):
         verbose_name=_("script after a client response timeout"),
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=set_null_and_revise,
         related_name="+",
     )
     queue_max_wait_seconds = models.PositiveIntegerField(

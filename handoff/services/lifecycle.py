@@ -57,7 +57,6 @@ def system_notice(
         author_kind=AuthorKind.SYSTEM,
         text=text,
         attachments=attachments,
-        dialog_locked=True,
     )
     if request is not None:
         inbox_message_publish(request=request, message=message)
@@ -292,13 +291,8 @@ def request_finish(dialog: Dialog, request: Request, reason: str, now: datetime)
     # a visitor who gave up waiting had no conversation to follow up on
     script_field = AFTER_SCRIPT.get(reason) if request.accepted_at or reason != "client" else None
     script_id = getattr(settings, f"{script_field}_id") if script_field else None
-    # the settings may be a cached copy naming a script deleted since (its SET_NULL
-    # saves no new revision): a script that is gone runs nothing
-    script = (
-        Script.objects.filter(pk=script_id, chat_id=dialog.chat_id).first() if script_id else None
-    )
-    if script is not None:
-        script_run(dialog=dialog, script=script)
+    if script_id:
+        script_run(dialog=dialog, script=Script.objects.get(pk=script_id))
     announce(request)
 
 

@@ -1,6 +1,7 @@
 """A script chosen to run after a conversation may be deleted while processes hold the
-chat's handoff settings in their cache (the delete's SET_NULL is a queryset update: no
-save, no new revision). Closing a request must still work, and runs no script."""
+chat's handoff settings in their cache. The delete's SET_NULL is a queryset update that
+bypasses save(), so the foreign keys' on_delete gives the settings a new revision too:
+closing a request still works, and runs no script."""
 
 import pytest
 
