@@ -68,3 +68,11 @@ class AttachmentKind(models.TextChoices):
     CONTACT_FORM = "contact_form", _("contact form")
     FORM_ANSWERS = "form_answers", _("form answers")
     RATING = "rating", _("rating")
+
+
+class MessageDirection(models.TextChoices):
+    """Which way a message travels, for pricing: the client's messages come in; the
+    bot's, operators' and system messages go out to the client."""
+
+    INBOUND = "inbound", _("inbound (from the client)")
+    OUTBOUND = "outbound", _("outbound (to the client)")

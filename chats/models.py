@@ -3,6 +3,7 @@ from __future__ import annotations
 import secrets
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -13,6 +14,7 @@ from chats.enums import (
     ChatLanguage,
     DialogStatus,
     HeadsetMode,
+    MessageDirection,
     Messenger,
     ScriptKind,
 )
@@ -519,3 +521,52 @@ class PageVisit(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+
+class MessagePrice(models.Model):
+    """What one message costs on a channel in one direction during a period: billing
+    and each dialog's `cost` are computed from these (chats.services.billing). Periods
+    of one channel and direction never overlap; `valid_until` is exclusive, empty =
+    open-ended."""
+
+    messenger = models.CharField(_("messenger"), max_length=20, choices=Messenger.choices)
+    direction = models.CharField(_("direction"), max_length=10, choices=MessageDirection.choices)
+    price = models.DecimalField(
+        _("price per message"), max_digits=10, decimal_places=4, validators=[MinValueValidator(0)]
+    )
+    valid_from = models.DateTimeField(_("valid from"))
+    valid_until = models.DateTimeField(
+        _("valid until"), null=True, blank=True, help_text=_("Exclusive; empty: no end.")
+    )
+
+    class Meta:
+        verbose_name = _("message price")
+        verbose_name_plural = _("message prices")
+        ordering = ["messenger", "direction", "-valid_from"]
+        indexes = [models.Index(fields=["messenger", "direction", "valid_from"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gt=models.F("valid_from")),
+                name="message_price_period_ends_after_start",
+                violation_error_message=_("A price period ends after it starts."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_messenger_display()} {self.get_direction_display()}: {self.price}"
+
+    def clean(self) -> None:
+        if not (self.messenger and self.direction and self.valid_from):
+            return
+        overlapping = MessagePrice.objects.filter(
+            messenger=self.messenger, direction=self.direction
+        ).exclude(pk=self.pk)
+        if self.valid_until is not None:
+            overlapping = overlapping.filter(valid_from__lt=self.valid_until)
+        overlapping = overlapping.filter(
+            Q(valid_until__isnull=True) | Q(valid_until__gt=self.valid_from)
+        )
+        if overlapping.exists():
+            raise ValidationError(
+                _("Another price of this channel and direction covers part of this period.")
+            )

@@ -239,6 +239,10 @@ STORAGES = {
 }
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "/media/"
+# Report files (XLSX) are private: served only by the download view, never as media.
+REPORTS_ROOT = Path(os.environ.get("REPORTS_ROOT", VAR_DIR / "reports"))
+# how long a built report file is kept before the sweep deletes it
+REPORT_RETENTION_HOURS = env_int("REPORT_RETENTION_HOURS", default=72)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 

@@ -24,4 +24,5 @@ urlpatterns = [
     path("", include("chats.urls")),
     path("", include("handoff.urls")),
     path("", include("telegram_bridge.urls")),
+    path("reports/", include("reports.urls")),
 ]

@@ -1,0 +1,38 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ReportType(models.TextChoices):
+    """The nine XLSX reports (docs/reports.md defines every column)."""
+
+    ALL_SESSIONS = "all_sessions", _("all sessions")
+    SESSIONS_WITH_MARKERS = "sessions_with_markers", _("sessions with markers")
+    BILLING = "billing", _("billing")
+    OPERATOR_METRICS = "operator_metrics", _("operator metrics (SLA)")
+    PRODUCTIVITY = "productivity", _("productivity")
+    BOT_VS_OPERATOR = "bot_vs_operator", _("bot vs operator")
+    PAGES_VISITED = "pages_visited", _("web pages visited")
+    POPULAR_PHRASES = "popular_phrases", _("popular phrases")
+    CLIENT_PHRASES = "client_phrases", _("client phrases")
+
+
+class ReportJobStatus(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("building")
+    DONE = "done", _("ready")
+    FAILED = "failed", _("failed")
+    EXPIRED = "expired", _("expired (file deleted)")
+
+
+class DialogStatusFilter(models.TextChoices):
+    """The viewer's status filter (SPEC "Dialog viewer")."""
+
+    ALL = "all", _("all")
+    ACTIVE = "active", _("active")
+    CLOSED = "closed", _("closed")
+    NO_OPERATOR_RESPONSE = "no_operator_response", _("no operator response")
+
+
+class ScheduleFrequency(models.TextChoices):
+    DAILY = "daily", _("daily")
+    WEEKLY = "weekly", _("weekly")
