@@ -24,7 +24,7 @@ install-dev: $(VENV)/.installed-dev
 # WEB_CONCURRENCY=N make run: N Daphne processes on one port (default: one per core)
 run: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py load_demo
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py load_demo --with-history
 	DEBUG=$${DEBUG:-1} $(BIN)/python -m config.runner
 
 # Debian's chromium for the browser tests (Playwright cannot download its own here).

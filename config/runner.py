@@ -388,6 +388,8 @@ def print_banner(*, host: str, port: int) -> None:
     from handoff.management.commands.load_demo import (
         ADMIN_PASSWORD,
         ADMIN_USERNAME,
+        ANALYST_PASSWORD,
+        ANALYST_USERNAME,
         OPERATOR_PASSWORD,
         OPERATOR_USERNAME,
     )
@@ -400,6 +402,7 @@ def print_banner(*, host: str, port: int) -> None:
         f"  Demo page (the widget on a customer's site): {base}/demo/\n"
         f"  Admin:   {base}/admin/   login {ADMIN_USERNAME} / {ADMIN_PASSWORD}\n"
         f"  Operator login: {OPERATOR_USERNAME} / {OPERATOR_PASSWORD}\n"
+        f"  Analyst: {base}/reports/dialogs/   login {ANALYST_USERNAME} / {ANALYST_PASSWORD}\n"
         f"  Health:  {base}/healthz\n",
         flush=True,
     )

@@ -100,7 +100,8 @@ class Runner:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "Runner":
-        for command in (["migrate", "--noinput"], ["load_demo"]):
+        # as `make run` does
+        for command in (["migrate", "--noinput"], ["load_demo", "--with-history"]):
             subprocess.run(
                 [sys.executable, "manage.py", *command],
                 env=self.env,
@@ -170,6 +171,8 @@ def test_runner_starts_everything_and_ctrl_c_stops_it_all_cleanly(runner):
     output = runner.output
     assert f"http://127.0.0.1:{runner.port}/demo/" in output
     assert "operator / baton-operator" in output
+    analyst = f"http://127.0.0.1:{runner.port}/reports/dialogs/   login analyst / baton-analyst"
+    assert analyst in output
     assert http_status(f"http://127.0.0.1:{runner.port}/healthz") == 0
     assert not redis_answers(runner.redis_port)
     assert all(gone(pid) for pid in children + family)
@@ -260,6 +263,20 @@ def celery_command(env: dict) -> list[str]:
         for child in build_children(env, host="127.0.0.1", port=1, web_processes=1)
         if child.name == "celery"
     ).command
+
+
+def test_the_banner_prints_each_login_with_where_to_use_it(capsys):
+    from config.runner import print_banner
+
+    # when: listening on every address
+    print_banner(host="0.0.0.0", port=8123)  # noqa: S104
+    # then: the loopback addresses, the demo logins as load_demo makes them
+    lines = capsys.readouterr().out.splitlines()
+    assert "  Demo page (the widget on a customer's site): http://127.0.0.1:8123/demo/" in lines
+    assert "  Admin:   http://127.0.0.1:8123/admin/   login admin / baton-admin" in lines
+    assert "  Operator login: operator / baton-operator" in lines
+    analyst = "  Analyst: http://127.0.0.1:8123/reports/dialogs/   login analyst / baton-analyst"
+    assert analyst in lines
 
 
 def test_celery_logs_warnings_by_default_so_the_banner_stays_in_view():

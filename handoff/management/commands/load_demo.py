@@ -1,10 +1,14 @@
 """Demo data: a chat with a greeting, three FAQ buttons, a keyword trigger, a marker
-and a connect-operator step, plus an operator and an admin login. Idempotent: a demo
-chat that exists is left as it is (so edits made in Admin survive a restart)."""
+and a connect-operator step, plus an operator, an analyst and an admin login; with
+--with-history (what `make run` passes), a month of made-up dialogs in the demo chat
+(handoff.demo_history). Idempotent: a demo chat that exists is left as it is (so edits
+made in Admin survive a restart), and the history is written only into a demo chat
+without dialogs."""
 
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -12,13 +16,22 @@ from chats.enums import Messenger, ScriptKind
 from chats.models import Chat, MessengerLink, Script, Step, StepButton
 from chats.views import DEMO_PUBLIC_KEY
 from distributor.services import operator_create
+from handoff.demo_history import demo_history_create
 from handoff.models import HandoffSettings
 from handoff.services import handoff_settings_for
+
+# the demo's analyst login: the one place a writer imports reports (an exception in the
+# import contract, pyproject.toml), as the demo data spans every app
+from reports.access import ANALYST_GROUP
+from reports.models import AnalystChatGrant
 
 OPERATOR_USERNAME = "operator"
 OPERATOR_PASSWORD = "baton-operator"  # noqa: S105 - demo login, printed on start
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "baton-admin"  # noqa: S105 - demo login, printed on start
+ANALYST_USERNAME = "analyst"
+ANALYST_PASSWORD = "baton-analyst"  # noqa: S105 - demo login, printed on start
+DEMO_TIME_ZONE = "Europe/Rome"
 
 
 def _script(
@@ -40,7 +53,10 @@ def demo_chat_create() -> Chat:
         public_key=DEMO_PUBLIC_KEY,
         knowledge_base_url="https://example.com/help",
     )
-    HandoffSettings.objects.create(chat=chat, feedback_prompt="How did we do?")
+    # working hours stay off: the live demo must connect a person at any hour
+    HandoffSettings.objects.create(
+        chat=chat, feedback_prompt="How did we do?", time_zone=DEMO_TIME_ZONE
+    )
     delivery = _script(
         chat,
         "Delivery",
@@ -121,8 +137,33 @@ def demo_chat_create() -> Chat:
     return chat
 
 
+def demo_analyst_create(chat: Chat) -> None:
+    """The analyst login, reading the demo chat only (kept as it is when it exists)."""
+    user_model = get_user_model()
+    user, created = user_model.objects.get_or_create(
+        username=ANALYST_USERNAME, defaults={"is_staff": False}
+    )
+    if created:
+        user.set_password(ANALYST_PASSWORD)
+        user.save()
+    group, _created = Group.objects.get_or_create(name=ANALYST_GROUP)
+    user.groups.add(group)
+    AnalystChatGrant.objects.get_or_create(user=user, chat=chat)
+
+
 class Command(BaseCommand):
-    help = "Load the demo chat and the demo operator and admin logins (idempotent)."
+    help = (
+        "Load the demo chat and the demo operator, analyst and admin logins (idempotent); "
+        "--with-history adds a month of demo dialogs to a demo chat that has none."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--with-history",
+            action="store_true",
+            help="also write a month of made-up dialogs, requests and ratings into the demo "
+            "chat, when it has no dialogs yet",
+        )
 
     def handle(self, *args, **options) -> None:
         with transaction.atomic():
@@ -132,16 +173,29 @@ class Command(BaseCommand):
                 chat = demo_chat_create()
             # shown in the admin from the start, like a chat made there
             handoff_settings_for(chat.pk)
-            operator_create(
+            operator = operator_create(
                 username=OPERATOR_USERNAME,
                 password=OPERATOR_PASSWORD,
                 display_name="Olga",
                 chats=[chat],
             )
+            demo_analyst_create(chat)
             user_model = get_user_model()
             if not user_model.objects.filter(username=ADMIN_USERNAME).exists():
                 user_model.objects.create_superuser(ADMIN_USERNAME, "", ADMIN_PASSWORD)
         self.stdout.write(
             f"demo chat {'created' if created else 'already there'}: {chat.name} "
             f"(key {chat.public_key})"
+        )
+        if not options["with_history"]:
+            return
+        history = demo_history_create(chat=chat, operator=operator)
+        if history is None:
+            self.stdout.write("demo history: the demo chat has dialogs already, none added")
+            return
+        self.stdout.write(
+            f"demo history: {history.dialogs} dialogs ({history.open_dialogs} open), "
+            f"{history.messages} messages, {history.requests} requests for a person, "
+            f"{history.feedback} ratings, {history.prices} message prices, "
+            f"in {history.seconds:.1f} s"
         )
