@@ -580,10 +580,10 @@ class Conversation:
         """How long the operator takes: mostly inside the SLAs, sometimes well over."""
         if first:
             delay = self.rng.uniform(4, 22) * speed
-            slow = self.rng.random() < 0.15
+            slow = self.rng.random() < 0.12 * speed
             return delay + (self.rng.uniform(40, 200) if slow else 0)
         delay = self.rng.uniform(8, 70) * speed
-        slow = self.rng.random() < 0.12
+        slow = self.rng.random() < 0.1 * speed
         return delay + (self.rng.uniform(80, 300) if slow else 0)
 
     def operator_talk(self, request: RequestDraft, operator: Operator, speed: float) -> str:
