@@ -25,6 +25,7 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py load_demo --with-history
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py load_demo_analyst
 	DEBUG=$${DEBUG:-1} $(BIN)/python -m config.runner
 
 # Debian's chromium for the browser tests (Playwright cannot download its own here).

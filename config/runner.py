@@ -388,10 +388,12 @@ def print_banner(*, host: str, port: int) -> None:
     from handoff.management.commands.load_demo import (
         ADMIN_PASSWORD,
         ADMIN_USERNAME,
-        ANALYST_PASSWORD,
-        ANALYST_USERNAME,
         OPERATOR_PASSWORD,
         OPERATOR_USERNAME,
+    )
+    from reports.management.commands.load_demo_analyst import (
+        ANALYST_PASSWORD,
+        ANALYST_USERNAME,
     )
 
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104

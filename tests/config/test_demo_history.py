@@ -26,15 +26,12 @@ from handoff.demo_history import (
     demo_history_create,
 )
 from handoff.enums import CloseReason, RequestStatus
-from handoff.management.commands.load_demo import (
-    ANALYST_PASSWORD,
-    ANALYST_USERNAME,
-    OPERATOR_USERNAME,
-)
+from handoff.management.commands.load_demo import OPERATOR_USERNAME
 from handoff.models import Feedback, Request, RequestEvent
 from reports.access import chats_for_analyst, is_analyst
 from reports.enums import DialogStatusFilter
 from reports.filters import DialogFilters
+from reports.management.commands.load_demo_analyst import ANALYST_PASSWORD, ANALYST_USERNAME
 from reports.selectors import dialogs_filtered
 from tests.chats.factories import ChatFactory, ClientFactory, DialogFactory
 
@@ -46,6 +43,7 @@ ALL_DIALOGS = DAILY_CLOSED_DIALOGS + RECENT_CLOSED_DIALOGS + OPEN_DIALOGS
 def load_demo(*, with_history: bool = True) -> str:
     out = io.StringIO()
     call_command("load_demo", with_history=with_history, stdout=out)
+    call_command("load_demo_analyst", stdout=out)
     return out.getvalue()
 
 

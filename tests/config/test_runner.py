@@ -101,7 +101,11 @@ class Runner:
 
     def start(self) -> "Runner":
         # as `make run` does
-        for command in (["migrate", "--noinput"], ["load_demo", "--with-history"]):
+        for command in (
+            ["migrate", "--noinput"],
+            ["load_demo", "--with-history"],
+            ["load_demo_analyst"],
+        ):
             subprocess.run(
                 [sys.executable, "manage.py", *command],
                 env=self.env,

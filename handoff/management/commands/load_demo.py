@@ -1,5 +1,5 @@
 """Demo data: a chat with a greeting, three FAQ buttons, a keyword trigger, a marker
-and a connect-operator step, plus an operator, an analyst and an admin login; with
+and a connect-operator step, plus an operator and an admin login; with
 --with-history (what `make run` passes), a month of made-up dialogs in the demo chat
 (handoff.demo_history). Idempotent: a demo chat that exists is left as it is (so edits
 made in Admin survive a restart), and the history is written only into a demo chat
@@ -8,7 +8,6 @@ without dialogs."""
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -20,17 +19,10 @@ from handoff.demo_history import demo_history_create
 from handoff.models import HandoffSettings
 from handoff.services import handoff_settings_for
 
-# the demo's analyst login: the one place a writer imports reports (an exception in the
-# import contract, pyproject.toml), as the demo data spans every app
-from reports.access import ANALYST_GROUP
-from reports.models import AnalystChatGrant
-
 OPERATOR_USERNAME = "operator"
 OPERATOR_PASSWORD = "baton-operator"  # noqa: S105 - demo login, printed on start
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "baton-admin"  # noqa: S105 - demo login, printed on start
-ANALYST_USERNAME = "analyst"
-ANALYST_PASSWORD = "baton-analyst"  # noqa: S105 - demo login, printed on start
 DEMO_TIME_ZONE = "Europe/Rome"
 
 
@@ -137,23 +129,9 @@ def demo_chat_create() -> Chat:
     return chat
 
 
-def demo_analyst_create(chat: Chat) -> None:
-    """The analyst login, reading the demo chat only (kept as it is when it exists)."""
-    user_model = get_user_model()
-    user, created = user_model.objects.get_or_create(
-        username=ANALYST_USERNAME, defaults={"is_staff": False}
-    )
-    if created:
-        user.set_password(ANALYST_PASSWORD)
-        user.save()
-    group, _created = Group.objects.get_or_create(name=ANALYST_GROUP)
-    user.groups.add(group)
-    AnalystChatGrant.objects.get_or_create(user=user, chat=chat)
-
-
 class Command(BaseCommand):
     help = (
-        "Load the demo chat and the demo operator, analyst and admin logins (idempotent); "
+        "Load the demo chat and the demo operator and admin logins (idempotent); "
         "--with-history adds a month of demo dialogs to a demo chat that has none."
     )
 
@@ -179,7 +157,6 @@ class Command(BaseCommand):
                 display_name="Olga",
                 chats=[chat],
             )
-            demo_analyst_create(chat)
             user_model = get_user_model()
             if not user_model.objects.filter(username=ADMIN_USERNAME).exists():
                 user_model.objects.create_superuser(ADMIN_USERNAME, "", ADMIN_PASSWORD)
