@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from chats.enums import AuthorKind
 from chats.models import Chat, Message
@@ -313,6 +314,13 @@ class MetricsSummary:
     ratings: Counter = field(default_factory=Counter)  # (scale, score)
     operator_names: dict[int, str] = field(default_factory=dict)
     chat_names: dict[int, str] = field(default_factory=dict)
+
+    def operator_label(self, operator_id: int | None) -> str:
+        """An operator's display name; requests nobody accepted (or whose manager was
+        removed) have none."""
+        if operator_id is None:
+            return gettext("(no manager)")
+        return self.operator_names.get(operator_id, f"#{operator_id}")
 
     def sla_for(self, operator_id: int | None, chat_id: int) -> SlaFigures:
         key = (operator_id, chat_id)

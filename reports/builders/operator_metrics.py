@@ -24,21 +24,13 @@ from reports.metrics import (
 from reports.selectors import chat_time_zones, dialogs_filtered
 
 
-def operator_label(summary: MetricsSummary, operator_id: int | None) -> str:
-    """An operator's display name; requests nobody accepted (or whose manager was
-    removed) have none."""
-    if operator_id is None:
-        return _("(no manager)")
-    return summary.operator_names.get(operator_id, f"#{operator_id}")
-
-
 def sla_row_order(summary: MetricsSummary) -> list[tuple[int | None, int]]:
     """Operators by name (the unassigned last), then chats by name."""
     return sorted(
         summary.sla,
         key=lambda key: (
             key[0] is None,
-            operator_label(summary, key[0]).casefold(),
+            summary.operator_label(key[0]).casefold(),
             key[0] or 0,
             summary.chat_names.get(key[1], "").casefold(),
             key[1],
@@ -91,7 +83,7 @@ class OperatorMetricsBuilder(ReportBuilder):
         )
         for operator_id, chat_id in sla_row_order(summary):
             yield self._figures_row(
-                operator_label(summary, operator_id),
+                summary.operator_label(operator_id),
                 summary.chat_names.get(chat_id, f"#{chat_id}"),
                 summary.sla[(operator_id, chat_id)],
             )

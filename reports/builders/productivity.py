@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from django.utils.translation import gettext as _
 
 from reports.builders.base import Column, ColumnKind, ReportBuilder, Sheet
-from reports.builders.operator_metrics import operator_label
 from reports.enums import ReportType
 from reports.metrics import OperatorProductivity, metrics_compute
 from reports.selectors import dialogs_filtered
@@ -48,11 +47,11 @@ class ProductivityBuilder(ReportBuilder):
         total = OperatorProductivity(operator_id=0)
         for operator_id in sorted(
             summary.productivity,
-            key=lambda pk: (operator_label(summary, pk).casefold(), pk),
+            key=lambda pk: (summary.operator_label(pk).casefold(), pk),
         ):
             figures = summary.productivity[operator_id]
             _add_into(total, figures)
-            yield _row(operator_label(summary, operator_id), figures)
+            yield _row(summary.operator_label(operator_id), figures)
         yield _row(_("All operators"), total)
 
 

@@ -105,5 +105,7 @@ def test_a_wait_longer_than_the_lookahead_counts_every_week():
 def test_naive_moments_are_refused():
     with pytest.raises(ValueError):
         working_seconds_between(
-            office_hours(), datetime.datetime(2026, 3, 3, 10), rome(2026, 3, 3, 11)
+            office_hours(),
+            datetime.datetime(2026, 3, 3, 10),  # noqa: DTZ001 - naive on purpose
+            rome(2026, 3, 3, 11),
         )
