@@ -15,6 +15,7 @@ time). Messages outside every window are not counted for anybody.
 from __future__ import annotations
 
 import datetime
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -82,24 +83,57 @@ def _utc_window(window: Window) -> tuple[datetime.datetime, datetime.datetime]:
     return window.starts_at.astimezone(datetime.UTC), window.ends_at.astimezone(datetime.UTC)
 
 
-class _WorkingClock:
-    """working_seconds_between with the last window remembered: most waits lie
-    inside one window, and a dialog's waits are close together."""
+class WorkingClock:
+    """working_seconds_between for many waits of one chat, without recomputing the
+    windows each time: it keeps the windows (in UTC) that overlap the span it has
+    covered so far, and extends the span forward as later waits need it. A wait
+    starting before the span (or a span grown too long) starts a new one."""
+
+    MAX_WINDOWS = 4096
 
     def __init__(self, hours: WorkingHours) -> None:
         self.hours = hours
-        self._window: tuple[datetime.datetime, datetime.datetime] | None = None
+        self._starts: list[datetime.datetime] = []
+        self._windows: list[tuple[datetime.datetime, datetime.datetime]] = []
+        self._covered_from: datetime.datetime | None = None
+        self._covered_to: datetime.datetime | None = None
 
     def seconds(self, start: datetime.datetime, end: datetime.datetime) -> float:
+        # in UTC: subtracting two datetimes of the same zone ignores a DST change
+        start = start.astimezone(datetime.UTC)
+        end = end.astimezone(datetime.UTC)
+        if end <= start:
+            return 0.0
         if not self.hours.enabled:
-            return max((end - start).total_seconds(), 0.0)
-        window = self._window
-        if window is not None and window[0] <= start <= end <= window[1]:
             return (end - start).total_seconds()
-        found = self.hours.next_window(start) if end > start else None
-        if found is not None:
-            self._window = _utc_window(found)
-        return working_seconds_between(self.hours, start, end)
+        self._cover(start, end)
+        total = datetime.timedelta(0)
+        for opens, closes in self._windows[max(bisect_right(self._starts, start) - 1, 0) :]:
+            if opens >= end:
+                break
+            overlap = min(end, closes) - max(start, opens)
+            if overlap > datetime.timedelta(0):
+                total += overlap
+        return total.total_seconds()
+
+    def _cover(self, start: datetime.datetime, end: datetime.datetime) -> None:
+        """Afterwards every window overlapping [start, end) is in the list."""
+        if (
+            self._covered_from is None
+            or start < self._covered_from
+            or len(self._windows) > self.MAX_WINDOWS
+        ):
+            self._starts, self._windows = [], []
+            self._covered_from = self._covered_to = start
+        while self._covered_to < end:
+            window = self.hours.next_window(self._covered_to)
+            if window is None:  # no periods: never open
+                self._covered_to = end
+                break
+            opens, closes = _utc_window(window)
+            self._starts.append(opens)
+            self._windows.append((opens, closes))
+            self._covered_to = closes
 
 
 # -- what the chats promise -----------------------------------------------------------
@@ -387,7 +421,7 @@ class _Scan:
         self.now = now or timezone.now()
         self.summary = MetricsSummary(rules=chat_rules(self.chat_ids))
         self._clocks = {
-            chat_id: _WorkingClock(rule.hours) for chat_id, rule in self.summary.rules.items()
+            chat_id: WorkingClock(rule.hours) for chat_id, rule in self.summary.rules.items()
         }
         self._zones = {
             chat_id: ZoneInfo(rule.time_zone) for chat_id, rule in self.summary.rules.items()

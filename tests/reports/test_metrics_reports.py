@@ -24,6 +24,11 @@ def dataset():
     return build_dataset()
 
 
+def wall(*args: int) -> datetime.datetime:
+    """A naive wall-clock time, as the sheets carry them."""
+    return datetime.datetime(*args)  # noqa: DTZ001 - naive on purpose
+
+
 def _context(dataset, *, with_times=False, **filters):
     chat_ids = frozenset({dataset.plain.pk, dataset.rome.pk})
     return ReportContext(
@@ -90,12 +95,12 @@ def test_responses_sheet_with_times_in_the_chats_zone(dataset):
     first = next(row for row in rows if row[0] == d6 and row[2] == "first")
     # Rome wall clock, naive, to the second: 01:50 CET and 03:10 CEST
     assert first[3:5] == (
-        datetime.datetime(2026, 3, 29, 1, 50),
-        datetime.datetime(2026, 3, 29, 3, 10),
+        wall(2026, 3, 29, 1, 50),
+        wall(2026, 3, 29, 3, 10),
     )
     assert first[5:] == (1200, 60, "no")
     unanswered = next(row for row in rows if row[0] == dataset.dialogs["d3"].session_id)
-    assert unanswered[3:] == (datetime.datetime(2026, 3, 3, 11, 0), None, None, 30, "no")
+    assert unanswered[3:] == (wall(2026, 3, 3, 11, 0), None, None, 30, "no")
 
 
 def test_productivity_sheet(dataset):

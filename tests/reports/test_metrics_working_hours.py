@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from handoff.working_hours import WeeklyPeriod, WorkingHours
-from reports.metrics import working_seconds_between
+from reports.metrics import WorkingClock, working_seconds_between
 
 ROME = ZoneInfo("Europe/Rome")
 UTC = datetime.UTC
@@ -109,3 +109,28 @@ def test_naive_moments_are_refused():
             datetime.datetime(2026, 3, 3, 10),  # noqa: DTZ001 - naive on purpose
             rome(2026, 3, 3, 11),
         )
+
+
+def test_the_clock_counts_as_the_function_does_for_waits_in_any_order():
+    # every 7 hours 13 minutes over March–April 2026 (both DST nights of the Sunday
+    # period included), waits of 0 to 60 hours, going forward and jumping back
+    hours = office_hours(WeeklyPeriod(6, datetime.time(1), datetime.time(5)))
+    clock = WorkingClock(hours)
+    base = datetime.datetime(2026, 3, 1, tzinfo=UTC)
+    waits = []
+    for step in range(200):
+        start = base + datetime.timedelta(minutes=433 * step)
+        waits.append((start, start + datetime.timedelta(minutes=(step * 997) % 3600)))
+    waits += list(reversed(waits[:40]))
+
+    counted = [clock.seconds(start, end) for start, end in waits]
+
+    assert counted == [working_seconds_between(hours, start, end) for start, end in waits]
+    assert sum(counted) > 0
+
+
+def test_the_clock_with_hours_disabled_counts_elapsed_time():
+    clock = WorkingClock(WorkingHours(enabled=False, time_zone="UTC", periods=[]))
+
+    assert clock.seconds(rome(2026, 3, 28, 23), rome(2026, 3, 29, 5)) == 5 * HOUR
+    assert clock.seconds(rome(2026, 3, 29, 5), rome(2026, 3, 28, 23)) == 0
