@@ -93,6 +93,7 @@ def bar_svg(
     maximum: float | None = None,
     value_suffix: str = "",
     lines: Sequence[ReferenceLine] = (),
+    axis_labels: Sequence[str] | None = None,
 ) -> SafeString:
     """Vertical bars, one per category, the series stacked bottom-up. Each bar is a
     <rect> with data-category, data-series and data-value, and a <title> tooltip."""
@@ -103,7 +104,10 @@ def bar_svg(
     plot_height = HEIGHT - TOP - BOTTOM
     slot = plot_width / max(len(categories), 1)
     bar_width = max(slot * 0.8, 1)
-    label_every = max(1, math.ceil(len(categories) / 16))
+    axis_labels = [_short(label) for label in (axis_labels or categories)]
+    # about 6.5 px per character at the labels' size: skip labels that would overlap
+    widest = max((len(label) for label in axis_labels), default=1) * 6.5 + 4
+    label_every = max(1, math.ceil(widest / slot))
     parts = [
         format_html(
             '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {} {}" class="chart" '
@@ -170,15 +174,18 @@ def bar_svg(
                 )
             )
     parts.append(mark_safe('</g><g class="labels">'))  # noqa: S308 - a constant
-    for index, category in enumerate(categories):
-        if index % label_every:
+    last = len(axis_labels) - 1
+    for index, label in enumerate(axis_labels):
+        # every label_every-th, and always the last (room made by skipping its neighbour)
+        shown = index == last or (index % label_every == 0 and last - index >= label_every)
+        if not shown:
             continue
         parts.append(
             format_html(
                 '<text x="{}" y="{}" text-anchor="middle" class="category">{}</text>',
                 f"{LEFT + index * slot + slot / 2:.1f}",
                 TOP + plot_height + 16,
-                _short(category),
+                label,
             )
         )
     parts.append(mark_safe("</g>"))  # noqa: S308 - a constant
@@ -253,6 +260,11 @@ def _bucket_label(bucket: datetime.date, by_month: bool) -> str:
     return bucket.strftime("%Y-%m") if by_month else bucket.isoformat()
 
 
+def _axis_label(bucket: datetime.date, by_month: bool) -> str:
+    """Shorter, under the bars: 03-29 for a day, 2026-03 for a month."""
+    return bucket.strftime("%Y-%m") if by_month else bucket.strftime("%m-%d")
+
+
 def _percent(fraction: float | None) -> str:
     return "—" if fraction is None else f"{fraction * 100:.1f} %"
 
@@ -299,6 +311,7 @@ def dialogs_per_day_chart(
             title=title,
             description=description,
             categories=categories,
+            axis_labels=[_axis_label(bucket, by_month) for bucket in buckets],
             series=series,
         ),
         table_headers=headers,
@@ -333,6 +346,7 @@ def handoff_rate_chart(
             title=title,
             description=description,
             categories=categories,
+            axis_labels=[_axis_label(bucket, by_month) for bucket in buckets],
             series=[
                 Series(
                     key="rate",
@@ -354,16 +368,20 @@ def handoff_rate_chart(
 
 def first_response_chart(summary: MetricsSummary) -> Chart:
     """A histogram of the first response times with a line at each chat's SLA: bins of
-    equal width up to twice the largest SLA, one bin for longer, one for unanswered."""
+    equal width (0–s, s+1–2s, …) up to twice the largest SLA, one bin for longer, one
+    for unanswered."""
     first = summary.sla_overall().first
     slas = sorted({rule.sla_first_seconds for rule in summary.rules.values()}) or [60]
     step = max(1, math.ceil(2 * slas[-1] / HISTOGRAM_BINS))
     counts = [0] * (HISTOGRAM_BINS + 2)
     for seconds, count in first.seconds_counts.items():
-        counts[min(seconds // step, HISTOGRAM_BINS)] += count
+        # bins end on their upper bound, so a response of exactly the SLA (within it)
+        # is left of the SLA line
+        counts[min(max(seconds - 1, 0) // step, HISTOGRAM_BINS)] += count
     counts[-1] = first.unanswered
-    categories = [f"{n * step}–{(n + 1) * step} s" for n in range(HISTOGRAM_BINS)]
-    categories += [f"≥ {HISTOGRAM_BINS * step} s", _("unanswered")]
+    categories = [f"{n * step + (n > 0)}–{(n + 1) * step} s" for n in range(HISTOGRAM_BINS)]
+    categories += [f"> {HISTOGRAM_BINS * step} s", _("unanswered")]
+    axis_labels = [label.removesuffix(" s") for label in categories]
     title = _("First response time")
     description = _(
         "First responses by time counted (working hours only where enabled); the "
@@ -384,6 +402,7 @@ def first_response_chart(summary: MetricsSummary) -> Chart:
             title=title,
             description=description,
             categories=categories,
+            axis_labels=axis_labels,
             series=[
                 Series(key="responses", label=_("Responses"), colour=BAR_COLOUR, values=counts)
             ],

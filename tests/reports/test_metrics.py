@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from reports.filters import DialogFilters
 from reports.metrics import ResponseKind, metrics_compute, metrics_responses
@@ -220,3 +222,26 @@ def test_no_chats_no_figures(dataset):
     assert summary.sla == {}
     assert summary.productivity == {}
     assert summary.sla_overall().overall.within_sla_fraction is None
+
+
+def test_the_queries_do_not_grow_with_the_dialogs(dataset):
+    chat_ids = {dataset.plain.pk, dataset.rome.pk}
+
+    with CaptureQueriesContext(connection) as before:
+        metrics_compute(chat_ids=chat_ids, filters=DialogFilters(), now=NOW)
+    for minute in range(30):
+        writer = DialogWriter(dataset.plain, "web", utc(2026, 3, 5, 10, minute))
+        writer.request(
+            created_at=utc(2026, 3, 5, 10, minute, 1),
+            operator=dataset.anna,
+            accepted_at=utc(2026, 3, 5, 10, minute, 2),
+            closed_at=utc(2026, 3, 5, 10, minute, 50),
+        )
+        writer.client(utc(2026, 3, 5, 10, minute, 3))
+        writer.operator(utc(2026, 3, 5, 10, minute, 4))
+
+    with CaptureQueriesContext(connection) as after:
+        summary = metrics_compute(chat_ids=chat_ids, filters=DialogFilters(), now=NOW)
+
+    assert len(after.captured_queries) == len(before.captured_queries)
+    assert summary.productivity[dataset.anna.pk].requests_accepted == 3 + 30
