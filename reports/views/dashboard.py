@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from reports.access import chats_for_analyst, is_analyst
@@ -22,6 +23,7 @@ from reports.metrics import metrics_compute
 from reports.selectors import DEFAULT_TIME_ZONE, chat_time_zones
 
 DEFAULT_DAYS = 30
+MAX_RANGE_DAYS = 5 * 366  # drawn by month: at most 62 bars
 
 
 @require_GET
@@ -40,7 +42,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if filters.chat_ids and not set(filters.chat_ids) <= allowed:
         raise Http404
     chat_ids = set(filters.chat_ids) or allowed
-    date_from, date_to = _date_range(filters, chat_ids)
+    date_from, date_to, notes = _date_range(filters, chat_ids)
     filters = dataclasses.replace(filters, date_from=date_from, date_to=date_to)
     summary = metrics_compute(chat_ids=chat_ids, filters=filters)
     overall = summary.sla_overall()
@@ -51,7 +53,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "chats": chats,
             "chosen_chat_ids": set(filters.chat_ids),
             "filters": filters,
-            "errors": filters.errors,
+            "errors": {**filters.errors, **notes},
             "charts": dashboard_charts(summary, date_from=date_from, date_to=date_to),
             "dialogs_total": sum(summary.dialogs_by_day.values()),
             "dialogs_with_request": sum(summary.dialogs_with_request_by_day.values()),
@@ -61,16 +63,35 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _date_range(filters: DialogFilters, chat_ids: set[int]) -> tuple[datetime.date, datetime.date]:
+def _date_range(
+    filters: DialogFilters, chat_ids: set[int]
+) -> tuple[datetime.date, datetime.date, dict[str, str]]:
+    """The range to draw, and what was changed to keep it drawable: at most a year
+    past today, at most MAX_RANGE_DAYS long."""
     zones = set(chat_time_zones(chat_ids).values())
     zone = zones.pop() if len(zones) == 1 else DEFAULT_TIME_ZONE
     try:
         today = timezone.now().astimezone(ZoneInfo(zone)).date()
     except (ValueError, KeyError, OSError):
         today = timezone.now().date()
+    notes: dict[str, str] = {}
+    latest = today + datetime.timedelta(days=366)
     date_to = filters.date_to or (max(today, filters.date_from) if filters.date_from else today)
+    if date_to > latest:
+        notes["date_to"] = _("The end date is more than a year away; showing up to %(day)s.") % {
+            "day": latest.isoformat()
+        }
+        date_to = latest
     date_from = filters.date_from or date_to - datetime.timedelta(days=DEFAULT_DAYS - 1)
-    return date_from, date_to
+    if date_from > date_to or (date_to - date_from).days >= MAX_RANGE_DAYS:
+        if date_from <= date_to:
+            notes["date_from"] = _("The dashboard shows at most %(days)d days.") % {
+                "days": MAX_RANGE_DAYS
+            }
+        date_from = date_to - datetime.timedelta(
+            days=(MAX_RANGE_DAYS if date_from <= date_to else DEFAULT_DAYS) - 1
+        )
+    return date_from, date_to, notes
 
 
 def _percent(fraction: float | None) -> str:

@@ -243,3 +243,20 @@ def test_only_get(client, dataset):
     client.force_login(_analyst(dataset.plain))
 
     assert client.post(reverse("reports:dashboard")).status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("date_from", "date_to"),
+    [("0001-01-01", "9999-12-31"), ("9999-12-31", ""), ("", "9999-12-31"), ("1900-01-01", "")],
+)
+def test_absurd_ranges_are_cut_to_something_drawable(client, dataset, date_from, date_to):
+    client.force_login(_analyst(dataset.plain))
+
+    response = client.get(
+        reverse("reports:dashboard"), {"date_from": date_from, "date_to": date_to}
+    )
+
+    assert response.status_code == 200
+    rows = response.context["charts"][0].table_rows
+    assert 1 <= len(rows) <= 62  # months
+    assert response.context["errors"]
