@@ -19,6 +19,8 @@ from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
@@ -320,7 +322,7 @@ class OperatorProductivity:
     handling_seconds_total: float = 0.0
     requests_closed: int = 0
     ratings_count: int = 0
-    ratings_normalised_total: float = 0.0
+    ratings_normalised_total: Fraction = Fraction(0)
 
     @property
     def handling_seconds_average(self) -> int | None:
@@ -329,11 +331,14 @@ class OperatorProductivity:
         return int(self.handling_seconds_total / self.requests_closed + 0.5)
 
     @property
-    def rating_average(self) -> float | None:
-        """Average of score × 5 / scale, to two decimals."""
+    def rating_average(self) -> Decimal | None:
+        """Average of score × 5 / scale, to two decimals (halves up), computed exactly."""
         if not self.ratings_count:
             return None
-        return round(self.ratings_normalised_total / self.ratings_count, 2)
+        average = self.ratings_normalised_total / self.ratings_count
+        return (Decimal(average.numerator) / Decimal(average.denominator)).quantize(
+            Decimal("0.01"), rounding=ROUND_HALF_UP
+        )
 
 
 @dataclass
@@ -609,7 +614,7 @@ class _Scan:
             if operator_id is not None:
                 figures = self.summary.productivity_for(operator_id)
                 figures.ratings_count += 1
-                figures.ratings_normalised_total += score * RATING_SCALE / scale
+                figures.ratings_normalised_total += Fraction(score * RATING_SCALE, scale)
 
     def _names(self) -> None:
         operator_ids = {key[0] for key in self.summary.sla if key[0] is not None}

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -140,7 +141,7 @@ def test_productivity_per_operator(dataset):
     # R1 580 s, R4 270 s, R6 01:50:30 CET → 03:30 CEST 2370 s: 3220 / 3
     assert (anna.requests_accepted, anna.handling_seconds_average) == (3, 1073)
     # 4 of 5 → 4.0 and 2 of 2 → 5.0
-    assert (anna.ratings_count, anna.rating_average) == (2, 4.5)
+    assert (anna.ratings_count, anna.rating_average) == (2, Decimal("4.50"))
 
     # Bruno: D1 2 + D5 2 messages; client messages D1 1 (10:10:30 is nobody's), D5 1
     assert (bruno.messages_sent, bruno.client_messages) == (4, 2)
@@ -150,7 +151,7 @@ def test_productivity_per_operator(dataset):
     # R2 540 s; R5 Fri 16:59:10 UTC → Mon 07:30 UTC 225 050 s (elapsed, hours ignored)
     assert (bruno.requests_accepted, bruno.handling_seconds_average) == (2, 112795)
     # 7 of 10 → 3.5
-    assert (bruno.ratings_count, bruno.rating_average) == (1, 3.5)
+    assert (bruno.ratings_count, bruno.rating_average) == (1, Decimal("3.50"))
     assert set(summary.productivity) == {dataset.anna.pk, dataset.bruno.pk}
 
 
