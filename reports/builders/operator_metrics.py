@@ -4,9 +4,11 @@ with one row per measured response."""
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from chats.enums import AuthorKind
@@ -51,11 +53,17 @@ class OperatorMetricsBuilder(ReportBuilder):
         return responses + 1
 
     def sheets(self) -> Iterator[Sheet]:
+        # one "now" for both passes: whether a still-open request counts yet depends on it
+        now = self.context.now or timezone.now()
         yield Sheet(
-            title=_("By operator"), columns=self._operator_columns(), rows=self._operator_rows()
+            title=_("By operator"),
+            columns=self._operator_columns(),
+            rows=self._operator_rows(now),
         )
         yield Sheet(
-            title=_("Responses"), columns=self._response_columns(), rows=self._response_rows()
+            title=_("Responses"),
+            columns=self._response_columns(),
+            rows=self._response_rows(now),
         )
 
     # -- by operator
@@ -77,9 +85,9 @@ class OperatorMetricsBuilder(ReportBuilder):
             Column(_("Within SLA overall"), ColumnKind.PERCENT),
         ]
 
-    def _operator_rows(self) -> Iterator[tuple]:
+    def _operator_rows(self, now: datetime.datetime) -> Iterator[tuple]:
         summary = metrics_compute(
-            chat_ids=self.context.chat_ids, filters=self.context.filters, now=self.context.now
+            chat_ids=self.context.chat_ids, filters=self.context.filters, now=now
         )
         for operator_id, chat_id in sla_row_order(summary):
             yield self._figures_row(
@@ -128,14 +136,14 @@ class OperatorMetricsBuilder(ReportBuilder):
         ]
         return columns
 
-    def _response_rows(self) -> Iterator[tuple]:
+    def _response_rows(self, now: datetime.datetime) -> Iterator[tuple]:
         names: dict[int, str] = {}
         zone_names = self.context.time_zones or chat_time_zones(self.context.chat_ids)
         zones = {chat_id: _zone(name) for chat_id, name in zone_names.items()}
         kinds = {ResponseKind.FIRST: _("first"), ResponseKind.LATER: _("later")}
         yes, no = _("yes"), _("no")
         responses = metrics_responses(
-            chat_ids=self.context.chat_ids, filters=self.context.filters, now=self.context.now
+            chat_ids=self.context.chat_ids, filters=self.context.filters, now=now
         )
         for response in responses:
             if response.operator_id is not None and response.operator_id not in names:
@@ -164,7 +172,7 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def _local(moment, zone: ZoneInfo):
+def _local(moment: datetime.datetime | None, zone: ZoneInfo) -> datetime.datetime | None:
     """Naive wall-clock time in the chat's zone, to the second (None stays None)."""
     if moment is None:
         return None
