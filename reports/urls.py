@@ -1,5 +1,9 @@
-from django.urls import path  # noqa: F401 - the views arrive with issue 10's parts
+from django.urls import path
+
+from reports.views.dashboard import dashboard
 
 app_name = "reports"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("dashboard/", dashboard, name="dashboard"),
+]

@@ -1,0 +1,98 @@
+"""The dashboard: charts of the operator metrics for all the user's chats or one.
+Thin: parse the filters, check the chat, compute (reports.metrics), draw
+(reports.charts)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from reports.access import chats_for_analyst, is_analyst
+from reports.charts import dashboard_charts
+from reports.filters import DialogFilters
+from reports.metrics import metrics_compute
+from reports.selectors import DEFAULT_TIME_ZONE, chat_time_zones
+
+DEFAULT_DAYS = 30
+MAX_RANGE_DAYS = 5 * 366  # drawn by month: at most 62 bars
+
+
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """All granted chats, or `?chat=<id>` (a chat the user may not read: 404). Dates
+    default to the last 30 days in the chats' zone (UTC when their zones differ)."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not is_analyst(request.user):
+        raise PermissionDenied
+    filters = DialogFilters.from_query(request.GET)
+    if "chat" in filters.errors:
+        raise Http404
+    chats = list(chats_for_analyst(request.user).order_by("name", "pk"))
+    allowed = {chat.pk for chat in chats}
+    if filters.chat_ids and not set(filters.chat_ids) <= allowed:
+        raise Http404
+    chat_ids = set(filters.chat_ids) or allowed
+    date_from, date_to, notes = _date_range(filters, chat_ids)
+    filters = dataclasses.replace(filters, date_from=date_from, date_to=date_to)
+    summary = metrics_compute(chat_ids=chat_ids, filters=filters)
+    overall = summary.sla_overall()
+    return render(
+        request,
+        "reports/dashboard.html",
+        {
+            "chats": chats,
+            "chosen_chat_ids": set(filters.chat_ids),
+            "filters": filters,
+            "errors": {**filters.errors, **notes},
+            "charts": dashboard_charts(summary, date_from=date_from, date_to=date_to),
+            "dialogs_total": sum(summary.dialogs_by_day.values()),
+            "dialogs_with_request": sum(summary.dialogs_with_request_by_day.values()),
+            "first_response_median": overall.first.seconds_median,
+            "within_sla_percent": _percent(overall.overall.within_sla_fraction),
+        },
+    )
+
+
+def _date_range(
+    filters: DialogFilters, chat_ids: set[int]
+) -> tuple[datetime.date, datetime.date, dict[str, str]]:
+    """The range to draw, and what was changed to keep it drawable: at most a year
+    past today, at most MAX_RANGE_DAYS long."""
+    zones = set(chat_time_zones(chat_ids).values())
+    zone = zones.pop() if len(zones) == 1 else DEFAULT_TIME_ZONE
+    try:
+        today = timezone.now().astimezone(ZoneInfo(zone)).date()
+    except (ValueError, KeyError, OSError):
+        today = timezone.now().date()
+    notes: dict[str, str] = {}
+    latest = today + datetime.timedelta(days=366)
+    date_to = filters.date_to or (max(today, filters.date_from) if filters.date_from else today)
+    if date_to > latest:
+        notes["date_to"] = _("The end date is more than a year away; showing up to %(day)s.") % {
+            "day": latest.isoformat()
+        }
+        date_to = latest
+    date_from = filters.date_from or date_to - datetime.timedelta(days=DEFAULT_DAYS - 1)
+    if date_from > date_to or (date_to - date_from).days >= MAX_RANGE_DAYS:
+        if date_from <= date_to:
+            notes["date_from"] = _("The dashboard shows at most %(days)d days.") % {
+                "days": MAX_RANGE_DAYS
+            }
+        date_from = date_to - datetime.timedelta(
+            days=(MAX_RANGE_DAYS if date_from <= date_to else DEFAULT_DAYS) - 1
+        )
+    return date_from, date_to, notes
+
+
+def _percent(fraction: float | None) -> str:
+    return "—" if fraction is None else f"{fraction * 100:.1f} %"
