@@ -15,6 +15,9 @@ from reports.enums import DialogStatusFilter
 
 MAX_TEXT = 200
 MAX_MARKER = 100
+# a day's end is the next day's start: the last date must have a next one
+EARLIEST_DATE = datetime.date(1970, 1, 1)
+LATEST_DATE = datetime.date(9998, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -72,9 +75,17 @@ class DialogFilters:
             dates[name] = None
             if raw:
                 try:
-                    dates[name] = datetime.date.fromisoformat(raw)
+                    day = datetime.date.fromisoformat(raw)
                 except ValueError:
                     errors[name] = _("Enter a date as YYYY-MM-DD.")
+                    continue
+                if EARLIEST_DATE <= day <= LATEST_DATE:
+                    dates[name] = day
+                else:
+                    errors[name] = _("Enter a date between %(first)s and %(last)s.") % {
+                        "first": EARLIEST_DATE.isoformat(),
+                        "last": LATEST_DATE.isoformat(),
+                    }
         if dates["date_from"] and dates["date_to"] and dates["date_from"] > dates["date_to"]:
             errors["date_to"] = _("The end date is before the start date.")
             dates["date_to"] = None
