@@ -1,5 +1,11 @@
-from django.urls import path  # noqa: F401 - the views arrive with issue 10's parts
+from django.urls import path
+
+from reports.views import viewer
 
 app_name = "reports"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("login/", viewer.AnalystLoginView.as_view(), name="login"),
+    path("dialogs/", viewer.dialog_list, name="dialog_list"),
+    path("dialogs/<str:session_id>/", viewer.dialog_detail, name="dialog_detail"),
+]

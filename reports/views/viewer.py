@@ -1,0 +1,209 @@
+"""The dialog viewer: the filtered, paginated list of dialogs and one dialog's page
+with its permanent link. Both read only the chats the user may read
+(reports.access); a dialog of another chat is "not found", like an unknown one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from chats.enums import AttachmentKind, Messenger
+from chats.models import Dialog, MarkerHit, Message
+from distributor.models import CustomerBinding, Operator
+from handoff.models import DialogFormAnswers, Feedback, Request, RequestEvent
+from reports.access import chats_for_analyst, is_analyst
+from reports.enums import DialogStatusFilter
+from reports.filters import DialogFilters
+from reports.selectors import chat_time_zones, dialogs_filtered
+
+DIALOGS_PER_PAGE = 50
+
+
+def analyst_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Anonymous: to the login page and back. Logged in but neither staff nor an
+    analyst: 403. The chat-level check is the view's (chats_for_analyst)."""
+
+    @wraps(view)
+    def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), reverse("reports:login"))
+        if not is_analyst(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return checked
+
+
+class AnalystLoginView(auth_views.LoginView):
+    """Analysts are not staff, so the admin's login would refuse them; this one takes
+    any active user and sends them on (an account without access then gets 403)."""
+
+    template_name = "reports/login.html"
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self) -> str:
+        return reverse("reports:dialog_list")
+
+
+@require_GET
+@analyst_required
+def dialog_list(request: HttpRequest) -> HttpResponse:
+    filters = DialogFilters.from_query(request.GET)
+    chats = list(chats_for_analyst(request.user).order_by("name", "pk"))
+    allowed = {chat.pk for chat in chats}
+    chosen = allowed & set(filters.chat_ids) if filters.chat_ids else allowed
+    dialogs = _with_list_columns(dialogs_filtered(chat_ids=chosen, filters=filters))
+    # the count is one query; Django leaves the columns' annotations out of it
+    paginator = Paginator(dialogs, DIALOGS_PER_PAGE)
+    page = paginator.get_page(request.GET.get("page"))
+    rows = _list_rows(list(page.object_list))
+    return render(
+        request,
+        "reports/dialog_list.html",
+        {
+            "filters": filters,
+            "filter_query": filters.to_query(),
+            "chats": chats,
+            "messengers": Messenger.choices,
+            "statuses": DialogStatusFilter.choices,
+            "operators": _operators_of(allowed),
+            "page": page,
+            "rows": rows,
+            "total": paginator.count,
+        },
+    )
+
+
+@require_GET
+@analyst_required
+def dialog_detail(request: HttpRequest, session_id: str) -> HttpResponse:
+    dialog = (
+        Dialog.objects.filter(
+            session_id=session_id, chat__in=chats_for_analyst(request.user).values("pk")
+        )
+        .select_related("chat", "client")
+        .first()
+    )
+    if dialog is None:
+        raise Http404("No such dialog.")
+    # every time on the page is in the chat's zone (the template's {% timezone %})
+    time_zone = chat_time_zones([dialog.chat_id])[dialog.chat_id]
+    binding = (
+        CustomerBinding.objects.filter(client=dialog.client).select_related("customer").first()
+    )
+    requests = list(
+        Request.objects.filter(dialog=dialog)
+        .select_related("operator")
+        .prefetch_related(
+            Prefetch("events", queryset=RequestEvent.objects.select_related("actor"))
+        )
+        .order_by("created_at", "pk")
+    )
+    messages = [
+        (message, [_attachment_name(item) for item in _as_list(message.attachments)])
+        for message in Message.objects.filter(dialog=dialog).order_by("sequence")
+    ]
+    permalink = request.build_absolute_uri(
+        reverse("reports:dialog_detail", args=[dialog.session_id])
+    )
+    return render(
+        request,
+        "reports/dialog_detail.html",
+        {
+            "dialog": dialog,
+            "time_zone": time_zone,
+            "customer": binding.customer if binding else None,
+            "markers": list(MarkerHit.objects.filter(dialog=dialog)),
+            "page_visits": list(dialog.page_visits.all()),
+            "form_answers": DialogFormAnswers.objects.filter(dialog=dialog).first(),
+            "requests": requests,
+            "feedback": list(
+                Feedback.objects.filter(dialog=dialog).select_related("operator").order_by("pk")
+            ),
+            "messages": messages,
+            "permalink": permalink,
+            "list_url": reverse("reports:dialog_list") + f"?chat={dialog.chat_id}",
+        },
+    )
+
+
+def _with_list_columns(dialogs: QuerySet[Dialog]) -> QuerySet[Dialog]:
+    """What the columns show, in a fixed number of queries: the message count as a
+    subquery per row of the page (on the message's dialog index), the requests with
+    their operators prefetched once for the page."""
+    message_count = (
+        Message.objects.filter(dialog=OuterRef("pk"))
+        .order_by()
+        .values("dialog")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return (
+        dialogs.select_related("chat", "client")
+        .annotate(
+            message_count=Coalesce(Subquery(message_count, output_field=IntegerField()), 0)
+        )
+        .prefetch_related(
+            Prefetch(
+                "handoff_requests",
+                queryset=Request.objects.select_related("operator").order_by("created_at", "pk"),
+            )
+        )
+    )
+
+
+def _list_rows(dialogs: list[Dialog]) -> list[dict]:
+    zones = {
+        chat_id: ZoneInfo(zone)
+        for chat_id, zone in chat_time_zones({dialog.chat_id for dialog in dialogs}).items()
+    }
+    rows = []
+    for dialog in dialogs:
+        requests = list(dialog.handoff_requests.all())
+        operators = []
+        for item in requests:
+            name = item.operator.display_name if item.operator else ""
+            if name and name not in operators:
+                operators.append(name)
+        rows.append(
+            {
+                "dialog": dialog,
+                "started_at": dialog.started_at.astimezone(zones[dialog.chat_id]),
+                "request_count": len(requests),
+                "operators": operators,
+            }
+        )
+    return rows
+
+
+def _operators_of(chat_ids: set[int]) -> list[Operator]:
+    return list(
+        Operator.objects.filter(chats__in=chat_ids).distinct().order_by("display_name", "pk")
+    )
+
+
+def _attachment_name(attachment: object) -> str:
+    """What an attachment is called on the page: its file name, else its kind."""
+    if not isinstance(attachment, dict):
+        return str(AttachmentKind.DOCUMENT.label)
+    kind = str(attachment.get("kind") or "")
+    label = str(AttachmentKind(kind).label) if kind in AttachmentKind.values else kind
+    name = str(attachment.get("file_name") or "")
+    return f"{label}: {name}" if name and label else (name or label or "—")
+
+
+
+def _as_list(value: object) -> list:
+    return value if isinstance(value, list) else []
