@@ -24,7 +24,9 @@ class AnalystChatGrantAdmin(admin.ModelAdmin):
     def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
         if db_field.name == "user":
             # a grant to a deactivated account would read nothing; offer only active ones
-            kwargs["queryset"] = get_user_model().objects.filter(is_active=True).order_by("username")
+            kwargs["queryset"] = (
+                get_user_model().objects.filter(is_active=True).order_by("username")
+            )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AnalystChatGrant]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from zoneinfo import ZoneInfo
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
@@ -106,9 +105,7 @@ def dialog_detail(request: HttpRequest, session_id: str) -> HttpResponse:
     requests = list(
         Request.objects.filter(dialog=dialog)
         .select_related("operator")
-        .prefetch_related(
-            Prefetch("events", queryset=RequestEvent.objects.select_related("actor"))
-        )
+        .prefetch_related(Prefetch("events", queryset=RequestEvent.objects.select_related("actor")))
         .order_by("created_at", "pk")
     )
     messages = [
@@ -152,9 +149,7 @@ def _with_list_columns(dialogs: QuerySet[Dialog]) -> QuerySet[Dialog]:
     )
     return (
         dialogs.select_related("chat", "client")
-        .annotate(
-            message_count=Coalesce(Subquery(message_count, output_field=IntegerField()), 0)
-        )
+        .annotate(message_count=Coalesce(Subquery(message_count, output_field=IntegerField()), 0))
         .prefetch_related(
             Prefetch(
                 "handoff_requests",
@@ -165,10 +160,7 @@ def _with_list_columns(dialogs: QuerySet[Dialog]) -> QuerySet[Dialog]:
 
 
 def _list_rows(dialogs: list[Dialog]) -> list[dict]:
-    zones = {
-        chat_id: ZoneInfo(zone)
-        for chat_id, zone in chat_time_zones({dialog.chat_id for dialog in dialogs}).items()
-    }
+    zones = chat_time_zones({dialog.chat_id for dialog in dialogs})
     rows = []
     for dialog in dialogs:
         requests = list(dialog.handoff_requests.all())
@@ -180,7 +172,8 @@ def _list_rows(dialogs: list[Dialog]) -> list[dict]:
         rows.append(
             {
                 "dialog": dialog,
-                "started_at": dialog.started_at.astimezone(zones[dialog.chat_id]),
+                # the template shows it in this zone ({{ ...|timezone:row.time_zone }})
+                "time_zone": zones[dialog.chat_id],
                 "request_count": len(requests),
                 "operators": operators,
             }
@@ -202,7 +195,6 @@ def _attachment_name(attachment: object) -> str:
     label = str(AttachmentKind(kind).label) if kind in AttachmentKind.values else kind
     name = str(attachment.get("file_name") or "")
     return f"{label}: {name}" if name and label else (name or label or "—")
-
 
 
 def _as_list(value: object) -> list:
