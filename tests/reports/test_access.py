@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 def make_analyst(username: str, chats=(), **fields):
     user = UserFactory(username=username, **fields)
-    user.groups.add(Group.objects.get(name=ANALYST_GROUP))
+    user.groups.add(Group.objects.get_or_create(name=ANALYST_GROUP)[0])
     for chat in chats:
         AnalystChatGrant.objects.create(user=user, chat=chat)
     return user
