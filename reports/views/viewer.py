@@ -4,13 +4,14 @@ with its permanent link. Both read only the chats the user may read
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
@@ -28,6 +29,9 @@ from reports.filters import DialogFilters
 from reports.selectors import chat_time_zones, dialogs_filtered
 
 DIALOGS_PER_PAGE = 50
+SESSION_ID = re.compile(r"[0-9A-Za-z_-]{1,32}")
+# up to this many selected dialogs, a page's ids are cut from all of them (_page_ids)
+SMALL_SELECTION = 10_000
 
 
 def analyst_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -63,11 +67,13 @@ def dialog_list(request: HttpRequest) -> HttpResponse:
     chats = list(chats_for_analyst(request.user).order_by("name", "pk"))
     allowed = {chat.pk for chat in chats}
     chosen = allowed & set(filters.chat_ids) if filters.chat_ids else allowed
-    dialogs = _with_list_columns(dialogs_filtered(chat_ids=chosen, filters=filters))
-    # the count is one query; Django leaves the columns' annotations out of it
-    paginator = Paginator(dialogs, DIALOGS_PER_PAGE)
+    dialogs = dialogs_filtered(chat_ids=chosen, filters=filters)
+    # the page's ids first (the count and an index walk), then the columns of those 50
+    # only: computed in the paged query, the message counts would be computed for
+    # every row an OFFSET skips on the way to a far page
+    paginator = Paginator(dialogs.values_list("pk", flat=True), DIALOGS_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
-    rows = _list_rows(list(page.object_list))
+    rows = _list_rows(list(_with_list_columns(_page_ids(page))))
     return render(
         request,
         "reports/dialog_list.html",
@@ -88,6 +94,10 @@ def dialog_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 @analyst_required
 def dialog_detail(request: HttpRequest, session_id: str) -> HttpResponse:
+    # session ids are short tokens; anything else (a NUL PostgreSQL would refuse, a
+    # huge string) is not one, and is "not found" without asking the database
+    if not SESSION_ID.fullmatch(session_id):
+        raise Http404("No such dialog.")
     dialog = (
         Dialog.objects.filter(
             session_id=session_id, chat__in=chats_for_analyst(request.user).values("pk")
@@ -136,10 +146,33 @@ def dialog_detail(request: HttpRequest, session_id: str) -> HttpResponse:
     )
 
 
-def _with_list_columns(dialogs: QuerySet[Dialog]) -> QuerySet[Dialog]:
-    """What the columns show, in a fixed number of queries: the message count as a
-    subquery per row of the page (on the message's dialog index), the requests with
-    their operators prefetched once for the page."""
+def _page_ids(page: Page) -> list[int]:
+    """The page's dialog ids, read the cheap way for the count the page already has.
+
+    With LIMIT/OFFSET PostgreSQL walks the dialogs newest first and checks each
+    against the filters until it has the page: quick when most dialogs match, slow
+    when few do (a rare word: measured 0.3 s at 1,000,000 messages for page 10). So a
+    selection of up to SMALL_SELECTION dialogs is read whole, without a LIMIT (a hash
+    join, like the count's), and the page cut from it. A larger one is read from the
+    nearer end: an OFFSET walks every row it skips, and past the middle the order is
+    reversed so the last page costs what the first does."""
+    total = page.paginator.count
+    start, end = page.start_index() - 1, page.end_index()
+    selection = page.paginator.object_list
+    if total == 0:
+        return []
+    if total <= SMALL_SELECTION:
+        return list(selection)[start:end]
+    if start <= total // 2:
+        return list(page.object_list)
+    # the columns' query puts them back in order
+    return list(selection.reverse()[total - end : total - start])
+
+
+def _with_list_columns(dialog_ids: list[int]) -> QuerySet[Dialog]:
+    """These dialogs with what the columns show, in a fixed number of queries: the
+    message count as a subquery per dialog (on the message's dialog index), the
+    requests with their operators prefetched once for the page."""
     message_count = (
         Message.objects.filter(dialog=OuterRef("pk"))
         .order_by()
@@ -148,7 +181,8 @@ def _with_list_columns(dialogs: QuerySet[Dialog]) -> QuerySet[Dialog]:
         .values("count")
     )
     return (
-        dialogs.select_related("chat", "client")
+        Dialog.objects.filter(pk__in=dialog_ids)
+        .select_related("chat", "client")
         .annotate(message_count=Coalesce(Subquery(message_count, output_field=IntegerField()), 0))
         .prefetch_related(
             Prefetch(
@@ -156,6 +190,7 @@ def _with_list_columns(dialogs: QuerySet[Dialog]) -> QuerySet[Dialog]:
                 queryset=Request.objects.select_related("operator").order_by("created_at", "pk"),
             )
         )
+        .order_by("-started_at", "-pk")
     )
 
 

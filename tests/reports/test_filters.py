@@ -416,3 +416,15 @@ def test_newest_first():
     newer = DialogFactory(client__chat=chat, started_at=base + datetime.timedelta(hours=1))
 
     assert list(dialogs_filtered(chat_ids={chat.pk}, filters=DialogFilters())) == [newer, older]
+
+
+def test_on_postgresql_the_text_search_has_its_trigram_index():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the trigram index is made on PostgreSQL only")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'message_text_trigram'")
+        (definition,) = cursor.fetchone()
+
+    assert "gin_trgm_ops" in definition and "upper(text)" in definition

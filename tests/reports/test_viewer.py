@@ -18,6 +18,7 @@ from chats.models import Chat, MarkerHit, PageVisit
 from distributor.services import customer_bind
 from handoff.enums import CloseReason, RequestReason, RequestStatus
 from handoff.models import DialogFormAnswers, Feedback, RequestEvent
+from reports.views import viewer
 from tests.chats.factories import ChatFactory, DialogFactory
 from tests.distributor.factories import OperatorFactory, UserFactory
 from tests.reports.test_access import make_analyst
@@ -390,3 +391,50 @@ def test_the_nav_links_the_viewer_reports_and_dashboard(staff):
     assert 'href="/reports/dialogs/" aria-current="page"' in content
     assert 'href="/reports/jobs/"' in content
     assert 'href="/reports/dashboard/"' in content
+
+
+@pytest.mark.parametrize("small_selection", [10_000, 20])
+def test_every_page_holds_its_own_dialogs_newest_first_to_the_last(
+    staff, monkeypatch, small_selection
+):
+    # a small selection is cut in Python; a large one is read from the nearer end
+    # (pages past the middle reversed): either way the same rows in the same order
+    monkeypatch.setattr(viewer, "SMALL_SELECTION", small_selection)
+    chat = ChatFactory()
+    same_time = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    dialogs = [
+        DialogFactory(
+            client__chat=chat,
+            # pairs share a start: the id breaks the tie the same way from both ends
+            started_at=same_time + datetime.timedelta(minutes=index // 2),
+        )
+        for index in range(161)
+    ]
+    expected = sorted(dialogs, key=lambda dialog: (dialog.started_at, dialog.pk), reverse=True)
+
+    shown = []
+    for page in range(1, 5):
+        content = staff.get(LIST, {"page": page}).content.decode()
+        shown += re.findall(r'href="/reports/dialogs/([0-9a-f]{32})/"', content)
+
+    assert shown == [dialog.session_id for dialog in expected]
+
+
+def test_nul_bytes_and_lone_surrogates_in_the_query_do_not_break_the_list(staff):
+    chat = ChatFactory()
+    dialog = DialogFactory(client__chat=chat)
+    say(dialog, AuthorKind.CLIENT, "ab")
+
+    for query in (
+        "?text=a%00b",
+        "?marker=%00",
+        "?text=%ED%A0%80",
+        "?date_from=%00",
+        "?operator=%00",
+        "?chat=%00",
+        "?messenger=%00",
+        "?page=%00",
+    ):
+        response = staff.get(LIST + query)
+        assert response.status_code == 200, query
+    assert "1 dialog<" in staff.get(LIST + "?text=a%00b").content.decode()
