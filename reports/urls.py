@@ -6,6 +6,7 @@ app_name = "reports"
 
 urlpatterns: list = [
     path("login/", viewer.AnalystLoginView.as_view(), name="login"),
+    path("logout/", viewer.AnalystLogoutView.as_view(), name="logout"),
     path("dialogs/", viewer.dialog_list, name="dialog_list"),
     path("dialogs/<str:session_id>/", viewer.dialog_detail, name="dialog_detail"),
 ]

@@ -10,7 +10,6 @@ from functools import wraps
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -43,7 +42,8 @@ def analyst_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), reverse("reports:login"))
         if not is_analyst(request.user):
-            raise PermissionDenied
+            # someone logged in with the wrong account: say so, and how to leave
+            return render(request, "reports/no_access.html", status=403)
         return view(request, *args, **kwargs)
 
     return checked
@@ -58,6 +58,10 @@ class AnalystLoginView(auth_views.LoginView):
 
     def get_default_redirect_url(self) -> str:
         return reverse("reports:dialog_list")
+
+
+class AnalystLogoutView(auth_views.LogoutView):
+    next_page = "reports:login"
 
 
 @require_GET

@@ -99,12 +99,28 @@ def test_anonymous_is_sent_to_the_login_and_back(client):
         assert response["Location"].startswith("/reports/login/?next=")
 
 
-def test_a_logged_in_user_who_is_no_analyst_gets_403(client):
+def test_a_logged_in_user_who_is_no_analyst_gets_403_and_a_way_out(client):
     dialog = DialogFactory()
     client.force_login(UserFactory(username="operator-only"))
 
-    assert client.get("/reports/dialogs/").status_code == 403
-    assert client.get(f"/reports/dialogs/{dialog.session_id}/").status_code == 403
+    listed = client.get("/reports/dialogs/")
+    opened = client.get(f"/reports/dialogs/{dialog.session_id}/")
+
+    assert listed.status_code == opened.status_code == 403
+    assert "is not an analyst" in listed.content.decode()
+    assert dialog.session_id not in opened.content.decode()
+    assert 'action="/reports/logout/"' in listed.content.decode()
+
+
+def test_logging_out_ends_the_session(client):
+    client.force_login(make_analyst("ann"))
+    assert client.get("/reports/dialogs/").status_code == 200
+
+    response = client.post("/reports/logout/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/reports/login/"
+    assert client.get("/reports/dialogs/").status_code == 302
 
 
 def test_an_analyst_opens_a_dialog_of_a_granted_chat(client):

@@ -438,3 +438,25 @@ def test_nul_bytes_and_lone_surrogates_in_the_query_do_not_break_the_list(staff)
         response = staff.get(LIST + query)
         assert response.status_code == 200, query
     assert "1 dialog<" in staff.get(LIST + "?text=a%00b").content.decode()
+
+
+def test_the_dialog_page_takes_the_same_number_of_queries_for_one_or_many_requests(
+    staff, full_dialog, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(20) as one:
+        staff.get(detail_url(full_dialog))
+    operator = OperatorFactory(chats=[full_dialog.chat])
+    for _ in range(3):
+        request = request_for(full_dialog, operator=operator)
+        RequestEvent.objects.create(
+            request=request, from_status="", to_status=RequestStatus.PENDING, actor=operator.user
+        )
+        Feedback.objects.create(
+            dialog=full_dialog, request=request, operator=operator, scale=5, score=5
+        )
+        say(full_dialog, AuthorKind.OPERATOR, "more")
+    with django_assert_max_num_queries(20) as many:
+        content = staff.get(detail_url(full_dialog)).content.decode()
+
+    assert len(many.captured_queries) == len(one.captured_queries)
+    assert content.count('class="request"') == 4
