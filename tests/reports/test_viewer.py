@@ -460,3 +460,17 @@ def test_the_dialog_page_takes_the_same_number_of_queries_for_one_or_many_reques
 
     assert len(many.captured_queries) == len(one.captured_queries)
     assert content.count('class="request"') == 4
+
+
+def test_an_analyst_without_grants_sees_an_empty_list_not_an_error(client):
+    DialogFactory()
+    OperatorFactory(display_name="Olga", chats=[ChatFactory()])
+    client.force_login(make_analyst("ann"))
+
+    response = client.get(LIST)
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "0 dialogs" in content
+    assert "No dialog matches these filters." in content
+    assert "Olga" not in content
