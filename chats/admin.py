@@ -91,7 +91,8 @@ class ChatAdmin(admin.ModelAdmin):
             '<a href="{}">{}</a> · <a href="{}">{}</a>',
             reverse("admin:chats_chat_frame_code", args=[chat.pk]),
             _("frame code"),
-            reverse("admin:chats_dialog_changelist") + f"?chat__id__exact={chat.pk}",
+            # the analysts' dialog viewer (reports), filtered by this chat
+            reverse("reports:dialog_list") + f"?chat={chat.pk}",
             _("view dialogs"),
             reverse("demo_chat", args=[chat.public_key]),
             _("preview"),

@@ -431,6 +431,13 @@ class Dialog(models.Model):
         ordering = ["-started_at"]
         indexes = [
             models.Index(fields=["chat", "status", "-started_at"]),
+            # the dialog viewer's list, newest first: over all the user's chats, in one
+            # chat, in one chat and channel (reports.views.viewer; bench/viewer.py)
+            models.Index(fields=["-started_at", "-id"], name="dialog_started"),
+            models.Index(fields=["chat", "-started_at", "-id"], name="dialog_chat_started"),
+            models.Index(
+                fields=["chat", "messenger", "-started_at"], name="dialog_chat_channel_started"
+            ),
             # the idle sweep: open dialogs the bot has, by last activity (small: only those)
             models.Index(
                 fields=["last_message_at", "started_at"],
@@ -479,6 +486,8 @@ class Message(models.Model):
         verbose_name = _("message")
         verbose_name_plural = _("messages")
         ordering = ["dialog", "sequence"]
+        # "no operator response": does a dialog have an operator message (index only)
+        indexes = [models.Index(fields=["dialog", "author_kind"], name="message_dialog_author")]
         constraints = [
             models.UniqueConstraint(fields=["dialog", "sequence"], name="message_sequence_unique"),
             models.UniqueConstraint(
@@ -501,6 +510,8 @@ class MarkerHit(models.Model):
         verbose_name = _("marker hit")
         verbose_name_plural = _("marker hits")
         ordering = ["created_at", "id"]
+        # the viewer's and the reports' marker filter
+        indexes = [models.Index(fields=["marker", "dialog"], name="markerhit_marker_dialog")]
 
     def __str__(self) -> str:
         return self.marker

@@ -18,7 +18,7 @@ def test_chat_list_offers_frame_code_dialogs_preview_edit_and_delete(staff):
     content = staff.get("/admin/chats/chat/").content.decode()
     for link in (
         f"/admin/chats/chat/{chat.pk}/frame-code/",
-        f"/admin/chats/dialog/?chat__id__exact={chat.pk}",
+        f"/reports/dialogs/?chat={chat.pk}",
         f"/demo/{chat.public_key}/",
         f"/admin/chats/chat/{chat.pk}/delete/",
     ):
