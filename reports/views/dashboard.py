@@ -8,32 +8,28 @@ import dataclasses
 import datetime
 from zoneinfo import ZoneInfo
 
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from reports.access import chats_for_analyst, is_analyst
+from reports.access import chats_for_analyst
 from reports.charts import dashboard_charts
 from reports.filters import DialogFilters
 from reports.metrics import metrics_compute
 from reports.selectors import DEFAULT_TIME_ZONE, chat_time_zones
+from reports.views.auth import analyst_required
 
 DEFAULT_DAYS = 30
 MAX_RANGE_DAYS = 5 * 366  # drawn by month: at most 62 bars
 
 
 @require_GET
+@analyst_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     """All granted chats, or `?chat=<id>` (a chat the user may not read: 404). Dates
     default to the last 30 days in the chats' zone (UTC when their zones differ)."""
-    if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path())
-    if not is_analyst(request.user):
-        raise PermissionDenied
     filters = DialogFilters.from_query(request.GET)
     if "chat" in filters.errors:
         raise Http404

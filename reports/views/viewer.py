@@ -5,11 +5,7 @@ with its permanent link. Both read only the chats the user may read
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from functools import wraps
 
-from django.contrib.auth import views as auth_views
-from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -22,46 +18,16 @@ from chats.enums import AttachmentKind, Messenger
 from chats.models import Dialog, MarkerHit, Message
 from distributor.models import CustomerBinding, Operator
 from handoff.models import DialogFormAnswers, Feedback, Request, RequestEvent
-from reports.access import chats_for_analyst, is_analyst
+from reports.access import chats_for_analyst
 from reports.enums import DialogStatusFilter
 from reports.filters import DialogFilters
 from reports.selectors import chat_time_zones, dialogs_filtered
+from reports.views.auth import analyst_required
 
 DIALOGS_PER_PAGE = 50
 SESSION_ID = re.compile(r"[0-9A-Za-z_-]{1,32}")
 # up to this many selected dialogs, a page's ids are cut from all of them (_page_ids)
 SMALL_SELECTION = 10_000
-
-
-def analyst_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Anonymous: to the login page and back. Logged in but neither staff nor an
-    analyst: 403. The chat-level check is the view's (chats_for_analyst)."""
-
-    @wraps(view)
-    def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), reverse("reports:login"))
-        if not is_analyst(request.user):
-            # someone logged in with the wrong account: say so, and how to leave
-            return render(request, "reports/no_access.html", status=403)
-        return view(request, *args, **kwargs)
-
-    return checked
-
-
-class AnalystLoginView(auth_views.LoginView):
-    """Analysts are not staff, so the admin's login would refuse them; this one takes
-    any active user and sends them on (an account without access then gets 403)."""
-
-    template_name = "reports/login.html"
-    redirect_authenticated_user = True
-
-    def get_default_redirect_url(self) -> str:
-        return reverse("reports:dialog_list")
-
-
-class AnalystLogoutView(auth_views.LogoutView):
-    next_page = "reports:login"
 
 
 @require_GET
