@@ -169,7 +169,7 @@ class _SheetWriter:
                     raise TypeError(f"{column.header}: not a datetime: {value!r}")
                 if value.tzinfo is not None:
                     value = value.astimezone(zone).replace(tzinfo=None)
-                styled.value = value.replace(microsecond=0)
+                styled.value = value.replace(microsecond=0) if value.microsecond else value
                 return styled
 
             return moment

@@ -14,15 +14,14 @@ from handoff.models import Request
 from reports.builders.base import Column, ColumnKind, ReportBuilder, Sheet
 from reports.builders.dialog_data import (
     CHUNK_SIZE,
-    MESSENGER_LABELS,
-    STATUS_LABELS,
     WallClock,
+    channel_labels,
     chat_names,
     in_chunks,
-    label,
     messages_of,
     messages_sheet,
     report_dialogs,
+    status_labels,
 )
 from reports.enums import ReportType
 
@@ -87,6 +86,8 @@ class AllSessionsBuilder(ReportBuilder):
 
     def rows(self, dialogs) -> Iterator[tuple]:
         names = chat_names(self.context)
+        channel_label = channel_labels()
+        status_label = status_labels()
         wall_clock = WallClock(self.context.time_zones)
         stream = dialogs.values_list(*DIALOG_FIELDS).iterator(chunk_size=CHUNK_SIZE)
         for chunk in in_chunks(stream):
@@ -113,13 +114,13 @@ class AllSessionsBuilder(ReportBuilder):
                 yield (
                     session_id,
                     names.get(chat_id, ""),
-                    label(MESSENGER_LABELS, messenger),
+                    channel_label(messenger),
                     client_id,
                     client_name,
                     customer_label(customer_name, customer_email, customer_phone),
                     wall_clock(chat_id, started_at),
                     wall_clock(chat_id, closed_at),
-                    label(STATUS_LABELS, status),
+                    status_label(status),
                     sum(by_kind.values()),
                     by_kind.get(AuthorKind.CLIENT, 0),
                     by_kind.get(AuthorKind.BOT, 0),

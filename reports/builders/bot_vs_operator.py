@@ -14,10 +14,9 @@ from chats.models import Message
 from handoff.models import Request
 from reports.builders.base import Column, ColumnKind, ReportBuilder, Sheet
 from reports.builders.dialog_data import (
-    MESSENGER_LABELS,
+    channel_labels,
     chat_names,
     dialog_ids,
-    label,
     report_dialogs,
 )
 from reports.enums import ReportType
@@ -82,6 +81,7 @@ class BotVsOperatorBuilder(ReportBuilder):
 
     def rows(self) -> Iterator[tuple]:
         names = chat_names(self.context)
+        channel_label = channel_labels()
         figures = self.figures()
         total = [0] * 5
         ordered = sorted(
@@ -89,14 +89,14 @@ class BotVsOperatorBuilder(ReportBuilder):
             key=lambda item: (
                 names.get(item[0][0], ""),
                 item[0][0],
-                label(MESSENGER_LABELS, item[0][1]),
+                channel_label(item[0][1]),
             ),
         )
         for (chat_id, messenger), values in ordered:
             total = [a + b for a, b in zip(total, values, strict=True)]
             yield (
                 names.get(chat_id, ""),
-                label(MESSENGER_LABELS, messenger),
+                channel_label(messenger),
                 *_figures_row(values),
             )
         yield (_("Total"), "", *_figures_row(total))

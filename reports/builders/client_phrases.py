@@ -12,10 +12,9 @@ from chats.models import Message
 from reports.builders.base import Column, ColumnKind, ReportBuilder, Sheet
 from reports.builders.dialog_data import (
     CHUNK_SIZE,
-    MESSENGER_LABELS,
     WallClock,
+    channel_labels,
     chat_names,
-    label,
     messages_of,
     report_dialogs,
 )
@@ -50,6 +49,7 @@ class ClientPhrasesBuilder(ReportBuilder):
 
     def rows(self, with_times: bool) -> Iterator[tuple]:
         names = chat_names(self.context)
+        channel_label = channel_labels()
         wall_clock = WallClock(self.context.time_zones)
         messages = self.messages().values_list(
             "dialog__session_id",
@@ -65,7 +65,7 @@ class ClientPhrasesBuilder(ReportBuilder):
             start = (
                 session_id,
                 names.get(chat_id, ""),
-                label(MESSENGER_LABELS, messenger),
+                channel_label(messenger),
                 client_id,
             )
             if with_times:

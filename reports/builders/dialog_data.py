@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, TextChoices
 from django.utils.translation import gettext as _
 
 from chats.enums import AuthorKind, DialogStatus, Messenger
@@ -54,13 +54,22 @@ class WallClock:
         return moment.astimezone(zone).replace(tzinfo=None, microsecond=0)
 
 
-MESSENGER_LABELS = dict(Messenger.choices)
-STATUS_LABELS = dict(DialogStatus.choices)
-AUTHOR_LABELS = dict(AuthorKind.choices)
+class Labels:
+    """A choices enum's labels, translated once per report rather than once per row."""
+
+    def __init__(self, choices: type[TextChoices]) -> None:
+        self.labels = {value: str(label) for value, label in choices.choices}
+
+    def __call__(self, value: str) -> str:
+        return self.labels.get(value, value)
 
 
-def label(labels: dict, value: str) -> str:
-    return str(labels.get(value, value))
+def channel_labels() -> Labels:
+    return Labels(Messenger)
+
+
+def status_labels() -> Labels:
+    return Labels(DialogStatus)
 
 
 def messages_of(dialogs: QuerySet[Dialog]) -> QuerySet[Message]:
@@ -84,6 +93,7 @@ def messages_sheet(context: ReportContext, dialogs: QuerySet[Dialog]) -> Sheet:
         Column(_("Text"), width=80),
     ]
     wall_clock = WallClock(context.time_zones)
+    author_label = Labels(AuthorKind)
     rows = messages_of(dialogs).values_list(
         "dialog__session_id", "dialog__chat_id", "created_at", "author_kind", "author_name", "text"
     )
@@ -92,7 +102,7 @@ def messages_sheet(context: ReportContext, dialogs: QuerySet[Dialog]) -> Sheet:
         for session_id, chat_id, created_at, kind, author_name, text in rows.iterator(
             chunk_size=CHUNK_SIZE
         ):
-            author = label(AUTHOR_LABELS, kind)
+            author = author_label(kind)
             if with_times:
                 yield session_id, wall_clock(chat_id, created_at), author, author_name, text
             else:

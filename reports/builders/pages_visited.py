@@ -12,11 +12,10 @@ from chats.models import PageVisit
 from reports.builders.base import Column, ColumnKind, ReportBuilder, Sheet
 from reports.builders.dialog_data import (
     CHUNK_SIZE,
-    MESSENGER_LABELS,
     WallClock,
+    channel_labels,
     chat_names,
     dialog_ids,
-    label,
     report_dialogs,
 )
 from reports.enums import ReportType
@@ -60,6 +59,7 @@ class PagesVisitedBuilder(ReportBuilder):
 
     def visit_rows(self) -> Iterator[tuple]:
         names = chat_names(self.context)
+        channel_label = channel_labels()
         wall_clock = WallClock(self.context.time_zones)
         visits = (
             self.visits()
@@ -80,7 +80,7 @@ class PagesVisitedBuilder(ReportBuilder):
             yield (
                 session_id,
                 names.get(chat_id, ""),
-                label(MESSENGER_LABELS, messenger),
+                channel_label(messenger),
                 client_id,
                 wall_clock(chat_id, visited_at),
                 url,

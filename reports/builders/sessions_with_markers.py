@@ -12,15 +12,14 @@ from chats.models import Dialog, MarkerHit
 from reports.builders.base import Column, ColumnKind, ReportBuilder, Sheet
 from reports.builders.dialog_data import (
     CHUNK_SIZE,
-    MESSENGER_LABELS,
-    STATUS_LABELS,
     WallClock,
+    channel_labels,
     chat_names,
     dialog_ids,
-    label,
     messages_of,
     messages_sheet,
     report_dialogs,
+    status_labels,
 )
 from reports.enums import ReportType
 
@@ -60,6 +59,8 @@ class SessionsWithMarkersBuilder(ReportBuilder):
 
     def rows(self, dialogs: QuerySet[Dialog]) -> Iterator[tuple]:
         names = chat_names(self.context)
+        channel_label = channel_labels()
+        status_label = status_labels()
         wall_clock = WallClock(self.context.time_zones)
         hits = self.hits(dialogs).values_list(
             "dialog__session_id",
@@ -86,11 +87,11 @@ class SessionsWithMarkersBuilder(ReportBuilder):
             yield (
                 session_id,
                 names.get(chat_id, ""),
-                label(MESSENGER_LABELS, messenger),
+                channel_label(messenger),
                 client_id,
                 client_name,
                 marker,
                 wall_clock(chat_id, marked_at),
                 wall_clock(chat_id, started_at),
-                label(STATUS_LABELS, status),
+                status_label(status),
             )
