@@ -12,7 +12,7 @@ import logging
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from reports.stopwords import STOP_WORDS
 
@@ -71,9 +71,15 @@ class PhraseCounter:
             self.counts[size][phrase] += 1
             self._in_dialog.add((size, phrase))
 
-    def add_all(self, messages: Iterable[tuple[object, str]]) -> PhraseCounter:
+    def add_all(
+        self,
+        messages: Iterable[tuple[object, str]],
+        every_message: Callable[[], None] | None = None,
+    ) -> PhraseCounter:
         for dialog_id, text in messages:
             self.add(dialog_id, text)
+            if every_message is not None:
+                every_message()
         self._close_dialog()
         return self
 

@@ -11,6 +11,7 @@ import datetime
 import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from celery import current_app
@@ -130,6 +131,9 @@ def report_job_build(
             now=now,
         )
         builder = builder_class(context)
+        # a builder that reads for long before its first row (popular phrases) keeps
+        # the job alive with it
+        builder.heartbeat = _Heartbeat(job_id)
         rows_total = builder.rows_total()
         _job_progress(job_id, rows_done=0, rows_total=rows_total)
         # beside the files, so saving it is a rename on the same disk
@@ -235,6 +239,25 @@ def _job_progress(job_id: int, *, rows_done: int, rows_total: int | None = None)
         changes["rows_total"] = rows_total
     if not ReportJob.objects.filter(pk=job_id, status=ReportJobStatus.RUNNING).update(**changes):
         raise JobInterrupted(job_id)
+
+
+class _Heartbeat:
+    """Moves a running job's heartbeat, at most once per `interval` seconds; raises
+    JobInterrupted when the job is no longer running."""
+
+    def __init__(self, job_id: int, interval: float = 5.0) -> None:
+        self.job_id = job_id
+        self.interval = interval
+        self.last = time.monotonic()
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if now - self.last < self.interval:
+            return
+        self.last = now
+        beat = ReportJob.objects.filter(pk=self.job_id, status=ReportJobStatus.RUNNING)
+        if not beat.update(heartbeat_at=timezone.now()):
+            raise JobInterrupted(self.job_id)
 
 
 def _file_name(job: ReportJob, chat_ids: set[int], moment: datetime.datetime) -> str:

@@ -3,7 +3,7 @@ the client messages in the dialogs the filters select (reports.phrases)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from django.utils.translation import gettext as _
 
@@ -18,6 +18,8 @@ from reports.phrases import MAX_WORDS, TOP, PhraseCounter
 class PopularPhrasesBuilder(ReportBuilder):
     report_type = ReportType.POPULAR_PHRASES
     max_tracked: int | None = None  # tests shrink the table to see pruning
+    # set by the job: called while messages are read (no rows are written then)
+    heartbeat: Callable[[], None] | None = None
 
     def rows_total(self) -> int:
         # unknown until every message is read; the progress bar shows rows only
@@ -33,7 +35,9 @@ class PopularPhrasesBuilder(ReportBuilder):
             .values_list("dialog_id", "text")
         )
         options = {"max_tracked": self.max_tracked} if self.max_tracked else {}
-        counter = PhraseCounter(**options).add_all(messages.iterator(chunk_size=CHUNK_SIZE))
+        counter = PhraseCounter(**options).add_all(
+            messages.iterator(chunk_size=CHUNK_SIZE), every_message=self.heartbeat
+        )
         titles = {1: _("Words"), 2: _("Two-word phrases"), 3: _("Three-word phrases")}
         for size in range(1, MAX_WORDS + 1):
             columns = [

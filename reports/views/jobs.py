@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
@@ -32,12 +33,18 @@ ACTIVE_STATUSES = (ReportJobStatus.QUEUED, ReportJobStatus.RUNNING)
 
 
 def analyst_required(view):
-    """Anonymous users go to the login page; signed-in non-analysts get 403."""
+    """Anonymous users go to the login page; signed-in non-analysts get 403. (The
+    viewer's part has the same decorator and the analysts' login page; this one uses
+    that page when it is there.)"""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
+            try:
+                login_url = reverse("reports:login")
+            except NoReverseMatch:
+                login_url = None
+            return redirect_to_login(request.get_full_path(), login_url)
         if not is_analyst(request.user):
             raise PermissionDenied
         return view(request, *args, **kwargs)
@@ -101,7 +108,7 @@ def job_status(job: ReportJob) -> dict:
         "rows_total": job.rows_total,
         "error": job.error,
         "download_url": reverse("reports:job_download", args=[job.pk]) if ready else None,
-        "expires_at": date_format(job.expires_at, "DATETIME_FORMAT", use_l10n=True)
+        "expires_at": date_format(timezone.localtime(job.expires_at), "DATETIME_FORMAT")
         if job.expires_at and ready
         else None,
     }

@@ -22,11 +22,14 @@ from reports.builders import BUILDERS
 from reports.builders.base import Column, ReportBuilder, Sheet
 from reports.enums import ReportJobStatus, ReportType
 from reports.filters import DialogFilters
-from reports.models import ReportJob
+from reports.models import ReportJob, ScheduledReport
+from reports.phrases import PhraseCounter
 from reports.services import (
     HEARTBEAT_STALE_MINUTES,
     INTERRUPTED_ERROR,
     MAX_ACTIVE_JOBS,
+    JobInterrupted,
+    _Heartbeat,
     report_files_expire,
     report_job_build,
     report_job_create,
@@ -512,3 +515,50 @@ def test_progress_is_written_while_rows_stream_from_an_open_cursor(analyst, data
     assert (built.rows_done, built.rows_total) == (5014, 5014)
     workbook = load_workbook(reports_storage / built.file.name, read_only=True)
     assert sum(1 for _row in workbook["Messages"].iter_rows()) == 1 + 5011
+
+
+def test_a_long_read_keeps_the_heartbeat_moving_until_the_job_is_stopped(analyst):
+    job = job_make(analyst)
+    long_ago = timezone.now() - datetime.timedelta(hours=1)
+    ReportJob.objects.filter(pk=job.pk).update(
+        status=ReportJobStatus.RUNNING, heartbeat_at=long_ago
+    )
+    heartbeat = _Heartbeat(job.pk, interval=0)
+    # when
+    heartbeat()
+    # then
+    job.refresh_from_db()
+    assert job.heartbeat_at > long_ago
+    ReportJob.objects.filter(pk=job.pk).update(status=ReportJobStatus.FAILED)
+    with pytest.raises(JobInterrupted):
+        heartbeat()
+
+
+def test_popular_phrases_beat_once_per_message_read(analyst, data):
+    beats = []
+    counter = PhraseCounter().add_all(
+        [(1, "cancel order"), (1, "where is my order"), (2, "order")],
+        every_message=lambda: beats.append(1),
+    )
+    assert len(beats) == 3
+    assert counter.top(1) == [("order", 3, 2), ("cancel", 1, 1)]
+
+
+def test_a_scheduled_job_is_built_without_the_waiting_limit(analyst, reports_storage):
+    schedule = ScheduledReport.objects.create(
+        owner=analyst, name="Daily sessions", report_type=ReportType.ALL_SESSIONS
+    )
+    for _number in range(MAX_ACTIVE_JOBS):
+        job_make(analyst)
+    # when: the schedule's job is made past the analyst's limit
+    job = report_job_create(
+        user=analyst,
+        report_type=ReportType.ALL_SESSIONS,
+        filters=DialogFilters(),
+        with_times=False,
+        schedule=schedule,
+    )
+    built = report_job_build(job.pk)
+    # then
+    assert (built.status, built.schedule) == (ReportJobStatus.DONE, schedule)
+    assert built.rows_done == 14
