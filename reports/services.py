@@ -174,7 +174,8 @@ def report_job_build(
             raise JobInterrupted(_("the job was stopped while its file was saved"))
     except JobInterrupted:
         logger.warning("report job %s was interrupted while being built", job_id)
-        return ReportJob.objects.get(pk=job_id)
+        # (None when the job was deleted meanwhile, with its owner)
+        return ReportJob.objects.filter(pk=job_id).first()
     except Exception as error:
         logger.exception("report job %s failed", job_id)
         ReportJob.objects.filter(pk=job_id, status=ReportJobStatus.RUNNING).update(
@@ -182,11 +183,11 @@ def report_job_build(
             error=error_summary(error),
             finished_at=timezone.now(),
         )
-        return ReportJob.objects.get(pk=job_id)
+        return ReportJob.objects.filter(pk=job_id).first()
     finally:
         if temporary and os.path.exists(temporary):
             os.remove(temporary)
-    job = ReportJob.objects.get(pk=job_id)
+    job = ReportJob.objects.select_related("schedule").get(pk=job_id)
     if job.schedule_id:
         _deliver(job)
     return job
