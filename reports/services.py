@@ -40,6 +40,8 @@ BUILD_JOB_TASK = "reports.build_job"
 HEARTBEAT_STALE_MINUTES = 10
 ERROR_MAX_CHARS = 500
 INTERRUPTED_ERROR = "interrupted: the worker building it stopped"
+# a queued job whose task was lost (the broker was away when it was sent) is sent again
+QUEUED_RESEND_MINUTES = 10
 # reports one analyst may have waiting or building at once (schedules aside)
 MAX_ACTIVE_JOBS = 5
 
@@ -92,12 +94,14 @@ def report_job_create(
         schedule=schedule,
     )
     job_id = job.pk
-    # robust: a broker that is away must not undo the job row; it stays queued
-    transaction.on_commit(
-        lambda: current_app.send_task(BUILD_JOB_TASK, args=(job_id,), ignore_result=True),
-        robust=True,
-    )
+    # robust: a broker that is away must not undo the job row; it stays queued and
+    # the sweep sends it again (report_jobs_queued_resend)
+    transaction.on_commit(lambda: _build_send(job_id), robust=True)
     return job
+
+
+def _build_send(job_id: int) -> None:
+    current_app.send_task(BUILD_JOB_TASK, args=(job_id,), ignore_result=True)
 
 
 def report_job_build(
@@ -226,11 +230,27 @@ def report_jobs_interrupted_fail(*, now: datetime.datetime | None = None) -> int
     )
 
 
+def report_jobs_queued_resend(*, now: datetime.datetime | None = None) -> int:
+    """Send the build task again for jobs queued QUEUED_RESEND_MINUTES ago and not
+    started: their task may have been lost. A job whose first task is merely waiting
+    behind others gets two; the second finds it claimed and does nothing."""
+    now = now or timezone.now()
+    waiting = ReportJob.objects.filter(
+        status=ReportJobStatus.QUEUED,
+        created_at__lt=now - datetime.timedelta(minutes=QUEUED_RESEND_MINUTES),
+    )
+    job_ids = list(waiting.values_list("pk", flat=True)[:1000])
+    for job_id in job_ids:
+        _build_send(job_id)
+    return len(job_ids)
+
+
 def reports_sweep() -> dict[str, int]:
     """The periodic sweep (beat, every few minutes)."""
     return {
         "expired": report_files_expire(),
         "interrupted": report_jobs_interrupted_fail(),
+        "resent": report_jobs_queued_resend(),
     }
 
 

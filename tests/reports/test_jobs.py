@@ -34,6 +34,7 @@ from reports.services import (
     report_job_build,
     report_job_create,
     report_jobs_interrupted_fail,
+    report_jobs_queued_resend,
 )
 from tests.distributor.factories import UserFactory
 from tests.reports.jobs_dataset import analyst_make, dataset_make
@@ -562,3 +563,16 @@ def test_a_scheduled_job_is_built_without_the_waiting_limit(analyst, reports_sto
     # then
     assert (built.status, built.schedule) == (ReportJobStatus.DONE, schedule)
     assert built.rows_done == 14
+
+
+def test_the_sweep_sends_again_the_task_of_a_job_left_queued(analyst, redis_url):
+    # given: a job queued 11 minutes ago whose task never reached the broker
+    now = timezone.now()
+    old = job_make(analyst)
+    job_make(analyst)  # asked for just now: its task is still on its way
+    ReportJob.objects.filter(pk=old.pk).update(created_at=now - datetime.timedelta(minutes=11))
+    # when
+    assert report_jobs_queued_resend(now=now) == 1
+    # then: one task, for the old job
+    queued = redis.Redis.from_url(redis_url).lrange("celery", 0, -1)
+    assert [json.loads(body)["headers"]["argsrepr"] for body in queued] == [f"({old.pk},)"]
