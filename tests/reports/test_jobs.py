@@ -576,3 +576,19 @@ def test_the_sweep_sends_again_the_task_of_a_job_left_queued(analyst, redis_url)
     # then: one task, for the old job
     queued = redis.Redis.from_url(redis_url).lrange("celery", 0, -1)
     assert [json.loads(body)["headers"]["argsrepr"] for body in queued] == [f"({old.pk},)"]
+
+
+def test_a_file_gone_from_the_disk_is_gone_for_the_download_too(browser, analyst, reports_storage):
+    job = report_job_build(job_make(analyst).pk)
+    (reports_storage / job.file.name).unlink()
+    response = browser.get(reverse("reports:job_download", args=[job.pk]))
+    assert response.status_code == 410
+
+
+def test_an_analyst_taken_out_of_the_group_no_longer_downloads_their_jobs(
+    browser, analyst, reports_storage
+):
+    job = report_job_build(job_make(analyst).pk)
+    analyst.groups.clear()
+    assert browser.get(reverse("reports:job_download", args=[job.pk])).status_code == 403
+    assert browser.get(reverse("reports:job_status", args=[job.pk])).status_code == 403

@@ -174,3 +174,21 @@ def test_a_report_without_sheets_is_still_a_workbook(tmp_path):
     written, workbook = write_and_open(tmp_path, [])
     assert written == 0
     assert workbook.sheetnames == ["Report"]
+
+
+def test_no_temporary_sheet_file_is_left_behind_built_or_failed(tmp_path):
+    # openpyxl streams each sheet to a temporary file until the workbook is saved; a
+    # worker that builds for days must not collect them
+    from openpyxl.worksheet._writer import ALL_TEMP_FILES
+
+    before = list(ALL_TEMP_FILES)
+    workbook_write([Sheet("S", [TEXT], iter([("a",)]))], tmp_path / "ok.xlsx")
+
+    def failing_rows():
+        yield ("a",)
+        raise RuntimeError("the database went away")
+
+    with pytest.raises(RuntimeError):
+        workbook_write([Sheet("S", [TEXT], failing_rows())], tmp_path / "failed.xlsx")
+    assert ALL_TEMP_FILES == before
+    assert not (tmp_path / "failed.xlsx").exists()
