@@ -190,5 +190,5 @@ def test_no_temporary_sheet_file_is_left_behind_built_or_failed(tmp_path):
 
     with pytest.raises(RuntimeError):
         workbook_write([Sheet("S", [TEXT], failing_rows())], tmp_path / "failed.xlsx")
-    assert ALL_TEMP_FILES == before
+    assert before == ALL_TEMP_FILES
     assert not (tmp_path / "failed.xlsx").exists()
