@@ -164,6 +164,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_int("BATON_TELEGRAM_SWEEP_SECONDS", default=10),
         "options": {"expires": 30},
     },
+    # deletes report files past their retention, fails builds whose worker died
+    "reports-sweep": {
+        "task": "reports.sweep",
+        "schedule": 5 * 60,
+        "options": {"expires": 5 * 60},
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

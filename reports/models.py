@@ -71,6 +71,9 @@ class ReportJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # moved on with the progress while building: a running job whose heartbeat stops
+    # (its worker died) is failed by the sweep instead of staying "building" forever
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     # set when the job was made by a schedule (delivered when done)
     schedule = models.ForeignKey(
         "reports.ScheduledReport",

@@ -1,0 +1,188 @@
+"""Report jobs for analysts: choose a report for the viewer's filters, watch it being
+built, download it. Each job is its owner's (staff may read any); another user's
+job id is not found."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from chats.enums import Messenger
+from distributor.models import Operator
+from reports.access import chats_for_analyst
+from reports.builders import BUILDERS
+from reports.enums import DialogStatusFilter, ReportJobStatus, ReportType
+from reports.filters import DialogFilters
+from reports.models import ReportJob
+from reports.services import report_job_create
+from reports.views.auth import analyst_required
+
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+JOBS_SHOWN = 50
+MAX_FILTERS_CHARS = 4000
+ACTIVE_STATUSES = (ReportJobStatus.QUEUED, ReportJobStatus.RUNNING)
+
+
+def job_for_user(user, job_id: int) -> ReportJob:
+    """The job if it is the user's (any job for staff), else 404."""
+    jobs = ReportJob.objects.all() if user.is_staff else ReportJob.objects.filter(owner=user)
+    return get_object_or_404(jobs, pk=job_id)
+
+
+def filters_summary(filters: DialogFilters, user) -> list[str]:
+    """The filters in words, as the chooser shows them."""
+    parts = []
+    chats = chats_for_analyst(user)
+    if filters.chat_ids:
+        names = list(
+            chats.filter(pk__in=filters.chat_ids).order_by("name").values_list("name", flat=True)
+        )
+        parts.append(_("chats: %(names)s") % {"names": ", ".join(names) or _("none of yours")})
+    else:
+        parts.append(_("all your chats"))
+    if filters.messengers:
+        labels = [str(Messenger(value).label) for value in filters.messengers]
+        parts.append(_("channels: %(names)s") % {"names": ", ".join(labels)})
+    if filters.status != DialogStatusFilter.ALL:
+        parts.append(_("status: %(status)s") % {"status": DialogStatusFilter(filters.status).label})
+    if filters.date_from and filters.date_to:
+        parts.append(
+            _("started %(start)s to %(end)s")
+            % {"start": filters.date_from.isoformat(), "end": filters.date_to.isoformat()}
+        )
+    elif filters.date_from:
+        parts.append(_("started on or after %(day)s") % {"day": filters.date_from.isoformat()})
+    elif filters.date_to:
+        parts.append(_("started on or before %(day)s") % {"day": filters.date_to.isoformat()})
+    if filters.marker:
+        parts.append(_("marker: %(marker)s") % {"marker": filters.marker})
+    if filters.operator_id:
+        name = (
+            Operator.objects.filter(pk=filters.operator_id, chats__in=chats)
+            .values_list("display_name", flat=True)
+            .first()
+        )
+        parts.append(_("manager: %(name)s") % {"name": name or _("unknown")})
+    if filters.text:
+        parts.append(_("text contains “%(text)s”") % {"text": filters.text})
+    return parts
+
+
+def job_status(job: ReportJob) -> dict:
+    """What the page and its polling show of a job."""
+    ready = job.status == ReportJobStatus.DONE and bool(job.file)
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "status_label": str(job.get_status_display()),
+        "rows_done": job.rows_done,
+        "rows_total": job.rows_total,
+        "error": job.error,
+        "download_url": reverse("reports:job_download", args=[job.pk]) if ready else None,
+        "expires_at": date_format(timezone.localtime(job.expires_at), "DATETIME_FORMAT")
+        if job.expires_at and ready
+        else None,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@analyst_required
+def job_list(request: HttpRequest) -> HttpResponse:
+    errors: list[str] = []
+    if request.method == "POST":
+        raw = request.POST.get("filters", "")
+        report_type = request.POST.get("report_type", "")
+        if len(raw) > MAX_FILTERS_CHARS:
+            errors.append(_("The filters are too long."))
+            filters = DialogFilters()
+        else:
+            filters = DialogFilters.from_query(QueryDict(raw))
+        if not errors:
+            try:
+                report_job_create(
+                    user=request.user,
+                    report_type=report_type,
+                    filters=filters,
+                    with_times=request.POST.get("with_times") == "on",
+                )
+            except ValidationError as error:
+                errors.extend(error.messages)
+            else:
+                return redirect(_chooser_url(filters))
+    else:
+        filters = DialogFilters.from_query(request.GET)
+        report_type = request.GET.get("report_type", ReportType.ALL_SESSIONS)
+    jobs = list(
+        ReportJob.objects.filter(owner=request.user).order_by("-created_at", "-pk")[:JOBS_SHOWN]
+    )
+    context = {
+        "filters": filters,
+        "filters_query": filters.to_query(),
+        "filters_summary": filters_summary(filters, request.user),
+        "filter_errors": list(filters.errors.values()),
+        "errors": errors,
+        "report_types": [
+            (value, label) for value, label in ReportType.choices if value in BUILDERS
+        ],
+        "chosen_type": report_type,
+        "jobs": [(job, job_status(job), _job_filters_summary(job, request.user)) for job in jobs],
+        "viewer_url": _viewer_url(filters),
+    }
+    return render(request, "reports/job_list.html", context, status=400 if errors else 200)
+
+
+@require_GET
+@analyst_required
+def job_status_json(request: HttpRequest, job_id: int) -> JsonResponse:
+    return JsonResponse(job_status(job_for_user(request.user, job_id)))
+
+
+@require_GET
+@analyst_required
+def job_download(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = job_for_user(request.user, job_id)
+    if job.status == ReportJobStatus.EXPIRED:
+        return render(request, "reports/job_gone.html", {"job": job}, status=410)
+    if job.status != ReportJobStatus.DONE or not job.file:
+        raise Http404(_("This report is not ready."))
+    try:
+        handle = job.file.open("rb")
+    except FileNotFoundError:
+        return render(request, "reports/job_gone.html", {"job": job}, status=410)
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=os.path.basename(job.file.name),
+        content_type=XLSX_CONTENT_TYPE,
+    )
+
+
+def _chooser_url(filters: DialogFilters) -> str:
+    query = filters.to_query()
+    return reverse("reports:job_list") + (f"?{query}" if query else "")
+
+
+def _viewer_url(filters: DialogFilters) -> str | None:
+    """The dialog viewer with the same filters, when the viewer is there."""
+    try:
+        url = reverse("reports:dialog_list")
+    except NoReverseMatch:  # the viewer is another part of issue 10
+        return None
+    query = filters.to_query()
+    return url + (f"?{query}" if query else "")
+
+
+def _job_filters_summary(job: ReportJob, user) -> str:
+    try:
+        filters = DialogFilters.from_json(job.filters)
+    except ValidationError:
+        return _("(filters no longer valid)")
+    return "; ".join(filters_summary(filters, user))

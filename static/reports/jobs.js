@@ -1,0 +1,58 @@
+// Report jobs page: while a job is queued or being built, poll its status every
+// second and show its progress, then its download link or its error.
+(function () {
+  "use strict";
+  var ACTIVE = { queued: true, running: true };
+  var PERIOD_MS = 1000;
+
+  function show(row, job) {
+    row.dataset.status = job.status;
+    row.querySelector(".job-status").textContent = job.status_label;
+    var bar = row.querySelector("progress");
+    if (job.rows_total > 0) {
+      bar.max = job.rows_total;
+      bar.value = Math.min(job.rows_done, job.rows_total);
+    } else if (ACTIVE[job.status]) {
+      bar.removeAttribute("value"); // unknown total: an indeterminate bar
+    } else {
+      bar.max = 1;
+      bar.value = 1;
+    }
+    row.querySelector(".job-rows").textContent =
+      job.rows_done + " / " + (job.rows_total > 0 ? job.rows_total : "?");
+    var link = row.querySelector(".job-download");
+    if (job.download_url) {
+      link.href = job.download_url;
+      link.hidden = false;
+    }
+    var expires = row.querySelector(".job-expires");
+    if (job.expires_at) {
+      row.querySelector(".job-expires-at").textContent = job.expires_at;
+      expires.hidden = false;
+    }
+    var error = row.querySelector(".job-error");
+    error.textContent = job.error || "";
+    error.hidden = !job.error;
+  }
+
+  function poll() {
+    var rows = Array.prototype.filter.call(
+      document.querySelectorAll("tr.job[data-job-status-url]"),
+      function (row) { return ACTIVE[row.dataset.status]; }
+    );
+    if (!rows.length) return;
+    Promise.all(rows.map(function (row) {
+      return fetch(row.dataset.jobStatusUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (job) { if (job) show(row, job); })
+        .catch(function () { /* try again on the next tick */ });
+    })).then(function () { window.setTimeout(poll, PERIOD_MS); });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("tr.job progress[data-unknown-total]").forEach(function (bar) {
+      if (ACTIVE[bar.closest("tr").dataset.status]) bar.removeAttribute("value");
+    });
+    window.setTimeout(poll, PERIOD_MS);
+  });
+})();
