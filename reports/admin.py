@@ -1,0 +1,1 @@
+from reports import schedule_admin  # noqa: F401
