@@ -104,13 +104,19 @@ def schedule_job_create(schedule: ScheduledReport, *, now: datetime.datetime) ->
             _("%(user)s may no longer read chat(s) %(chats)s.")
             % {"user": owner, "chats": ", ".join(str(pk) for pk in sorted(unreadable))}
         )
-    return report_job_create(
-        user=owner,
-        report_type=schedule.report_type,
-        filters=filters,
-        with_times=schedule.with_times,
-        schedule=schedule,
-    )
+    try:
+        return report_job_create(
+            user=owner,
+            report_type=schedule.report_type,
+            filters=filters,
+            with_times=schedule.with_times,
+            schedule=schedule,
+        )
+    except (PermissionDenied, ValidationError) as refusal:  # the job engine's refusals
+        reasons = refusal.messages if isinstance(refusal, ValidationError) else [str(refusal)]
+        raise ScheduleRefused(
+            _("The report was refused: %(reason)s") % {"reason": "; ".join(reasons)}
+        ) from None
 
 
 def _run_locked(schedule: ScheduledReport, now: datetime.datetime) -> ReportJob | None:
@@ -122,11 +128,6 @@ def _run_locked(schedule: ScheduledReport, now: datetime.datetime) -> ReportJob 
         schedule.last_error = ""
     except ScheduleRefused as refusal:
         schedule.last_error = str(refusal)
-    except (PermissionDenied, ValidationError) as refusal:  # report_job_create's refusals
-        messages = refusal.messages if isinstance(refusal, ValidationError) else [str(refusal)]
-        schedule.last_error = _("The report was refused: %(reason)s") % {
-            "reason": "; ".join(messages)
-        }
     except Exception as error:  # a bug in one schedule must not stop the others
         logger.exception("scheduled report %s failed to start", schedule.pk)
         schedule.last_error = _("The report could not be started: %(error)s") % {

@@ -82,7 +82,7 @@ def make_job(built_files):
 def make_schedule(**fields) -> ScheduledReport:
     chat = ChatFactory(name="Shop")
     owner = UserFactory(username=f"analyst-{chat.pk}")
-    owner.groups.add(Group.objects.get(name=ANALYST_GROUP))
+    owner.groups.add(Group.objects.get_or_create(name=ANALYST_GROUP)[0])
     AnalystChatGrant.objects.create(user=owner, chat=chat)
     values = {
         "name": "Morning sessions",

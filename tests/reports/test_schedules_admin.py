@@ -37,17 +37,17 @@ def shop():
 @pytest.fixture
 def analyst(shop):
     user = UserFactory(username="anna")
-    user.groups.add(Group.objects.get(name=ANALYST_GROUP))
+    user.groups.add(Group.objects.get_or_create(name=ANALYST_GROUP)[0])
     AnalystChatGrant.objects.create(user=user, chat=shop)
     return user
 
 
 def form(analyst, shop, **changes) -> dict:
     data = {
-        "name": "Weekly billing",
+        "name": "Weekly sessions",
         "owner": analyst.pk,
         "enabled": "on",
-        "report_type": "billing",
+        "report_type": "all_sessions",
         "period": "previous_7_days",
         "chats": [shop.pk],
         "messengers": ["telegram", "web"],

@@ -28,7 +28,8 @@ NOW = datetime.datetime(2026, 3, 2, 6, 0, 30, tzinfo=UTC)  # Monday, 07:00:30 in
 
 def analyst(*chats, username=None):
     user = UserFactory(**({"username": username} if username else {}))
-    user.groups.add(Group.objects.get(name=ANALYST_GROUP))
+    # get_or_create: a transactional test's flush removes what migrations wrote
+    user.groups.add(Group.objects.get_or_create(name=ANALYST_GROUP)[0])
     for chat in chats:
         AnalystChatGrant.objects.create(user=user, chat=chat)
     return user
@@ -131,6 +132,14 @@ def test_malformed_stored_filters_are_reported_not_run():
     assert schedules_run(NOW) == 0
     schedule.refresh_from_db()
     assert "saved filters are not valid" in schedule.last_error
+
+
+def test_a_report_the_job_engine_refuses_is_recorded_not_retried_every_minute():
+    schedule = due_schedule(report_type="passwords")  # written around Admin's choices
+    assert schedules_run(NOW) == 0
+    schedule.refresh_from_db()
+    assert schedule.last_error.startswith("The report was refused:")
+    assert schedule.next_run_at == datetime.datetime(2026, 3, 3, 6, 0, tzinfo=UTC)
 
 
 def test_one_refused_schedule_does_not_stop_the_others():
