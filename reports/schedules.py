@@ -83,9 +83,6 @@ def schedules_due(now: datetime.datetime) -> QuerySet[ScheduledReport]:
 def schedule_job_create(schedule: ScheduledReport, *, now: datetime.datetime) -> ReportJob:
     """One report job for `schedule` with its filters as of `now`, built as its owner.
     Raises ScheduleRefused when the owner may no longer read reports or the chats."""
-    # the job engine; imported here so this module loads on its own
-    from reports.services import report_job_create
-
     owner = schedule.owner
     if not is_analyst(owner):
         raise ScheduleRefused(
@@ -104,6 +101,9 @@ def schedule_job_create(schedule: ScheduledReport, *, now: datetime.datetime) ->
             _("%(user)s may no longer read chat(s) %(chats)s.")
             % {"user": owner, "chats": ", ".join(str(pk) for pk in sorted(unreadable))}
         )
+    # the job engine; imported here so this module loads on its own
+    from reports.services import report_job_create
+
     try:
         return report_job_create(
             user=owner,
@@ -156,7 +156,8 @@ def schedules_run(now: datetime.datetime | None = None) -> int:
     for schedule_id in due:
         with transaction.atomic():
             schedule = (
-                ScheduledReport.objects.select_for_update(skip_locked=True)
+                # of=self: lock the schedule, not its owner's user row
+                ScheduledReport.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("owner")
                 .filter(pk=schedule_id, enabled=True, next_run_at__lte=now)  # still due?
                 .first()
@@ -179,7 +180,9 @@ def schedule_run_now(
     refusal = None
     with transaction.atomic():
         locked = (
-            ScheduledReport.objects.select_for_update().select_related("owner").get(pk=schedule.pk)
+            ScheduledReport.objects.select_for_update(of=("self",))
+            .select_related("owner")
+            .get(pk=schedule.pk)
         )
         try:
             with transaction.atomic():
