@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from reports import schedule_admin  # noqa: F401 - registers the scheduled reports
 from reports.access import ANALYST_GROUP
 from reports.models import AnalystChatGrant
 

@@ -36,3 +36,13 @@ class DialogStatusFilter(models.TextChoices):
 class ScheduleFrequency(models.TextChoices):
     DAILY = "daily", _("daily")
     WEEKLY = "weekly", _("weekly")
+
+
+class SchedulePeriod(models.TextChoices):
+    """The dates a scheduled report covers, relative to the day it runs (in the
+    schedule's time zone); turned into the filters' date_from/date_to at each run."""
+
+    PREVIOUS_DAY = "previous_day", _("previous day")
+    PREVIOUS_7_DAYS = "previous_7_days", _("previous 7 days")
+    PREVIOUS_MONTH = "previous_month", _("previous calendar month")
+    ALL_DATES = "all_dates", _("all dates")

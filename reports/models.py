@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from handoff.models import validate_time_zone
-from reports.enums import ReportJobStatus, ReportType, ScheduleFrequency
+from reports.enums import ReportJobStatus, ReportType, ScheduleFrequency, SchedulePeriod
 
 
 def report_storage() -> FileSystemStorage:
@@ -107,6 +107,13 @@ class ScheduledReport(models.Model):
     name = models.CharField(_("name"), max_length=200)
     report_type = models.CharField(_("report"), max_length=30, choices=ReportType.choices)
     filters = models.JSONField(_("filters"), default=dict, blank=True)
+    # the dates, relative to each run (the filters' own dates are not used)
+    period = models.CharField(
+        _("period"),
+        max_length=20,
+        choices=SchedulePeriod.choices,
+        default=SchedulePeriod.PREVIOUS_DAY,
+    )
     with_times = models.BooleanField(_("with time in dialogs"), default=False)
     frequency = models.CharField(
         _("frequency"),

@@ -28,6 +28,7 @@ from reports import xlsx
 from reports.access import chat_ids_for_analyst, is_analyst
 from reports.builders import BUILDERS
 from reports.builders.base import ReportContext
+from reports.delivery import job_deliver
 from reports.enums import ReportJobStatus
 from reports.filters import DialogFilters
 from reports.models import ReportJob, ScheduledReport
@@ -293,12 +294,8 @@ def _file_name(job: ReportJob, chat_ids: set[int], moment: datetime.datetime) ->
 
 
 def _deliver(job: ReportJob) -> None:
-    """Hand a scheduled job's file to reports.delivery, when that module exists. A
-    delivery error is the schedule's to record; the report stays built."""
-    try:
-        from reports.delivery import job_deliver
-    except ImportError:
-        return
+    """Hand a scheduled job's file to reports.delivery. A delivery error is the
+    schedule's to record; the report stays built."""
     try:
         job_deliver(job)
     except Exception:

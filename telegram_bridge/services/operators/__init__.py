@@ -1,7 +1,8 @@
 """Operators on Telegram: connect links (connect_links), alerts with Accept / Reject
-(alerts), relaying a conversation both ways and /done (relay), and what an operator
-reads (texts). Accepting, rejecting, writing and closing go through handoff's
-services, the same ones the console calls, so the first accept wins once."""
+(alerts), relaying a conversation both ways and /done (relay), what an operator
+reads (texts), and files of ours sent to them as documents (documents). Accepting,
+rejecting, writing and closing go through handoff's services, the same ones the
+console calls, so the first accept wins once."""
 
 from telegram_bridge.services.operators.alerts import (
     alerts_update,
@@ -13,17 +14,25 @@ from telegram_bridge.services.operators.connect_links import (
     connect_link_create,
     connect_link_redeem,
 )
+from telegram_bridge.services.operators.documents import (
+    DocumentRefused,
+    operator_account_for_documents,
+    operator_document_send,
+)
 from telegram_bridge.services.operators.relay import TelegramSurface, operator_message_receive
 from telegram_bridge.services.operators.texts import alert_text
 
 __all__ = [
     "ConnectRefused",
+    "DocumentRefused",
     "TelegramSurface",
     "alert_text",
     "alerts_update",
     "connect_link_create",
     "connect_link_redeem",
     "operator_accept",
+    "operator_account_for_documents",
+    "operator_document_send",
     "operator_message_receive",
     "operator_reject",
 ]

@@ -99,6 +99,16 @@ async def _call(bot: Bot, chat_id: int, method: str, payload: dict, message_id: 
         return await bot.send_photo(
             chat_id, payload["photo"], caption=payload.get("caption") or None, reply_markup=markup
         )
+    if method == "sendDocument" and payload.get("document_path"):
+        # a file of ours (operators.documents): uploaded from disk at each attempt
+        with open(payload["document_path"], "rb") as document:
+            return await bot.send_document(
+                chat_id,
+                document,
+                filename=payload.get("file_name") or None,
+                caption=payload.get("caption") or None,
+                reply_markup=markup,
+            )
     if method == "sendDocument":
         return await bot.send_document(
             chat_id,
@@ -192,6 +202,11 @@ async def _send_chat(
                 Outcome(row["id"], SendStatus.PENDING, error=str(error)[:300], retry_after=-1)
             )
             return
+        except OSError as error:  # a file to upload is gone: sending again will not help
+            outcomes.append(
+                Outcome(row["id"], SendStatus.FAILED, error=f"file unreadable: {error}"[:300])
+            )
+            continue
         except Exception as error:  # a bug must not stop the other chats' messages
             logger.exception("Telegram send %s failed", row["id"])
             outcomes.append(Outcome(row["id"], SendStatus.FAILED, error=repr(error)[:300]))
