@@ -1,4 +1,5 @@
-# Baton: one image for the web processes (Daphne), the Celery workers and Celery beat.
+# Baton: one image for the web processes (Daphne), the Celery workers (the reports one too)
+# and Celery beat.
 FROM python:3.11-slim
 
 # PYTHONPATH: settings.py finds templates/, static/ and locale/ next to config/, so import
@@ -12,6 +13,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     STATIC_ROOT=/app/staticfiles \
     STATIC_MANIFEST=1 \
     MEDIA_ROOT=/app/media \
+    REPORTS_ROOT=/app/reports \
     HOST=0.0.0.0 \
     PORT=8000
 
@@ -31,9 +33,11 @@ RUN pip install . && rm -rf build ./*.egg-info
 
 # Hashed, compressed static files for WhiteNoise (STATIC_MANIFEST=1 above). The secret key
 # is a throwaway that exists only for this command.
-RUN mkdir -p /app/var /app/media /app/staticfiles \
+# /app/media and /app/reports exist, owned by baton, so the volumes docker-compose.yml
+# mounts there start out writable by it.
+RUN mkdir -p /app/var /app/media /app/reports /app/staticfiles \
     && SECRET_KEY=collectstatic-only-not-secret python manage.py collectstatic --noinput \
-    && chown -R baton:baton /app/var /app/media
+    && chown -R baton:baton /app/var /app/media /app/reports
 
 USER baton
 

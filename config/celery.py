@@ -13,4 +13,14 @@ app.autodiscover_tasks()
 # bot at Telegram's 30 messages/s. `make run`'s worker consumes both
 # (BATON_CELERY_QUEUES); a worker started without --queues consumes only "celery".
 TELEGRAM_SEND_QUEUE = "telegram"
-app.conf.task_routes = {"telegram_bridge.deliver_outbox": {"queue": TELEGRAM_SEND_QUEUE}}
+# Report builds (minutes for a million rows) and their delivery wait in a queue of their
+# own too, consumed by a worker of their own (`make run` starts one, concurrency 1;
+# docker-compose.yml's reports-worker): a build never occupies a worker process that the
+# handoff deadline sweep (every 2 s) or update processing needs. reports.sweep stays on
+# "celery": it fails builds whose worker died, so it must not wait behind those builds.
+REPORTS_QUEUE = "reports"
+REPORTS_TASKS = ("reports.build_job", "reports.job_deliver", "reports.schedules_run")
+app.conf.task_routes = {
+    "telegram_bridge.deliver_outbox": {"queue": TELEGRAM_SEND_QUEUE},
+    **{name: {"queue": REPORTS_QUEUE} for name in REPORTS_TASKS},
+}

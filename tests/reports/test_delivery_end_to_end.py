@@ -14,6 +14,7 @@ from django.contrib.auth.models import Group
 from django.core import mail
 from django.utils import timezone
 
+from config.celery import REPORTS_QUEUE
 from config.celery import app as celery_app
 from reports.access import ANALYST_GROUP
 from reports.enums import ReportJobStatus, ReportType, SchedulePeriod
@@ -49,7 +50,13 @@ def test_a_due_schedule_is_built_by_the_worker_and_emailed(delivered_jobs):
         email_to="boss@example.com",
         next_run_at=timezone.now() - datetime.timedelta(minutes=1),
     )
-    with start_worker(celery_app, perform_ping_check=False, pool="solo", loglevel="WARNING"):
+    with start_worker(
+        celery_app,
+        perform_ping_check=False,
+        pool="solo",
+        queues=["celery", REPORTS_QUEUE],  # builds go to their own queue
+        loglevel="WARNING",
+    ):
         # when: the beat's task, by its name
         celery_app.send_task("reports.schedules_run")
         job = wait_until(

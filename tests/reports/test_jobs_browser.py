@@ -11,6 +11,7 @@ from django.test import Client
 from openpyxl import load_workbook
 from playwright.sync_api import expect
 
+from config.celery import REPORTS_QUEUE
 from config.celery import app as celery_app
 from reports.models import ReportJob
 from tests.browser_fixtures import *  # noqa: F403 - the browser fixtures
@@ -48,7 +49,13 @@ def test_an_analyst_builds_watches_and_downloads_a_report(daphne_server, page, s
     celery_app.conf.result_backend = settings.CELERY_RESULT_BACKEND
     job = ReportJob.objects.get()
     try:
-        with start_worker(celery_app, perform_ping_check=False, pool="solo", loglevel="WARNING"):
+        with start_worker(
+            celery_app,
+            perform_ping_check=False,
+            pool="solo",
+            queues=["celery", REPORTS_QUEUE],  # builds go to their own queue
+            loglevel="WARNING",
+        ):
             expect(row.locator(".job-status")).to_have_text("ready")
         # D1 and D3 are the web dialogs: 2 sessions + 9 messages
         expect(row.locator(".job-rows")).to_have_text("11 / 11")

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
 
+from config.celery import REPORTS_QUEUE
 from config.celery import app as celery_app
 from reports import xlsx
 from reports.builders import BUILDERS
@@ -30,7 +31,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def worker(settings):
     celery_app.conf.broker_url = settings.CELERY_BROKER_URL
     celery_app.conf.result_backend = settings.CELERY_RESULT_BACKEND
-    with start_worker(celery_app, perform_ping_check=False, pool="solo", loglevel="WARNING"):
+    with start_worker(
+        celery_app,
+        perform_ping_check=False,
+        pool="solo",
+        queues=["celery", REPORTS_QUEUE],  # builds go to their own queue
+        loglevel="WARNING",
+    ):
         yield
 
 
