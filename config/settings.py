@@ -145,8 +145,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
-# the queues `make run`'s one worker consumes (config/runner.py passes them as --queues);
-# docker-compose.yml runs a worker per queue instead
+# the queues the worker with beat consumes under `make run` (config/runner.py passes them
+# as --queues; reports have a worker of their own); docker-compose.yml runs a worker per queue
 BATON_CELERY_QUEUES = celery_queues()
 CELERY_BEAT_SCHEDULE = {
     "handoff-deadlines": {
