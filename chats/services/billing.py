@@ -157,8 +157,6 @@ def dialog_costs_recompute(
     (its dialogs' rows locked for one UPDATE). Idempotent: it writes what the prices
     say, however often it runs."""
     dialogs = Dialog.objects.all()
-    if dialog_ids is not None:
-        dialogs = dialogs.filter(pk__in=list(dialog_ids))
     if messenger is not None:
         dialogs = dialogs.filter(messenger=messenger)
     if since is not None or until is not None or direction is not None:
@@ -172,6 +170,16 @@ def dialog_costs_recompute(
         elif direction == MessageDirection.OUTBOUND:
             messages = messages.exclude(author_kind=AuthorKind.CLIENT)
         dialogs = dialogs.filter(Exists(messages))
+    if dialog_ids is not None:
+        wanted = sorted(set(dialog_ids))
+        chunks = (
+            wanted[start : start + RECOMPUTE_BATCH]
+            for start in range(0, len(wanted), RECOMPUTE_BATCH)
+        )
+        return sum(
+            _recompute_batch(list(dialogs.filter(pk__in=chunk).values_list("pk", flat=True)))
+            for chunk in chunks
+        )
     total = 0
     last_id = 0
     while True:

@@ -406,3 +406,39 @@ def test_recompute_for_periods_counts_each_period_once(clock):
     period = PricePeriod("web", "inbound", T0, None)
     assert dialog_costs_recompute_for_periods([period, period]) == 1
     assert stored_cost(dialog) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_overlapping_prices_saved_at_once_store_exactly_one():
+    # given 8 admins saving overlapping web inbound prices at the same instant
+    from tests.threads import run_in_threads
+
+    def save(index: int) -> None:
+        message_price_save(
+            price=MessagePrice(
+                messenger=Messenger.WEB,
+                direction=MessageDirection.INBOUND,
+                price=Decimal(index),
+                valid_from=T0 + datetime.timedelta(hours=index),
+            )
+        )
+
+    errors = run_in_threads(8, save)
+    # then one is stored and every other one was refused as an overlap
+    assert MessagePrice.objects.count() == 1
+    assert len(errors) == 7
+    assert all(isinstance(error, ValidationError) for error in errors)
+
+
+@pytest.mark.django_db
+def test_recompute_of_listed_dialogs_takes_them_in_batches(clock, monkeypatch):
+    from chats.services import billing
+
+    monkeypatch.setattr(billing, "RECOMPUTE_BATCH", 2)
+    dialogs = [DialogFactory() for _ in range(5)]
+    for dialog in dialogs:
+        post(dialog)
+    price(amount="1")
+    listed = [dialogs[4].pk, dialogs[0].pk, dialogs[2].pk, dialogs[0].pk, 10**12]
+    assert dialog_costs_recompute(dialog_ids=listed) == 3
+    assert [stored_cost(dialog) for dialog in dialogs] == [1, 0, 1, 0, 1]

@@ -251,3 +251,10 @@ def test_a_changed_price_recomputes_costs_through_a_real_celery_worker(admin_cli
             seconds=30,
         )
     assert cost
+
+
+@pytest.mark.django_db
+def test_the_add_page_offers_every_field(admin_client):
+    content = admin_client.get(URL + "add/").content.decode()
+    for name in ("messenger", "direction", "price", "valid_from_0", "valid_until_0"):
+        assert f'name="{name}"' in content
