@@ -8,28 +8,33 @@ rule that keeps Dialog.cost in step, so both sheets agree with each other."""
 
 from __future__ import annotations
 
-import datetime
 from collections import defaultdict
 from collections.abc import Iterator
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.db.models import Count, DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
-from chats.enums import MessageDirection, Messenger
-from chats.models import Chat, Dialog, Message
+from chats.enums import MessageDirection
+from chats.models import Dialog, Message
 from chats.services.billing import messages_priced
 from reports.builders.base import Column, ColumnKind, ReportBuilder, Sheet
+from reports.builders.dialog_data import (
+    CHUNK_SIZE,
+    Labels,
+    WallClock,
+    channel_labels,
+    chat_names,
+    dialog_ids,
+    report_dialogs,
+)
 from reports.enums import ReportType
-from reports.selectors import DEFAULT_TIME_ZONE, chat_time_zones, dialogs_filtered
+from reports.selectors import chat_time_zones
 
-CHUNK_SIZE = 2000
 # sums of prices: wider than one price (10 digits), as wide as any cost can get
 MONEY = DecimalField(max_digits=20, decimal_places=4)
 ZERO = Value(Decimal(0), output_field=MONEY)
-MESSENGER_LABELS = dict(Messenger.choices)
 
 
 class BillingReportBuilder(ReportBuilder):
@@ -40,7 +45,7 @@ class BillingReportBuilder(ReportBuilder):
     report_type = ReportType.BILLING
 
     def dialogs(self) -> QuerySet[Dialog]:
-        return dialogs_filtered(chat_ids=set(self.context.chat_ids), filters=self.context.filters)
+        return report_dialogs(self.context)
 
     def rows_total(self) -> int:
         dialogs = self.dialogs().order_by()
@@ -48,7 +53,8 @@ class BillingReportBuilder(ReportBuilder):
         return dialogs.count() + groups
 
     def sheets(self) -> Iterator[Sheet]:
-        names = dict(Chat.objects.filter(pk__in=self.context.chat_ids).values_list("pk", "name"))
+        names = chat_names(self.context)
+        channel = channel_labels()
         yield Sheet(
             title=_("Billing"),
             columns=[
@@ -60,7 +66,7 @@ class BillingReportBuilder(ReportBuilder):
                 Column(_("Paid messages"), ColumnKind.INTEGER, width=12),
                 Column(_("Cost"), ColumnKind.DECIMAL, width=14),
             ],
-            rows=self._channel_rows(names),
+            rows=self._channel_rows(names, channel),
         )
         yield Sheet(
             title=_("Dialogs"),
@@ -72,10 +78,10 @@ class BillingReportBuilder(ReportBuilder):
                 Column(_("Paid messages"), ColumnKind.INTEGER, width=12),
                 Column(_("Cost"), ColumnKind.DECIMAL, width=14),
             ],
-            rows=self._dialog_rows(names),
+            rows=self._dialog_rows(names, channel),
         )
 
-    def _channel_rows(self, names: dict[int, str]) -> Iterator[tuple]:
+    def _channel_rows(self, names: dict[int, str], channel: Labels) -> Iterator[tuple]:
         """Two grouped queries: dialogs per chat and channel, and paid messages and
         cost per chat, channel and direction (summed in the database)."""
         dialogs = self.dialogs().order_by()
@@ -88,7 +94,7 @@ class BillingReportBuilder(ReportBuilder):
         paid: dict[tuple[int, str], dict[str, int]] = defaultdict(dict)
         cost: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
         priced = (
-            messages_priced(Message.objects.filter(dialog__in=dialogs.values("pk")))
+            messages_priced(Message.objects.filter(dialog__in=dialog_ids(dialogs)))
             .order_by()
             .values("dialog__chat_id", "dialog__messenger", "billing_direction")
             .annotate(
@@ -104,14 +110,14 @@ class BillingReportBuilder(ReportBuilder):
             cost[(chat_id, messenger)] += total
         keys = sorted(
             dialog_counts,
-            key=lambda key: (names.get(key[0], ""), key[0], _label(key[1])),
+            key=lambda key: (names.get(key[0], ""), key[0], channel(key[1])),
         )
         for key in keys:
             inbound = paid[key].get(MessageDirection.INBOUND.value, 0)
             outbound = paid[key].get(MessageDirection.OUTBOUND.value, 0)
             yield (
                 names.get(key[0], ""),
-                _label(key[1]),
+                channel(key[1]),
                 dialog_counts[key],
                 inbound,
                 outbound,
@@ -119,7 +125,7 @@ class BillingReportBuilder(ReportBuilder):
                 cost[key],
             )
 
-    def _dialog_rows(self, names: dict[int, str]) -> Iterator[tuple]:
+    def _dialog_rows(self, names: dict[int, str], channel: Labels) -> Iterator[tuple]:
         """One streamed query: each dialog with its paid messages and cost as
         correlated subqueries (no query per dialog)."""
         per_dialog = (
@@ -139,31 +145,16 @@ class BillingReportBuilder(ReportBuilder):
                 "session_id", "chat_id", "messenger", "started_at", "paid_messages", "priced_cost"
             )
         )
-        wall_clock = _WallClock(self.context.time_zones or chat_time_zones(self.context.chat_ids))
+        # the job engine gives every chat's zone; a context made by hand may not
+        wall_clock = WallClock(self.context.time_zones or chat_time_zones(self.context.chat_ids))
         for session_id, chat_id, messenger, started_at, paid_messages, priced_cost in rows.iterator(
             chunk_size=CHUNK_SIZE
         ):
             yield (
                 session_id,
                 names.get(chat_id, ""),
-                _label(messenger),
+                channel(messenger),
                 wall_clock(chat_id, started_at),
                 paid_messages,
                 priced_cost,
             )
-
-
-def _label(messenger: str) -> str:
-    return str(MESSENGER_LABELS.get(messenger, messenger))
-
-
-class _WallClock:
-    """Aware instants as naive wall-clock times of each chat's zone, to the second."""
-
-    def __init__(self, time_zones: dict[int, str]) -> None:
-        self.zones = {chat_id: ZoneInfo(zone) for chat_id, zone in time_zones.items()}
-        self.default = ZoneInfo(DEFAULT_TIME_ZONE)
-
-    def __call__(self, chat_id: int, moment: datetime.datetime) -> datetime.datetime:
-        zone = self.zones.get(chat_id, self.default)
-        return moment.astimezone(zone).replace(tzinfo=None, microsecond=0)

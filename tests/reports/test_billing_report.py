@@ -257,3 +257,39 @@ def test_the_statement_count_does_not_grow_with_the_dialogs(dataset, django_asse
     assert statements() == before
     with django_assert_max_num_queries(before):
         rows(build(dataset))
+
+
+def test_the_report_opens_back_in_openpyxl_with_real_numbers_and_dates(dataset, tmp_path):
+    from openpyxl import load_workbook
+
+    from reports.xlsx import workbook_write
+
+    # when the report is written by the real writer and opened again
+    path = tmp_path / "billing.xlsx"
+    written = workbook_write(build(dataset).sheets(), path)
+    workbook = load_workbook(path)
+    # then both sheets are there with their headers, the figures are numbers and the
+    # start is a date in the chat's wall clock
+    assert written == 5 + 7
+    assert workbook.sheetnames == ["Billing", "Dialogs"]
+    billing = [tuple(cell.value for cell in row) for row in workbook["Billing"].iter_rows()]
+    assert billing[0] == (
+        "Chat",
+        "Channel",
+        "Dialogs",
+        "Paid inbound messages",
+        "Paid outbound messages",
+        "Paid messages",
+        "Cost",
+    )
+    assert billing[2][:6] == ("Alpha", "Web", 2, 2, 3, 5)
+    assert billing[2][6] == pytest.approx(0.031)
+    assert workbook["Billing"]["G3"].number_format == "0.0000"
+    d1 = next(
+        row
+        for row in workbook["Dialogs"].iter_rows(min_row=2)
+        if row[0].value == dataset["d1"].session_id
+    )
+    assert d1[3].value == local(3, 10, 11)
+    assert d1[3].is_date
+    assert (d1[4].value, d1[5].value) == (4, pytest.approx(0.029))
