@@ -1,10 +1,14 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.db import connection
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
@@ -15,6 +19,7 @@ from chats.models import (
     Dialog,
     MarkerHit,
     Message,
+    MessagePrice,
     MessengerLink,
     PageVisit,
     Script,
@@ -22,6 +27,7 @@ from chats.models import (
     StepButton,
 )
 from chats.selectors import chat_deletion_summary
+from chats.services.billing import message_price_save, message_prices_delete, message_prices_lock
 from chats.views import frame_code, public_base_url
 
 # the site's name in the admin's header and tab titles (not "Django administration")
@@ -339,3 +345,76 @@ class MessageAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+class MessagePriceForm(forms.ModelForm):
+    class Meta:
+        model = MessagePrice
+        fields = ["messenger", "direction", "price", "valid_from", "valid_until"]
+
+    def clean(self):
+        # the admin's change view is one transaction: from here to the save no other
+        # price of any channel is written, so the overlap check (the model's clean,
+        # which runs after this) still holds when the row is saved
+        if connection.in_atomic_block:
+            message_prices_lock()
+        return super().clean()
+
+
+class PricePeriodFilter(admin.SimpleListFilter):
+    title = _("period")
+    parameter_name = "period"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("current", _("in force now")),
+            ("future", _("starts later")),
+            ("past", _("ended")),
+        ]
+
+    def queryset(self, request, queryset: QuerySet[MessagePrice]):
+        now = timezone.now()
+        if self.value() == "current":
+            return queryset.filter(valid_from__lte=now).filter(
+                Q(valid_until__isnull=True) | Q(valid_until__gt=now)
+            )
+        if self.value() == "future":
+            return queryset.filter(valid_from__gt=now)
+        if self.value() == "past":
+            return queryset.filter(valid_until__lte=now)
+        return queryset
+
+
+@admin.register(MessagePrice)
+class MessagePriceAdmin(admin.ModelAdmin):
+    """Prices per message, channel and direction. Saving or deleting one recomputes
+    the cost of the dialogs with messages in its periods (old and new) in the
+    background (chats.services.billing)."""
+
+    form = MessagePriceForm
+    list_display = ["messenger", "direction", "price", "valid_from", "valid_until"]
+    list_filter = ["messenger", "direction", PricePeriodFilter]
+    date_hierarchy = "valid_from"
+    ordering = ["messenger", "direction", "-valid_from"]
+
+    def save_model(self, request, obj: MessagePrice, form, change: bool) -> None:
+        message_price_save(price=obj)
+        self._recomputing(request)
+
+    def delete_model(self, request, obj: MessagePrice) -> None:
+        message_prices_delete(prices=[obj])
+        self._recomputing(request)
+
+    def delete_queryset(self, request, queryset: QuerySet[MessagePrice]) -> None:
+        if message_prices_delete(prices=list(queryset)):
+            self._recomputing(request)
+
+    def _recomputing(self, request) -> None:
+        self.message_user(
+            request,
+            _(
+                "The cost of the dialogs with messages in this price's period is being "
+                "recomputed in the background."
+            ),
+            messages.INFO,
+        )

@@ -4,6 +4,7 @@ before anyone is told about it."""
 from __future__ import annotations
 
 import functools
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -19,7 +20,10 @@ from chats.realtime import (
     dialog_status_publish,
 )
 from chats.registries import outbound_channels
+from chats.services.billing import message_direction, price_lookup_sql
 from chats.validators import validate_encodable
+
+COST_QUANTUM = Decimal("0.0001")  # Dialog.cost's decimal places
 
 
 class DialogClosed(Exception):
@@ -32,17 +36,24 @@ def dialog_lock(*, dialog: Dialog) -> Dialog:
 
 
 # Raw SQL because the ORM has no UPDATE ... RETURNING: one statement locks the dialog
-# row, hands out the sequence and reads what the rest of the message needs (SQLite
-# >= 3.35 and PostgreSQL). The optional parts are fixed strings, never input.
+# row, hands out the sequence, adds the message's price to the dialog's cost (the
+# price of its messenger and direction at the message's time, chats.services.billing)
+# and reads what the rest of the message needs (SQLite >= 3.35 and PostgreSQL). The
+# optional parts are fixed strings, never input.
+MESSAGE_PRICE_SQL = price_lookup_sql(
+    messenger='"chats_dialog"."messenger"', direction="%s", at="%s"
+)
 ALLOCATE_SQL = """
 UPDATE "chats_dialog"
-SET "last_sequence" = "last_sequence" + 1, "last_message_at" = %s{client_count}
+SET "last_sequence" = "last_sequence" + 1, "last_message_at" = %s{client_count},
+  "cost" = "cost" + COALESCE(%s, 0)
 WHERE "id" = %s AND "status" <> %s{not_stored}
 RETURNING "last_sequence", "status", "client_message_count", "fallback_count",
   "headset_revealed", "chat_id", "messenger",
   (SELECT "scripts_version" FROM "chats_chat" WHERE "chats_chat"."id" = "chats_dialog"."chat_id"),
-  (SELECT "name" FROM "chats_client" WHERE "chats_client"."id" = "chats_dialog"."client_id")
-"""
+  (SELECT "name" FROM "chats_client" WHERE "chats_client"."id" = "chats_dialog"."client_id"),
+  "cost"
+""".replace("COALESCE(%s, 0)", "COALESCE(" + MESSAGE_PRICE_SQL + ", 0)")
 CLIENT_COUNT_SQL = ', "client_message_count" = "client_message_count" + {step}'
 NOT_STORED_SQL = """ AND NOT EXISTS (
   SELECT 1 FROM "chats_message" WHERE "dialog_id" = %s AND "client_msg_id" = %s)"""
@@ -68,15 +79,17 @@ RETURNING "id"
     values=", ".join(["%s"] * len(INSERT_FIELDS)),
 )
 
-# gives back the sequence a losing duplicate took (the row lock is still ours)
+# gives back the sequence and the price a losing duplicate took (the row lock is
+# still ours; the price is looked up for the same time as the allocation's)
 RELEASE_SQL = """
 UPDATE "chats_dialog"
 SET "last_sequence" = "last_sequence" - 1{client_count},
+  "cost" = "cost" - COALESCE(%s, 0),
   "last_message_at" = (
     SELECT "created_at" FROM "chats_message" WHERE "dialog_id" = %s
     ORDER BY "sequence" DESC LIMIT 1)
 WHERE "id" = %s
-"""
+""".replace("COALESCE(%s, 0)", "COALESCE(" + MESSAGE_PRICE_SQL + ", 0)")
 
 
 @functools.cache
@@ -90,6 +103,11 @@ def _allocate_sql(*, client: bool, client_msg_id: bool) -> str:
 def _prepared(model, column: str, value):
     field = next(field for field in model._meta.concrete_fields if field.column == column)
     return field.get_db_prep_save(value, connection)
+
+
+def _stored_cost(value) -> Decimal:
+    # SQLite hands a NUMERIC column back as a float or an int
+    return Decimal(str(value)).quantize(COST_QUANTUM)
 
 
 def _stored_duplicate(dialog: Dialog, client_msg_id: str | None) -> Message | None:
@@ -115,7 +133,8 @@ def message_post(
     message carries the client's current name as its author_name.
 
     Two statements: one UPDATE takes the dialog's row lock, hands out the next
-    sequence (refusing a closed dialog and a client_msg_id already stored) and returns
+    sequence (refusing a closed dialog and a client_msg_id already stored), adds the
+    message's price to the dialog's cost (chats.services.billing) and returns
     the dialog's state, the chat's bot version (kept on `dialog.bot_version`) and the
     client's name; one INSERT stores the message. The caller's `dialog` is kept
     current and never read again, so a caller holding the dialog's row lock passes its
@@ -128,7 +147,9 @@ def message_post(
     validate_encodable([text, author_name, attachments, buttons])
     client = author_kind == AuthorKind.CLIENT
     now = timezone.now()
-    params = [_prepared(Dialog, "last_message_at", now), dialog.pk, DialogStatus.CLOSED.value]
+    at = _prepared(Dialog, "last_message_at", now)
+    price_params = [message_direction(author_kind).value, at, at]
+    params = [at, *price_params, dialog.pk, DialogStatus.CLOSED.value]
     if client_msg_id is not None:
         params += [dialog.pk, client_msg_id]
     # no savepoint: nothing below raises inside the block but a database error, which
@@ -142,7 +163,7 @@ def message_post(
         message = None
         if row is not None:
             (sequence, status, client_count, fallback_count, headset, chat_id, messenger) = row[:7]
-            bot_version, name = row[7:]
+            bot_version, name, cost = row[7:]
             if client and not author_name:
                 # the client's name as it is now (a form may have named them since the
                 # caller read the client); messages stored before keep theirs
@@ -167,7 +188,7 @@ def message_post(
                 release = RELEASE_SQL.format(
                     client_count=CLIENT_COUNT_SQL.format(step="-1") if client else ""
                 )
-                cursor.execute(release, [dialog.pk, dialog.pk])
+                cursor.execute(release, [*price_params, dialog.pk, dialog.pk])
                 message = None
             else:
                 message.pk = inserted[0]
@@ -182,6 +203,7 @@ def message_post(
                 dialog.chat_id = chat_id
                 dialog.messenger = messenger
                 dialog.bot_version = bot_version
+                dialog.cost = _stored_cost(cost)
                 dialog_message_publish(message=message)
                 channel = outbound_channels.channel_for(dialog.messenger)
                 if channel is not None and not client:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from reports.builders.all_sessions import AllSessionsBuilder
 from reports.builders.base import ReportBuilder
+from reports.builders.billing import BillingReportBuilder
 from reports.builders.bot_vs_operator import BotVsOperatorBuilder
 from reports.builders.client_phrases import ClientPhrasesBuilder
 from reports.builders.operator_metrics import OperatorMetricsBuilder
@@ -23,5 +24,6 @@ BUILDERS: dict[str, type[ReportBuilder]] = {
         ClientPhrasesBuilder,
         OperatorMetricsBuilder,
         ProductivityBuilder,
+        BillingReportBuilder,
     )
 }
