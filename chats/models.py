@@ -3,7 +3,7 @@ from __future__ import annotations
 import secrets
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -413,7 +413,9 @@ class Dialog(models.Model):
     started_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
     last_message_at = models.DateTimeField(null=True, blank=True)
-    cost = models.DecimalField(max_digits=12, decimal_places=4, default=0)
+    # wide enough that the dearest price (MAX_MESSAGE_PRICE) on every message a dialog
+    # could ever hold cannot overflow it: a full cost must never refuse a message
+    cost = models.DecimalField(max_digits=20, decimal_places=4, default=0)
     # the highest message sequence handed out; incremented under the dialog's row lock
     last_sequence = models.PositiveBigIntegerField(default=0)
     client_message_count = models.PositiveIntegerField(default=0)
@@ -534,6 +536,9 @@ class PageVisit(models.Model):
         return self.url
 
 
+MAX_MESSAGE_PRICE = 10_000
+
+
 class MessagePrice(models.Model):
     """What one message costs on a channel in one direction during a period: billing
     and each dialog's `cost` are computed from these (chats.services.billing). Periods
@@ -543,7 +548,10 @@ class MessagePrice(models.Model):
     messenger = models.CharField(_("messenger"), max_length=20, choices=Messenger.choices)
     direction = models.CharField(_("direction"), max_length=10, choices=MessageDirection.choices)
     price = models.DecimalField(
-        _("price per message"), max_digits=10, decimal_places=4, validators=[MinValueValidator(0)]
+        _("price per message"),
+        max_digits=10,
+        decimal_places=4,
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_MESSAGE_PRICE)],
     )
     valid_from = models.DateTimeField(_("valid from"))
     valid_until = models.DateTimeField(
@@ -557,10 +565,15 @@ class MessagePrice(models.Model):
         indexes = [models.Index(fields=["messenger", "direction", "valid_from"])]
         constraints = [
             models.CheckConstraint(
+                condition=Q(price__gte=0) & Q(price__lte=MAX_MESSAGE_PRICE),
+                name="message_price_within_bounds",
+                violation_error_message=_("A price is between 0 and 10,000."),
+            ),
+            models.CheckConstraint(
                 condition=Q(valid_until__isnull=True) | Q(valid_until__gt=models.F("valid_from")),
                 name="message_price_period_ends_after_start",
                 violation_error_message=_("A price period ends after it starts."),
-            )
+            ),
         ]
 
     def __str__(self) -> str:
