@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import random
 import time
-from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
@@ -44,6 +43,7 @@ from chats.models import (
     PageVisit,
 )
 from chats.selectors import BotScript, ChatBot, chat_bot_get
+from chats.services.billing import dialog_costs_recompute
 from chats.services.bot_engine import script_matching
 from distributor.models import CustomerBinding, Operator
 from distributor.services import customer_bind
@@ -282,52 +282,6 @@ def seeded(name: str) -> random.Random:
 
 
 # --- cost ---------------------------------------------------------------------------
-
-
-def message_direction(author_kind: str) -> str:
-    """The client's messages come in; the bot's, operators' and system messages go out."""
-    return (
-        MessageDirection.INBOUND if author_kind == AuthorKind.CLIENT else MessageDirection.OUTBOUND
-    )
-
-
-class PriceBook:
-    """Message prices by channel and direction, for many lookups without queries."""
-
-    def __init__(self, prices: Iterable[MessagePrice]) -> None:
-        self._periods: dict[tuple[str, str], list[MessagePrice]] = {}
-        for price in sorted(prices, key=lambda price: price.valid_from):
-            self._periods.setdefault((price.messenger, price.direction), []).append(price)
-        self._starts = {
-            key: [price.valid_from for price in periods] for key, periods in self._periods.items()
-        }
-
-    def price(self, *, messenger: str, direction: str, at: datetime) -> Decimal:
-        """The price whose [valid_from, valid_until) holds `at`; 0 when none does."""
-        key = (messenger, direction)
-        position = bisect_right(self._starts.get(key, []), at) - 1
-        if position < 0:
-            return Decimal(0)
-        period = self._periods[key][position]
-        if period.valid_until is not None and at >= period.valid_until:
-            return Decimal(0)
-        return period.price
-
-
-def dialog_cost(*, messenger: str, messages: Iterable[Message], prices: PriceBook) -> Decimal:
-    """The dialog's cost: the sum of its messages' prices (the rule of
-    chats.services.billing: each message priced by its direction, at its time)."""
-    return sum(
-        (
-            prices.price(
-                messenger=messenger,
-                direction=message_direction(message.author_kind),
-                at=message.created_at,
-            )
-            for message in messages
-        ),
-        Decimal(0),
-    )
 
 
 def demo_prices_create(*, now: datetime, zone: ZoneInfo) -> int:
@@ -936,9 +890,8 @@ def demo_history_create(
         for (name, _email, _phone), client in customers:
             client.name = name
         prices_created = demo_prices_create(now=now, zone=zone)
-        prices = PriceBook(MessagePrice.objects.all())
         Client.objects.bulk_create(clients)
-        rows = _rows_write(chat, drafts, prices=prices, scale=settings.feedback_scale, now=now)
+        rows = _rows_write(chat, drafts, scale=settings.feedback_scale, now=now)
         for (name, email, phone), client in customers:
             customer_bind(client=client, name=name, email=email, phone=phone)
             first = min(draft.start for draft in drafts if draft.client is client)
@@ -955,7 +908,7 @@ def demo_history_create(
 
 
 def _rows_write(
-    chat: Chat, drafts: list[DialogDraft], *, prices: PriceBook, scale: int, now: datetime
+    chat: Chat, drafts: list[DialogDraft], *, scale: int, now: datetime
 ) -> dict[str, int]:
     """Every draft's rows, one bulk insert per table."""
 
@@ -992,7 +945,6 @@ def _rows_write(
                 started_at=draft.start,
                 closed_at=closed,
                 last_message_at=last,
-                cost=dialog_cost(messenger=draft.messenger, messages=messages, prices=prices),
                 last_sequence=len(messages),
                 client_message_count=draft.client_message_count,
                 fallback_count=draft.fallback_count,
@@ -1064,4 +1016,6 @@ def _rows_write(
     Message.objects.bulk_create(messages, batch_size=500)
     MarkerHit.objects.bulk_create(markers)
     PageVisit.objects.bulk_create(visits)
+    # each dialog's cost by the one pricing rule, as the message path keeps it
+    dialog_costs_recompute(dialog_ids=[dialog.pk for dialog in dialogs])
     return {"messages": len(messages), "requests": len(requests), "feedback": len(feedback)}
