@@ -237,7 +237,8 @@ def test_the_page_has_no_inline_style_or_script(client, dataset):
     assert "style=" not in content
     # scripts only from static files
     assert re.findall(r"<script[^>]*>", content) == [
-        '<script src="/static/reports/dashboard.js" defer>'
+        '<script src="/static/reports/filters.js" defer>',
+        '<script src="/static/reports/dashboard.js" defer>',
     ]
     assert "<style" not in content
 
