@@ -348,7 +348,7 @@ def test_jobs_show_times_like_the_other_pages(analyst, data):
     content = analyst.get(JOBS).content.decode()
 
     shown = timezone.localtime(job.created_at).strftime("%Y-%m-%d %H:%M UTC")
-    assert f'<td class="nowrap">{shown}</td>' in content
+    assert f'<td class="nowrap" data-label="Asked at">{shown}</td>' in content
 
 
 def test_the_chooser_calls_an_operator_an_operator(analyst, data):

@@ -111,12 +111,18 @@ def test_every_page_fits_a_phone(daphne_server, page):
 
     for path in (
         f"/reports/dialogs/{data.d1.session_id}/",
-        "/reports/jobs/",
         f"/reports/dashboard/?chat={data.shop.pk}&date_from=2026-01-01&date_to=2026-01-31",
+        "/reports/jobs/",
     ):
         page.goto(base + path)
         expect(page.locator("h1")).to_be_visible()
         assert page_width_overflow(page) <= 0, path
+    # on the reports page (the last one): a report is a card, its button on screen
+    again = page.get_by_role("button", name="Build again")
+    expect(again).to_be_visible()
+    box = again.bounding_box()
+    assert box["x"] + box["width"] <= PHONE["width"]
+    assert page.locator(".table-scroll").first.evaluate("box => box.scrollWidth <= box.clientWidth")
 
 
 def test_a_report_failing_while_watched_can_be_built_again(daphne_server, page):
