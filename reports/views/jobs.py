@@ -4,16 +4,17 @@ job id is not found."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from chats.enums import Messenger
 from distributor.models import Operator
@@ -24,6 +25,7 @@ from reports.filters import DialogFilters
 from reports.models import ReportJob
 from reports.services import report_job_create
 from reports.views.auth import analyst_required
+from reports.views.links import chooser_url, dashboard_url, labelled_errors, viewer_url
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 JOBS_SHOWN = 50
@@ -70,10 +72,15 @@ def filters_summary(filters: DialogFilters, user) -> list[str]:
             .values_list("display_name", flat=True)
             .first()
         )
-        parts.append(_("manager: %(name)s") % {"name": name or _("unknown")})
+        parts.append(_("operator: %(name)s") % {"name": name or _("unknown")})
     if filters.text:
         parts.append(_("text contains “%(text)s”") % {"text": filters.text})
     return parts
+
+
+def when(moment) -> str:
+    """A job's moment as the pages show times: 2026-03-29 14:05 UTC."""
+    return date_format(timezone.localtime(moment), "Y-m-d H:i T")
 
 
 def job_status(job: ReportJob) -> dict:
@@ -87,13 +94,11 @@ def job_status(job: ReportJob) -> dict:
         "rows_total": job.rows_total,
         "error": job.error,
         "download_url": reverse("reports:job_download", args=[job.pk]) if ready else None,
-        "expires_at": date_format(timezone.localtime(job.expires_at), "DATETIME_FORMAT")
-        if job.expires_at and ready
-        else None,
+        "expires_at": when(job.expires_at) if job.expires_at and ready else None,
     }
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @analyst_required
 def job_list(request: HttpRequest) -> HttpResponse:
     errors: list[str] = []
@@ -116,7 +121,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
             except ValidationError as error:
                 errors.extend(error.messages)
             else:
-                return redirect(_chooser_url(filters))
+                return redirect(chooser_url(filters))
     else:
         filters = DialogFilters.from_query(request.GET)
         report_type = request.GET.get("report_type", ReportType.ALL_SESSIONS)
@@ -127,25 +132,26 @@ def job_list(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "filters_query": filters.to_query(),
         "filters_summary": filters_summary(filters, request.user),
-        "filter_errors": list(filters.errors.values()),
+        "filter_errors": labelled_errors(filters.errors),
         "errors": errors,
         "report_types": [
             (value, label) for value, label in ReportType.choices if value in BUILDERS
         ],
         "chosen_type": report_type,
-        "jobs": [(job, job_status(job), _job_filters_summary(job, request.user)) for job in jobs],
-        "viewer_url": _viewer_url(filters),
+        "jobs": [_job_row(job, request.user) for job in jobs],
+        "viewer_url": viewer_url(filters),
+        "dashboard_url": dashboard_url(filters),
     }
     return render(request, "reports/job_list.html", context, status=400 if errors else 200)
 
 
-@require_GET
+@require_safe
 @analyst_required
 def job_status_json(request: HttpRequest, job_id: int) -> JsonResponse:
     return JsonResponse(job_status(job_for_user(request.user, job_id)))
 
 
-@require_GET
+@require_safe
 @analyst_required
 def job_download(request: HttpRequest, job_id: int) -> HttpResponse:
     job = job_for_user(request.user, job_id)
@@ -165,24 +171,26 @@ def job_download(request: HttpRequest, job_id: int) -> HttpResponse:
     )
 
 
-def _chooser_url(filters: DialogFilters) -> str:
-    query = filters.to_query()
-    return reverse("reports:job_list") + (f"?{query}" if query else "")
-
-
-def _viewer_url(filters: DialogFilters) -> str | None:
-    """The dialog viewer with the same filters, when the viewer is there."""
-    try:
-        url = reverse("reports:dialog_list")
-    except NoReverseMatch:  # the viewer is another part of issue 10
-        return None
-    query = filters.to_query()
-    return url + (f"?{query}" if query else "")
-
-
 def _job_filters_summary(job: ReportJob, user) -> str:
     try:
         filters = DialogFilters.from_json(job.filters)
     except ValidationError:
         return _("(filters no longer valid)")
     return "; ".join(filters_summary(filters, user))
+
+
+def _job_row(job: ReportJob, user) -> dict:
+    """A row of "your reports": the job, its status, its filters in words, and for a
+    job that failed or whose file is gone, what "build again" posts."""
+    row = {
+        "job": job,
+        "status": job_status(job),
+        "summary": _job_filters_summary(job, user),
+        "asked_at": when(job.created_at),
+        "again_filters": None,
+        # shown when it failed or its file is gone; jobs.js shows it if it fails later
+        "again_shown": job.status in (ReportJobStatus.FAILED, ReportJobStatus.EXPIRED),
+    }
+    with contextlib.suppress(ValidationError):  # stored filters no longer valid: no button
+        row["again_filters"] = DialogFilters.from_json(job.filters).to_query()
+    return row

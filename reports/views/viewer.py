@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from chats.enums import AttachmentKind, Messenger
 from chats.models import Dialog, MarkerHit, Message
@@ -23,6 +23,12 @@ from reports.enums import DialogStatusFilter
 from reports.filters import DialogFilters
 from reports.selectors import chat_time_zones, dialogs_filtered
 from reports.views.auth import analyst_required
+from reports.views.links import (
+    chooser_url,
+    dashboard_url,
+    labelled_errors,
+    list_url_from_referer,
+)
 
 DIALOGS_PER_PAGE = 50
 SESSION_ID = re.compile(r"[0-9A-Za-z_-]{1,32}")
@@ -30,7 +36,7 @@ SESSION_ID = re.compile(r"[0-9A-Za-z_-]{1,32}")
 SMALL_SELECTION = 10_000
 
 
-@require_GET
+@require_safe
 @analyst_required
 def dialog_list(request: HttpRequest) -> HttpResponse:
     filters = DialogFilters.from_query(request.GET)
@@ -57,11 +63,15 @@ def dialog_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows": rows,
             "total": paginator.count,
+            "filter_errors": labelled_errors(filters.errors),
+            "filtered": filters != DialogFilters() or bool(filters.errors),
+            "chooser_url": chooser_url(filters),
+            "dashboard_url": dashboard_url(filters),
         },
     )
 
 
-@require_GET
+@require_safe
 @analyst_required
 def dialog_detail(request: HttpRequest, session_id: str) -> HttpResponse:
     # session ids are short tokens; anything else (a NUL PostgreSQL would refuse, a
@@ -92,6 +102,7 @@ def dialog_detail(request: HttpRequest, session_id: str) -> HttpResponse:
         (message, [_attachment_name(item) for item in _as_list(message.attachments)])
         for message in Message.objects.filter(dialog=dialog).order_by("sequence")
     ]
+    came_from = list_url_from_referer(request)
     permalink = request.build_absolute_uri(
         reverse("reports:dialog_detail", args=[dialog.session_id])
     )
@@ -111,7 +122,9 @@ def dialog_detail(request: HttpRequest, session_id: str) -> HttpResponse:
             ),
             "messages": messages,
             "permalink": permalink,
-            "list_url": reverse("reports:dialog_list") + f"?chat={dialog.chat_id}",
+            # back to the list the user came from, else to this chat's dialogs
+            "came_from_list": came_from is not None,
+            "list_url": came_from or reverse("reports:dialog_list") + f"?chat={dialog.chat_id}",
         },
     )
 

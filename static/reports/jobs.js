@@ -33,6 +33,8 @@
     var error = row.querySelector(".job-error");
     error.textContent = job.error || "";
     error.hidden = !job.error;
+    var again = row.querySelector(".job-again");
+    if (again) again.hidden = !(job.status === "failed" || job.status === "expired");
   }
 
   function poll() {
@@ -52,6 +54,15 @@
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("tr.job progress[data-unknown-total]").forEach(function (bar) {
       if (ACTIVE[bar.closest("tr").dataset.status]) bar.removeAttribute("value");
+    });
+    // one press builds one report: a second click while the page posts is ignored
+    document.querySelectorAll("form.job-form, form.job-again").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (form.dataset.sent) { event.preventDefault(); return; }
+        form.dataset.sent = "1";
+      });
+      // back to this page from the browser's cache: it may be sent again
+      window.addEventListener("pageshow", function () { delete form.dataset.sent; });
     });
     window.setTimeout(poll, PERIOD_MS);
   });

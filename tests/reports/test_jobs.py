@@ -345,8 +345,11 @@ def test_the_chooser_says_which_filters_it_ignored(browser):
     response = browser.get(reverse("reports:job_list") + "?status=bogus&date_from=yesterday")
     assert response.status_code == 200
     page = response.content.decode()
-    assert "Filter ignored: Unknown status." in page
-    assert "Filter ignored: Enter a date as YYYY-MM-DD." in page
+    assert '<span class="error-label">Status</span> — Unknown status. (filter ignored)' in page
+    assert (
+        '<span class="error-label">From</span> — Enter a date as YYYY-MM-DD. (filter ignored)'
+        in page
+    )
 
 
 def test_build_creates_a_job_and_goes_back_to_the_chooser(browser, analyst, data):
