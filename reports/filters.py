@@ -134,6 +134,8 @@ class DialogFilters:
         data["operator"] = data.pop("operator_id")
         for name in ("date_from", "date_to"):
             data[name] = data[name].isoformat() if data[name] else None
+        if data["status"] == DialogStatusFilter.ALL:
+            data.pop("status")  # the default: links and stored filters stay short
         return {key: value for key, value in data.items() if value not in (None, "", [])}
 
     def to_query(self) -> str:

@@ -18,6 +18,7 @@ from openpyxl import load_workbook
 
 from chats.enums import AuthorKind
 from chats.models import Message
+from config.celery import REPORTS_QUEUE
 from reports.builders import BUILDERS
 from reports.builders.base import Column, ReportBuilder, Sheet
 from reports.enums import ReportJobStatus, ReportType
@@ -98,10 +99,10 @@ def test_a_job_is_queued_and_its_task_sent_after_commit(
         )
     # then
     assert job.status == ReportJobStatus.QUEUED
-    assert job.filters == {"messenger": ["web"], "status": "all"}
+    assert job.filters == {"messenger": ["web"]}
     assert job.with_times is True
     assert len(callbacks) == 1
-    queued = redis.Redis.from_url(redis_url).lrange("celery", 0, -1)
+    queued = redis.Redis.from_url(redis_url).lrange(REPORTS_QUEUE, 0, -1)
     assert len(queued) == 1
     message = json.loads(queued[0])
     assert message["headers"]["task"] == "reports.build_job"
@@ -367,7 +368,7 @@ def test_build_creates_a_job_and_goes_back_to_the_chooser(browser, analyst, data
         + DialogFilters.from_query({"chat": str(data.shop.pk), "messenger": "web"}).to_query()
     )
     assert (job.owner, job.report_type, job.with_times) == (analyst, "bot_vs_operator", True)
-    assert job.filters == {"chat": [data.shop.pk], "messenger": ["web"], "status": "all"}
+    assert job.filters == {"chat": [data.shop.pk], "messenger": ["web"]}
     page = browser.get(response["Location"]).content.decode()
     assert "Bot vs operator" in page
     assert 'data-status="queued"' in page
@@ -577,7 +578,7 @@ def test_the_sweep_sends_again_the_task_of_a_job_left_queued(analyst, redis_url)
     # when
     assert report_jobs_queued_resend(now=now) == 1
     # then: one task, for the old job
-    queued = redis.Redis.from_url(redis_url).lrange("celery", 0, -1)
+    queued = redis.Redis.from_url(redis_url).lrange(REPORTS_QUEUE, 0, -1)
     assert [json.loads(body)["headers"]["argsrepr"] for body in queued] == [f"({old.pk},)"]
 
 

@@ -133,7 +133,6 @@ def test_the_viewer_leads_to_the_dashboard_with_chats_and_dates_only(analyst, da
         "chat": [str(data.shop.pk)],
         "date_from": ["2026-01-01"],
         "date_to": ["2026-01-31"],
-        "status": ["all"],
     }
     assert analyst.get(dashboard).status_code == 200
 
@@ -148,7 +147,6 @@ def test_the_dashboard_leads_back_to_the_dialogs_of_its_chats_and_days(analyst, 
         "chat": [str(data.shop.pk)],
         "date_from": ["2026-01-09"],
         "date_to": ["2026-01-11"],
-        "status": ["all"],
     }
     listed = analyst.get(dialogs).content.decode()
     assert "3 dialogs" in listed
@@ -211,7 +209,6 @@ def test_the_chooser_links_to_the_dialogs_and_dashboard_of_its_filters(analyst, 
     }
     assert query_of(href_of(content, "to-dashboard")) == {
         "chat": [str(data.shop.pk)],
-        "status": ["all"],
     }
 
 
