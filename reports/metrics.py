@@ -319,6 +319,7 @@ class OperatorProductivity:
     client_messages: int = 0
     responses: ResponseStats = field(default_factory=ResponseStats)
     requests_accepted: int = 0
+    dialogs_handled: int = 0  # dialogs with at least one request the operator accepted
     handling_seconds_total: float = 0.0
     requests_closed: int = 0
     ratings_count: int = 0
@@ -351,6 +352,8 @@ class MetricsSummary:
     dialogs_by_day: Counter = field(default_factory=Counter)  # (local date, messenger)
     dialogs_with_request_by_day: Counter = field(default_factory=Counter)  # local date
     ratings: Counter = field(default_factory=Counter)  # (scale, score)
+    # dialogs with at least one accepted request (by anybody the filters keep)
+    dialogs_handled: int = 0
     operator_names: dict[int, str] = field(default_factory=dict)
     chat_names: dict[int, str] = field(default_factory=dict)
 
@@ -491,8 +494,10 @@ class _Scan:
 
     def _counted_requests(self, states: list[_RequestState]) -> list[_RequestState]:
         """The dialog's requests that count (an operator filter keeps only that
-        operator's); each accepted one counts as a dialog handled."""
+        operator's). The dialog counts once as handled by each operator who accepted
+        any of them, however many requests they took in it."""
         chosen = []
+        handled_by: set[int] = set()
         for state in states:
             if self.filters.operator_id and state.operator_id != self.filters.operator_id:
                 continue
@@ -500,11 +505,16 @@ class _Scan:
             if state.operator_id is not None and state.accepted_at is not None:
                 figures = self.summary.productivity_for(state.operator_id)
                 figures.requests_accepted += 1
+                if state.operator_id not in handled_by:
+                    handled_by.add(state.operator_id)
+                    figures.dialogs_handled += 1
                 if state.closed_at is not None:
                     figures.requests_closed += 1
                     figures.handling_seconds_total += max(
                         (state.closed_at - state.accepted_at).total_seconds(), 0.0
                     )
+        if handled_by:
+            self.summary.dialogs_handled += 1
         return chosen
 
     def _message(

@@ -52,6 +52,8 @@ class ProductivityBuilder(ReportBuilder):
             figures = summary.productivity[operator_id]
             _add_into(total, figures)
             yield _row(summary.operator_label(operator_id), figures)
+        # a dialog two operators handled is one dialog: not the sum of the rows above
+        total.dialogs_handled = summary.dialogs_handled
         yield _row(_("All operators"), total)
 
 
@@ -75,7 +77,7 @@ def _row(operator: str, figures: OperatorProductivity) -> tuple:
         responses.answered,
         responses.seconds_average,
         responses.seconds_max,
-        figures.requests_accepted,
+        figures.dialogs_handled,
         figures.handling_seconds_average,
         figures.ratings_count,
         figures.rating_average,

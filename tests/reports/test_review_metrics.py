@@ -1,0 +1,91 @@
+"""Review of the operator figures: dialogs counted once, however many requests."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from chats.enums import Messenger
+from reports.builders.base import ReportContext
+from reports.builders.productivity import ProductivityBuilder
+from reports.filters import DialogFilters
+from reports.metrics import metrics_compute
+from tests.chats.factories import ChatFactory
+from tests.distributor.factories import OperatorFactory
+from tests.reports.metrics_dataset import DialogWriter, utc
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime.datetime(2026, 4, 15, 12, 0, tzinfo=datetime.UTC)
+
+
+@pytest.fixture
+def two_requests_one_dialog():
+    """One dialog: Anna takes a request, closes it, the client asks again and Anna
+    takes the second one too. A second dialog: Anna, then Bruno (a transfer)."""
+    chat = ChatFactory(name="Shop")
+    anna = OperatorFactory(display_name="Anna")
+    bruno = OperatorFactory(display_name="Bruno")
+    again = DialogWriter(chat, Messenger.WEB, utc(2026, 3, 2, 10, 0))
+    again.request(
+        created_at=utc(2026, 3, 2, 10, 0, 10),
+        operator=anna,
+        accepted_at=utc(2026, 3, 2, 10, 0, 20),
+        closed_at=utc(2026, 3, 2, 10, 5),
+    )
+    again.request(
+        created_at=utc(2026, 3, 2, 11, 0),
+        operator=anna,
+        accepted_at=utc(2026, 3, 2, 11, 0, 30),
+        closed_at=utc(2026, 3, 2, 11, 10),
+    )
+    transferred = DialogWriter(chat, Messenger.WEB, utc(2026, 3, 3, 10, 0))
+    transferred.request(
+        created_at=utc(2026, 3, 3, 10, 0, 10),
+        operator=anna,
+        accepted_at=utc(2026, 3, 3, 10, 0, 20),
+        closed_at=utc(2026, 3, 3, 10, 1),
+    )
+    transferred.request(
+        created_at=utc(2026, 3, 3, 10, 1),
+        operator=bruno,
+        accepted_at=utc(2026, 3, 3, 10, 1, 30),
+        closed_at=utc(2026, 3, 3, 10, 2),
+    )
+    return chat, anna, bruno
+
+
+def test_dialogs_handled_counts_each_dialog_once_per_operator(two_requests_one_dialog):
+    chat, anna, bruno = two_requests_one_dialog
+    # when
+    summary = metrics_compute(chat_ids={chat.pk}, filters=DialogFilters(), now=NOW)
+    # then: Anna took three requests in two dialogs (before the review: 3 dialogs)
+    assert summary.productivity[anna.pk].requests_accepted == 3
+    assert summary.productivity[anna.pk].dialogs_handled == 2
+    assert summary.productivity[bruno.pk].dialogs_handled == 1
+    # two dialogs were handled at all, whoever handled them
+    assert summary.dialogs_handled == 2
+
+
+def test_the_productivity_sheet_counts_dialogs_not_requests(two_requests_one_dialog):
+    chat, _anna, _bruno = two_requests_one_dialog
+    builder = ProductivityBuilder(
+        ReportContext(
+            user=None,
+            chat_ids=frozenset({chat.pk}),
+            filters=DialogFilters(),
+            time_zones={chat.pk: "UTC"},
+            now=NOW,
+        )
+    )
+    # when
+    (sheet,) = builder.sheets()
+    rows = list(sheet.rows)
+    # then: (operator, dialogs handled, average handling time over the requests)
+    # Anna: (280 + 570 + 40) / 3 = 296.7 → 297; Bruno: 30; all: (890 + 30) / 4 = 230
+    assert [(row[0], row[6], row[7]) for row in rows] == [
+        ("Anna", 2, 297),
+        ("Bruno", 1, 30),
+        ("All operators", 2, 230),
+    ]
