@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -423,10 +423,12 @@ class _Scan:
         chat_ids: Iterable[int],
         filters: DialogFilters,
         now: datetime.datetime | None = None,
+        heartbeat: Callable[[], None] | None = None,
     ) -> None:
         self.chat_ids = set(chat_ids)
         self.filters = filters
         self.now = now or timezone.now()
+        self.heartbeat = heartbeat
         self.summary = MetricsSummary(rules=chat_rules(self.chat_ids))
         self._clocks = {
             chat_id: WorkingClock(rule.hours) for chat_id, rule in self.summary.rules.items()
@@ -449,6 +451,8 @@ class _Scan:
                 break
             last_pk = chunk[-1][0]
             yield from self._chunk(chunk)
+            if self.heartbeat is not None:
+                self.heartbeat()
         self._names()
 
     def _chunk(self, chunk: list[tuple]) -> Iterator[Response]:
@@ -638,18 +642,29 @@ class _Scan:
 
 
 def metrics_responses(
-    *, chat_ids: Iterable[int], filters: DialogFilters, now: datetime.datetime | None = None
+    *,
+    chat_ids: Iterable[int],
+    filters: DialogFilters,
+    now: datetime.datetime | None = None,
+    heartbeat: Callable[[], None] | None = None,
 ) -> Iterator[Response]:
-    """Every measured response of the selected dialogs, streamed (dialog by dialog)."""
-    return _Scan(chat_ids=chat_ids, filters=filters, now=now).responses()
+    """Every measured response of the selected dialogs, streamed (dialog by dialog).
+    `heartbeat` is called after each chunk of dialogs."""
+    return _Scan(chat_ids=chat_ids, filters=filters, now=now, heartbeat=heartbeat).responses()
 
 
 def metrics_compute(
-    *, chat_ids: Iterable[int], filters: DialogFilters, now: datetime.datetime | None = None
+    *,
+    chat_ids: Iterable[int],
+    filters: DialogFilters,
+    now: datetime.datetime | None = None,
+    heartbeat: Callable[[], None] | None = None,
 ) -> MetricsSummary:
     """The aggregates of one pass: SLA figures per (operator, chat), productivity per
-    operator, dialogs per day and channel, handoff counts per day, ratings."""
-    scan = _Scan(chat_ids=chat_ids, filters=filters, now=now)
+    operator, dialogs per day and channel, handoff counts per day, ratings.
+    `heartbeat` is called after each chunk of dialogs (a report job's, which writes
+    no row until the pass is over)."""
+    scan = _Scan(chat_ids=chat_ids, filters=filters, now=now, heartbeat=heartbeat)
     for _response in scan.responses():
         pass
     return scan.summary

@@ -87,7 +87,10 @@ class OperatorMetricsBuilder(ReportBuilder):
 
     def _operator_rows(self, now: datetime.datetime) -> Iterator[tuple]:
         summary = metrics_compute(
-            chat_ids=self.context.chat_ids, filters=self.context.filters, now=now
+            chat_ids=self.context.chat_ids,
+            filters=self.context.filters,
+            now=now,
+            heartbeat=self.heartbeat,
         )
         for operator_id, chat_id in sla_row_order(summary):
             yield self._figures_row(
@@ -143,7 +146,10 @@ class OperatorMetricsBuilder(ReportBuilder):
         kinds = {ResponseKind.FIRST: _("first"), ResponseKind.LATER: _("later")}
         yes, no = _("yes"), _("no")
         responses = metrics_responses(
-            chat_ids=self.context.chat_ids, filters=self.context.filters, now=now
+            chat_ids=self.context.chat_ids,
+            filters=self.context.filters,
+            now=now,
+            heartbeat=self.heartbeat,
         )
         for response in responses:
             if response.operator_id is not None and response.operator_id not in names:

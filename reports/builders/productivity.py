@@ -42,7 +42,10 @@ class ProductivityBuilder(ReportBuilder):
 
     def _rows(self) -> Iterator[tuple]:
         summary = metrics_compute(
-            chat_ids=self.context.chat_ids, filters=self.context.filters, now=self.context.now
+            chat_ids=self.context.chat_ids,
+            filters=self.context.filters,
+            now=self.context.now,
+            heartbeat=self.heartbeat,
         )
         total = OperatorProductivity(operator_id=0)
         for operator_id in sorted(

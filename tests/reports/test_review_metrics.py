@@ -8,6 +8,7 @@ import pytest
 
 from chats.enums import Messenger
 from reports.builders.base import ReportContext
+from reports.builders.operator_metrics import OperatorMetricsBuilder
 from reports.builders.productivity import ProductivityBuilder
 from reports.filters import DialogFilters
 from reports.metrics import metrics_compute
@@ -89,3 +90,29 @@ def test_the_productivity_sheet_counts_dialogs_not_requests(two_requests_one_dia
         ("Bruno", 1, 30),
         ("All operators", 2, 230),
     ]
+
+
+@pytest.mark.parametrize("builder_class", [ProductivityBuilder, OperatorMetricsBuilder])
+def test_the_pass_keeps_the_jobs_heartbeat_before_its_first_row(
+    two_requests_one_dialog, builder_class
+):
+    # both reports read every dialog before their first row: the job's heartbeat moved
+    # only with rows written, so a long pass was failed by the sweep as "interrupted"
+    chat, _anna, _bruno = two_requests_one_dialog
+    builder = builder_class(
+        ReportContext(
+            user=None,
+            chat_ids=frozenset({chat.pk}),
+            filters=DialogFilters(),
+            time_zones={chat.pk: "UTC"},
+            now=NOW,
+        )
+    )
+    events = []
+    builder.heartbeat = lambda: events.append("beat")
+    # when
+    first_sheet = next(iter(builder.sheets()))
+    events.append(next(first_sheet.rows) and "row")
+    # then
+    assert events[0] == "beat"
+    assert events[-1] == "row"
