@@ -561,20 +561,7 @@ class _Scan:
                 waited = self._clocks[chat_id].seconds(state.created_at, self.now)
                 if int(waited) <= rules.sla_first_seconds:
                     continue
-            response = Response(
-                dialog_id=dialog[0],
-                session_id=dialog[3],
-                chat_id=chat_id,
-                request_id=state.pk,
-                operator_id=state.operator_id,
-                kind=ResponseKind.FIRST,
-                asked_at=state.created_at,
-                answered_at=None,
-                seconds=None,
-                sla_seconds=rules.sla_first_seconds,
-            )
-            self._add(response)
-            yield response
+            yield self._record(dialog, state, ResponseKind.FIRST, state.created_at, None)
 
     def _record(
         self,
@@ -582,11 +569,14 @@ class _Scan:
         state: _RequestState,
         kind: str,
         asked_at: datetime.datetime,
-        answered_at: datetime.datetime,
+        answered_at: datetime.datetime | None,
     ) -> Response:
+        """Measure a response (None: never answered), add it to the figures."""
         chat_id = dialog[1]
         rules = self.summary.rules[chat_id]
-        seconds = int(self._clocks[chat_id].seconds(asked_at, answered_at))
+        seconds = None
+        if answered_at is not None:
+            seconds = int(self._clocks[chat_id].seconds(asked_at, answered_at))
         response = Response(
             dialog_id=dialog[0],
             session_id=dialog[3],

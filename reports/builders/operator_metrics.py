@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterator
-from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -15,6 +14,7 @@ from chats.enums import AuthorKind
 from chats.models import Message
 from distributor.models import Operator
 from reports.builders.base import Column, ColumnKind, ReportBuilder, Sheet
+from reports.builders.dialog_data import WallClock, dialog_ids, report_dialogs
 from reports.enums import ReportType
 from reports.metrics import (
     MetricsSummary,
@@ -23,7 +23,7 @@ from reports.metrics import (
     metrics_compute,
     metrics_responses,
 )
-from reports.selectors import chat_time_zones, dialogs_filtered
+from reports.selectors import chat_time_zones
 
 
 def sla_row_order(summary: MetricsSummary) -> list[tuple[int | None, int]]:
@@ -44,11 +44,8 @@ class OperatorMetricsBuilder(ReportBuilder):
     report_type = ReportType.OPERATOR_METRICS
 
     def rows_total(self) -> int:
-        dialogs = dialogs_filtered(
-            chat_ids=set(self.context.chat_ids), filters=self.context.filters
-        )
         responses = Message.objects.filter(
-            dialog__in=dialogs.order_by().values("pk"), author_kind=AuthorKind.OPERATOR
+            dialog__in=dialog_ids(report_dialogs(self.context)), author_kind=AuthorKind.OPERATOR
         ).count()
         return responses + 1
 
@@ -141,8 +138,9 @@ class OperatorMetricsBuilder(ReportBuilder):
 
     def _response_rows(self, now: datetime.datetime) -> Iterator[tuple]:
         names: dict[int, str] = {}
-        zone_names = self.context.time_zones or chat_time_zones(self.context.chat_ids)
-        zones = {chat_id: _zone(name) for chat_id, name in zone_names.items()}
+        wall_clock = WallClock(
+            self.context.time_zones or chat_time_zones(self.context.chat_ids)
+        )
         kinds = {ResponseKind.FIRST: _("first"), ResponseKind.LATER: _("later")}
         yes, no = _("yes"), _("no")
         responses = metrics_responses(
@@ -160,8 +158,10 @@ class OperatorMetricsBuilder(ReportBuilder):
                 kinds[response.kind],
             )
             if self.context.with_times:
-                zone = zones.get(response.chat_id) or _zone("UTC")
-                row += (_local(response.asked_at, zone), _local(response.answered_at, zone))
+                row += (
+                    wall_clock(response.chat_id, response.asked_at),
+                    wall_clock(response.chat_id, response.answered_at),
+                )
             row += (response.seconds, response.sla_seconds, yes if response.within_sla else no)
             yield row
 
@@ -170,16 +170,3 @@ def _operator_names(operator_ids: set[int]) -> dict[int, str]:
     found = dict(Operator.objects.filter(pk__in=operator_ids).values_list("pk", "display_name"))
     return {pk: found.get(pk, f"#{pk}") for pk in operator_ids}
 
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ValueError, KeyError, OSError):
-        return ZoneInfo("UTC")
-
-
-def _local(moment: datetime.datetime | None, zone: ZoneInfo) -> datetime.datetime | None:
-    """Naive wall-clock time in the chat's zone, to the second (None stays None)."""
-    if moment is None:
-        return None
-    return moment.astimezone(zone).replace(tzinfo=None, microsecond=0)

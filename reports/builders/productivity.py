@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from django.utils.translation import gettext as _
 
 from reports.builders.base import Column, ColumnKind, ReportBuilder, Sheet
+from reports.builders.dialog_data import report_dialogs
 from reports.enums import ReportType
 from reports.metrics import OperatorProductivity, metrics_compute
-from reports.selectors import dialogs_filtered
 
 
 class ProductivityBuilder(ReportBuilder):
@@ -18,10 +18,7 @@ class ProductivityBuilder(ReportBuilder):
 
     def rows_total(self) -> int:
         # the pass is over the dialogs; one row per operator comes out at the end
-        dialogs = dialogs_filtered(
-            chat_ids=set(self.context.chat_ids), filters=self.context.filters
-        )
-        return dialogs.count() or 1
+        return report_dialogs(self.context).count() or 1
 
     def sheets(self) -> Iterator[Sheet]:
         yield Sheet(title=_("Productivity"), columns=self._columns(), rows=self._rows())
