@@ -26,14 +26,14 @@ from django.utils.translation import gettext as _
 
 from chats.models import Chat
 from reports import xlsx
-from reports.access import chat_ids_for_analyst, is_analyst
+from reports.access import is_analyst
 from reports.builders import BUILDERS
 from reports.builders.base import ReportContext
 from reports.delivery import job_deliver
 from reports.enums import ReportJobStatus
 from reports.filters import DialogFilters
 from reports.models import ReportJob, ScheduledReport
-from reports.selectors import chat_time_zones
+from reports.selectors import chat_ids_chosen, chat_time_zones
 
 logger = logging.getLogger(__name__)
 
@@ -127,9 +127,8 @@ def report_job_build(
     try:
         builder_class = BUILDERS[job.report_type]
         filters = DialogFilters.from_json(job.filters)
-        chat_ids = chat_ids_for_analyst(job.owner)
-        if filters.chat_ids:
-            chat_ids &= set(filters.chat_ids)
+        # the owner's chats now, not when the job was asked for
+        chat_ids = chat_ids_chosen(user=job.owner, filters=filters)
         zones = chat_time_zones(chat_ids)
         context = ReportContext(
             user=job.owner,
