@@ -17,6 +17,7 @@ from pathlib import Path
 
 from celery import current_app
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.db import transaction
@@ -81,22 +82,27 @@ def report_job_create(
         raise ValidationError(_("Unknown report."), code="report_type")
     if filters.errors:
         raise ValidationError(list(filters.errors.values()), code="filters")
-    active = ReportJob.objects.filter(
-        owner=user, status__in=[ReportJobStatus.QUEUED, ReportJobStatus.RUNNING]
-    )
-    if schedule is None and active.count() >= MAX_ACTIVE_JOBS:
-        raise ValidationError(
-            _("You have %(count)d reports waiting or being built; wait for one to finish.")
-            % {"count": MAX_ACTIVE_JOBS},
-            code="too_many",
+    with transaction.atomic():
+        if schedule is None:
+            # the owner's row locked: requests at the same instant count one after
+            # another (SQLite's IMMEDIATE transactions serialise them anyway)
+            get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+            active = ReportJob.objects.filter(
+                owner=user, status__in=[ReportJobStatus.QUEUED, ReportJobStatus.RUNNING]
+            )
+            if active.count() >= MAX_ACTIVE_JOBS:
+                raise ValidationError(
+                    _("You have %(count)d reports waiting or being built; wait for one to finish.")
+                    % {"count": MAX_ACTIVE_JOBS},
+                    code="too_many",
+                )
+        job = ReportJob.objects.create(
+            owner=user,
+            report_type=report_type,
+            filters=filters.to_json(),
+            with_times=bool(with_times),
+            schedule=schedule,
         )
-    job = ReportJob.objects.create(
-        owner=user,
-        report_type=report_type,
-        filters=filters.to_json(),
-        with_times=bool(with_times),
-        schedule=schedule,
-    )
     job_id = job.pk
     # robust: a broker that is away must not undo the job row; it stays queued and
     # the sweep sends it again (report_jobs_queued_resend)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.db import connection
+from django.core.exceptions import ValidationError
 
 from reports.builders import BUILDERS
 from reports.builders.base import Column, ReportBuilder, Sheet
@@ -12,6 +14,7 @@ from reports.enums import ReportJobStatus, ReportType
 from reports.filters import DialogFilters
 from reports.models import ReportJob
 from reports.services import (
+    MAX_ACTIVE_JOBS,
     TEMPORARY_PREFIX,
     report_job_build,
     report_job_create,
@@ -19,6 +22,7 @@ from reports.services import (
     reports_sweep,
 )
 from tests.reports.jobs_dataset import analyst_make, dataset_make
+from tests.threads import run_in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -110,3 +114,30 @@ def test_the_sweep_removes_files_left_by_killed_builds_and_keeps_running_ones(
     left.write_bytes(b"x")
     assert reports_sweep()["temporary_removed"] == 1
     assert not left.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_cannot_pass_the_limit_of_waiting_reports(redis_url):
+    # the count and the insert were two statements: requests at the same instant could
+    # all see room for one more and all make a job
+    data = dataset_make()
+    rounds = 10 if connection.vendor == "postgresql" else 3
+    for round_number in range(rounds):
+        owner = analyst_make(username=f"analyst{round_number}", chats=(data.shop,))
+        for _index in range(MAX_ACTIVE_JOBS - 1):
+            job_make(owner)
+        refused: list[ValidationError] = []
+
+        def ask(_index: int, owner=owner, refused=refused) -> None:
+            try:
+                job_make(owner)
+            except ValidationError as error:
+                refused.append(error)
+
+        # when
+        errors = run_in_threads(8, ask)
+        # then
+        assert errors == []
+        assert len(refused) == 7
+        active = ReportJob.objects.filter(owner=owner, status=ReportJobStatus.QUEUED)
+        assert active.count() == MAX_ACTIVE_JOBS
