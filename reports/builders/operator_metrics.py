@@ -138,9 +138,7 @@ class OperatorMetricsBuilder(ReportBuilder):
 
     def _response_rows(self, now: datetime.datetime) -> Iterator[tuple]:
         names: dict[int, str] = {}
-        wall_clock = WallClock(
-            self.context.time_zones or chat_time_zones(self.context.chat_ids)
-        )
+        wall_clock = WallClock(self.context.time_zones or chat_time_zones(self.context.chat_ids))
         kinds = {ResponseKind.FIRST: _("first"), ResponseKind.LATER: _("later")}
         yes, no = _("yes"), _("no")
         responses = metrics_responses(
@@ -169,4 +167,3 @@ class OperatorMetricsBuilder(ReportBuilder):
 def _operator_names(operator_ids: set[int]) -> dict[int, str]:
     found = dict(Operator.objects.filter(pk__in=operator_ids).values_list("pk", "display_name"))
     return {pk: found.get(pk, f"#{pk}") for pk in operator_ids}
-

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.core.exceptions import ValidationError
+from django.db import connection
 
 from reports.builders import BUILDERS
 from reports.builders.base import Column, ReportBuilder, Sheet
