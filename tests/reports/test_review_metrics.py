@@ -21,6 +21,30 @@ pytestmark = pytest.mark.django_db
 NOW = datetime.datetime(2026, 4, 15, 12, 0, tzinfo=datetime.UTC)
 
 
+def _context(chat) -> ReportContext:
+    return ReportContext(
+        user=None,
+        chat_ids=frozenset({chat.pk}),
+        filters=DialogFilters(),
+        time_zones={chat.pk: "UTC"},
+        now=NOW,
+    )
+
+
+def _handled(writer: DialogWriter, operator, *requests: tuple[int, int, int, int]) -> None:
+    """Requests of `operator`: (hour, created minute, accepted second, closed minute),
+    all on the dialog's day."""
+    day = writer.dialog.started_at
+    for hour, minute, accepted_second, closed_minute in requests:
+        at = day.replace(hour=hour, minute=minute, second=0)
+        writer.request(
+            created_at=at + datetime.timedelta(seconds=10),
+            operator=operator,
+            accepted_at=at + datetime.timedelta(seconds=accepted_second),
+            closed_at=at.replace(minute=closed_minute),
+        )
+
+
 @pytest.fixture
 def two_requests_one_dialog():
     """One dialog: Anna takes a request, closes it, the client asks again and Anna
@@ -29,31 +53,10 @@ def two_requests_one_dialog():
     anna = OperatorFactory(display_name="Anna")
     bruno = OperatorFactory(display_name="Bruno")
     again = DialogWriter(chat, Messenger.WEB, utc(2026, 3, 2, 10, 0))
-    again.request(
-        created_at=utc(2026, 3, 2, 10, 0, 10),
-        operator=anna,
-        accepted_at=utc(2026, 3, 2, 10, 0, 20),
-        closed_at=utc(2026, 3, 2, 10, 5),
-    )
-    again.request(
-        created_at=utc(2026, 3, 2, 11, 0),
-        operator=anna,
-        accepted_at=utc(2026, 3, 2, 11, 0, 30),
-        closed_at=utc(2026, 3, 2, 11, 10),
-    )
+    _handled(again, anna, (10, 0, 20, 5), (11, 0, 30, 10))
     transferred = DialogWriter(chat, Messenger.WEB, utc(2026, 3, 3, 10, 0))
-    transferred.request(
-        created_at=utc(2026, 3, 3, 10, 0, 10),
-        operator=anna,
-        accepted_at=utc(2026, 3, 3, 10, 0, 20),
-        closed_at=utc(2026, 3, 3, 10, 1),
-    )
-    transferred.request(
-        created_at=utc(2026, 3, 3, 10, 1),
-        operator=bruno,
-        accepted_at=utc(2026, 3, 3, 10, 1, 30),
-        closed_at=utc(2026, 3, 3, 10, 2),
-    )
+    _handled(transferred, anna, (10, 0, 20, 1))
+    _handled(transferred, bruno, (10, 1, 30, 2))
     return chat, anna, bruno
 
 
@@ -71,15 +74,7 @@ def test_dialogs_handled_counts_each_dialog_once_per_operator(two_requests_one_d
 
 def test_the_productivity_sheet_counts_dialogs_not_requests(two_requests_one_dialog):
     chat, _anna, _bruno = two_requests_one_dialog
-    builder = ProductivityBuilder(
-        ReportContext(
-            user=None,
-            chat_ids=frozenset({chat.pk}),
-            filters=DialogFilters(),
-            time_zones={chat.pk: "UTC"},
-            now=NOW,
-        )
-    )
+    builder = ProductivityBuilder(_context(chat))
     # when
     (sheet,) = builder.sheets()
     rows = list(sheet.rows)
@@ -99,15 +94,7 @@ def test_the_pass_keeps_the_jobs_heartbeat_before_its_first_row(
     # both reports read every dialog before their first row: the job's heartbeat moved
     # only with rows written, so a long pass was failed by the sweep as "interrupted"
     chat, _anna, _bruno = two_requests_one_dialog
-    builder = builder_class(
-        ReportContext(
-            user=None,
-            chat_ids=frozenset({chat.pk}),
-            filters=DialogFilters(),
-            time_zones={chat.pk: "UTC"},
-            now=NOW,
-        )
-    )
+    builder = builder_class(_context(chat))
     events = []
     builder.heartbeat = lambda: events.append("beat")
     # when
