@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from chats.enums import AuthorKind
 from chats.models import Message
 from distributor.models import Operator
+from handoff.models import Request
 from reports.builders.base import Column, ColumnKind, ReportBuilder, Sheet
 from reports.builders.dialog_data import WallClock, dialog_ids, report_dialogs
 from reports.enums import ReportType
@@ -44,10 +45,15 @@ class OperatorMetricsBuilder(ReportBuilder):
     report_type = ReportType.OPERATOR_METRICS
 
     def rows_total(self) -> int:
-        responses = Message.objects.filter(
-            dialog__in=dialog_ids(report_dialogs(self.context)), author_kind=AuthorKind.OPERATOR
+        """At most the rows written: each response is answered by its own operator
+        message or is a request never answered, and each (operator, chat) row has a
+        request; plus the All operators row."""
+        selected = dialog_ids(report_dialogs(self.context))
+        operator_messages = Message.objects.filter(
+            dialog__in=selected, author_kind=AuthorKind.OPERATOR
         ).count()
-        return responses + 1
+        requests = Request.objects.filter(dialog__in=selected).count()
+        return operator_messages + 2 * requests + 1
 
     def sheets(self) -> Iterator[Sheet]:
         # one "now" for both passes: whether a still-open request counts yet depends on it
