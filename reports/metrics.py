@@ -549,16 +549,20 @@ class _Scan:
 
     def _dialog_end(self, dialog: tuple, states: list[_RequestState]) -> Iterator[Response]:
         """Requests never answered: a first response not given counts as unanswered,
-        unless the request is still open and its SLA has not run out yet. A later wait
-        still open at the end is not measured (see docs)."""
+        unless the SLA had not run out when nobody could answer any more or yet: the
+        request is still open, or it closed before an operator accepted it (the client
+        left, the unavailable notice outside working hours). A later wait still open
+        at the end is not measured (see docs)."""
         chat_id = dialog[1]
         rules = self.summary.rules[chat_id]
         for state in states:
             state.waiting_since = None
             if state.answered:
                 continue
-            if state.closed_at is None:
-                waited = self._clocks[chat_id].seconds(state.created_at, self.now)
+            if state.closed_at is None or state.accepted_at is None:
+                waited = self._clocks[chat_id].seconds(
+                    state.created_at, state.closed_at or self.now
+                )
                 if int(waited) <= rules.sla_first_seconds:
                     continue
             yield self._record(dialog, state, ResponseKind.FIRST, state.created_at, None)

@@ -115,3 +115,39 @@ def test_the_operator_metrics_progress_never_passes_its_total(two_requests_one_d
     # then: 4 unanswered first responses, 2 (operator, chat) rows and All operators
     assert written == 7
     assert builder.rows_total() >= written
+
+
+def test_a_request_nobody_accepted_that_closed_within_the_sla_missed_nothing():
+    # the client who leaves 20 s after asking (SLA 60 s) was counted as a missed first
+    # response before the review; one who waited 5 minutes in vain is a miss, and so
+    # is a request an operator accepted and closed without a word
+    chat = ChatFactory(name="Shop")
+    anna = OperatorFactory(display_name="Anna")
+    left_early = DialogWriter(chat, Messenger.WEB, utc(2026, 3, 2, 10, 0))
+    left_early.request(
+        created_at=utc(2026, 3, 2, 10, 0, 0),
+        operator=None,
+        accepted_at=None,
+        closed_at=utc(2026, 3, 2, 10, 0, 20),
+    )
+    waited_in_vain = DialogWriter(chat, Messenger.WEB, utc(2026, 3, 2, 11, 0))
+    waited_in_vain.request(
+        created_at=utc(2026, 3, 2, 11, 0, 0),
+        operator=None,
+        accepted_at=None,
+        closed_at=utc(2026, 3, 2, 11, 5, 0),
+    )
+    silent = DialogWriter(chat, Messenger.WEB, utc(2026, 3, 2, 12, 0))
+    silent.request(
+        created_at=utc(2026, 3, 2, 12, 0, 0),
+        operator=anna,
+        accepted_at=utc(2026, 3, 2, 12, 0, 5),
+        closed_at=utc(2026, 3, 2, 12, 0, 20),
+    )
+    # when
+    summary = metrics_compute(chat_ids={chat.pk}, filters=DialogFilters(), now=NOW)
+    # then
+    first = summary.sla_overall().first
+    assert (first.measured, first.unanswered, first.within_sla) == (2, 2, 0)
+    assert summary.sla_by_operator()[None].first.measured == 1
+    assert summary.sla_by_operator()[anna.pk].first.measured == 1
