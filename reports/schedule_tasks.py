@@ -13,4 +13,3 @@ from reports.schedules import schedules_run
 def run_schedules() -> int:
     """Beat, every minute: start the due schedules (each once, however often called)."""
     return schedules_run()
-
