@@ -7,5 +7,5 @@ class ReportsConfig(AppConfig):
 
     def ready(self) -> None:
         # Celery's autodiscovery imports only `tasks` modules; the schedules' tasks
-        # (reports.schedules_run, reports.job_deliver) are registered here.
+        # (reports.schedules_run) is registered here.
         from reports import schedule_tasks  # noqa: F401

@@ -23,7 +23,7 @@ from distributor.models import Operator
 from reports.enums import DialogStatusFilter, ReportJobStatus, ReportType
 from reports.filters import DialogFilters
 from reports.models import ReportJob, ScheduledReport
-from telegram_bridge.models import OutboundMessage, SendStatus
+from telegram_bridge.models import OutboundMessage, SendStatus, TelegramBot
 from telegram_bridge.services.operators import DocumentRefused, operator_document_send
 
 logger = logging.getLogger(__name__)
@@ -208,6 +208,22 @@ def telegram_send_for(job: ReportJob) -> OutboundMessage | None:
     )
 
 
+def telegram_send_failed(job: ReportJob, bot_ids: list[int]) -> OutboundMessage | None:
+    """The job's Telegram send if it failed or was skipped (a job is sent once). Read
+    among the failed and skipped rows of these bots only, through the outbox's (bot,
+    status, id) index: this runs every minute and no index covers the reference
+    inside the JSON payload, so a lookup by it alone read the whole outbox."""
+    return (
+        OutboundMessage.objects.filter(
+            bot_id__in=bot_ids,
+            status__in=[SendStatus.FAILED, SendStatus.SKIPPED],
+            payload__reference=telegram_reference(job),
+        )
+        .order_by("-pk")
+        .first()
+    )
+
+
 def telegram_failure_text(row: OutboundMessage) -> str:
     return _("Telegram: the document was not sent (%(error)s).") % {
         "error": row.error or row.get_status_display()
@@ -221,6 +237,7 @@ def delivery_failures_record(*, now: datetime.datetime | None = None) -> int:
     idempotent. Returns how many schedules got a new note."""
     now = now or timezone.now()
     noted = 0
+    bot_ids: list[int] | None = None
     recent = ScheduledReport.objects.filter(last_run_at__gte=now - datetime.timedelta(days=2))
     for schedule in recent:
         job = schedule.jobs.order_by("-created_at", "-pk").first()
@@ -228,11 +245,15 @@ def delivery_failures_record(*, now: datetime.datetime | None = None) -> int:
             continue
         if job.status == ReportJobStatus.FAILED:
             text = build_failure_text(job)
-        else:
-            row = telegram_send_for(job) if schedule.telegram_operator_id else None
-            if row is None or row.status not in (SendStatus.FAILED, SendStatus.SKIPPED):
+        elif job.status == ReportJobStatus.DONE and schedule.telegram_operator_id:
+            if bot_ids is None:
+                bot_ids = list(TelegramBot.objects.values_list("pk", flat=True))
+            row = telegram_send_failed(job, bot_ids)
+            if row is None:
                 continue
             text = telegram_failure_text(row)
+        else:
+            continue
         if text in schedule.last_error:
             continue
         last_error = f"{schedule.last_error}\n{text}".strip()

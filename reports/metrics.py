@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -319,6 +319,7 @@ class OperatorProductivity:
     client_messages: int = 0
     responses: ResponseStats = field(default_factory=ResponseStats)
     requests_accepted: int = 0
+    dialogs_handled: int = 0  # dialogs with at least one request the operator accepted
     handling_seconds_total: float = 0.0
     requests_closed: int = 0
     ratings_count: int = 0
@@ -351,6 +352,8 @@ class MetricsSummary:
     dialogs_by_day: Counter = field(default_factory=Counter)  # (local date, messenger)
     dialogs_with_request_by_day: Counter = field(default_factory=Counter)  # local date
     ratings: Counter = field(default_factory=Counter)  # (scale, score)
+    # dialogs with at least one accepted request (by anybody the filters keep)
+    dialogs_handled: int = 0
     operator_names: dict[int, str] = field(default_factory=dict)
     chat_names: dict[int, str] = field(default_factory=dict)
 
@@ -420,10 +423,12 @@ class _Scan:
         chat_ids: Iterable[int],
         filters: DialogFilters,
         now: datetime.datetime | None = None,
+        heartbeat: Callable[[], None] | None = None,
     ) -> None:
         self.chat_ids = set(chat_ids)
         self.filters = filters
         self.now = now or timezone.now()
+        self.heartbeat = heartbeat
         self.summary = MetricsSummary(rules=chat_rules(self.chat_ids))
         self._clocks = {
             chat_id: WorkingClock(rule.hours) for chat_id, rule in self.summary.rules.items()
@@ -446,6 +451,8 @@ class _Scan:
                 break
             last_pk = chunk[-1][0]
             yield from self._chunk(chunk)
+            if self.heartbeat is not None:
+                self.heartbeat()
         self._names()
 
     def _chunk(self, chunk: list[tuple]) -> Iterator[Response]:
@@ -491,8 +498,10 @@ class _Scan:
 
     def _counted_requests(self, states: list[_RequestState]) -> list[_RequestState]:
         """The dialog's requests that count (an operator filter keeps only that
-        operator's); each accepted one counts as a dialog handled."""
+        operator's). The dialog counts once as handled by each operator who accepted
+        any of them, however many requests they took in it."""
         chosen = []
+        handled_by: set[int] = set()
         for state in states:
             if self.filters.operator_id and state.operator_id != self.filters.operator_id:
                 continue
@@ -500,11 +509,16 @@ class _Scan:
             if state.operator_id is not None and state.accepted_at is not None:
                 figures = self.summary.productivity_for(state.operator_id)
                 figures.requests_accepted += 1
+                if state.operator_id not in handled_by:
+                    handled_by.add(state.operator_id)
+                    figures.dialogs_handled += 1
                 if state.closed_at is not None:
                     figures.requests_closed += 1
                     figures.handling_seconds_total += max(
                         (state.closed_at - state.accepted_at).total_seconds(), 0.0
                     )
+        if handled_by:
+            self.summary.dialogs_handled += 1
         return chosen
 
     def _message(
@@ -535,32 +549,23 @@ class _Scan:
 
     def _dialog_end(self, dialog: tuple, states: list[_RequestState]) -> Iterator[Response]:
         """Requests never answered: a first response not given counts as unanswered,
-        unless the request is still open and its SLA has not run out yet. A later wait
-        still open at the end is not measured (see docs)."""
+        unless the SLA had not run out when nobody could answer any more or yet: the
+        request is still open, or it closed before an operator accepted it (the client
+        left, the unavailable notice outside working hours). A later wait still open
+        at the end is not measured (see docs)."""
         chat_id = dialog[1]
         rules = self.summary.rules[chat_id]
         for state in states:
             state.waiting_since = None
             if state.answered:
                 continue
-            if state.closed_at is None:
-                waited = self._clocks[chat_id].seconds(state.created_at, self.now)
+            if state.closed_at is None or state.accepted_at is None:
+                waited = self._clocks[chat_id].seconds(
+                    state.created_at, state.closed_at or self.now
+                )
                 if int(waited) <= rules.sla_first_seconds:
                     continue
-            response = Response(
-                dialog_id=dialog[0],
-                session_id=dialog[3],
-                chat_id=chat_id,
-                request_id=state.pk,
-                operator_id=state.operator_id,
-                kind=ResponseKind.FIRST,
-                asked_at=state.created_at,
-                answered_at=None,
-                seconds=None,
-                sla_seconds=rules.sla_first_seconds,
-            )
-            self._add(response)
-            yield response
+            yield self._record(dialog, state, ResponseKind.FIRST, state.created_at, None)
 
     def _record(
         self,
@@ -568,11 +573,14 @@ class _Scan:
         state: _RequestState,
         kind: str,
         asked_at: datetime.datetime,
-        answered_at: datetime.datetime,
+        answered_at: datetime.datetime | None,
     ) -> Response:
+        """Measure a response (None: never answered), add it to the figures."""
         chat_id = dialog[1]
         rules = self.summary.rules[chat_id]
-        seconds = int(self._clocks[chat_id].seconds(asked_at, answered_at))
+        seconds = None
+        if answered_at is not None:
+            seconds = int(self._clocks[chat_id].seconds(asked_at, answered_at))
         response = Response(
             dialog_id=dialog[0],
             session_id=dialog[3],
@@ -628,18 +636,29 @@ class _Scan:
 
 
 def metrics_responses(
-    *, chat_ids: Iterable[int], filters: DialogFilters, now: datetime.datetime | None = None
+    *,
+    chat_ids: Iterable[int],
+    filters: DialogFilters,
+    now: datetime.datetime | None = None,
+    heartbeat: Callable[[], None] | None = None,
 ) -> Iterator[Response]:
-    """Every measured response of the selected dialogs, streamed (dialog by dialog)."""
-    return _Scan(chat_ids=chat_ids, filters=filters, now=now).responses()
+    """Every measured response of the selected dialogs, streamed (dialog by dialog).
+    `heartbeat` is called after each chunk of dialogs."""
+    return _Scan(chat_ids=chat_ids, filters=filters, now=now, heartbeat=heartbeat).responses()
 
 
 def metrics_compute(
-    *, chat_ids: Iterable[int], filters: DialogFilters, now: datetime.datetime | None = None
+    *,
+    chat_ids: Iterable[int],
+    filters: DialogFilters,
+    now: datetime.datetime | None = None,
+    heartbeat: Callable[[], None] | None = None,
 ) -> MetricsSummary:
     """The aggregates of one pass: SLA figures per (operator, chat), productivity per
-    operator, dialogs per day and channel, handoff counts per day, ratings."""
-    scan = _Scan(chat_ids=chat_ids, filters=filters, now=now)
+    operator, dialogs per day and channel, handoff counts per day, ratings.
+    `heartbeat` is called after each chunk of dialogs (a report job's, which writes
+    no row until the pass is over)."""
+    scan = _Scan(chat_ids=chat_ids, filters=filters, now=now, heartbeat=heartbeat)
     for _response in scan.responses():
         pass
     return scan.summary

@@ -48,11 +48,13 @@ class PhraseCounter:
     message in dialog order.
 
     Exact while each phrase length has at most `max_tracked` distinct phrases (checked
-    after each dialog). Past that, only the most frequent half is kept; a phrase
-    dropped then and seen again later starts from zero, so it is under-counted by
-    what it had when dropped, and `pruned` says this happened. A phrase of the final
-    top 1,000 is affected only if, when the table filled, `max_tracked / 2` other
-    phrases had been seen more often than it."""
+    after each message, so one huge dialog is bounded too). Past that, only the most
+    frequent half is kept; a phrase dropped then and seen again later starts from
+    zero (its count and its dialogs), so it is under-counted by what it had when
+    dropped, and `pruned` says this happened. A phrase of the final top 1,000 is
+    affected only if, when the table filled, `max_tracked / 2` other phrases had been
+    seen more often than it. A dialog is credited to a phrase when the phrase first
+    appears in it."""
 
     def __init__(self, max_words: int = MAX_WORDS, max_tracked: int = MAX_TRACKED) -> None:
         self.max_words = max_words
@@ -69,7 +71,12 @@ class PhraseCounter:
             self._dialog_id = dialog_id
         for size, phrase in message_phrases(text, self.max_words):
             self.counts[size][phrase] += 1
-            self._in_dialog.add((size, phrase))
+            if (size, phrase) not in self._in_dialog:
+                self._in_dialog.add((size, phrase))
+                self.dialogs[size][phrase] += 1
+        for size, counts in self.counts.items():
+            if len(counts) > self.max_tracked:
+                self._prune(size)
 
     def add_all(
         self,
@@ -90,12 +97,7 @@ class PhraseCounter:
         return [(phrase, count, dialogs[phrase]) for phrase, count in ranked[:limit]]
 
     def _close_dialog(self) -> None:
-        for size, phrase in self._in_dialog:
-            self.dialogs[size][phrase] += 1
         self._in_dialog = set()
-        for size, counts in self.counts.items():
-            if len(counts) > self.max_tracked:
-                self._prune(size)
 
     def _prune(self, size: int) -> None:
         """Keep the most frequent half of the table (by count, then dialogs)."""
@@ -107,5 +109,12 @@ class PhraseCounter:
         )
         self.counts[size] = Counter({phrase: counts[phrase] for phrase in keep})
         self.dialogs[size] = Counter({phrase: dialogs[phrase] for phrase in keep})
+        # a dropped phrase met again in this dialog starts again, with this dialog
+        kept = set(keep)
+        self._in_dialog = {
+            (length, phrase)
+            for length, phrase in self._in_dialog
+            if length != size or phrase in kept
+        }
         self.pruned = True
         logger.info("popular phrases: kept the %s most frequent %s-word phrases", len(keep), size)

@@ -35,12 +35,17 @@ def local_day_start(day: datetime.date, time_zone: str) -> datetime.datetime:
     return start.astimezone(datetime.UTC).astimezone(zone)
 
 
+def chat_ids_chosen(*, user, filters: DialogFilters) -> set[int]:
+    """The chats a selection covers: the user's chats (now), narrowed to the filter's
+    chats when it names some. A chat the user may not read is never among them."""
+    allowed = chat_ids_for_analyst(user)
+    return allowed & set(filters.chat_ids) if filters.chat_ids else allowed
+
+
 def dialogs_for_analyst(*, user, filters: DialogFilters) -> QuerySet[Dialog]:
     """The dialogs of the user's chats that match the filters, newest first. A chat
     filter naming a chat the user may not read selects nothing from it."""
-    allowed = chat_ids_for_analyst(user)
-    chat_ids = allowed & set(filters.chat_ids) if filters.chat_ids else allowed
-    return dialogs_filtered(chat_ids=chat_ids, filters=filters)
+    return dialogs_filtered(chat_ids=chat_ids_chosen(user=user, filters=filters), filters=filters)
 
 
 def dialogs_filtered(*, chat_ids: set[int], filters: DialogFilters) -> QuerySet[Dialog]:

@@ -7,6 +7,7 @@ twice, a sweep running beside a build, or two sweeps at once change a job once."
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import os
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from celery import current_app
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.db import transaction
@@ -25,14 +27,14 @@ from django.utils.translation import gettext as _
 
 from chats.models import Chat
 from reports import xlsx
-from reports.access import chat_ids_for_analyst, is_analyst
+from reports.access import is_analyst
 from reports.builders import BUILDERS
 from reports.builders.base import ReportContext
 from reports.delivery import job_deliver
 from reports.enums import ReportJobStatus
 from reports.filters import DialogFilters
 from reports.models import ReportJob, ScheduledReport
-from reports.selectors import chat_time_zones
+from reports.selectors import chat_ids_chosen, chat_time_zones
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,8 @@ INTERRUPTED_ERROR = "interrupted: the worker building it stopped"
 QUEUED_RESEND_MINUTES = 10
 # reports one analyst may have waiting or building at once (schedules aside)
 MAX_ACTIVE_JOBS = 5
+# a file being built is ".building-<job id>-<random>.xlsx" beside the report files
+TEMPORARY_PREFIX = ".building-"
 
 
 class _BuiltFile(File):
@@ -78,22 +82,27 @@ def report_job_create(
         raise ValidationError(_("Unknown report."), code="report_type")
     if filters.errors:
         raise ValidationError(list(filters.errors.values()), code="filters")
-    active = ReportJob.objects.filter(
-        owner=user, status__in=[ReportJobStatus.QUEUED, ReportJobStatus.RUNNING]
-    )
-    if schedule is None and active.count() >= MAX_ACTIVE_JOBS:
-        raise ValidationError(
-            _("You have %(count)d reports waiting or being built; wait for one to finish.")
-            % {"count": MAX_ACTIVE_JOBS},
-            code="too_many",
+    with transaction.atomic():
+        if schedule is None:
+            # the owner's row locked: requests at the same instant count one after
+            # another (SQLite's IMMEDIATE transactions serialise them anyway)
+            get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+            active = ReportJob.objects.filter(
+                owner=user, status__in=[ReportJobStatus.QUEUED, ReportJobStatus.RUNNING]
+            )
+            if active.count() >= MAX_ACTIVE_JOBS:
+                raise ValidationError(
+                    _("You have %(count)d reports waiting or being built; wait for one to finish.")
+                    % {"count": MAX_ACTIVE_JOBS},
+                    code="too_many",
+                )
+        job = ReportJob.objects.create(
+            owner=user,
+            report_type=report_type,
+            filters=filters.to_json(),
+            with_times=bool(with_times),
+            schedule=schedule,
         )
-    job = ReportJob.objects.create(
-        owner=user,
-        report_type=report_type,
-        filters=filters.to_json(),
-        with_times=bool(with_times),
-        schedule=schedule,
-    )
     job_id = job.pk
     # robust: a broker that is away must not undo the job row; it stays queued and
     # the sweep sends it again (report_jobs_queued_resend)
@@ -120,12 +129,12 @@ def report_job_build(
         return None
     job = ReportJob.objects.select_related("owner").get(pk=job_id)
     temporary = None
+    saved_name = ""
     try:
         builder_class = BUILDERS[job.report_type]
         filters = DialogFilters.from_json(job.filters)
-        chat_ids = chat_ids_for_analyst(job.owner)
-        if filters.chat_ids:
-            chat_ids &= set(filters.chat_ids)
+        # the owner's chats now, not when the job was asked for
+        chat_ids = chat_ids_chosen(user=job.owner, filters=filters)
         zones = chat_time_zones(chat_ids)
         context = ReportContext(
             user=job.owner,
@@ -144,7 +153,9 @@ def report_job_build(
         # beside the files, so saving it is a rename on the same disk
         directory = Path(job.file.storage.location)
         directory.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(suffix=".xlsx", prefix=".building-", dir=directory)
+        handle, temporary = tempfile.mkstemp(
+            suffix=".xlsx", prefix=f"{TEMPORARY_PREFIX}{job_id}-", dir=directory
+        )
         os.close(handle)
         distinct_zones = set(zones.values())
         # builders hand over wall-clock times; an aware one is shown in the one zone
@@ -162,21 +173,24 @@ def report_job_build(
         job.refresh_from_db()
         if job.status != ReportJobStatus.RUNNING:
             raise JobInterrupted(job.error or job.status)
+        # everything the final UPDATE needs is computed before the file is moved in
+        finished = timezone.now()
+        expires = finished + datetime.timedelta(hours=settings.REPORT_RETENTION_HOURS)
         with open(temporary, "rb") as built:
             job.file.save(_file_name(job, chat_ids, now), _BuiltFile(built), save=False)
-        finished = timezone.now()
+        saved_name = job.file.name
         done = ReportJob.objects.filter(pk=job_id, status=ReportJobStatus.RUNNING).update(
             status=ReportJobStatus.DONE,
-            file=job.file.name,
+            file=saved_name,
             rows_done=rows_done,
             rows_total=rows_done,
             finished_at=finished,
             heartbeat_at=finished,
-            expires_at=finished + datetime.timedelta(hours=settings.REPORT_RETENTION_HOURS),
+            expires_at=expires,
         )
         if not done:
-            job.file.storage.delete(job.file.name)
             raise JobInterrupted(_("the job was stopped while its file was saved"))
+        saved_name = ""  # the job owns it now
     except JobInterrupted:
         logger.warning("report job %s was interrupted while being built", job_id)
         # (None when the job was deleted meanwhile, with its owner)
@@ -190,8 +204,12 @@ def report_job_build(
         )
         return ReportJob.objects.filter(pk=job_id).first()
     finally:
-        if temporary and os.path.exists(temporary):
-            os.remove(temporary)
+        if temporary:
+            # (the sweep may have removed it, for a job it found no longer running)
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(temporary)
+        if saved_name:  # moved in, but the job did not become done: nobody would delete it
+            ReportJob.file.field.storage.delete(saved_name)
     job = ReportJob.objects.select_related("schedule").get(pk=job_id)
     if job.schedule_id:
         _deliver(job)
@@ -246,12 +264,41 @@ def report_jobs_queued_resend(*, now: datetime.datetime | None = None) -> int:
     return len(job_ids)
 
 
+def report_temporary_files_remove() -> int:
+    """Delete the half-written files of builds that are no longer running (their
+    worker was killed mid-build, so its own clean-up never ran). Returns how many."""
+    directory = Path(ReportJob.file.field.storage.location)
+    if not directory.is_dir():
+        return 0
+    found: dict[int, list[Path]] = {}
+    for path in directory.glob(f"{TEMPORARY_PREFIX}*.xlsx"):
+        job_id, _dash, _rest = path.name.removeprefix(TEMPORARY_PREFIX).partition("-")
+        if job_id.isdigit():
+            found.setdefault(int(job_id), []).append(path)
+    running = set(
+        ReportJob.objects.filter(pk__in=found, status=ReportJobStatus.RUNNING).values_list(
+            "pk", flat=True
+        )
+    )
+    removed = 0
+    for job_id, paths in found.items():
+        if job_id in running:
+            continue
+        for path in paths:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed += 1
+    return removed
+
+
 def reports_sweep() -> dict[str, int]:
     """The periodic sweep (beat, every few minutes)."""
     return {
         "expired": report_files_expire(),
         "interrupted": report_jobs_interrupted_fail(),
         "resent": report_jobs_queued_resend(),
+        # after the interrupted builds were failed, so their files go in the same sweep
+        "temporary_removed": report_temporary_files_remove(),
     }
 
 

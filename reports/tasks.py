@@ -13,5 +13,6 @@ def build_job(job_id: int) -> None:
 @shared_task(name="reports.sweep", ignore_result=True)
 def sweep() -> dict[str, int]:
     """Every few minutes (beat): delete expired report files, fail builds whose
-    worker died."""
+    worker died, send lost build tasks again, delete killed builds' half-written
+    files."""
     return reports_sweep()

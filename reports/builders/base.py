@@ -5,7 +5,7 @@ workbook, constant memory); tests read the same rows back from the file."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -32,9 +32,12 @@ class Column:
 
 @dataclass
 class Sheet:
-    """A sheet of a report. `rows` yields tuples in column order; values of a
-    DATETIME column are aware datetimes (the writer converts them to the chat's wall
-    clock through `row_time_zone`) or naive ones already local."""
+    """A sheet of a report. `rows` yields tuples in column order. Values of a
+    DATETIME column should be naive wall-clock times already in the row's chat zone
+    (builders convert them, e.g. with dialog_data.WallClock). An aware one is shown
+    in the report's single zone instead (reports.xlsx.workbook_write's `time_zone`:
+    the zone of the report's chats when they share one, else UTC), which is right
+    only for a report of one zone."""
 
     title: str
     columns: list[Column]
@@ -59,6 +62,9 @@ class ReportBuilder:
     it drives the progress bar) and `sheets`."""
 
     report_type: str = ""
+    # set by the job engine: a builder that reads for long before it hands over a row
+    # calls it now and then, so the sweep does not take the build for a dead one
+    heartbeat: Callable[[], None] | None = None
 
     def __init__(self, context: ReportContext) -> None:
         self.context = context

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterator
-from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -14,7 +13,9 @@ from django.utils.translation import gettext as _
 from chats.enums import AuthorKind
 from chats.models import Message
 from distributor.models import Operator
+from handoff.models import Request
 from reports.builders.base import Column, ColumnKind, ReportBuilder, Sheet
+from reports.builders.dialog_data import WallClock, dialog_ids, report_dialogs
 from reports.enums import ReportType
 from reports.metrics import (
     MetricsSummary,
@@ -23,7 +24,7 @@ from reports.metrics import (
     metrics_compute,
     metrics_responses,
 )
-from reports.selectors import chat_time_zones, dialogs_filtered
+from reports.selectors import chat_time_zones
 
 
 def sla_row_order(summary: MetricsSummary) -> list[tuple[int | None, int]]:
@@ -44,13 +45,15 @@ class OperatorMetricsBuilder(ReportBuilder):
     report_type = ReportType.OPERATOR_METRICS
 
     def rows_total(self) -> int:
-        dialogs = dialogs_filtered(
-            chat_ids=set(self.context.chat_ids), filters=self.context.filters
-        )
-        responses = Message.objects.filter(
-            dialog__in=dialogs.order_by().values("pk"), author_kind=AuthorKind.OPERATOR
+        """At most the rows written: each response is answered by its own operator
+        message or is a request never answered, and each (operator, chat) row has a
+        request; plus the All operators row."""
+        selected = dialog_ids(report_dialogs(self.context))
+        operator_messages = Message.objects.filter(
+            dialog__in=selected, author_kind=AuthorKind.OPERATOR
         ).count()
-        return responses + 1
+        requests = Request.objects.filter(dialog__in=selected).count()
+        return operator_messages + 2 * requests + 1
 
     def sheets(self) -> Iterator[Sheet]:
         # one "now" for both passes: whether a still-open request counts yet depends on it
@@ -87,7 +90,10 @@ class OperatorMetricsBuilder(ReportBuilder):
 
     def _operator_rows(self, now: datetime.datetime) -> Iterator[tuple]:
         summary = metrics_compute(
-            chat_ids=self.context.chat_ids, filters=self.context.filters, now=now
+            chat_ids=self.context.chat_ids,
+            filters=self.context.filters,
+            now=now,
+            heartbeat=self.heartbeat,
         )
         for operator_id, chat_id in sla_row_order(summary):
             yield self._figures_row(
@@ -138,12 +144,14 @@ class OperatorMetricsBuilder(ReportBuilder):
 
     def _response_rows(self, now: datetime.datetime) -> Iterator[tuple]:
         names: dict[int, str] = {}
-        zone_names = self.context.time_zones or chat_time_zones(self.context.chat_ids)
-        zones = {chat_id: _zone(name) for chat_id, name in zone_names.items()}
+        wall_clock = WallClock(self.context.time_zones or chat_time_zones(self.context.chat_ids))
         kinds = {ResponseKind.FIRST: _("first"), ResponseKind.LATER: _("later")}
         yes, no = _("yes"), _("no")
         responses = metrics_responses(
-            chat_ids=self.context.chat_ids, filters=self.context.filters, now=now
+            chat_ids=self.context.chat_ids,
+            filters=self.context.filters,
+            now=now,
+            heartbeat=self.heartbeat,
         )
         for response in responses:
             if response.operator_id is not None and response.operator_id not in names:
@@ -154,8 +162,10 @@ class OperatorMetricsBuilder(ReportBuilder):
                 kinds[response.kind],
             )
             if self.context.with_times:
-                zone = zones.get(response.chat_id) or _zone("UTC")
-                row += (_local(response.asked_at, zone), _local(response.answered_at, zone))
+                row += (
+                    wall_clock(response.chat_id, response.asked_at),
+                    wall_clock(response.chat_id, response.answered_at),
+                )
             row += (response.seconds, response.sla_seconds, yes if response.within_sla else no)
             yield row
 
@@ -163,17 +173,3 @@ class OperatorMetricsBuilder(ReportBuilder):
 def _operator_names(operator_ids: set[int]) -> dict[int, str]:
     found = dict(Operator.objects.filter(pk__in=operator_ids).values_list("pk", "display_name"))
     return {pk: found.get(pk, f"#{pk}") for pk in operator_ids}
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ValueError, KeyError, OSError):
-        return ZoneInfo("UTC")
-
-
-def _local(moment: datetime.datetime | None, zone: ZoneInfo) -> datetime.datetime | None:
-    """Naive wall-clock time in the chat's zone, to the second (None stays None)."""
-    if moment is None:
-        return None
-    return moment.astimezone(zone).replace(tzinfo=None, microsecond=0)

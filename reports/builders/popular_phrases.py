@@ -3,7 +3,7 @@ the client messages in the dialogs the filters select (reports.phrases)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from django.utils.translation import gettext as _
 
@@ -18,8 +18,6 @@ from reports.phrases import MAX_WORDS, TOP, PhraseCounter
 class PopularPhrasesBuilder(ReportBuilder):
     report_type = ReportType.POPULAR_PHRASES
     max_tracked: int | None = None  # tests shrink the table to see pruning
-    # set by the job: called while messages are read (no rows are written then)
-    heartbeat: Callable[[], None] | None = None
 
     def rows_total(self) -> int:
         # unknown until every message is read; the progress bar shows rows only

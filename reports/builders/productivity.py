@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from django.utils.translation import gettext as _
 
 from reports.builders.base import Column, ColumnKind, ReportBuilder, Sheet
+from reports.builders.dialog_data import report_dialogs
 from reports.enums import ReportType
 from reports.metrics import OperatorProductivity, metrics_compute
-from reports.selectors import dialogs_filtered
 
 
 class ProductivityBuilder(ReportBuilder):
@@ -18,10 +18,7 @@ class ProductivityBuilder(ReportBuilder):
 
     def rows_total(self) -> int:
         # the pass is over the dialogs; one row per operator comes out at the end
-        dialogs = dialogs_filtered(
-            chat_ids=set(self.context.chat_ids), filters=self.context.filters
-        )
-        return dialogs.count() or 1
+        return report_dialogs(self.context).count() or 1
 
     def sheets(self) -> Iterator[Sheet]:
         yield Sheet(title=_("Productivity"), columns=self._columns(), rows=self._rows())
@@ -42,7 +39,10 @@ class ProductivityBuilder(ReportBuilder):
 
     def _rows(self) -> Iterator[tuple]:
         summary = metrics_compute(
-            chat_ids=self.context.chat_ids, filters=self.context.filters, now=self.context.now
+            chat_ids=self.context.chat_ids,
+            filters=self.context.filters,
+            now=self.context.now,
+            heartbeat=self.heartbeat,
         )
         total = OperatorProductivity(operator_id=0)
         for operator_id in sorted(
@@ -52,6 +52,8 @@ class ProductivityBuilder(ReportBuilder):
             figures = summary.productivity[operator_id]
             _add_into(total, figures)
             yield _row(summary.operator_label(operator_id), figures)
+        # a dialog two operators handled is one dialog: not the sum of the rows above
+        total.dialogs_handled = summary.dialogs_handled
         yield _row(_("All operators"), total)
 
 
@@ -75,7 +77,7 @@ def _row(operator: str, figures: OperatorProductivity) -> tuple:
         responses.answered,
         responses.seconds_average,
         responses.seconds_max,
-        figures.requests_accepted,
+        figures.dialogs_handled,
         figures.handling_seconds_average,
         figures.ratings_count,
         figures.rating_average,
