@@ -45,6 +45,7 @@ class BotVsOperatorBuilder(ReportBuilder):
             Column(_("Operator share of messages"), ColumnKind.PERCENT, width=12),
             Column(_("Dialogs with a request"), ColumnKind.INTEGER, width=12),
             Column(_("Dialogs transferred to operators"), ColumnKind.INTEGER, width=14),
+            # xgettext:no-python-format
             Column(_("Transferred, % of dialogs"), ColumnKind.PERCENT, width=12),
         ]
         yield Sheet(title=_("Bot vs operator"), columns=columns, rows=self.rows())
