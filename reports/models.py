@@ -63,6 +63,9 @@ class ReportJob(models.Model):
     status = models.CharField(
         max_length=10, choices=ReportJobStatus.choices, default=ReportJobStatus.QUEUED
     )
+    # the chats the file was built from: a download needs the owner to read them all
+    # still (an analyst who lost a chat loses its reports too)
+    chat_ids = models.JSONField(default=list, blank=True)
     rows_done = models.PositiveBigIntegerField(default=0)
     rows_total = models.PositiveBigIntegerField(default=0)
     file = models.FileField(storage=report_storage, upload_to="", blank=True)

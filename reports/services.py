@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from chats.models import Chat
 from reports import xlsx
-from reports.access import is_analyst
+from reports.access import chat_ids_for_analyst, is_analyst
 from reports.builders import BUILDERS
 from reports.builders.base import ReportContext
 from reports.delivery import job_deliver
@@ -182,6 +182,7 @@ def report_job_build(
         done = ReportJob.objects.filter(pk=job_id, status=ReportJobStatus.RUNNING).update(
             status=ReportJobStatus.DONE,
             file=saved_name,
+            chat_ids=sorted(chat_ids),
             rows_done=rows_done,
             rows_total=rows_done,
             finished_at=finished,
@@ -338,6 +339,14 @@ def _file_name(job: ReportJob, chat_ids: set[int], moment: datetime.datetime) ->
         scope = slugify(name)[:40] or f"chat-{chat_id}"
     stamp = moment.astimezone(datetime.UTC).strftime("%Y%m%d-%H%M%S")
     return f"{job.report_type.replace('_', '-')}-{scope}-{stamp}-{job.pk}.xlsx"
+
+
+def report_job_readable(*, job: ReportJob, user) -> bool:
+    """Whether `user` may download this built job: staff always; its owner while they
+    may still read every chat it was built from."""
+    if user.is_staff:
+        return True
+    return job.owner_id == user.pk and set(job.chat_ids) <= chat_ids_for_analyst(user)
 
 
 def _deliver(job: ReportJob) -> None:

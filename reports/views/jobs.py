@@ -23,7 +23,7 @@ from reports.builders import BUILDERS
 from reports.enums import DialogStatusFilter, ReportJobStatus, ReportType
 from reports.filters import DialogFilters
 from reports.models import ReportJob
-from reports.services import report_job_create
+from reports.services import report_job_create, report_job_readable
 from reports.views.auth import analyst_required
 from reports.views.links import chooser_url, dashboard_url, labelled_errors, viewer_url
 
@@ -155,6 +155,8 @@ def job_status_json(request: HttpRequest, job_id: int) -> JsonResponse:
 @analyst_required
 def job_download(request: HttpRequest, job_id: int) -> HttpResponse:
     job = job_for_user(request.user, job_id)
+    if not report_job_readable(job=job, user=request.user):
+        raise Http404(_("No such report."))
     if job.status == ReportJobStatus.EXPIRED:
         return render(request, "reports/job_gone.html", {"job": job}, status=410)
     if job.status != ReportJobStatus.DONE or not job.file:
