@@ -284,6 +284,9 @@ def user_deactivate_in_admin(user) -> None:
             "date_joined_1": "00:00:00",
             "initial-date_joined_0": "2026-01-01",
             "initial-date_joined_1": "00:00:00",
+            # the user page's inline of the chats an analyst may read (none)
+            "analyst_chat_grants-TOTAL_FORMS": "0",
+            "analyst_chat_grants-INITIAL_FORMS": "0",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
