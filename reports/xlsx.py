@@ -14,11 +14,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from lxml import etree
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ERROR_CODES
+from openpyxl.compat.strings import safe_string
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import to_excel
 
 from reports.builders.base import Column, ColumnKind, Sheet
 
@@ -86,16 +88,26 @@ class _Progress:
 
 
 class _SheetWriter:
-    """Turns a builder's row tuple into cells, one converter per column. Styled
-    values go through one reused cell per column: the write-only sheet serialises a
-    row during `append`, so the next row may reuse the cell."""
+    """Writes a builder's row tuples into a write-only sheet, one cell writer per
+    column.
+
+    The header goes through openpyxl's `append`; the data rows are serialised here
+    straight into the sheet's lxml stream, one <row> element each, in the same XML
+    openpyxl writes (inline strings, numbers, dates as serial numbers with the
+    column's number format). openpyxl's own path makes a Cell per value and writes it
+    through several Python calls: most of the time of a million-row report
+    (bench/export.py). This leans on two attributes of openpyxl 3.1's write-only sheet
+    (`_values_to_row`, `_writer.write_row`); tests/reports/test_xlsx.py reads every
+    kind of cell back through openpyxl."""
 
     def __init__(self, workbook: Workbook, sheet: Sheet, default_zone: ZoneInfo):
         self.workbook = workbook
         self.sheet = sheet
         self.default_zone = default_zone
         self.worksheet = None
-        self.converters: list[Callable[[object], object]] = []
+        self.columns = len(sheet.columns)
+        self.cell_writers: list[Callable[[etree._Element, str, object], None]] = []
+        self.letters = [get_column_letter(index) for index in range(1, self.columns + 1)]
 
     def open_part(self, part: int) -> None:
         worksheet = self.workbook.create_sheet(sheet_title(self.sheet.title, part))
@@ -103,7 +115,6 @@ class _SheetWriter:
         for index, column in enumerate(self.sheet.columns, start=1):
             worksheet.column_dimensions[get_column_letter(index)].width = column.width
         self.worksheet = worksheet
-        self.converters = [self._converter(column) for column in self.sheet.columns]
         bold = Font(bold=True)
         header = []
         for column in self.sheet.columns:
@@ -112,80 +123,115 @@ class _SheetWriter:
             cell.font = bold
             header.append(cell)
         worksheet.append(header)
+        self.cell_writers = [self._cell_writer(column) for column in self.sheet.columns]
+        # the rows appended from now on come to self._write_row as they are
+        worksheet._values_to_row = _rows_as_given
+        worksheet._writer.write_row = self._write_row
 
-    def cells(self, row: tuple) -> list:
-        if len(row) != len(self.converters):
+    def append(self, row: tuple) -> None:
+        if len(row) != self.columns:
             raise ValueError(
-                f"sheet {self.sheet.title!r}: a row of {len(row)} values "
-                f"for {len(self.converters)} columns"
+                f"sheet {self.sheet.title!r}: a row of {len(row)} values for {self.columns} columns"
             )
-        return [
-            None if value is None else convert(value)
-            for convert, value in zip(self.converters, row, strict=True)
-        ]
+        self.worksheet.append(row)
 
-    def _converter(self, column: Column) -> Callable[[object], object]:
+    def _write_row(self, xf, row: tuple, row_number: int) -> None:
+        element = etree.Element("row", r=str(row_number))
+        number = str(row_number)
+        for write, letter, value in zip(self.cell_writers, self.letters, row, strict=True):
+            if value is not None:
+                write(element, letter + number, value)
+        xf.write(element)
+
+    def _cell_writer(self, column: Column) -> Callable[[etree._Element, str, object], None]:
         kind = column.kind
-        worksheet = self.worksheet
         if kind == ColumnKind.TEXT:
-            text_cell = WriteOnlyCell(worksheet)
-
-            def text(value: object) -> object:
-                value = cell_text(value)
-                if value.startswith("=") or value in ERROR_CODES:
-                    # openpyxl would write "=..." as a formula and "#N/A" as an error
-                    _set_text(text_cell, value)
-                    return text_cell
-                return value or None
-
-            return text
+            return _text_cell
         if kind == ColumnKind.INTEGER:
-            return int
+            return _integer_cell
         if kind == ColumnKind.SECONDS:
-            return _whole_seconds
-        styled = WriteOnlyCell(worksheet)
-        if kind == ColumnKind.DECIMAL:
-            styled.number_format = DECIMAL_FORMAT
+            return _seconds_cell
+        styled = WriteOnlyCell(self.worksheet)
+        styled.number_format = {
+            ColumnKind.DECIMAL: DECIMAL_FORMAT,
+            ColumnKind.PERCENT: PERCENT_FORMAT,
+            ColumnKind.DATETIME: DATETIME_FORMAT,
+            ColumnKind.DATE: DATE_FORMAT,
+        }.get(kind, "General")
+        style = {"s": str(styled.style_id), "t": "n"}  # registers the format in the workbook
 
-            def decimal(value: object) -> object:
-                styled.value = Decimal(value).quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
-                return styled
+        def number_cell(row: etree._Element, reference: str, text: str) -> None:
+            cell = etree.SubElement(row, "c", r=reference, attrib=style)
+            if text:
+                etree.SubElement(cell, "v").text = text
+
+        if kind == ColumnKind.DECIMAL:
+
+            def decimal(row: etree._Element, reference: str, value: object) -> None:
+                amount = Decimal(value).quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
+                number_cell(row, reference, safe_string(amount))
 
             return decimal
         if kind == ColumnKind.PERCENT:
-            styled.number_format = PERCENT_FORMAT
 
-            def percent(value: object) -> object:
-                styled.value = float(value)
-                return styled
+            def percent(row: etree._Element, reference: str, value: object) -> None:
+                number_cell(row, reference, safe_string(float(value)))
 
             return percent
+        epoch = self.workbook.epoch
         if kind == ColumnKind.DATETIME:
-            styled.number_format = DATETIME_FORMAT
             zone = self.default_zone
 
-            def moment(value: object) -> object:
+            def moment(row: etree._Element, reference: str, value: object) -> None:
                 if not isinstance(value, datetime.datetime):
                     raise TypeError(f"{column.header}: not a datetime: {value!r}")
                 if value.tzinfo is not None:
                     value = value.astimezone(zone).replace(tzinfo=None)
-                styled.value = value.replace(microsecond=0) if value.microsecond else value
-                return styled
+                if value.microsecond:
+                    value = value.replace(microsecond=0)
+                number_cell(row, reference, safe_string(to_excel(value, epoch)))
 
             return moment
         if kind == ColumnKind.DATE:
-            styled.number_format = DATE_FORMAT
 
-            def day(value: object) -> object:
+            def day(row: etree._Element, reference: str, value: object) -> None:
                 if isinstance(value, datetime.datetime):
                     value = value.date()
                 if not isinstance(value, datetime.date):
                     raise TypeError(f"{column.header}: not a date: {value!r}")
-                styled.value = value
-                return styled
+                number_cell(row, reference, safe_string(to_excel(value, epoch)))
 
             return day
         raise ValueError(f"{column.header}: unknown column kind {kind!r}")
+
+
+def _rows_as_given(values: tuple, _row_number: int) -> tuple:
+    return values
+
+
+_PRESERVE_SPACE = {"{http://www.w3.org/XML/1998/namespace}space": "preserve"}
+
+
+def _text_cell(row: etree._Element, reference: str, value: object) -> None:
+    """An inline string, whatever the text looks like (never a formula or an error);
+    empty text leaves the cell empty."""
+    text = cell_text(value)
+    if not text:
+        return
+    cell = etree.SubElement(row, "c", r=reference, t="inlineStr")
+    holder = etree.SubElement(cell, "is")
+    if text != text.strip():
+        etree.SubElement(holder, "t", attrib=_PRESERVE_SPACE).text = text
+    else:
+        etree.SubElement(holder, "t").text = text
+
+
+def _integer_cell(row: etree._Element, reference: str, value: object) -> None:
+    etree.SubElement(etree.SubElement(row, "c", r=reference, t="n"), "v").text = str(int(value))
+
+
+def _seconds_cell(row: etree._Element, reference: str, value: object) -> None:
+    _integer_cell(row, reference, _whole_seconds(value))
 
 
 def _set_text(cell: WriteOnlyCell, text: str) -> None:
@@ -234,7 +280,7 @@ def workbook_write(
                     part += 1
                     writer.open_part(part)
                     rows_in_part = 1
-                writer.worksheet.append(writer.cells(row))
+                writer.append(row)
                 rows_in_part += 1
                 counter.row_written()
     except BaseException:

@@ -192,3 +192,17 @@ def test_no_temporary_sheet_file_is_left_behind_built_or_failed(tmp_path):
         workbook_write([Sheet("S", [TEXT], failing_rows())], tmp_path / "failed.xlsx")
     assert before == ALL_TEMP_FILES
     assert not (tmp_path / "failed.xlsx").exists()
+
+
+def test_a_value_the_column_cannot_hold_fails_the_file_and_leaves_no_temporary_file(tmp_path):
+    # refused while the row is serialised, inside openpyxl's sheet stream
+    from openpyxl.worksheet._writer import ALL_TEMP_FILES
+
+    before = list(ALL_TEMP_FILES)
+    when = Column("When", ColumnKind.DATETIME)
+    rows = [(datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),), ("yesterday",)]
+
+    with pytest.raises(TypeError, match="When: not a datetime: 'yesterday'"):
+        workbook_write([Sheet("S", [when], iter(rows))], tmp_path / "failed.xlsx")
+    assert before == ALL_TEMP_FILES
+    assert not (tmp_path / "failed.xlsx").exists()
