@@ -99,7 +99,9 @@ def time_pages(client, query: str, repeats: int) -> tuple[list[float], int]:
     if first.status_code != 200:
         raise SystemExit(f"viewer: {query!r} answered {first.status_code}")
     content = first.content.decode()
-    total = int(re.search(r'id="dialog-total">(\d+)', content).group(1))
+    # a text search counts at most 10,000 dialogs: "more than 10,000 dialogs"
+    found = re.search(r'id="dialog-total">(?:more than )?([\d,]+)', content)
+    total = int(found.group(1).replace(",", ""))
     last = max(1, -(-total // 50))
     times = []
     for page in PAGES:

@@ -6,26 +6,22 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from zoneinfo import ZoneInfo
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from reports.access import chats_for_analyst
 from reports.charts import Chart, dashboard_charts
 from reports.filters import DialogFilters
 from reports.metrics import metrics_compute
-from reports.selectors import DEFAULT_TIME_ZONE, chat_time_zones
+from reports.selectors import chat_ids_chosen
+from reports.selectors_viewer import dashboard_date_range
 from reports.views.auth import analyst_required
 from reports.views.links import chooser_url, labelled_errors, viewer_url, viewer_url_for_days
 
 # charts with a bar per day (or month): each bar leads to that period's dialogs
 PERIOD_CHARTS = {"dialogs-per-day", "handoff-rate"}
-DEFAULT_DAYS = 30
-MAX_RANGE_DAYS = 5 * 366  # drawn by month: at most 62 bars
 
 
 @require_safe
@@ -40,8 +36,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     allowed = {chat.pk for chat in chats}
     if filters.chat_ids and not set(filters.chat_ids) <= allowed:
         raise Http404
-    chat_ids = set(filters.chat_ids) or allowed
-    date_from, date_to, notes = _date_range(filters, chat_ids)
+    chat_ids = chat_ids_chosen(user=request.user, filters=filters)
+    date_from, date_to, notes = dashboard_date_range(filters, chat_ids)
     filters = dataclasses.replace(filters, date_from=date_from, date_to=date_to)
     summary = metrics_compute(chat_ids=chat_ids, filters=filters)
     overall = summary.sla_overall()
@@ -67,37 +63,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "within_sla_percent": _percent(overall.overall.within_sla_fraction),
         },
     )
-
-
-def _date_range(
-    filters: DialogFilters, chat_ids: set[int]
-) -> tuple[datetime.date, datetime.date, dict[str, str]]:
-    """The range to draw, and what was changed to keep it drawable: at most a year
-    past today, at most MAX_RANGE_DAYS long."""
-    zones = set(chat_time_zones(chat_ids).values())
-    zone = zones.pop() if len(zones) == 1 else DEFAULT_TIME_ZONE
-    try:
-        today = timezone.now().astimezone(ZoneInfo(zone)).date()
-    except (ValueError, KeyError, OSError):
-        today = timezone.now().date()
-    notes: dict[str, str] = {}
-    latest = today + datetime.timedelta(days=366)
-    date_to = filters.date_to or (max(today, filters.date_from) if filters.date_from else today)
-    if date_to > latest:
-        notes["date_to"] = _("The end date is more than a year away; showing up to %(day)s.") % {
-            "day": latest.isoformat()
-        }
-        date_to = latest
-    date_from = filters.date_from or date_to - datetime.timedelta(days=DEFAULT_DAYS - 1)
-    if date_from > date_to or (date_to - date_from).days >= MAX_RANGE_DAYS:
-        if date_from <= date_to:
-            notes["date_from"] = _("The dashboard shows at most %(days)d days.") % {
-                "days": MAX_RANGE_DAYS
-            }
-        date_from = date_to - datetime.timedelta(
-            days=(MAX_RANGE_DAYS if date_from <= date_to else DEFAULT_DAYS) - 1
-        )
-    return date_from, date_to, notes
 
 
 def _chart_with_links(chart: Chart, shown: DialogFilters) -> dict:

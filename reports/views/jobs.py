@@ -4,7 +4,6 @@ job id is not found."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 from django.core.exceptions import ValidationError
@@ -17,12 +16,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
 from chats.enums import Messenger
-from distributor.models import Operator
-from reports.access import chats_for_analyst
 from reports.builders import BUILDERS
 from reports.enums import DialogStatusFilter, ReportJobStatus, ReportType
 from reports.filters import DialogFilters
 from reports.models import ReportJob
+from reports.selectors_viewer import FilterNames, filter_names
 from reports.services import report_job_create, report_job_readable
 from reports.views.auth import analyst_required
 from reports.views.links import chooser_url, dashboard_url, labelled_errors, viewer_url
@@ -39,15 +37,16 @@ def job_for_user(user, job_id: int) -> ReportJob:
     return get_object_or_404(jobs, pk=job_id)
 
 
-def filters_summary(filters: DialogFilters, user) -> list[str]:
-    """The filters in words, as the chooser shows them."""
+def filters_summary(filters: DialogFilters, names: FilterNames) -> list[str]:
+    """The filters in words, as the chooser shows them (names: filter_names' for the
+    user, covering these filters)."""
     parts = []
-    chats = chats_for_analyst(user)
     if filters.chat_ids:
-        names = list(
-            chats.filter(pk__in=filters.chat_ids).order_by("name").values_list("name", flat=True)
+        chosen = sorted(
+            (names.chats[chat_id] for chat_id in set(filters.chat_ids) if chat_id in names.chats),
+            key=str.casefold,
         )
-        parts.append(_("chats: %(names)s") % {"names": ", ".join(names) or _("none of yours")})
+        parts.append(_("chats: %(names)s") % {"names": ", ".join(chosen) or _("none of yours")})
     else:
         parts.append(_("all your chats"))
     if filters.messengers:
@@ -67,11 +66,7 @@ def filters_summary(filters: DialogFilters, user) -> list[str]:
     if filters.marker:
         parts.append(_("marker: %(marker)s") % {"marker": filters.marker})
     if filters.operator_id:
-        name = (
-            Operator.objects.filter(pk=filters.operator_id, chats__in=chats)
-            .values_list("display_name", flat=True)
-            .first()
-        )
+        name = names.operators.get(filters.operator_id)
         parts.append(_("operator: %(name)s") % {"name": name or _("unknown")})
     if filters.text:
         parts.append(_("text contains “%(text)s”") % {"text": filters.text})
@@ -128,17 +123,24 @@ def job_list(request: HttpRequest) -> HttpResponse:
     jobs = list(
         ReportJob.objects.filter(owner=request.user).order_by("-created_at", "-pk")[:JOBS_SHOWN]
     )
+    job_filters = {job.pk: _stored_filters(job) for job in jobs}
+    # the chat and operator names of this page's filters and every listed job's: one
+    # query each, however many jobs
+    names = filter_names(
+        user=request.user,
+        filters=[filters, *(item for item in job_filters.values() if item is not None)],
+    )
     context = {
         "filters": filters,
         "filters_query": filters.to_query(),
-        "filters_summary": filters_summary(filters, request.user),
+        "filters_summary": filters_summary(filters, names),
         "filter_errors": labelled_errors(filters.errors),
         "errors": errors,
         "report_types": [
             (value, label) for value, label in ReportType.choices if value in BUILDERS
         ],
         "chosen_type": report_type,
-        "jobs": [_job_row(job, request.user) for job in jobs],
+        "jobs": [_job_row(job, job_filters[job.pk], names) for job in jobs],
         "viewer_url": viewer_url(filters),
         "dashboard_url": dashboard_url(filters),
     }
@@ -173,26 +175,28 @@ def job_download(request: HttpRequest, job_id: int) -> HttpResponse:
     )
 
 
-def _job_filters_summary(job: ReportJob, user) -> str:
+def _stored_filters(job: ReportJob) -> DialogFilters | None:
+    """The job's filters, None when they are no longer valid."""
     try:
-        filters = DialogFilters.from_json(job.filters)
+        return DialogFilters.from_json(job.filters)
     except ValidationError:
-        return _("(filters no longer valid)")
-    return "; ".join(filters_summary(filters, user))
+        return None
 
 
-def _job_row(job: ReportJob, user) -> dict:
+def _job_row(job: ReportJob, filters: DialogFilters | None, names: FilterNames) -> dict:
     """A row of "your reports": the job, its status, its filters in words, and for a
-    job that failed or whose file is gone, what "build again" posts."""
-    row = {
+    job that failed or whose file is gone, what "build again" posts (nothing when its
+    stored filters are no longer valid)."""
+    return {
         "job": job,
         "status": job_status(job),
-        "summary": _job_filters_summary(job, user),
+        "summary": (
+            "; ".join(filters_summary(filters, names))
+            if filters is not None
+            else _("(filters no longer valid)")
+        ),
         "asked_at": when(job.created_at),
-        "again_filters": None,
+        "again_filters": filters.to_query() if filters is not None else None,
         # shown when it failed or its file is gone; jobs.js shows it if it fails later
         "again_shown": job.status in (ReportJobStatus.FAILED, ReportJobStatus.EXPIRED),
     }
-    with contextlib.suppress(ValidationError):  # stored filters no longer valid: no button
-        row["again_filters"] = DialogFilters.from_json(job.filters).to_query()
-    return row
