@@ -102,8 +102,6 @@ def schedule_job_create(schedule: ScheduledReport, *, now: datetime.datetime) ->
             _("%(user)s may no longer read chat(s) %(chats)s.")
             % {"user": owner, "chats": ", ".join(str(pk) for pk in sorted(unreadable))}
         )
-    # the job engine; imported here so this module loads on its own
-
     try:
         return report_job_create(
             user=owner,
@@ -119,12 +117,22 @@ def schedule_job_create(schedule: ScheduledReport, *, now: datetime.datetime) ->
         ) from None
 
 
+def last_due_run(schedule: ScheduledReport, now: datetime.datetime) -> datetime.datetime:
+    """The latest run of a due schedule at or before `now`: the moment its report's
+    period is counted from, so a run that starts late (a busy worker past midnight, or
+    days missed) still reports the period of the time it was due."""
+    due = schedule.next_run_at or now
+    while (following := next_run_after(schedule, due)) <= now:
+        due = following
+    return due
+
+
 def _run_locked(schedule: ScheduledReport, now: datetime.datetime) -> ReportJob | None:
     """Make the run's job; record the run and a refusal on the (locked) schedule."""
     job = None
     try:
         with transaction.atomic():
-            job = schedule_job_create(schedule, now=now)
+            job = schedule_job_create(schedule, now=last_due_run(schedule, now))
         schedule.last_error = ""
     except ScheduleRefused as refusal:
         schedule.last_error = str(refusal)

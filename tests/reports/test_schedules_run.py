@@ -200,3 +200,30 @@ def test_concurrent_runs_start_a_due_schedule_once():
         assert run_in_threads(4, lambda _index: schedules_run(NOW)) == []
         assert ReportJob.objects.filter(schedule=schedule).count() == 1
         ScheduledReport.objects.filter(pk=schedule.pk).update(enabled=False)
+
+
+def test_a_run_started_late_reports_the_period_of_the_time_it_was_due():
+    # regression (review): the period was counted from the moment the run started, so
+    # a 23:00 run that a busy worker started after midnight reported the wrong day
+    schedule = due_schedule(
+        hour=23,
+        next_run_at=datetime.datetime(2026, 3, 2, 22, 0, tzinfo=UTC),  # Mon 23:00 Rome
+    )
+    late = datetime.datetime(2026, 3, 2, 23, 30, tzinfo=UTC)  # Tue 00:30 in Rome
+
+    assert schedules_run(late) == 1
+
+    [job] = ReportJob.objects.all()
+    assert (job.filters["date_from"], job.filters["date_to"]) == ("2026-03-01", "2026-03-01")
+    schedule.refresh_from_db()
+    assert schedule.next_run_at == datetime.datetime(2026, 3, 3, 22, 0, tzinfo=UTC)
+
+
+def test_days_missed_run_once_for_the_latest_due_time():
+    due_schedule(next_run_at=datetime.datetime(2026, 2, 27, 6, 0, tzinfo=UTC))  # Fri 07:00
+
+    assert schedules_run(NOW) == 1  # Mon 07:00:30
+
+    [job] = ReportJob.objects.all()
+    # Monday's run: the previous day is Sunday
+    assert (job.filters["date_from"], job.filters["date_to"]) == ("2026-03-01", "2026-03-01")
