@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from urllib.parse import urlsplit
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
@@ -40,6 +41,15 @@ class AnalystLoginView(auth_views.LoginView):
 
     def get_default_redirect_url(self) -> str:
         return reverse("reports:dialog_list")
+
+    def get_redirect_url(self) -> str:
+        """`next`, unless it is this login page: a logged-in user sent there would be
+        sent back again, which Django's LoginView refuses with a ValueError (a 500
+        anyone could trigger with a link); the default page is used instead."""
+        url = super().get_redirect_url()
+        if url and urlsplit(url).path == self.request.path:
+            return ""
+        return url
 
 
 class AnalystLogoutView(auth_views.LogoutView):
