@@ -37,18 +37,43 @@
     if (again) again.hidden = !(job.status === "failed" || job.status === "expired");
   }
 
+  // a failed poll (network, server error) is tried again later and later, up to this
+  var MAX_PERIOD_MS = 30000;
+  var period = PERIOD_MS;
+  var stopped = false;
+
   function poll() {
     var rows = Array.prototype.filter.call(
       document.querySelectorAll("tr.job[data-job-status-url]"),
       function (row) { return ACTIVE[row.dataset.status]; }
     );
-    if (!rows.length) return;
+    if (!rows.length || stopped) return;
+    var failed = false;
     Promise.all(rows.map(function (row) {
-      return fetch(row.dataset.jobStatusUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
-        .then(function (response) { return response.ok ? response.json() : null; })
+      // redirect "manual": a session that ended is sent to the login page, which is
+      // not JSON and will not become JSON by asking again
+      return fetch(row.dataset.jobStatusUrl, {
+        credentials: "same-origin",
+        redirect: "manual",
+        headers: { Accept: "application/json" }
+      })
+        .then(function (response) {
+          if (response.ok) return response.json();
+          if (response.type === "opaqueredirect" || response.status === 403) {
+            stopped = true; // logged out, or no longer an analyst: a reload says so
+          } else if (response.status === 404) {
+            row.dataset.status = "gone"; // the job was deleted: stop asking for it
+          } else {
+            failed = true;
+          }
+          return null;
+        })
         .then(function (job) { if (job) show(row, job); })
-        .catch(function () { /* try again on the next tick */ });
-    })).then(function () { window.setTimeout(poll, PERIOD_MS); });
+        .catch(function () { failed = true; });
+    })).then(function () {
+      period = failed ? Math.min(period * 2, MAX_PERIOD_MS) : PERIOD_MS;
+      window.setTimeout(poll, period);
+    });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
