@@ -29,6 +29,11 @@ from reports.selectors import DEFAULT_TIME_ZONE, chat_time_zones
 # counting every dialog that holds a common word was most of a page's time
 TEXT_COUNT_CAP = 10_000
 MESSAGES_PER_PAGE = 500
+# a dialog's page shows at most this many of its latest page visits and marker hits:
+# a visitor's widget can report visits for as long as the tab is open, and a page
+# holding all of them would grow without bound
+PAGE_VISITS_SHOWN = 200
+MARKERS_SHOWN = 200
 DASHBOARD_DEFAULT_DAYS = 30
 DASHBOARD_MAX_RANGE_DAYS = 5 * 366  # drawn by month: at most 62 bars
 
@@ -175,6 +180,9 @@ class MessagePage:
 
 @dataclasses.dataclass(frozen=True)
 class DialogDetail:
+    """`markers` and `page_visits` are the latest MARKERS_SHOWN / PAGE_VISITS_SHOWN,
+    in time order; the *_total fields count all of them."""
+
     time_zone: str
     customer: Customer | None
     markers: list[MarkerHit]
@@ -183,6 +191,8 @@ class DialogDetail:
     requests: list[Request]
     feedback: list[Feedback]
     messages: MessagePage
+    marker_total: int = 0
+    page_visit_total: int = 0
 
 
 def dialog_detail_read(
@@ -193,12 +203,16 @@ def dialog_detail_read(
     binding = (
         CustomerBinding.objects.filter(client=dialog.client).select_related("customer").first()
     )
+    markers, marker_total = _latest(MarkerHit.objects.filter(dialog=dialog), MARKERS_SHOWN)
+    page_visits, page_visit_total = _latest(dialog.page_visits.all(), PAGE_VISITS_SHOWN)
     return DialogDetail(
         # every time on the page is in the chat's zone (the template's {% timezone %})
         time_zone=chat_time_zones([dialog.chat_id])[dialog.chat_id],
         customer=binding.customer if binding else None,
-        markers=list(MarkerHit.objects.filter(dialog=dialog)),
-        page_visits=list(dialog.page_visits.all()),
+        markers=markers,
+        marker_total=marker_total,
+        page_visits=page_visits,
+        page_visit_total=page_visit_total,
         form_answers=DialogFormAnswers.objects.filter(dialog=dialog).first(),
         requests=list(
             Request.objects.filter(dialog=dialog)
@@ -213,6 +227,14 @@ def dialog_detail_read(
         ),
         messages=dialog_messages_page(dialog, after=after, before=before),
     )
+
+
+def _latest(items: QuerySet, limit: int) -> tuple[list, int]:
+    """The latest `limit` of these (by their model's time ordering), oldest first, and
+    how many there are (counted only when there are more than shown)."""
+    latest = list(items.reverse()[: limit + 1])
+    total = items.count() if len(latest) > limit else len(latest)
+    return latest[:limit][::-1], total
 
 
 def dialog_messages_page(
