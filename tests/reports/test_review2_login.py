@@ -15,9 +15,7 @@ LOGIN = "/reports/login/"
 @pytest.mark.parametrize(
     "next_url", [LOGIN, f"{LOGIN}?next={LOGIN}", f"{LOGIN}?a=1", "http://testserver/reports/login/"]
 )
-def test_a_logged_in_user_sent_back_to_the_login_page_gets_the_dialogs_not_a_500(
-    client, next_url
-):
+def test_a_logged_in_user_sent_back_to_the_login_page_gets_the_dialogs_not_a_500(client, next_url):
     client.force_login(make_analyst("ann"))
 
     response = client.get(LOGIN, {"next": next_url})
@@ -40,7 +38,8 @@ def test_logging_in_with_next_at_the_login_page_lands_on_the_dialogs(client):
 
 
 @pytest.mark.parametrize(
-    "next_url", ["https://evil.example/", "//evil.example", "/\\evil.example", "javascript:alert(1)"]
+    "next_url",
+    ["https://evil.example/", "//evil.example", "/\\evil.example", "javascript:alert(1)"],
 )
 def test_next_to_another_site_is_neither_echoed_nor_followed(client, next_url):
     user = make_analyst("ann")
