@@ -355,6 +355,13 @@ class RequestEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.from_status or '∅'} → {self.to_status}"
 
+    @property
+    def from_status_label(self) -> str:
+        """The status it left, in words ("" for a request's first event)."""
+        if self.from_status in RequestStatus.values:
+            return str(RequestStatus(self.from_status).label)
+        return self.from_status
+
 
 class Feedback(models.Model):
     """A client's rating of a conversation with an operator (one per request). The

@@ -34,6 +34,8 @@ MESSAGES_PER_PAGE = 500
 # holding all of them would grow without bound
 PAGE_VISITS_SHOWN = 200
 MARKERS_SHOWN = 200
+# a client can open and close requests over and over: the page shows the latest ones
+REQUESTS_SHOWN = 100
 DASHBOARD_DEFAULT_DAYS = 30
 DASHBOARD_MAX_RANGE_DAYS = 5 * 366  # drawn by month: at most 62 bars
 
@@ -180,8 +182,8 @@ class MessagePage:
 
 @dataclasses.dataclass(frozen=True)
 class DialogDetail:
-    """`markers` and `page_visits` are the latest MARKERS_SHOWN / PAGE_VISITS_SHOWN,
-    in time order; the *_total fields count all of them."""
+    """`markers`, `page_visits` and `requests` are the latest MARKERS_SHOWN /
+    PAGE_VISITS_SHOWN / REQUESTS_SHOWN, in time order; the *_total fields count all."""
 
     time_zone: str
     customer: Customer | None
@@ -193,6 +195,7 @@ class DialogDetail:
     messages: MessagePage
     marker_total: int = 0
     page_visit_total: int = 0
+    request_total: int = 0
 
 
 def dialog_detail_read(
@@ -205,6 +208,13 @@ def dialog_detail_read(
     )
     markers, marker_total = _latest(MarkerHit.objects.filter(dialog=dialog), MARKERS_SHOWN)
     page_visits, page_visit_total = _latest(dialog.page_visits.all(), PAGE_VISITS_SHOWN)
+    requests, request_total = _latest(
+        Request.objects.filter(dialog=dialog)
+        .select_related("operator")
+        .prefetch_related(Prefetch("events", queryset=RequestEvent.objects.select_related("actor")))
+        .order_by("created_at", "pk"),
+        REQUESTS_SHOWN,
+    )
     return DialogDetail(
         # every time on the page is in the chat's zone (the template's {% timezone %})
         time_zone=chat_time_zones([dialog.chat_id])[dialog.chat_id],
@@ -214,14 +224,8 @@ def dialog_detail_read(
         page_visits=page_visits,
         page_visit_total=page_visit_total,
         form_answers=DialogFormAnswers.objects.filter(dialog=dialog).first(),
-        requests=list(
-            Request.objects.filter(dialog=dialog)
-            .select_related("operator")
-            .prefetch_related(
-                Prefetch("events", queryset=RequestEvent.objects.select_related("actor"))
-            )
-            .order_by("created_at", "pk")
-        ),
+        requests=requests,
+        request_total=request_total,
         feedback=list(
             Feedback.objects.filter(dialog=dialog).select_related("operator").order_by("pk")
         ),

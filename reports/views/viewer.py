@@ -114,6 +114,7 @@ def dialog_detail(request: HttpRequest, session_id: str) -> HttpResponse:
             "markers_hidden": detail.marker_total - len(detail.markers),
             "page_visits": detail.page_visits,
             "page_visits_hidden": detail.page_visit_total - len(detail.page_visits),
+            "requests_hidden": detail.request_total - len(detail.requests),
             "form_answers": detail.form_answers,
             "requests": detail.requests,
             "feedback": detail.feedback,
