@@ -1,9 +1,11 @@
 """The two places where chats reaches apps above it without importing them.
 
-- `handoff_entry`: the two calls chats' own services make up to the handoff app
-  (registered in HandoffConfig.ready), inside the transaction they run: the bot
-  engine's connect-operator mark opens a request, and every stored client message
-  (web and Telegram alike) is noted (the trigger, or the open request's deadlines).
+- `handoff_entry`: the calls chats' own services make up to the handoff app
+  (registered in HandoffConfig.ready), inside the transaction they run: whether the
+  chat's scripts answer a dialog (its channel may be routed to managers or to an API
+  bot), the bot engine's connect-operator mark opens a request, and every stored
+  client message (web and Telegram alike) is noted (the trigger, the open request's
+  deadlines, routing to managers, the API bot's webhook).
   The surfaces (the widget's socket, Telegram) sit above handoff and call its
   services directly for everything else: the headset, forms, close, rating.
 - `outbound_channels`: a message written to a dialog on a non-web messenger is handed
@@ -28,6 +30,8 @@ class HandoffHandler(Protocol):
     """client_wrote stays a hook rather than a call each surface makes after posting:
     it must be atomic with the message it notes, and the widget's messages are stored
     by chats' group commit, several to a transaction, where no surface can add to it."""
+
+    def scripts_answer(self, *, dialog: Dialog) -> bool: ...
 
     def open_request(self, *, dialog: Dialog, reason: str) -> object: ...
 

@@ -25,4 +25,5 @@ urlpatterns = [
     path("", include("handoff.urls")),
     path("", include("telegram_bridge.urls")),
     path("reports/", include("reports.urls")),
+    path("api/v1/", include("handoff.api.urls")),
 ]

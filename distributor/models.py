@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
@@ -8,12 +10,21 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from chats.enums import Messenger
 from distributor.contacts import normalise_email, normalise_phone
+from distributor.enums import (
+    ApiScope,
+    DeliveryStatus,
+    DistributionMode,
+    Presence,
+    RouteTarget,
+)
 
 
 class Operator(models.Model):
-    """An operator's profile: who they are to clients, which chats they serve and how
-    many dialogs they may hold at once. Presence and routing come with distribution."""
+    """An operator's (manager's) profile: who they are to clients, which chats and
+    channels they serve, how many dialogs they may hold at once, whether they take new
+    ones now (presence)."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator"
@@ -25,6 +36,16 @@ class Operator(models.Model):
     max_simultaneous_dialogs = models.PositiveSmallIntegerField(
         _("maximum simultaneous dialogs"), default=5, validators=[MinValueValidator(1)]
     )
+    presence = models.CharField(
+        _("presence"), max_length=10, choices=Presence.choices, default=Presence.OFFLINE
+    )
+    # a console's heartbeat (or Telegram's /online) pushes this forward; the sweep turns
+    # a presence nobody renewed into offline (null: it does not expire)
+    presence_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    presence_changed_at = models.DateTimeField(null=True, blank=True)
+    # when they last were given a dialog or freed one: automatic distribution breaks
+    # ties between equally loaded managers in favour of the longest idle
+    idle_since = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["display_name"]
@@ -96,3 +117,236 @@ class CustomerBinding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client} → {self.customer}"
+
+
+class OperatorChannel(models.Model):
+    """A channel an operator serves in one of their chats. An operator with no row for
+    a chat serves every channel of it."""
+
+    operator = models.ForeignKey(Operator, on_delete=models.CASCADE, related_name="channels")
+    chat = models.ForeignKey("chats.Chat", on_delete=models.CASCADE, related_name="+")
+    messenger = models.CharField(_("channel"), max_length=20, choices=Messenger.choices)
+
+    class Meta:
+        verbose_name = _("channel served")
+        verbose_name_plural = _("channels served")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["operator", "chat", "messenger"], name="operator_channel_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operator} · {self.chat_id} · {self.messenger}"
+
+
+class ChatDistribution(models.Model):
+    """How a chat's requests reach managers, and what the client is told meanwhile.
+    All four auto-replies are required (SPEC "Distribution")."""
+
+    chat = models.OneToOneField("chats.Chat", on_delete=models.CASCADE, related_name="distribution")
+    mode = models.CharField(
+        _("distribution"),
+        max_length=10,
+        choices=DistributionMode.choices,
+        default=DistributionMode.BROADCAST,
+    )
+    offer_timeout_seconds = models.PositiveIntegerField(
+        _("seconds a manager has to accept an offered dialog"),
+        default=60,
+        validators=[MinValueValidator(5)],
+    )
+    reply_received = models.CharField(_("auto-reply: dialog received"), max_length=500)
+    reply_all_busy = models.CharField(_("auto-reply: all managers busy"), max_length=500)
+    reply_offline = models.CharField(_("auto-reply: managers offline"), max_length=500)
+    reply_outside_hours = models.CharField(
+        _("auto-reply: outside working hours"),
+        max_length=500,
+        help_text=_("{hours} is replaced with the nearest working hours."),
+    )
+    bind_customers = models.BooleanField(
+        _("bind clients to existing customers by phone or e-mail"), default=True
+    )
+    create_customers = models.BooleanField(
+        _("create a customer when nothing matches"), default=True
+    )
+    phone_region = models.CharField(
+        _("default phone region"),
+        max_length=2,
+        default="US",
+        help_text=_(
+            "Two letters (ISO 3166), e.g. RU: how numbers without a country code are read."
+        ),
+    )
+    # changes on every save, so processes caching the settings read them again
+    revision = models.UUIDField(default=uuid.uuid4, editable=False)
+
+    AUTO_REPLY_FIELDS = ("reply_received", "reply_all_busy", "reply_offline", "reply_outside_hours")
+
+    class Meta:
+        verbose_name = _("distribution settings")
+        verbose_name_plural = _("distribution settings")
+
+    def __str__(self) -> str:
+        return f"distribution of {self.chat}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.revision = uuid.uuid4()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "revision"}
+        super().save(*args, **kwargs)
+
+
+class RoutingRule(models.Model):
+    """Where one channel of a chat goes: to managers (a chosen set; none chosen = every
+    manager serving the chat and channel) or to a bot (the chat's own scripts, or an
+    API bot). A channel without a rule goes to the chat's scripts, and its requests to
+    every manager serving it."""
+
+    chat = models.ForeignKey("chats.Chat", on_delete=models.CASCADE, related_name="routing_rules")
+    messenger = models.CharField(_("channel"), max_length=20, choices=Messenger.choices)
+    target = models.CharField(
+        _("route to"), max_length=10, choices=RouteTarget.choices, default=RouteTarget.BOT
+    )
+    managers = models.ManyToManyField(
+        Operator, blank=True, related_name="routing_rules", verbose_name=_("managers")
+    )
+    api_bot = models.ForeignKey(
+        "distributor.ApiBot",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="routing_rules",
+        verbose_name=_("API bot"),
+        help_text=_("Empty: the chat's own scripts answer."),
+    )
+
+    class Meta:
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
+        constraints = [
+            models.UniqueConstraint(fields=["chat", "messenger"], name="one_rule_per_channel")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.chat_id} · {self.messenger} → {self.target}"
+
+
+class ApiKey(models.Model):
+    """A key an integration authenticates with. The secret is shown once, when it is
+    made; only its SHA-256 is stored (the secret is 32 random bytes, so a fast hash
+    is as safe as a slow one and costs nothing per request)."""
+
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("prefix"), max_length=12, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(_("scopes"), default=list, blank=True)
+    chats = models.ManyToManyField(
+        "chats.Chat", blank=True, related_name="api_keys", verbose_name=_("chats")
+    )
+    requests_per_minute = models.PositiveIntegerField(
+        _("requests per minute"), default=600, validators=[MinValueValidator(1)]
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    SCOPES = ApiScope
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class ApiBot(models.Model):
+    """An external bot that takes the dialogs routed to it: they are pushed to its
+    webhook, it answers through the API with its own key."""
+
+    name = models.CharField(_("name"), max_length=100)
+    api_key = models.OneToOneField(
+        ApiKey, on_delete=models.CASCADE, related_name="bot", verbose_name=_("API key")
+    )
+    webhook_url = models.URLField(_("webhook"), max_length=1000)
+    # signs every webhook body (HMAC-SHA256); the bot got it once, at registration
+    signing_secret = models.CharField(max_length=64, editable=False)
+    capacity = models.PositiveIntegerField(
+        _("maximum simultaneous dialogs"), default=100, validators=[MinValueValidator(1)]
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("API bot")
+        verbose_name_plural = _("API bots")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BotAssignment(models.Model):
+    """A dialog an API bot holds: from routing until it hands off, closes, or the
+    dialog ends. Counts against the bot's capacity while `released_at` is empty."""
+
+    dialog = models.OneToOneField(
+        "chats.Dialog", on_delete=models.CASCADE, related_name="bot_assignment"
+    )
+    bot = models.ForeignKey(ApiBot, on_delete=models.CASCADE, related_name="assignments")
+    assigned_at = models.DateTimeField(default=timezone.now)
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("dialog held by an API bot")
+        verbose_name_plural = _("dialogs held by API bots")
+        indexes = [
+            models.Index(
+                fields=["bot"], condition=Q(released_at__isnull=True), name="bot_assignment_held"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dialog_id} → {self.bot_id}"
+
+
+class WebhookDelivery(models.Model):
+    """One event for an API bot's webhook, retried with exponential backoff for a day,
+    then dead (listed in Admin, replayable)."""
+
+    bot = models.ForeignKey(ApiBot, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    event = models.CharField(_("event"), max_length=40)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(
+        _("status"), max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="webhook_delivery_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.bot_id} ({self.status})"

@@ -19,6 +19,8 @@ class RequestReason(models.TextChoices):
     TRIGGER = "trigger", _("the visitor accepted the trigger's offer of a person")
     COMMAND = "command", _("the client typed /human")
     API = "api", _("an integration asked")
+    ROUTING = "routing", _("the channel is routed to managers")
+    BOT_HANDOFF = "bot_handoff", _("an API bot handed the dialog to a person")
 
 
 class Fallback(models.TextChoices):
@@ -37,6 +39,7 @@ class CloseReason(models.TextChoices):
     QUEUE_TIMEOUT = "queue_timeout", _("waited in the queue too long")
     LEAD_FORM = "lead_form", _("nobody accepted: contact form")
     UNAVAILABLE = "unavailable", _("nobody accepted: unavailable notice")
+    TRANSFERRED_TO_BOT = "to_bot", _("the operator handed the dialog back to the bot")
 
 
 class FormFieldKind(models.TextChoices):

@@ -272,7 +272,8 @@ class Request(models.Model):
         },
         RequestStatus.EXPIRED: {RequestStatus.QUEUED, RequestStatus.CLOSED},
         RequestStatus.QUEUED: {RequestStatus.ACCEPTED, RequestStatus.EXPIRED, RequestStatus.CLOSED},
-        RequestStatus.ACCEPTED: {RequestStatus.CLOSED},
+        # accepted -> accepted: transferred to another operator (an event records it)
+        RequestStatus.ACCEPTED: {RequestStatus.CLOSED, RequestStatus.ACCEPTED},
         RequestStatus.CLOSED: set(),
     }
     OPEN_STATUSES = (RequestStatus.PENDING, RequestStatus.QUEUED, RequestStatus.ACCEPTED)
@@ -301,6 +302,16 @@ class Request(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     close_reason = models.CharField(max_length=20, choices=CloseReason.choices, blank=True)
     rejected_by = models.ManyToManyField("distributor.Operator", blank=True, related_name="+")
+    # automatic distribution: the one operator the waiting request is offered to now,
+    # until offer_deadline (then the sweep offers it to the next and tells this one)
+    offered_to = models.ForeignKey(
+        "distributor.Operator",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="offers",
+    )
+    offer_deadline = models.DateTimeField(null=True, blank=True, db_index=True)
     # deadlines: a periodic sweep acts on the due ones (handoff.tasks)
     accept_deadline = models.DateTimeField(null=True, blank=True, db_index=True)
     queue_deadline = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -315,7 +326,20 @@ class Request(models.Model):
         verbose_name = _("request")
         verbose_name_plural = _("requests")
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["chat", "status", "created_at"])]
+        indexes = [
+            models.Index(fields=["chat", "status", "created_at"]),
+            # a manager's load: what they hold and what they are offered
+            models.Index(
+                fields=["operator"],
+                condition=Q(status="accepted"),
+                name="request_held_by_operator",
+            ),
+            models.Index(
+                fields=["offered_to"],
+                condition=Q(offered_to__isnull=False),
+                name="request_offered_to_operator",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["dialog"],

@@ -72,7 +72,8 @@ def dialog_start_or_resume(
             return dialog, False
         dialog = Dialog.objects.create(chat=chat, client=client, messenger=messenger)
         dialog.chat = chat
-        bot_greet(dialog=dialog)
+        if _scripts_answer(dialog):
+            bot_greet(dialog=dialog)
     return dialog, True
 
 
@@ -92,10 +93,18 @@ def dialog_receive_client_message(
             attachments=attachments,
             client_msg_id=client_msg_id,
         )
-        answers = bot_answer(dialog=dialog, text=text) if created else []
+        answers = (
+            bot_answer(dialog=dialog, text=text) if created and _scripts_answer(dialog) else []
+        )
         if created and handoff_entry.installed:
             handoff_entry.handler.client_wrote(dialog=dialog, message=message)
     return ClientMessageResult(message=message, created=created, answers=answers)
+
+
+def _scripts_answer(dialog: Dialog) -> bool:
+    """Whether the chat's own scripts answer this dialog (not when its channel is
+    routed to managers or to an API bot)."""
+    return not handoff_entry.installed or handoff_entry.handler.scripts_answer(dialog=dialog)
 
 
 def page_visit_record(

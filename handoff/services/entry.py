@@ -13,6 +13,11 @@ from handoff.services.trigger import trigger_schedule
 
 
 class HandoffEntryPoint:
+    def scripts_answer(self, *, dialog: Dialog) -> bool:
+        # TODO(issue 11, assignment helper): False when the dialog's channel is routed
+        # to managers or to an API bot (distributor's routing rule, cached)
+        return True
+
     def open_request(self, *, dialog: Dialog, reason: str) -> Request | None:
         return request_open(dialog=dialog, reason=reason)
 

@@ -38,9 +38,15 @@ def form_fields_payload(settings: HandoffSettings) -> list[dict]:
     ]
 
 
-# the admin's own setup (the script's mark) and integrations may always ask; the
+# the admin's own setup (the script's mark, routing a channel to managers) and
+# integrations (the API, API bots) may always ask; the
 # visitor may only when the chat shows them the headset
-ALWAYS_ALLOWED = (RequestReason.SCRIPT, RequestReason.API)
+ALWAYS_ALLOWED = (
+    RequestReason.SCRIPT,
+    RequestReason.API,
+    RequestReason.ROUTING,
+    RequestReason.BOT_HANDOFF,
+)
 VISITOR_REASONS = (RequestReason.HEADSET, RequestReason.TRIGGER, RequestReason.COMMAND)
 
 

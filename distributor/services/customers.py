@@ -1,41 +1,17 @@
-"""Distributor writes."""
+"""Customers: binding clients to the people they are."""
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from chats.models import Chat, Client
-from chats.realtime import user_access_changed_publish
+from chats.models import Client
 from chats.validators import validate_encodable
 from distributor.contacts import normalise_email, normalise_phone
-from distributor.models import Customer, CustomerBinding, Operator
-
-
-def operator_create(
-    *, username: str, password: str, display_name: str, chats: list[Chat]
-) -> Operator:
-    """Create (or update, keeping the password) an operator account serving `chats`.
-    Raises ValidationError for a name no surface could encode (a lone surrogate)."""
-    validate_encodable([username, display_name])
-    user_model = get_user_model()
-    with transaction.atomic():
-        user, created = user_model.objects.get_or_create(
-            username=username, defaults={"is_staff": False}
-        )
-        if created:
-            user.set_password(password)
-            user.save()
-        operator, _created = Operator.objects.update_or_create(
-            user=user, defaults={"display_name": display_name}
-        )
-        operator.chats.add(*chats)
-        user_access_changed_publish(user_id=user.pk)
-    return operator
+from distributor.models import Customer, CustomerBinding
 
 
 def customer_bind(*, client: Client, name: str = "", phone: str = "", email: str = "") -> Customer:

@@ -1,0 +1,13 @@
+"""Distributor writes, by sub-domain. Import them from here."""
+
+from distributor.services.api_keys import api_key_authenticate, api_key_create, api_key_revoke
+from distributor.services.customers import customer_bind
+from distributor.services.operators import operator_create
+
+__all__ = [
+    "api_key_authenticate",
+    "api_key_create",
+    "api_key_revoke",
+    "customer_bind",
+    "operator_create",
+]

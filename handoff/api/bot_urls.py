@@ -1,0 +1,3 @@
+"""The API bots' endpoints (registration, replies, handoff): handoff.api.bots."""
+
+urlpatterns: list = []

@@ -1,0 +1,38 @@
+"""Scopes: a view names its part of the API (`scope_area`); reading needs
+`<area>:read` or `<area>:write`, anything else `<area>:write`."""
+
+from __future__ import annotations
+
+from rest_framework import permissions
+
+from distributor.models import ApiKey
+
+
+def key_has_scope(key: ApiKey, area: str, *, write: bool) -> bool:
+    if f"{area}:write" in key.scopes:
+        return True
+    return not write and f"{area}:read" in key.scopes
+
+
+class HasScope(permissions.BasePermission):
+    message = "This API key lacks the scope for this."
+
+    def has_permission(self, request, view) -> bool:
+        key = request.auth
+        if not isinstance(key, ApiKey):
+            return False
+        area = view.scope_area
+        write = request.method not in permissions.SAFE_METHODS
+        if key_has_scope(key, area, write=write):
+            return True
+        self.message = f"This API key lacks the scope {area}:{'write' if write else 'read'}."
+        return False
+
+
+def chat_ids_for_key(key: ApiKey) -> set[int]:
+    """The chats this key may touch (read once per request and kept on the key)."""
+    cached = getattr(key, "_chat_ids", None)
+    if cached is None:
+        cached = set(key.chats.values_list("pk", flat=True))
+        key._chat_ids = cached
+    return cached
