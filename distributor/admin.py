@@ -133,3 +133,7 @@ class CustomerAwareClientAdmin(ClientAdmin):
     def customer(self, client: Client) -> Customer | None:
         binding = getattr(client, "customer_binding", None)
         return binding.customer if binding else None
+
+
+# the API keys' and the webhook deliveries' admin pages live beside this file
+from distributor import admin_api_keys, admin_webhooks  # noqa: E402, F401

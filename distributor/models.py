@@ -203,7 +203,9 @@ class RoutingRule(models.Model):
     API bot). A channel without a rule goes to the chat's scripts, and its requests to
     every manager serving it."""
 
-    chat = models.ForeignKey("chats.Chat", on_delete=models.CASCADE, related_name="routing_rules")
+    distribution = models.ForeignKey(
+        ChatDistribution, on_delete=models.CASCADE, related_name="routing_rules"
+    )
     messenger = models.CharField(_("channel"), max_length=20, choices=Messenger.choices)
     target = models.CharField(
         _("route to"), max_length=10, choices=RouteTarget.choices, default=RouteTarget.BOT
@@ -225,11 +227,13 @@ class RoutingRule(models.Model):
         verbose_name = _("routing rule")
         verbose_name_plural = _("routing rules")
         constraints = [
-            models.UniqueConstraint(fields=["chat", "messenger"], name="one_rule_per_channel")
+            models.UniqueConstraint(
+                fields=["distribution", "messenger"], name="one_rule_per_channel"
+            )
         ]
 
     def __str__(self) -> str:
-        return f"{self.chat_id} · {self.messenger} → {self.target}"
+        return f"{self.messenger} → {self.target}"
 
 
 class ApiKey(models.Model):

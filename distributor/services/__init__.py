@@ -2,12 +2,15 @@
 
 from distributor.services.api_keys import api_key_authenticate, api_key_create, api_key_revoke
 from distributor.services.customers import customer_bind
+from distributor.services.distribution_settings import auto_reply_defaults, chat_distribution_for
 from distributor.services.operators import operator_create
 
 __all__ = [
     "api_key_authenticate",
     "api_key_create",
     "api_key_revoke",
+    "auto_reply_defaults",
+    "chat_distribution_for",
     "customer_bind",
     "operator_create",
 ]
