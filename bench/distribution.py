@@ -161,6 +161,9 @@ def worker(index: int, workers: int, data: dict, redis_url: str, args_dict: dict
     import django
 
     django.setup()
+    import logging
+
+    logging.getLogger("celery").setLevel(logging.WARNING)  # a line per drain task otherwise
     from celery.contrib.testing.worker import start_worker
     from django.db import close_old_connections
 
