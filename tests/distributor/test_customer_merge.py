@@ -1,14 +1,20 @@
-"""customer_merge: one person recorded twice becomes one customer."""
+"""customer_merge: one person recorded twice becomes one customer; racing merges and
+binds (real row locks on PostgreSQL, IMMEDIATE transactions on SQLite) lose nothing."""
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 
 from distributor.models import Customer, CustomerBinding
+from distributor.services import customer_bind
 from distributor.services.customers import customer_merge
 from tests.chats.factories import ClientFactory
 from tests.distributor.factories import CustomerFactory
+from tests.threads import run_in_threads
 
 pytestmark = pytest.mark.django_db
+
+ROUNDS = 30 if connection.vendor == "postgresql" else 5
 
 
 def bind(customer, **client):
@@ -77,3 +83,52 @@ def test_an_unsaved_customer_is_refused():
     with pytest.raises(ValidationError):
         customer_merge(survivor=CustomerFactory(), other=Customer(email="x@example.com"))
     assert Customer.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_merges_of_one_pair_in_opposite_directions_leave_one_customer():
+    for _round in range(ROUNDS):
+        ann = CustomerFactory(name="", phone=None)
+        anna = CustomerFactory(name="Anna", phone=None)
+        clients = [bind(ann).client_id, bind(anna).client_id]
+        pairs = [(ann, anna), (anna, ann)]
+
+        errors = run_in_threads(
+            2,
+            lambda index, pairs=pairs: customer_merge(
+                survivor=pairs[index][0], other=pairs[index][1]
+            ),
+        )
+
+        # one merge wins; the other finds a customer gone and changes nothing
+        assert [str(error.messages[0]) for error in errors] == [
+            "One of these customers no longer exists."
+        ]
+        survivor = Customer.objects.get(pk__in=[ann.pk, anna.pk])
+        assert survivor.name == "Anna"
+        assert sorted(survivor.bindings.values_list("client_id", flat=True)) == sorted(clients)
+        Customer.objects.all().delete()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bind_racing_a_merge_ends_bound_to_a_customer_that_exists():
+    for round_ in range(ROUNDS):
+        email = f"racer{round_}@example.com"
+        ann = CustomerFactory(email=email)
+        anna = CustomerFactory(email=None, phone="+390612345678")
+        client = ClientFactory()
+
+        errors = run_in_threads(
+            2,
+            lambda index, ann=ann, anna=anna, client=client, email=email: (
+                customer_merge(survivor=anna, other=ann)
+                if index == 0
+                else customer_bind(client=client, email=email)
+            ),
+        )
+
+        assert errors == []
+        survivor = Customer.objects.get(email=email)
+        assert survivor.pk == anna.pk
+        assert CustomerBinding.objects.get(client=client).customer_id == anna.pk
+        Customer.objects.all().delete()
