@@ -3,6 +3,8 @@ dead) and its replay."""
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
@@ -66,12 +68,20 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "next_attempt_at",
         "delivered_at",
         "last_error",
-        "payload",
+        "payload_shown",
     ]
     readonly_fields = fields
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    @admin.display(description=_("payload"))
+    def payload_shown(self, delivery: WebhookDelivery) -> str:
+        # the body as the bot gets it (before signing), indented to be read
+        return format_html(
+            '<pre style="white-space: pre-wrap">{}</pre>',
+            json.dumps(delivery.payload, indent=2, ensure_ascii=False),
+        )
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # what was sent is a record; only the replay action acts on it
@@ -197,19 +207,16 @@ class ApiBotAdmin(admin.ModelAdmin):
             return "0"
         url = reverse("admin:distributor_webhookdelivery_changelist")
         return format_html(
-            '<a href="{}?bot__id__exact={}&dead=yes">{}</a>', url, bot.pk, bot.dead_count
+            '<a href="{}">{}</a>', f"{url}?bot__id__exact={bot.pk}&dead=yes", bot.dead_count
         )
 
     @admin.display(description=_("deliveries"))
     def links(self, bot: ApiBot) -> str:
         url = reverse("admin:distributor_webhookdelivery_changelist")
         return format_html(
-            '<a href="{}?bot__id__exact={}">{}</a> · '
-            '<a href="{}?bot__id__exact={}&dead=yes">{}</a>',
-            url,
-            bot.pk,
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            f"{url}?bot__id__exact={bot.pk}",
             _("all deliveries"),
-            url,
-            bot.pk,
+            f"{url}?bot__id__exact={bot.pk}&dead=yes",
             _("dead letters"),
         )

@@ -206,15 +206,17 @@ def api_bot_for_dialog(*, dialog: Dialog, rule: RoutingRule | None | object = _R
         return None
     bot = rule.api_bot
     if (
-        not bot.is_active
-        or bot.api_key.revoked_at is not None
+        bot.api_key.revoked_at is not None
         or not bot.api_key.chats.filter(pk=dialog.chat_id).exists()
     ):
         return None
+    # an inactive bot keeps the dialogs it holds and takes no new ones
     if BotAssignment.objects.filter(
         dialog_id=dialog.pk, bot=bot, released_at__isnull=True
     ).exists():
         return bot
+    if not bot.is_active:
+        return None
     if connection.in_atomic_block:
         ApiBot.objects.select_for_update().filter(pk=bot.pk).first()
     if held_count(bot) >= bot.capacity:
@@ -239,14 +241,16 @@ def bot_message_payload(message: Message) -> dict:
     return {"id": message.pk, **message_payload(message)}
 
 
-def api_bot_client_wrote(*, dialog: Dialog, message: Message) -> bool:
+def api_bot_client_wrote(
+    *, dialog: Dialog, message: Message, rule: RoutingRule | None | object = _READ_RULE
+) -> bool:
     """A client's message in a dialog the bot has: when the dialog's channel is routed to
     an API bot with room (api_bot_for_dialog), the dialog is assigned to it (first time:
     dialog.assigned with the history) and the message is recorded for its webhook
     (message.created). Returns whether an API bot has the dialog (then the chat's
     trigger does not run). Runs inside the transaction that stored the message; the
-    deliveries are sent after commit."""
-    bot = api_bot_for_dialog(dialog=dialog)
+    deliveries are sent after commit. `rule`: as for api_bot_for_dialog."""
+    bot = api_bot_for_dialog(dialog=dialog, rule=rule)
     if bot is None:
         return False
     now = timezone.now()

@@ -116,6 +116,28 @@ MessageOutput = inline_serializer(
 )
 
 
+Problem = inline_serializer("BotProblem", fields={"detail": serializers.CharField()})
+HandoffOutput = inline_serializer(
+    "BotHandoff",
+    fields={
+        "request": inline_serializer(
+            "BotHandoffRequest",
+            fields={
+                "id": serializers.IntegerField(),
+                "status": serializers.CharField(),
+                "reason": serializers.CharField(),
+            },
+            allow_null=True,
+        ),
+        "detail": serializers.CharField(required=False),
+    },
+)
+CloseOutput = inline_serializer(
+    "BotClose",
+    fields={"closed": serializers.BooleanField(), "session_id": serializers.CharField()},
+)
+
+
 class BotRegisterView(APIView):
     """Register an API bot. The calling key needs managers:write (a bot takes dialogs
     that managers would otherwise take) and may give the bot only its own chats."""
@@ -124,7 +146,10 @@ class BotRegisterView(APIView):
 
     @extend_schema(
         request=BotRegisterInput,
-        responses={201: BotRegisteredOutput, 400: OpenApiResponse(description="bad input")},
+        responses={
+            201: BotRegisteredOutput,
+            400: OpenApiResponse(description="bad input: the fields' errors"),
+        },
         tags=["bots"],
     )
     def post(self, request):
@@ -164,11 +189,19 @@ class BotSelfView(BotKeyView):
     """The calling bot's own settings: read, change (webhook, capacity, active, name),
     delete (its key is revoked)."""
 
-    @extend_schema(responses={200: BotOutput}, tags=["bots"])
+    @extend_schema(responses={200: BotOutput, 404: Problem}, tags=["bots"])
     def get(self, request):
         return Response(bot_payload(self.own_bot()))
 
-    @extend_schema(request=BotUpdateInput, responses={200: BotOutput}, tags=["bots"])
+    @extend_schema(
+        request=BotUpdateInput,
+        responses={
+            200: BotOutput,
+            400: OpenApiResponse(description="bad input: the fields' errors"),
+            404: Problem,
+        },
+        tags=["bots"],
+    )
     def patch(self, request):
         bot = self.own_bot()
         data = _checked(BotUpdateInput, request.data)
@@ -178,7 +211,7 @@ class BotSelfView(BotKeyView):
             raise _bad_input(error) from None
         return Response(bot_payload(bot))
 
-    @extend_schema(responses={204: None}, tags=["bots"])
+    @extend_schema(responses={204: None, 404: Problem}, tags=["bots"])
     def delete(self, request):
         api_bot_delete(bot=self.own_bot())
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -190,7 +223,13 @@ class BotReplyView(BotKeyView):
 
     @extend_schema(
         request=ReplyInput,
-        responses={201: MessageOutput, 200: MessageOutput, 404: None, 409: None},
+        responses={
+            201: MessageOutput,
+            200: OpenApiResponse(MessageOutput, description="a repeated client_message_id"),
+            400: OpenApiResponse(description="bad input: the fields' errors"),
+            404: Problem,
+            409: Problem,
+        },
         tags=["bots"],
     )
     def post(self, request, session_id: str):
@@ -221,7 +260,11 @@ class BotHandoffView(BotKeyView):
     form waits for the client's answers, no request opens yet (202): the client was
     told; the bot keeps the dialog until a request opens from the form."""
 
-    @extend_schema(request=None, responses={201: None, 202: None, 404: None}, tags=["bots"])
+    @extend_schema(
+        request=None,
+        responses={201: HandoffOutput, 202: HandoffOutput, 404: Problem, 409: Problem},
+        tags=["bots"],
+    )
     def post(self, request, session_id: str):
         bot = self.own_bot()
         dialog = self.held_dialog(bot, session_id)
@@ -253,7 +296,9 @@ class BotCloseView(BotKeyView):
     """End the dialog: the client is told the chat has ended; their next message starts
     a new dialog. 409 when a person has the dialog now."""
 
-    @extend_schema(request=None, responses={200: None, 404: None, 409: None}, tags=["bots"])
+    @extend_schema(
+        request=None, responses={200: CloseOutput, 404: Problem, 409: Problem}, tags=["bots"]
+    )
     def post(self, request, session_id: str):
         bot = self.own_bot()
         dialog = self.held_dialog(bot, session_id)

@@ -381,3 +381,48 @@ def test_a_dialog_ended_by_the_client_is_released_and_the_bot_told(routed_bot):
     assert events(routed_bot.bot) == ["dialog.assigned", "message.created", "dialog.closed"]
     closed = WebhookDelivery.objects.get(bot=routed_bot.bot, event="dialog.closed")
     assert closed.payload["dialog"]["session_id"] == dialog.session_id
+
+
+def test_garbage_bodies_get_400_and_change_nothing(routed_bot):
+    dialog = client_writes(routed_bot.chat, "hi").message.dialog
+    chat = routed_bot.chat
+    _key, token = integration_key([chat])
+    for api, url in (
+        (api_client(token), BOTS),
+        (routed_bot.api, f"{BOTS}me/"),
+        (routed_bot.api, reply_url(dialog.session_id)),
+    ):
+        method = api.patch if url.endswith("me/") else api.post
+        for content, content_type in (
+            ("not json", "application/json"),
+            ("[1, 2]", "application/json"),
+            ('"text"', "application/json"),
+            ("\xff\xfe", "application/json"),
+        ):
+            response = method(url, content, content_type=content_type)
+            assert response.status_code == 400, (url, content, response.content)
+    assert ApiBot.objects.count() == 1
+    assert Message.objects.filter(dialog=dialog).count() == 1
+    bot = ApiBot.objects.get()
+    assert (bot.name, bot.capacity) == ("Helper bot", 5)
+
+
+def test_an_inactive_bot_keeps_the_dialogs_it_holds(routed_bot):
+    # given a dialog the bot holds, then the bot is made inactive
+    dialog = client_writes(routed_bot.chat, "hi").message.dialog
+    assert (
+        routed_bot.api.patch(f"{BOTS}me/", {"is_active": False}, format="json").status_code == 200
+    )
+    # when the client writes again, and a new client writes
+    again = client_writes(routed_bot.chat, "still there?")
+    newcomer = client_writes(routed_bot.chat, "hello", visitor="visitor-2")
+    # then the held dialog's message still goes to the bot, the new dialog does not
+    assert again.message.dialog_id == dialog.pk
+    assert events(routed_bot.bot) == ["dialog.assigned", "message.created", "message.created"]
+    assert not BotAssignment.objects.filter(dialog_id=newcomer.message.dialog_id).exists()
+    assert (
+        routed_bot.api.post(
+            reply_url(dialog.session_id), {"text": "yes"}, format="json"
+        ).status_code
+        == 201
+    )

@@ -57,7 +57,9 @@ def test_a_delivery_reaches_the_webhook_signed_and_is_marked_delivered(
     [received] = webhook_receiver.received
     assert received.headers[EVENT_HEADER] == "message.created"
     assert received.headers[DELIVERY_HEADER] == str(delivery.event_id)
-    assert received.body == webhook_body(delivery.payload)
+    # (the body is the stored payload as read back: PostgreSQL's jsonb orders its keys)
+    assert received.body == webhook_body(WebhookDelivery.objects.get(pk=delivery.pk).payload)
+    assert received.payload == delivery.payload
     assert received.payload["text"] == "hello"
     header = received.headers[SIGNATURE_HEADER]
     timestamp = int(now.timestamp())
@@ -265,3 +267,35 @@ def test_a_delivery_to_a_private_address_is_not_made_when_they_are_refused(
     assert webhook_receiver.received == []
     assert sent.status == DeliveryStatus.PENDING
     assert sent.last_error.startswith("refused:")
+
+
+def test_deliveries_and_their_sweep_run_on_a_queue_of_their_own_and_beat_sends_due_ones():
+    from django.conf import settings as django_settings
+
+    from config.celery import WEBHOOKS_QUEUE
+    from config.celery import app as celery_app
+    from distributor import tasks
+
+    routes = celery_app.conf.task_routes
+    assert routes[tasks.WEBHOOK_DELIVER_TASK] == {"queue": WEBHOOKS_QUEUE}
+    assert routes[tasks.WEBHOOKS_SWEEP_TASK] == {"queue": WEBHOOKS_QUEUE}
+    # the handoff sweep stays on Celery's default queue
+    assert "handoff.sweep_deadlines" not in routes
+    [entry] = [
+        entry
+        for entry in django_settings.CELERY_BEAT_SCHEDULE.values()
+        if entry["task"] == tasks.WEBHOOKS_SWEEP_TASK
+    ]
+    assert entry["schedule"] <= 60
+    assert tasks.WEBHOOKS_SWEEP_TASK in celery_app.tasks
+
+
+def test_the_sweep_sends_a_delivery_no_worker_sent(routed_bot, webhook_receiver):
+    # given a delivery whose after-commit send never ran (no worker then)
+    delivery = record(routed_bot.bot, text="missed")
+    # when the beat's sweep runs later
+    sent = webhook_deliveries_send_due(now=delivery.created_at + timedelta(minutes=5))
+    # then
+    assert sent == 1
+    assert [item.payload["text"] for item in webhook_receiver.received] == ["missed"]
+    assert WebhookDelivery.objects.get(pk=delivery.pk).status == DeliveryStatus.DELIVERED
