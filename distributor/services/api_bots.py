@@ -41,6 +41,7 @@ BUTTON_PAYLOAD_MAX = 64
 # a bot's client_message_id is stored as "bot:<id>" in Message.client_msg_id (64 chars)
 CLIENT_MESSAGE_ID_MAX = 60
 CLIENT_MESSAGE_ID_PREFIX = "bot:"
+BUTTON_ID_BASE = 2**52
 
 
 class BotDialogNotFound(Exception):
@@ -278,9 +279,32 @@ def api_bot_client_wrote(
     webhook_event_record(
         bot=bot,
         event=EVENT_MESSAGE,
-        data={"dialog": described, "message": bot_message_payload(message)},
+        data={
+            "dialog": described,
+            "message": bot_message_payload(message),
+            "button": _button_answered(dialog, message),
+        },
     )
     return True
+
+
+def _button_answered(dialog: Dialog, message: Message) -> dict | None:
+    """The payload button of the bot's latest message that this client message answers
+    (pressed, or its text typed exactly), or None."""
+    if not message.text:
+        return None
+    latest = (
+        Message.objects.filter(
+            dialog_id=dialog.pk, author_kind=AuthorKind.BOT, sequence__lt=message.sequence
+        )
+        .order_by("-sequence")
+        .values_list("buttons", flat=True)
+        .first()
+    )
+    for button in latest or []:
+        if isinstance(button, dict) and "payload" in button and button.get("label") == message.text:
+            return {"text": button["label"], "payload": button["payload"]}
+    return None
 
 
 def api_bot_release(*, dialog: Dialog, now: datetime | None = None) -> bool:
@@ -345,6 +369,13 @@ def api_bot_dialog_get(*, bot: ApiBot, session_id: str) -> Dialog:
     return dialog
 
 
+def _button_id() -> int:
+    """A bot's button's id: the widget and Telegram send it back when it is pressed
+    (chats' bot_button_press). Drawn from [2**52, 2**53): above any script button's id,
+    and exact as a JavaScript number."""
+    return BUTTON_ID_BASE + secrets.randbelow(BUTTON_ID_BASE)
+
+
 def reply_buttons_check(buttons) -> list[dict]:
     """A bot's buttons as messages store them (like the scripts' buttons: a label and a
     URL, or a label and the bot's payload). Raises ValidationError."""
@@ -380,14 +411,14 @@ def reply_buttons_check(buttons) -> list[dict]:
                 raise ValidationError(
                     {"buttons": _("A button's URL must be an http or https address.")}
                 ) from None
-            stored.append({"id": 0, "label": text.strip(), "url": url})
+            stored.append({"id": _button_id(), "label": text.strip(), "url": url})
         else:
             payload = button["payload"]
             if not isinstance(payload, str) or not payload or len(payload) > BUTTON_PAYLOAD_MAX:
                 raise ValidationError(
                     {"buttons": _("A button's payload is 1 to %(max)s characters.") % {"max": 64}}
                 )
-            stored.append({"id": 0, "label": text.strip(), "payload": payload})
+            stored.append({"id": _button_id(), "label": text.strip(), "payload": payload})
     validate_encodable(stored)
     return stored
 

@@ -8,7 +8,12 @@ import pytest
 
 from chats.enums import AuthorKind, DialogStatus, Messenger
 from chats.models import Dialog, Message
-from chats.services import dialog_end_by_client, dialog_receive_client_message
+from chats.services import (
+    UnknownButton,
+    bot_button_press,
+    dialog_end_by_client,
+    dialog_receive_client_message,
+)
 from chats.services import dialog_start_or_resume as dialog_start
 from distributor.enums import ApiScope, DeliveryStatus
 from distributor.models import ApiBot, ApiKey, BotAssignment, WebhookDelivery
@@ -246,11 +251,15 @@ def test_the_bot_replies_with_buttons_and_the_message_is_stored(routed_bot):
         "Helper bot",
         "Pick one",
     )
-    # stored as the scripts' buttons are (label, url), the payload kept for the bot
-    assert message.buttons == [
-        {"id": 0, "label": "Prices", "payload": "prices"},
-        {"id": 0, "label": "Website", "url": "https://example.com/"},
+    # stored as the scripts' buttons are (id, label, url), the payload kept for the bot;
+    # the ids are above any script button's and exact in JavaScript
+    assert [{k: v for k, v in button.items() if k != "id"} for button in message.buttons] == [
+        {"label": "Prices", "payload": "prices"},
+        {"label": "Website", "url": "https://example.com/"},
     ]
+    ids = [button["id"] for button in message.buttons]
+    assert all(2**52 <= button_id < 2**53 for button_id in ids)
+    assert len(set(ids)) == 2
     assert response.json()["sequence"] == message.sequence == 2
     # bot messages are not sent back to the bot
     assert "message.created" not in events(routed_bot.bot)[2:]
@@ -426,3 +435,35 @@ def test_an_inactive_bot_keeps_the_dialogs_it_holds(routed_bot):
         ).status_code
         == 201
     )
+
+
+def test_a_pressed_payload_button_reaches_the_bot_as_the_clients_message(routed_bot):
+    # given the bot offered a payload button
+    dialog = client_writes(routed_bot.chat, "hi").message.dialog
+    posted = routed_bot.api.post(
+        reply_url(dialog.session_id),
+        {"text": "Pick", "buttons": [{"text": "Prices", "payload": "prices"}]},
+        format="json",
+    ).json()
+    [button] = posted["buttons"]
+    # when the client presses it (the widget and Telegram both call this), twice
+    pressed = bot_button_press(dialog=dialog, button_id=button["id"], client_msg_id="press-1")
+    repeat = bot_button_press(dialog=dialog, button_id=button["id"], client_msg_id="press-1")
+    # then the label is the client's message, once, and the bot hears it with the payload
+    assert (pressed.message.author_kind, pressed.message.text) == (AuthorKind.CLIENT, "Prices")
+    assert (pressed.created, repeat.created) == (True, False)
+    assert repeat.message.pk == pressed.message.pk
+    last = WebhookDelivery.objects.filter(bot=routed_bot.bot).order_by("pk").last()
+    assert last.event == "message.created"
+    assert last.payload["message"]["text"] == "Prices"
+    assert last.payload["button"] == {"text": "Prices", "payload": "prices"}
+    assert events(routed_bot.bot).count("message.created") == 2
+
+
+def test_a_typed_message_carries_no_button_and_an_unknown_button_is_refused(routed_bot):
+    dialog = client_writes(routed_bot.chat, "hi").message.dialog
+    first = WebhookDelivery.objects.filter(bot=routed_bot.bot, event="message.created").get()
+    assert first.payload["button"] is None
+    with pytest.raises(UnknownButton):
+        bot_button_press(dialog=dialog, button_id=2**52 + 1, client_msg_id="press-x")
+    assert Message.objects.filter(dialog=dialog).count() == 1

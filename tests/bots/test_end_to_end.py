@@ -82,7 +82,8 @@ def test_a_client_talks_to_the_example_bot_and_is_handed_to_a_person(
     )
     assert reply.text.startswith("You wrote: hello.")
     assert reply.author_name == "Example"
-    assert reply.buttons == [{"id": 0, "label": "Our website", "url": "https://example.com/"}]
+    [button] = reply.buttons
+    assert (button["label"], button["url"]) == ("Our website", "https://example.com/")
     assert reply.sequence == 2
     wait_until(
         lambda: (
