@@ -184,7 +184,9 @@ def routing_rule_for(dialog: Dialog) -> RoutingRule | None:
 _READ_RULE = object()
 
 
-def api_bot_for_dialog(*, dialog: Dialog, rule: RoutingRule | None | object = _READ_RULE):
+def api_bot_for_dialog(
+    *, dialog: Dialog, rule: RoutingRule | None | object = _READ_RULE
+) -> ApiBot | None:
     """The API bot that answers this dialog instead of the chat's scripts, or None.
 
     The one capacity decision, made for both chats' "do the scripts answer" question
