@@ -2,6 +2,7 @@
 
 from distributor.services.api_keys import api_key_authenticate, api_key_create, api_key_revoke
 from distributor.services.customers import customer_bind
+from distributor.services.customers_edit import customer_client_bind, customer_update
 from distributor.services.distribution_settings import auto_reply_defaults, chat_distribution_for
 from distributor.services.operators import operator_create
 
@@ -12,5 +13,7 @@ __all__ = [
     "auto_reply_defaults",
     "chat_distribution_for",
     "customer_bind",
+    "customer_client_bind",
+    "customer_update",
     "operator_create",
 ]
