@@ -29,9 +29,12 @@ from handoff.services.errors import (
     NothingToClose,
     NothingToRate,
     NotYourRequest,
+    OfferedToAnother,
     OperatorAtCapacity,
     RatingInvalid,
     RequestAlreadyTaken,
+    TransferInvalid,
+    TransferTargetUnavailable,
 )
 from handoff.services.feedback import feedback_record
 from handoff.services.forms import contact_form_submit, form_answer_check, handoff_form_submit
@@ -44,6 +47,7 @@ from handoff.services.lifecycle import (
 )
 from handoff.services.opening import request_open, request_reason_check
 from handoff.services.sweep import deadlines_sweep
+from handoff.services.transfer import TRANSFER_REASON_MAX, request_transfer
 
 __all__ = [
     "FormInvalid",
@@ -54,9 +58,13 @@ __all__ = [
     "NothingToClose",
     "NothingToRate",
     "NotYourRequest",
+    "OfferedToAnother",
     "OperatorAtCapacity",
     "RatingInvalid",
     "RequestAlreadyTaken",
+    "TRANSFER_REASON_MAX",
+    "TransferInvalid",
+    "TransferTargetUnavailable",
     "client_close",
     "client_contact_submit",
     "client_form_submit",
@@ -83,4 +91,5 @@ __all__ = [
     "request_rate",
     "request_reason_check",
     "request_reject",
+    "request_transfer",
 ]
