@@ -1,6 +1,12 @@
 """Handoff writes: the request lifecycle, messages while a request is open, forms,
 deadlines. Import them from here."""
 
+from handoff.services.assignment import (
+    request_distribute,
+    request_offer_expire,
+    request_reject,
+    requests_drain,
+)
 from handoff.services.client_asks import (
     client_close,
     client_contact_submit,
@@ -43,7 +49,6 @@ from handoff.services.lifecycle import (
     request_accept,
     request_close,
     request_close_by_client,
-    request_reject,
 )
 from handoff.services.opening import request_open, request_reason_check
 from handoff.services.sweep import deadlines_sweep
@@ -92,4 +97,7 @@ __all__ = [
     "request_reason_check",
     "request_reject",
     "request_transfer",
+    "request_distribute",
+    "request_offer_expire",
+    "requests_drain",
 ]

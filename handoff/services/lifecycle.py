@@ -1,4 +1,5 @@
-"""The request lifecycle: accept, reject, close (opening is handoff.services.opening),
+"""The request lifecycle: accept, close (opening is handoff.services.opening, passing
+on a request handoff.services.assignment),
 and the steps every transition shares. Every surface (widget, console,
 Telegram, API, the deadline sweep) goes through these functions, so each rule has one
 implementation.
@@ -256,31 +257,6 @@ def request_accept(
             system_notice(
                 dialog, locked, _("Connected to %(name)s") % {"name": operator.display_name}
             )
-    return locked
-
-
-def request_reject(
-    *,
-    request: Request | int,
-    operator: Operator,
-    dialog_id: int | None = None,
-    visible_only: bool = False,
-) -> Request:
-    """The operator passes on this request: it stays open for the others."""
-    with transaction.atomic():
-        _dialog, locked = request_lock(
-            request, dialog_id=dialog_id, visible_to=operator if visible_only else None
-        )
-        if locked.status not in Request.WAITING_STATUSES:
-            raise IllegalTransition(locked.status, "rejected")
-        locked.rejected_by.add(operator)
-        RequestEvent.objects.create(
-            request=locked,
-            from_status=locked.status,
-            to_status=locked.status,
-            actor=operator.user,
-            note=f"rejected by {operator.display_name}",
-        )
     return locked
 
 
