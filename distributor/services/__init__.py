@@ -5,6 +5,12 @@ from distributor.services.customers import customer_bind
 from distributor.services.customers_edit import customer_client_bind, customer_update
 from distributor.services.distribution_settings import auto_reply_defaults, chat_distribution_for
 from distributor.services.operators import operator_create
+from distributor.services.presence import (
+    operator_presence_renew,
+    operator_presence_set,
+    presence_effective,
+    presences_expire,
+)
 
 __all__ = [
     "api_key_authenticate",
@@ -16,4 +22,8 @@ __all__ = [
     "customer_client_bind",
     "customer_update",
     "operator_create",
+    "operator_presence_renew",
+    "operator_presence_set",
+    "presence_effective",
+    "presences_expire",
 ]
