@@ -118,6 +118,5 @@ class ApiKeyAdmin(admin.ModelAdmin):
             count += 1
         self.message_user(
             request,
-            ngettext("%(count)d key revoked.", "%(count)d keys revoked.", count)
-            % {"count": count},
+            ngettext("%(count)d key revoked.", "%(count)d keys revoked.", count) % {"count": count},
         )

@@ -30,8 +30,10 @@ class ApiCursorPagination(CursorPagination):
             cursor = super().decode_cursor(request)
         except exceptions.NotFound:
             raise exceptions.ValidationError({"cursor": [self.invalid_cursor_message]}) from None
-        if cursor is not None and cursor.position is not None and not self._position_ok(
-            cursor.position
+        if (
+            cursor is not None
+            and cursor.position is not None
+            and not self._position_ok(cursor.position)
         ):
             raise exceptions.ValidationError({"cursor": [self.invalid_cursor_message]})
         return cursor

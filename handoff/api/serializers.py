@@ -13,6 +13,7 @@ from distributor.enums import Presence
 from distributor.models import Customer, Operator
 from handoff.enums import CloseReason, RequestReason, RequestStatus
 from handoff.models import Request
+from handoff.services import TRANSFER_REASON_MAX
 
 MAX_ID = 2**63 - 1
 MAX_MESSAGE_TEXT = 4096
@@ -171,9 +172,7 @@ class ManagerSerializer(serializers.ModelSerializer):
     presence = serializers.ChoiceField(choices=Presence.choices, read_only=True)
     chats = serializers.SerializerMethodField(help_text=_("This key's chats they serve."))
     channels = serializers.SerializerMethodField(
-        help_text=_(
-            "The channels they serve, per chat of this key; a chat with none listed: all."
-        )
+        help_text=_("The channels they serve, per chat of this key; a chat with none listed: all.")
     )
     load = serializers.SerializerMethodField()
 
@@ -249,9 +248,7 @@ class ContactFieldsMixin(serializers.Serializer):
 
 
 class CustomerCreateSerializer(ContactFieldsMixin):
-    client = IdField(
-        help_text=_("The client (of one of this key's chats) who is this customer.")
-    )
+    client = IdField(help_text=_("The client (of one of this key's chats) who is this customer."))
 
 
 class CustomerUpdateSerializer(ContactFieldsMixin):
@@ -284,7 +281,8 @@ class RequestTransferSerializer(serializers.Serializer):
     )
     operator = IdField(required=False, help_text=_("The manager (when `to` is manager)."))
     reason = serializers.CharField(
-        max_length=150, help_text=_("Why (recorded with the request's events).")
+        max_length=TRANSFER_REASON_MAX,
+        help_text=_("Why (recorded with the request's events)."),
     )
 
     def validate(self, attrs: dict) -> dict:

@@ -17,7 +17,12 @@ from chats.models import Chat, Client, Dialog, Message
 from chats.services import message_post
 from distributor.contacts import normalise_email
 from distributor.models import Customer, CustomerBinding, Operator, OperatorChannel
-from distributor.services import customer_bind, customer_client_bind, customer_update
+from distributor.services import (
+    customer_bind,
+    customer_client_bind,
+    customer_update,
+    operator_presence_set,
+)
 from handoff.api.base import ApiViewSet, Conflict
 from handoff.api.pagination import DialogCursorPagination, MessageCursorPagination
 from handoff.api.serializers import (
@@ -42,7 +47,13 @@ from handoff.dialog_filters import DialogFilters
 from handoff.enums import CloseReason, RequestReason, RequestStatus
 from handoff.models import Request
 from handoff.selectors_dialogs import dialogs_filtered
-from handoff.services import NotYourRequest, request_accept, request_close, request_open
+from handoff.services import (
+    NotYourRequest,
+    request_accept,
+    request_close,
+    request_open,
+    request_transfer,
+)
 
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Bad input; nothing was changed."),
@@ -205,7 +216,9 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
     )
 
     def get_queryset(self):
-        return Request.objects.filter(chat_id__in=self.chat_ids).select_related("dialog", "operator")
+        return Request.objects.filter(chat_id__in=self.chat_ids).select_related(
+            "dialog", "operator"
+        )
 
     @extend_schema(
         summary="List requests, newest first",
@@ -319,8 +332,6 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         serializer = RequestTransferSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        from handoff.services import request_transfer  # TEMP until engine merge
-
         target = None
         if data["to"] == TransferTarget.MANAGER:
             target = _manager_of_key(self, data["operator"])
@@ -475,9 +486,7 @@ class ManagerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
                 )
             )
             .annotate(
-                accepted_count=Count(
-                    "requests", filter=Q(requests__status=RequestStatus.ACCEPTED)
-                )
+                accepted_count=Count("requests", filter=Q(requests__status=RequestStatus.ACCEPTED))
             )
             .prefetch_related(
                 Prefetch("chats", queryset=Chat.objects.only("pk")),
@@ -509,8 +518,6 @@ class ManagerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
         operator = self.get_object()
         serializer = PresenceSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        from distributor.services import operator_presence_set  # TEMP until engine merge
-
         operator_presence_set(operator=operator, presence=serializer.validated_data["presence"])
         return Response(
             ManagerSerializer(
@@ -533,13 +540,9 @@ class ChatViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
 
     def _with_channels(self, chats: list[Chat]) -> list[Chat]:
         ids = [chat.pk for chat in chats]
-        links = set(
-            Chat.objects.filter(pk__in=ids).values_list("pk", "messenger_links__messenger")
-        )
+        links = set(Chat.objects.filter(pk__in=ids).values_list("pk", "messenger_links__messenger"))
         telegram = set(
-            Chat.objects.filter(pk__in=ids, telegram_bot__isnull=False).values_list(
-                "pk", flat=True
-            )
+            Chat.objects.filter(pk__in=ids, telegram_bot__isnull=False).values_list("pk", flat=True)
         )
         for chat in chats:
             found = {Messenger.WEB.value}

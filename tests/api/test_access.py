@@ -74,9 +74,9 @@ INDEXES = range(20)
 
 
 def call(client, method, url, body):
-    return getattr(client, method)(url, body, format="json") if body else getattr(
-        client, method
-    )(url)
+    return (
+        getattr(client, method)(url, body, format="json") if body else getattr(client, method)(url)
+    )
 
 
 def test_the_table_covers_every_operation_of_the_schema(client):
@@ -91,9 +91,7 @@ def test_the_table_covers_every_operation_of_the_schema(client):
 
 
 @pytest.mark.parametrize("index", INDEXES)
-def test_a_key_without_the_scope_is_refused_and_nothing_changes(
-    index, world, objects, make_client
-):
+def test_a_key_without_the_scope_is_refused_and_nothing_changes(index, world, objects, make_client):
     method, url, body, area, write = endpoints(world, objects)[index]
     # every other scope; for a write, the area's read scope too
     lacking = {f"{area}:write"} | (set() if write else {f"{area}:read"})
@@ -142,7 +140,7 @@ def test_another_chats_objects_are_not_found_or_not_listed(index, world, objects
         ):
             assert secret not in listed
         assert response.json()["results"]  # the key's own chat's objects are there
-    elif "/requests/" == url[-10:] or url.endswith("/customers/"):
+    elif url[-10:] == "/requests/" or url.endswith("/customers/"):
         # a body naming another chat's dialog or client: bad input
         assert response.status_code == 400, response.content
     else:

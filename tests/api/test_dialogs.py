@@ -76,8 +76,16 @@ def test_bad_filters_are_400_with_the_field(api, world, query):
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "invalid"
-    assert set(body["errors"]) & {"status", "date_from", "date_to", "messenger", "chat",
-                                  "operator", "text", "cursor"}
+    assert set(body["errors"]) & {
+        "status",
+        "date_from",
+        "date_to",
+        "messenger",
+        "chat",
+        "operator",
+        "text",
+        "cursor",
+    }
 
 
 def test_a_forged_cursor_position_is_400_not_a_server_error(api, world):

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
+from distributor.services import customer_bind
 from handoff.services import request_open
 from tests.api.conftest import snapshot
 from tests.chats.factories import ClientFactory, DialogFactory
@@ -33,25 +34,32 @@ def same_connection():
     signals.request_finished.connect(close_old_connections)
 
 
-def test_no_operation_errors_and_refusals_change_nothing(
-    world, make_client, same_connection
-):
+def test_no_operation_errors_and_refusals_change_nothing(world, make_client, same_connection):
     api = make_client(chats=[world.chat], requests_per_minute=1_000_000)
     headers = {"Authorization": f"Bearer {api.token}"}
     # objects the generated cases can reach: an open request accepted by the manager
     second = DialogFactory(client=ClientFactory(chat=world.chat))
     request = request_open(dialog=second, reason="api")
-    known = {
-        "session_id": world.dialog.session_id,
-        "id": request.pk,
+    customer = customer_bind(client=world.dialog.client, name="Ann", email="ann@example.com")
+    ids = {
+        "/requests/": request.pk,
+        "/customers/": customer.pk,
+        "/managers/": world.manager.pk,
+        "/chats/": world.chat.pk,
     }
     schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", WSGIHandler())
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 15
     failures = []
+    statuses: dict[str, set[int]] = {}
     for operation in operations:
         names = {p.name for p in operation.path_parameters}
-        fixed = {name: known[name] for name in names if name in known}
+        fixed = {}
+        if "session_id" in names:
+            fixed["session_id"] = world.dialog.session_id
+        known = [pk for part, pk in ids.items() if operation.path.startswith("/api/v1" + part)]
+        if "id" in names and known:
+            fixed["id"] = known[0]
         for mode, path_parameters in (
             (GenerationMode.POSITIVE, fixed),
             (GenerationMode.NEGATIVE, None),
@@ -69,6 +77,7 @@ def test_no_operation_errors_and_refusals_change_nothing(
             def run(case):
                 before = snapshot()
                 response = case.call(headers=headers)
+                statuses.setdefault(case.operation.label, set()).add(response.status_code)
                 case.validate_response(response, checks=[not_a_server_error])
                 if 400 <= response.status_code < 500:
                     assert snapshot() == before, (
@@ -81,3 +90,8 @@ def test_no_operation_errors_and_refusals_change_nothing(
             except Exception as error:  # collect every operation's failure, then fail
                 failures.append(f"{operation.label} ({mode.value}): {error}")
     assert not failures, "\n\n".join(failures)
+    # the key got through: every reading operation answered 200 at least once
+    ours = tuple(f"GET /api/v1{part}" for part in ("/dialogs/", *ids))
+    reads = [label for label in statuses if label.startswith(ours)]
+    assert len(reads) == 11
+    assert [label for label in reads if 200 not in statuses[label]] == []
