@@ -56,3 +56,9 @@ class MessageCursorPagination(ApiCursorPagination):
 
     ordering = "sequence"
     page_size = 100
+
+
+class RequestCursorPagination(ApiCursorPagination):
+    """Newest requests first."""
+
+    ordering = "-id"

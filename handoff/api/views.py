@@ -24,7 +24,11 @@ from distributor.services import (
     operator_presence_set,
 )
 from handoff.api.base import ApiViewSet, Conflict
-from handoff.api.pagination import DialogCursorPagination, MessageCursorPagination
+from handoff.api.pagination import (
+    DialogCursorPagination,
+    MessageCursorPagination,
+    RequestCursorPagination,
+)
 from handoff.api.serializers import (
     ChatSerializer,
     CustomerBindSerializer,
@@ -211,9 +215,7 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
 
     scope_area = "dialogs"
     serializer_class = RequestSerializer
-    pagination_class = type(
-        "RequestCursorPagination", (DialogCursorPagination,), {"ordering": ("-id",)}
-    )
+    pagination_class = RequestCursorPagination
 
     def get_queryset(self):
         return Request.objects.filter(chat_id__in=self.chat_ids).select_related(
