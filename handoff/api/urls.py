@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
@@ -32,4 +32,6 @@ urlpatterns = [
     ),
     path("", include(router.urls)),
     path("", include("handoff.api.bot_urls")),
+    # anything else under /api/v1/: a JSON 404 like the API's own
+    re_path(r"^", views.not_found),
 ]

@@ -5,6 +5,7 @@ key does not have is a 404, as if it did not exist."""
 from __future__ import annotations
 
 from django.db.models import Count, Prefetch, Q
+from django.http import JsonResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -411,7 +412,7 @@ class CustomerViewSet(
     @extend_schema(
         summary="Bind a client to the customer with this phone or e-mail (made if none)",
         request=CustomerCreateSerializer,
-        responses=responses({201: CustomerSerializer}, 400),
+        responses=responses({201: CustomerSerializer}, 400, extra=CONFLICT),
     )
     def create(self, request, *args, **kwargs):
         serializer = CustomerCreateSerializer(data=request.data)
@@ -424,6 +425,11 @@ class CustomerViewSet(
             phone=data.get("phone", ""),
             email=data.get("email", ""),
         )
+        if customer is None:  # the chat's distribution settings bind or create no customers
+            raise Conflict(
+                _("This chat's settings do not bind clients to customers (or create them)."),
+                code="not_bound",
+            )
         return Response(self._fresh(customer.pk), status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -567,3 +573,11 @@ class ChatViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     def retrieve(self, request, *args, **kwargs):
         chat = self.get_object()
         return Response(ChatSerializer(self._with_channels([chat])[0]).data)
+
+
+def not_found(request, *args, **kwargs) -> JsonResponse:
+    """An address under /api/v1/ that is no endpoint."""
+    detail = _("Not found.")
+    if not request.path.endswith("/"):
+        detail = _("Not found: the API's addresses end with a slash (/).")
+    return JsonResponse({"detail": detail, "code": "not_found"}, status=404)

@@ -148,3 +148,11 @@ def test_an_error_echoing_a_lone_surrogate_still_renders(api, world):
 
     assert response.status_code == 400
     assert "presence" in response.json()["errors"]
+
+
+def test_an_address_that_is_no_endpoint_is_a_json_404(api):
+    response = api.get("/api/v1/nothing/here/")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+    assert "slash" in api.get("/api/v1/dialogs").json()["detail"]
