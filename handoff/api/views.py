@@ -41,6 +41,7 @@ from handoff.api.serializers import (
     ManagerSerializer,
     MessagePostSerializer,
     MessageSerializer,
+    NotOpenedSerializer,
     PresenceSerializer,
     RequestAcceptSerializer,
     RequestOpenSerializer,
@@ -259,14 +260,15 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
             },
             400,
             extra={
-                409: OpenApiResponse(
-                    ErrorSerializer,
+                202: OpenApiResponse(
+                    NotOpenedSerializer,
                     description=(
-                        "Not opened: the dialog is closed, or it is outside working hours "
+                        "No request yet (code not_opened): it is outside working hours "
                         "(the client was told the hours), or the client is shown the "
                         "pre-handoff form (the request opens when they answer)."
                     ),
-                )
+                ),
+                409: OpenApiResponse(ErrorSerializer, description="The dialog is closed."),
             },
         ),
     )
@@ -289,7 +291,7 @@ class RequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
                     ),
                     "code": "not_opened",
                 },
-                status=status.HTTP_409_CONFLICT,
+                status=status.HTTP_202_ACCEPTED,
             )
         reopened = already is not None and already.pk == opened.pk
         return Response(

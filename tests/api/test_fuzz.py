@@ -93,5 +93,5 @@ def test_no_operation_errors_and_refusals_change_nothing(world, make_client, sam
     # the key got through: every reading operation answered 200 at least once
     ours = tuple(f"GET /api/v1{part}" for part in ("/dialogs/", *ids))
     reads = [label for label in statuses if label.startswith(ours)]
-    assert len(reads) == 11
+    assert len(reads) >= 11
     assert [label for label in reads if 200 not in statuses[label]] == []

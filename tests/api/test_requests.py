@@ -57,9 +57,11 @@ def test_outside_working_hours_nothing_opens_and_it_says_so(api, world):
 
     response = api.post("/api/v1/requests/", {"dialog": world.dialog.session_id}, format="json")
 
-    assert response.status_code == 409
+    assert response.status_code == 202
     assert response.json()["code"] == "not_opened"
     assert not Request.objects.exists()
+    # the client was told when people are there
+    assert world.dialog.messages.filter(author_kind="system").exists()
 
 
 def test_accept_on_behalf_of_a_manager(api, world, objects):
