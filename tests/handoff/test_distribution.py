@@ -18,6 +18,7 @@ from handoff.models import HandoffSettings, Request, RequestEvent, WorkingPeriod
 from handoff.services import (
     IllegalTransition,
     OfferedToAnother,
+    OperatorAtCapacity,
     deadlines_sweep,
     request_accept,
     request_close,
@@ -454,3 +455,21 @@ def test_a_routing_target_of_bot_still_routes_requests_to_its_set(chat, automati
     )
     rule.managers.add(chosen)
     assert fresh(ask(chat)).offered_to == chosen
+
+
+def test_a_manager_whose_slots_are_offered_cannot_grab_another_request(chat, automatic):
+    olga = manager(chat, "Olga", cap=1)
+    offered = ask(chat)
+    assert fresh(offered).offered_to == olga
+    other = ask(chat)  # nobody free: waits unoffered
+    events = RequestEvent.objects.count()
+    # when
+    with pytest.raises(OperatorAtCapacity) as refused:
+        request_accept(request=other, operator=olga)
+    # then
+    assert "1 offered to you" in str(refused.value)
+    assert (fresh(other).status, fresh(other).operator) == (RequestStatus.PENDING, None)
+    assert RequestEvent.objects.count() == events
+    # and the one offered to her she may accept
+    request_accept(request=offered, operator=olga)
+    assert fresh(offered).operator == olga
