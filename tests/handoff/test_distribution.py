@@ -25,6 +25,7 @@ from handoff.services import (
     request_offer_expire,
     request_open,
     request_reject,
+    request_transfer,
     requests_drain,
 )
 from tests.chats.factories import ChatFactory, ClientFactory, DialogFactory
@@ -473,3 +474,56 @@ def test_a_manager_whose_slots_are_offered_cannot_grab_another_request(chat, aut
     # and the one offered to her she may accept
     request_accept(request=offered, operator=olga)
     assert fresh(offered).operator == olga
+
+
+def test_a_slot_freed_by_a_transfer_goes_to_the_oldest_waiting(
+    chat, automatic, django_capture_on_commit_callbacks
+):
+    olga = manager(chat, "Olga", cap=1)
+    held = ask(chat)
+    request_accept(request=held, operator=olga)
+    ivan = manager(chat, "Ivan", presence=Presence.AWAY)  # takes transfers, not offers
+    waiting = ask(chat)
+    assert fresh(waiting).offered_to is None
+    # when
+    with django_capture_on_commit_callbacks() as callbacks:
+        request_transfer(request=held, operator=olga, to_operator=ivan, reason="shift")
+    assert callbacks  # among them the drain for Olga's chats
+    assert requests_drain(chat_ids=None, operator_id=olga.pk) == 1
+    # then
+    assert fresh(waiting).offered_to == olga
+    assert fresh(held).operator == ivan
+
+
+def test_an_offer_to_a_manager_who_went_away_goes_to_the_next_without_a_pass(chat, automatic):
+    olga = manager(chat, "Olga", idle_minutes=30)
+    ivan = manager(chat, "Ivan")
+    request = ask(chat)
+    assert fresh(request).offered_to == olga
+    operator_presence_set(operator=olga, presence="away")
+    # when (the task the presence change sent runs this)
+    assert requests_drain(chat_ids=None, operator_id=olga.pk) == 1
+    # then
+    stored = fresh(request)
+    assert (stored.offered_to, list(stored.rejected_by.all())) == (ivan, [])
+    assert stored.events.filter(note="offer to Olga withdrawn: not online").exists()
+
+
+def test_an_offer_to_a_manager_whose_presence_ran_out_is_withdrawn_by_the_sweep(chat, automatic):
+    now = timezone.now()
+    olga = manager(chat, "Olga", presence_expires_at=now + timedelta(seconds=5))
+    request = ask(chat, now=now)
+    assert fresh(request).offered_to == olga
+    # when: the presence runs out, nobody else is online
+    deadlines_sweep(now=now + timedelta(seconds=6))
+    # then
+    assert (fresh(request).offered_to, fresh(request).offer_deadline) == (None, None)
+    assert Operator.objects.get(pk=olga.pk).presence == Presence.OFFLINE
+
+
+def test_an_offer_to_an_online_manager_is_left_by_the_drain(chat, automatic):
+    olga = manager(chat, "Olga")
+    request = ask(chat)
+    deadline = fresh(request).offer_deadline
+    assert requests_drain(chat_ids=[chat.pk]) == 0
+    assert (fresh(request).offered_to, fresh(request).offer_deadline) == (olga, deadline)
