@@ -71,8 +71,9 @@ def operator_presence_set(
     """Set the operator's presence, until `expires_at` (None: until changed; ignored
     for OFFLINE). Records presence_changed_at when the presence changes; setting the
     one they have only moves the expiry (idempotent: nothing else is written and no
-    drain is scheduled). Coming ONLINE (from away, offline or an expired presence)
-    schedules, after commit, the offering of the waiting requests of their chats.
+    drain is scheduled). Coming ONLINE (from away, offline or an expired presence),
+    or leaving it, schedules the drain of their chats after commit: the waiting
+    requests are offered to them, or what was offered to them goes to someone else.
 
     Raises ValidationError for an unknown presence or an expiry not in the future;
     nothing is changed then. Returns the operator as stored."""
@@ -99,7 +100,9 @@ def operator_presence_set(
             fields.append("presence_expires_at")
         if fields:
             locked.save(update_fields=fields)
-        if presence == Presence.ONLINE and before != Presence.ONLINE:
+        if (presence == Presence.ONLINE) != (before == Presence.ONLINE):
+            # online: they may take waiting requests; no longer: what was offered to
+            # them goes to someone else
             requests_drain_schedule(operator_id=locked.pk)
     for field in ("presence", "presence_expires_at", "presence_changed_at"):
         setattr(operator, field, getattr(locked, field))

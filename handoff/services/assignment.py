@@ -32,7 +32,7 @@ from django.utils import timezone
 from django.utils.translation import override
 
 from chats.models import Dialog
-from distributor.enums import DistributionMode
+from distributor.enums import DistributionMode, Presence
 from distributor.models import ChatDistribution, Operator
 from distributor.selectors import (
     Route,
@@ -40,11 +40,11 @@ from distributor.selectors import (
     online_filter,
     route_fresh,
 )
-from distributor.services import chat_distribution_for
+from distributor.services import chat_distribution_for, presence_effective
 from handoff.enums import RequestStatus
 from handoff.models import Request, RequestEvent
 from handoff.services.errors import IllegalTransition
-from handoff.services.lifecycle import announce, offer_clear, request_lock
+from handoff.services.lifecycle import announce, offer_clear, operator_load, request_lock
 from handoff.working_hours import WEEKDAY_ABBREVIATIONS, Window
 
 logger = logging.getLogger(__name__)
@@ -81,14 +81,6 @@ def with_load(operators: QuerySet[Operator]) -> QuerySet[Operator]:
     return operators.annotate(held=_count(held), offered=_count(offered)).annotate(
         load=F("held") + F("offered")
     )
-
-
-def operator_load(operator_id: int) -> int:
-    """The operator's load as committed now (one query)."""
-    return Request.objects.filter(
-        Q(operator_id=operator_id, status=RequestStatus.ACCEPTED)
-        | Q(offered_to_id=operator_id, status__in=Request.WAITING_STATUSES)
-    ).count()
 
 
 # --- the auto-reply ---------------------------------------------------------------
@@ -178,13 +170,15 @@ def offer_next(
         return Offer.NOT_NOW if found == Availability.FREE else Offer.NOBODY_FREE
     for candidate_id in candidates:
         operator = (
-            Operator.objects.select_for_update(skip_locked=True)
+            # FOR NO KEY UPDATE: conflicts with another offer or accept for them, not
+            # with rows that merely point at them (rejected_by, events)
+            Operator.objects.select_for_update(skip_locked=True, no_key=True)
             .filter(online_filter(now=now), pk=candidate_id)
             .first()
         )
         # counted again under their lock: an offer or accept committed since the list
         # was read counts
-        if operator is None or operator_load(operator.pk) >= operator.max_simultaneous_dialogs:
+        if operator is None or sum(operator_load(operator.pk)) >= operator.max_simultaneous_dialogs:
             continue
         request.offered_to = operator
         request.offer_deadline = now + timedelta(seconds=distribution.offer_timeout_seconds)
@@ -212,12 +206,13 @@ def request_distribute(
     return distribution, found
 
 
-def _withdraw(request: Request, note: str, *, actor=None) -> int | None:
-    """The offer's manager passed on it (or let it time out): they are kept in
-    rejected_by, the offer is cleared. Returns their id. The request carries it as
-    `offer_withdrawn_from` for the surfaces that announce() tells (they drop it)."""
+def _withdraw(request: Request, note: str, *, actor=None, passed: bool = True) -> int | None:
+    """Clear the locked request's offer; its manager, when they `passed` on it (rejected
+    it, let it time out), is kept in rejected_by. Returns their id. The request carries
+    it as `offer_withdrawn_from` for the surfaces that announce() tells (they drop
+    it)."""
     withdrawn = request.offered_to_id
-    if withdrawn is not None:
+    if withdrawn is not None and passed:
         request.rejected_by.add(withdrawn)
     RequestEvent.objects.create(
         request=request,
@@ -230,6 +225,15 @@ def _withdraw(request: Request, note: str, *, actor=None) -> int | None:
     request.save(update_fields=["offered_to", "offer_deadline"])
     request.offer_withdrawn_from = withdrawn
     return withdrawn
+
+
+def _offer_if_automatic(dialog: Dialog, request: Request, *, now: datetime) -> Offer | None:
+    """Offer the locked request to the next manager, unless the chat was switched to
+    broadcast since (then everyone eligible sees it again)."""
+    distribution = chat_distribution_for(dialog.chat)
+    if distribution.mode != DistributionMode.AUTOMATIC:
+        return None
+    return offer_next(dialog, request, distribution=distribution, now=now)
 
 
 def request_offer_expire(*, request: Request, now: datetime | None = None) -> Request:
@@ -248,7 +252,7 @@ def request_offer_expire(*, request: Request, now: datetime | None = None) -> Re
             return locked
         name = locked.offered_to.display_name if locked.offered_to_id else "a removed manager"
         _withdraw(locked, f"offer to {name} timed out")
-        offer_next(dialog, locked, distribution=chat_distribution_for(dialog.chat), now=now)
+        _offer_if_automatic(dialog, locked, now=now)
         announce(locked)
     return locked
 
@@ -274,7 +278,7 @@ def request_reject(
             raise IllegalTransition(locked.status, "rejected")
         if locked.offered_to_id == operator.pk:
             _withdraw(locked, f"rejected by {operator.display_name}", actor=operator.user)
-            offer_next(dialog, locked, distribution=chat_distribution_for(dialog.chat), now=now)
+            _offer_if_automatic(dialog, locked, now=now)
             announce(locked)
             return locked
         locked.rejected_by.add(operator)
@@ -294,13 +298,15 @@ def request_reject(
 def requests_drain(
     *, chat_ids: list[int] | None, operator_id: int | None = None, now: datetime | None = None
 ) -> int:
-    """Offer the waiting, un-offered requests of these chats (None: of every chat; with
-    `operator_id` and no chats: of the chats that operator serves), oldest first, in
-    the chats that distribute automatically. Returns how many were offered.
+    """Offer the waiting requests of these chats that are offered to nobody, or to a
+    manager no longer online (that offer is withdrawn first, without counting as
+    passing on it), oldest first, in the chats that distribute automatically. None:
+    of every chat; with `operator_id` and no chats: of the chats that operator serves.
+    Returns how many were offered.
 
     Idempotent and safe to run concurrently: each request is claimed with its dialog
     (skip_locked) and checked again under the lock. Once nobody is free for a chat and
-    channel, its other requests are not tried in this run."""
+    channel, its other un-offered requests are not tried in this run."""
     now = now or timezone.now()
     automatic = ChatDistribution.objects.filter(mode=DistributionMode.AUTOMATIC)
     if chat_ids is not None:
@@ -309,17 +315,19 @@ def requests_drain(
         automatic = automatic.filter(chat__operators=operator_id)
     waiting = list(
         Request.objects.filter(
+            Q(offered_to__isnull=True) | _offered_to_someone_not_online(now),
             chat_id__in=Subquery(automatic.values("chat_id")),
             status__in=Request.WAITING_STATUSES,
-            offered_to__isnull=True,
         )
         .order_by("created_at", "pk")
-        .values_list("pk", "dialog_id", "chat_id", "dialog__messenger")[:DRAIN_BATCH]
+        .values_list("pk", "dialog_id", "chat_id", "dialog__messenger", "offered_to_id")[
+            :DRAIN_BATCH
+        ]
     )
     offered = 0
     exhausted: set[tuple[int, str]] = set()
-    for request_id, dialog_id, chat_id, messenger in waiting:
-        if (chat_id, messenger) in exhausted:
+    for request_id, dialog_id, chat_id, messenger, offered_to_id in waiting:
+        if offered_to_id is None and (chat_id, messenger) in exhausted:
             continue
         try:
             outcome = _drain_one(request_id, dialog_id, now)
@@ -333,17 +341,34 @@ def requests_drain(
     return offered
 
 
+def _offered_to_someone_not_online(now: datetime) -> Q:
+    return Q(offered_to__isnull=False) & (
+        ~Q(offered_to__presence=Presence.ONLINE) | Q(offered_to__presence_expires_at__lte=now)
+    )
+
+
 def _drain_one(request_id: int, dialog_id: int, now: datetime) -> Offer | None:
     with transaction.atomic():
         claimed = Dialog.objects.select_for_update(skip_locked=True).filter(pk=dialog_id).exists()
         if not claimed:
             return None
         dialog, locked = request_lock(request_id, dialog_id=dialog_id)
-        if locked.status not in Request.WAITING_STATUSES or locked.offered_to_id is not None:
+        if locked.status not in Request.WAITING_STATUSES:
             return None
         distribution = chat_distribution_for(dialog.chat)
         if distribution.mode != DistributionMode.AUTOMATIC:
             return None
+        if locked.offered_to_id is not None:
+            offered_to = locked.offered_to
+            if presence_effective(offered_to, now=now) == Presence.ONLINE:
+                return None
+            # not a pass: back online, they may be offered it again
+            _withdraw(
+                locked, f"offer to {offered_to.display_name} withdrawn: not online", passed=False
+            )
+            outcome = offer_next(dialog, locked, distribution=distribution, now=now)
+            announce(locked)
+            return outcome
         outcome = offer_next(dialog, locked, distribution=distribution, now=now)
         if outcome == Offer.OFFERED:
             announce(locked)

@@ -60,12 +60,21 @@ def test_setting_the_same_presence_again_changes_only_the_expiry_and_drains_noth
     assert callbacks == []
 
 
-def test_going_away_drains_nothing(django_capture_on_commit_callbacks):
-    operator = OperatorFactory(presence=Presence.ONLINE)
+def test_going_away_from_offline_drains_nothing(django_capture_on_commit_callbacks):
+    operator = OperatorFactory(presence=Presence.OFFLINE)
     with django_capture_on_commit_callbacks() as callbacks:
         operator_presence_set(operator=operator, presence=Presence.AWAY)
     assert stored(operator).presence == Presence.AWAY
     assert callbacks == []
+
+
+def test_leaving_online_schedules_a_drain(django_capture_on_commit_callbacks):
+    # what was offered to them is to go to someone else
+    operator = OperatorFactory(presence=Presence.ONLINE)
+    with django_capture_on_commit_callbacks() as callbacks:
+        operator_presence_set(operator=operator, presence=Presence.AWAY)
+    assert stored(operator).presence == Presence.AWAY
+    assert len(callbacks) == 1
 
 
 def test_offline_never_keeps_an_expiry():
