@@ -164,6 +164,9 @@ class ManagerChannelSerializer(serializers.Serializer):
 
 class ManagerLoadSerializer(serializers.Serializer):
     accepted = serializers.IntegerField(help_text=_("Requests they hold now (accepted)."))
+    offered = serializers.IntegerField(
+        help_text=_("Requests offered to them now, waiting for their accept (automatic mode).")
+    )
     capacity = serializers.IntegerField(help_text=_("Their maximum simultaneous dialogs."))
     ratio = serializers.FloatField(help_text=_("accepted / capacity."))
 
@@ -210,9 +213,15 @@ class ManagerSerializer(serializers.ModelSerializer):
             accepted = Request.objects.filter(
                 operator=operator, status=RequestStatus.ACCEPTED
             ).count()
+        offered = getattr(operator, "offered_count", None)
+        if offered is None:
+            offered = Request.objects.filter(
+                offered_to=operator, status__in=Request.WAITING_STATUSES
+            ).count()
         capacity = operator.max_simultaneous_dialogs
         return {
             "accepted": accepted,
+            "offered": offered,
             "capacity": capacity,
             "ratio": round(accepted / capacity, 3) if capacity else 0.0,
         }

@@ -496,7 +496,14 @@ class ManagerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
                 )
             )
             .annotate(
-                accepted_count=Count("requests", filter=Q(requests__status=RequestStatus.ACCEPTED))
+                accepted_count=Count(
+                    "requests", filter=Q(requests__status=RequestStatus.ACCEPTED), distinct=True
+                ),
+                offered_count=Count(
+                    "offers",
+                    filter=Q(offers__status__in=Request.WAITING_STATUSES),
+                    distinct=True,
+                ),
             )
             .prefetch_related(
                 Prefetch("chats", queryset=Chat.objects.only("pk")),

@@ -125,7 +125,7 @@ def test_managers_with_presence_and_load(api, world, objects):
 
     assert body["display_name"] == "Olga"
     assert body["presence"] == "offline"
-    assert body["load"] == {"accepted": 1, "capacity": 5, "ratio": 0.2}
+    assert body["load"] == {"accepted": 1, "offered": 0, "capacity": 5, "ratio": 0.2}
     assert body["chats"] == [world.chat.pk]
 
 
@@ -171,3 +171,16 @@ def test_chats_with_their_channels(make_client, world):
         "language": "en",
         "channels": ["web", "whatsapp"],
     }
+
+
+def test_a_request_offered_to_a_manager_shows_in_their_load(api, world, objects):
+    from handoff.models import Request
+
+    Request.objects.filter(pk=objects.request.pk).update(offered_to=world.manager)
+    request_accept(request=objects.other_request, operator=world.other_manager)
+
+    listed = api.get("/api/v1/managers/").json()["results"]
+
+    assert [m["load"] for m in listed] == [
+        {"accepted": 0, "offered": 1, "capacity": 5, "ratio": 0.0}
+    ]
