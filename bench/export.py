@@ -79,8 +79,8 @@ def export_job(owner) -> tuple[object, float, float, int, int]:
     """Build an "all sessions, with time in dialogs" job as the worker does; returns
     (the job, seconds, this process's CPU seconds, RSS before in KB, peak RSS during
     in KB)."""
+    from handoff.dialog_filters import DialogFilters
     from reports.enums import ReportJobStatus, ReportType
-    from reports.filters import DialogFilters
     from reports.models import ReportJob
     from reports.services import report_job_build
 
@@ -104,11 +104,11 @@ def export_job(owner) -> tuple[object, float, float, int, int]:
 def builder_rows(owner) -> list[tuple[str, list[str], list[tuple]]]:
     """Every sheet of the same report as (title, headers, rows): the tuples the
     builder hands the writer, with the job's context."""
+    from handoff.dialog_filters import DialogFilters
+    from handoff.selectors_dialogs import chat_time_zones
     from reports.access import chat_ids_for_analyst
     from reports.builders.all_sessions import AllSessionsBuilder
     from reports.builders.base import ReportContext
-    from reports.filters import DialogFilters
-    from reports.selectors import chat_time_zones
 
     chat_ids = chat_ids_for_analyst(owner)
     context = ReportContext(

@@ -349,6 +349,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # one name per choice set in the schema (several fields share them)
+    "ENUM_NAME_OVERRIDES": {
+        "MessengerEnum": "chats.enums.Messenger",
+        "DialogStatusEnum": "chats.enums.DialogStatus",
+        "RequestStatusEnum": "handoff.enums.RequestStatus",
+        "PresenceEnum": "distributor.enums.Presence",
+    },
 }
 
 LOGGING = {

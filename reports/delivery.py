@@ -20,8 +20,8 @@ from django.utils.translation import gettext as _
 from chats.enums import Messenger
 from chats.models import Chat
 from distributor.models import Operator
-from reports.enums import DialogStatusFilter, ReportJobStatus, ReportType
-from reports.filters import DialogFilters
+from handoff.dialog_filters import DialogFilters, DialogStatusFilter
+from reports.enums import ReportJobStatus, ReportType
 from reports.models import ReportJob, ScheduledReport
 from telegram_bridge.models import OutboundMessage, SendStatus, TelegramBot
 from telegram_bridge.services.operators import DocumentRefused, operator_document_send

@@ -24,15 +24,6 @@ class ReportJobStatus(models.TextChoices):
     EXPIRED = "expired", _("expired (file deleted)")
 
 
-class DialogStatusFilter(models.TextChoices):
-    """The viewer's status filter (SPEC "Dialog viewer")."""
-
-    ALL = "all", _("all")
-    ACTIVE = "active", _("active")
-    CLOSED = "closed", _("closed")
-    NO_OPERATOR_RESPONSE = "no_operator_response", _("no operator response")
-
-
 class ScheduleFrequency(models.TextChoices):
     DAILY = "daily", _("daily")
     WEEKLY = "weekly", _("weekly")

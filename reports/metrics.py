@@ -30,10 +30,10 @@ from django.utils.translation import gettext
 from chats.enums import AuthorKind
 from chats.models import Chat, Message
 from distributor.models import Operator
+from handoff.dialog_filters import DialogFilters
 from handoff.models import Feedback, HandoffSettings, Request, WorkingPeriod
+from handoff.selectors_dialogs import DEFAULT_TIME_ZONE, dialogs_filtered
 from handoff.working_hours import WeeklyPeriod, Window, WorkingHours
-from reports.filters import DialogFilters
-from reports.selectors import DEFAULT_TIME_ZONE, dialogs_filtered
 
 DIALOG_CHUNK = 500
 MESSAGE_CHUNK = 2000

@@ -57,7 +57,7 @@ class ReportJob(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="report_jobs"
     )
     report_type = models.CharField(_("report"), max_length=30, choices=ReportType.choices)
-    # the viewer's filters as reports.filters.DialogFilters.to_json() wrote them
+    # the viewer's filters as handoff.dialog_filters.DialogFilters.to_json() wrote them
     filters = models.JSONField(_("filters"), default=dict)
     with_times = models.BooleanField(_("with time in dialogs"), default=False)
     status = models.CharField(

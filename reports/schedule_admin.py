@@ -17,10 +17,10 @@ from django.utils.translation import gettext_lazy as _
 from chats.enums import Messenger
 from chats.models import Chat
 from distributor.models import Operator
+from handoff.dialog_filters import MAX_MARKER, MAX_TEXT, DialogFilters, DialogStatusFilter
 from reports.access import ANALYST_GROUP, chat_ids_for_analyst, is_analyst
 from reports.delivery import email_addresses, telegram_send_for
-from reports.enums import DialogStatusFilter, ScheduleFrequency
-from reports.filters import MAX_MARKER, MAX_TEXT, DialogFilters
+from reports.enums import ScheduleFrequency
 from reports.models import ScheduledReport
 from reports.schedules import ScheduleRefused, next_run_after, schedule_run_now
 from telegram_bridge.services.operators import operator_account_for_documents

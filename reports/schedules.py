@@ -15,10 +15,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from handoff.dialog_filters import DialogFilters
 from reports.access import chat_ids_for_analyst, is_analyst
 from reports.delivery import delivery_failures_record
 from reports.enums import ScheduleFrequency, SchedulePeriod
-from reports.filters import DialogFilters
 from reports.models import ReportJob, ScheduledReport
 from reports.services import report_job_create
 

@@ -20,10 +20,10 @@ from django.utils.translation import gettext as _
 from chats.enums import AttachmentKind
 from chats.models import Dialog, MarkerHit, Message
 from distributor.models import Customer, CustomerBinding, Operator
+from handoff.dialog_filters import DialogFilters
 from handoff.models import DialogFormAnswers, Feedback, Request, RequestEvent
+from handoff.selectors_dialogs import DEFAULT_TIME_ZONE, chat_time_zones
 from reports.access import chats_for_analyst
-from reports.filters import DialogFilters
-from reports.selectors import DEFAULT_TIME_ZONE, chat_time_zones
 
 # a text search counts at most this many matching dialogs (+1 to know there are more):
 # counting every dialog that holds a common word was most of a page's time

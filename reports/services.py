@@ -26,15 +26,16 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from chats.models import Chat
+from handoff.dialog_filters import DialogFilters
+from handoff.selectors_dialogs import chat_time_zones
 from reports import xlsx
 from reports.access import chat_ids_for_analyst, is_analyst
 from reports.builders import BUILDERS
 from reports.builders.base import ReportContext
 from reports.delivery import job_deliver
 from reports.enums import ReportJobStatus
-from reports.filters import DialogFilters
 from reports.models import ReportJob, ScheduledReport
-from reports.selectors import chat_ids_chosen, chat_time_zones
+from reports.selectors import chat_ids_chosen
 
 logger = logging.getLogger(__name__)
 

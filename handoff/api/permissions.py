@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import permissions
 
 from distributor.models import ApiKey
@@ -15,7 +17,7 @@ def key_has_scope(key: ApiKey, area: str, *, write: bool) -> bool:
 
 
 class HasScope(permissions.BasePermission):
-    message = "This API key lacks the scope for this."
+    message = gettext_lazy("This API key lacks the scope for this.")
 
     def has_permission(self, request, view) -> bool:
         key = request.auth
@@ -25,7 +27,9 @@ class HasScope(permissions.BasePermission):
         write = request.method not in permissions.SAFE_METHODS
         if key_has_scope(key, area, write=write):
             return True
-        self.message = f"This API key lacks the scope {area}:{'write' if write else 'read'}."
+        self.message = _("This API key lacks the scope %(scope)s.") % {
+            "scope": f"{area}:{'write' if write else 'read'}"
+        }
         return False
 
 

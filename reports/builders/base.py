@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from reports.filters import DialogFilters
+from handoff.dialog_filters import DialogFilters
 
 
 class ColumnKind:

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from chats.enums import MessageDirection
 from chats.models import Dialog, Message
 from chats.services.billing import messages_priced
+from handoff.selectors_dialogs import chat_time_zones
 from reports.builders.base import Column, ColumnKind, ReportBuilder, Sheet
 from reports.builders.dialog_data import (
     CHUNK_SIZE,
@@ -30,7 +31,6 @@ from reports.builders.dialog_data import (
     report_dialogs,
 )
 from reports.enums import ReportType
-from reports.selectors import chat_time_zones
 
 # sums of prices: wider than one price (10 digits), as wide as any cost can get
 MONEY = DecimalField(max_digits=20, decimal_places=4)

@@ -13,8 +13,8 @@ from django.utils.translation import gettext as _
 
 from chats.enums import AuthorKind, DialogStatus, Messenger
 from chats.models import Chat, Dialog, Message
+from handoff.selectors_dialogs import DEFAULT_TIME_ZONE, dialogs_filtered
 from reports.builders.base import Column, ColumnKind, ReportContext, Sheet
-from reports.selectors import DEFAULT_TIME_ZONE, dialogs_filtered
 
 CHUNK_SIZE = 2000
 

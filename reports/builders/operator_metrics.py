@@ -14,6 +14,7 @@ from chats.enums import AuthorKind
 from chats.models import Message
 from distributor.models import Operator
 from handoff.models import Request
+from handoff.selectors_dialogs import chat_time_zones
 from reports.builders.base import Column, ColumnKind, ReportBuilder, Sheet
 from reports.builders.dialog_data import WallClock, dialog_ids, report_dialogs
 from reports.enums import ReportType
@@ -24,7 +25,6 @@ from reports.metrics import (
     metrics_compute,
     metrics_responses,
 )
-from reports.selectors import chat_time_zones
 
 
 def sla_row_order(summary: MetricsSummary) -> list[tuple[int | None, int]]:

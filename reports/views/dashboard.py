@@ -11,9 +11,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from handoff.dialog_filters import DialogFilters
 from reports.access import chats_for_analyst
 from reports.charts import Chart, dashboard_charts
-from reports.filters import DialogFilters
 from reports.metrics import metrics_compute
 from reports.selectors import chat_ids_chosen
 from reports.selectors_viewer import dashboard_date_range

@@ -16,9 +16,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
 from chats.enums import Messenger
+from handoff.dialog_filters import DialogFilters, DialogStatusFilter
 from reports.builders import BUILDERS
-from reports.enums import DialogStatusFilter, ReportJobStatus, ReportType
-from reports.filters import DialogFilters
+from reports.enums import ReportJobStatus, ReportType
 from reports.models import ReportJob
 from reports.selectors_viewer import FilterNames, filter_names
 from reports.services import report_job_create, report_job_readable

@@ -12,7 +12,7 @@ from django.http import HttpRequest, QueryDict
 from django.urls import reverse
 from django.utils.translation import gettext_lazy
 
-from reports.filters import DialogFilters
+from handoff.dialog_filters import DialogFilters
 
 # what each filter is called on the pages, to say which one an error is about
 FILTER_LABELS = {

@@ -13,10 +13,10 @@ from django.utils.formats import number_format
 from django.views.decorators.http import require_safe
 
 from chats.enums import Messenger
+from handoff.dialog_filters import DialogFilters, DialogStatusFilter
+from handoff.selectors_dialogs import dialogs_filtered
 from reports.access import chats_for_analyst
-from reports.enums import DialogStatusFilter
-from reports.filters import DialogFilters
-from reports.selectors import chat_ids_chosen, dialogs_filtered
+from reports.selectors import chat_ids_chosen
 from reports.selectors_viewer import (
     dialog_detail_read,
     dialog_for_analyst,

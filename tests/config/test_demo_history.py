@@ -25,14 +25,13 @@ from handoff.demo_history import (
     RECENT_CLOSED_DIALOGS,
     demo_history_create,
 )
+from handoff.dialog_filters import DialogFilters, DialogStatusFilter
 from handoff.enums import CloseReason, RequestStatus
 from handoff.management.commands.load_demo import OPERATOR_USERNAME
 from handoff.models import Feedback, Request, RequestEvent
+from handoff.selectors_dialogs import dialogs_filtered
 from reports.access import chats_for_analyst, is_analyst
-from reports.enums import DialogStatusFilter
-from reports.filters import DialogFilters
 from reports.management.commands.load_demo_analyst import ANALYST_PASSWORD, ANALYST_USERNAME
-from reports.selectors import dialogs_filtered
 from tests.chats.factories import ChatFactory, ClientFactory, DialogFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,12 +10,12 @@ import pytest
 from chats.enums import AuthorKind, MessageDirection, Messenger
 from chats.models import Dialog, Message, MessagePrice
 from chats.services.billing import dialog_costs_recompute
+from handoff.dialog_filters import DialogFilters
 from handoff.models import HandoffSettings
 from reports.builders import BUILDERS
 from reports.builders.base import ColumnKind, ReportContext
 from reports.builders.billing import BillingReportBuilder
 from reports.enums import ReportType
-from reports.filters import DialogFilters
 from tests.chats.factories import ChatFactory, DialogFactory
 
 pytestmark = pytest.mark.django_db

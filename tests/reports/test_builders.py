@@ -11,13 +11,13 @@ from django.test.utils import CaptureQueriesContext
 
 from chats.enums import AuthorKind
 from chats.models import Message
+from handoff.dialog_filters import DialogFilters
+from handoff.selectors_dialogs import chat_time_zones
 from reports.builders import BUILDERS
 from reports.builders.base import ReportContext
 from reports.builders.dialog_data import WallClock
 from reports.builders.popular_phrases import PopularPhrasesBuilder
 from reports.enums import ReportType
-from reports.filters import DialogFilters
-from reports.selectors import chat_time_zones
 from tests.chats.factories import ClientFactory, DialogFactory
 from tests.reports.jobs_dataset import dataset_make, messages_add, utc, wall
 

@@ -8,11 +8,11 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
+from handoff.dialog_filters import DialogFilters
+from handoff.selectors_dialogs import chat_time_zones
 from reports.builders import BUILDERS
 from reports.builders.base import ReportContext
 from reports.enums import ReportJobStatus, ReportType
-from reports.filters import DialogFilters
-from reports.selectors import chat_time_zones
 from reports.services import report_job_build, report_job_create
 from tests.reports.jobs_dataset import analyst_make, dataset_make
 

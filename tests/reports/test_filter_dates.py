@@ -6,8 +6,8 @@ import datetime
 import pytest
 from django.http import QueryDict
 
-from reports.filters import DialogFilters
-from reports.selectors import dialogs_filtered
+from handoff.dialog_filters import DialogFilters
+from handoff.selectors_dialogs import dialogs_filtered
 from tests.chats.factories import ChatFactory, ClientFactory, DialogFactory
 
 

@@ -1,5 +1,5 @@
-"""The viewer's filters (reports.filters.DialogFilters) and the dialogs they select
-(reports.selectors): every filter, bad values, other analysts' chats, and dates as
+"""The viewer's filters (handoff.dialog_filters.DialogFilters) and the dialogs they select
+(handoff.selectors_dialogs): every filter, bad values, other analysts' chats, and dates as
 calendar days of each chat's time zone, a DST change included."""
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from django.http import QueryDict
 
 from chats.enums import AuthorKind, DialogStatus, Messenger
 from chats.models import MarkerHit, Message
+from handoff.dialog_filters import DialogFilters, DialogStatusFilter
 from handoff.enums import RequestReason, RequestStatus
 from handoff.models import HandoffSettings, Request
-from reports.enums import DialogStatusFilter
-from reports.filters import DialogFilters
-from reports.selectors import dialogs_filtered, dialogs_for_analyst, local_day_start
+from handoff.selectors_dialogs import dialogs_filtered, local_day_start
+from reports.selectors import dialogs_for_analyst
 from tests.chats.factories import ChatFactory, DialogFactory
 from tests.distributor.factories import OperatorFactory, UserFactory
 from tests.reports.test_access import make_analyst

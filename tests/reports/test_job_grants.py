@@ -5,7 +5,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from reports.filters import DialogFilters
+from handoff.dialog_filters import DialogFilters
 from reports.models import AnalystChatGrant
 from reports.services import report_job_build, report_job_create
 from tests.distributor.factories import UserFactory

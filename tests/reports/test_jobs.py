@@ -19,10 +19,10 @@ from openpyxl import load_workbook
 from chats.enums import AuthorKind
 from chats.models import Message
 from config.celery import REPORTS_QUEUE
+from handoff.dialog_filters import DialogFilters
 from reports.builders import BUILDERS
 from reports.builders.base import Column, ReportBuilder, Sheet
 from reports.enums import ReportJobStatus, ReportType
-from reports.filters import DialogFilters
 from reports.models import ReportJob, ScheduledReport
 from reports.phrases import PhraseCounter
 from reports.services import (

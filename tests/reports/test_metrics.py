@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from reports.filters import DialogFilters
+from handoff.dialog_filters import DialogFilters
 from reports.metrics import ResponseKind, metrics_compute, metrics_responses
 from tests.reports.metrics_dataset import NOW, DialogWriter, build_dataset, rome, utc
 

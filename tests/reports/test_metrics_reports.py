@@ -9,12 +9,12 @@ from decimal import Decimal
 
 import pytest
 
+from handoff.dialog_filters import DialogFilters
 from reports.builders import BUILDERS
 from reports.builders.base import ColumnKind, ReportContext
 from reports.builders.operator_metrics import OperatorMetricsBuilder
 from reports.builders.productivity import ProductivityBuilder
 from reports.enums import ReportType
-from reports.filters import DialogFilters
 from tests.reports.metrics_dataset import NOW, build_dataset
 
 pytestmark = pytest.mark.django_db

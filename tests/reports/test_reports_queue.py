@@ -14,12 +14,12 @@ from django.utils import timezone
 
 from config.celery import REPORTS_QUEUE, TELEGRAM_SEND_QUEUE
 from config.celery import app as celery_app
+from handoff.dialog_filters import DialogFilters
 from handoff.enums import Fallback
 from handoff.models import HandoffSettings, Request
 from handoff.services import request_open
 from handoff.tasks import sweep_deadlines
 from reports.enums import ReportJobStatus, ReportType
-from reports.filters import DialogFilters
 from reports.models import ReportJob
 from reports.services import report_job_create
 from reports.tasks import sweep as reports_sweep

@@ -8,10 +8,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
+from handoff.dialog_filters import DialogFilters
 from reports.builders import BUILDERS
 from reports.builders.base import Column, ReportBuilder, Sheet
 from reports.enums import ReportJobStatus, ReportType
-from reports.filters import DialogFilters
 from reports.models import ReportJob
 from reports.services import (
     MAX_ACTIVE_JOBS,

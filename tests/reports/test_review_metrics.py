@@ -7,10 +7,10 @@ import datetime
 import pytest
 
 from chats.enums import Messenger
+from handoff.dialog_filters import DialogFilters
 from reports.builders.base import ReportContext
 from reports.builders.operator_metrics import OperatorMetricsBuilder
 from reports.builders.productivity import ProductivityBuilder
-from reports.filters import DialogFilters
 from reports.metrics import metrics_compute
 from tests.chats.factories import ChatFactory
 from tests.distributor.factories import OperatorFactory

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from handoff.dialog_filters import DialogFilters
 from reports.enums import ReportType
-from reports.filters import DialogFilters
 from reports.models import ReportJob
 from tests.chats.factories import ChatFactory
 from tests.distributor.factories import OperatorFactory

@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from chats.enums import AuthorKind
-from reports.filters import DialogFilters
-from reports.selectors import dialogs_filtered
+from handoff.dialog_filters import DialogFilters
+from handoff.selectors_dialogs import dialogs_filtered
 from reports.selectors_viewer import (
     DASHBOARD_DEFAULT_DAYS,
     dashboard_date_range,

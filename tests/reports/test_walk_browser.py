@@ -12,8 +12,8 @@ from django.conf import settings as django_settings
 from django.test import Client
 from playwright.sync_api import expect
 
+from handoff.dialog_filters import DialogFilters
 from reports.enums import ReportJobStatus, ReportType
-from reports.filters import DialogFilters
 from reports.models import ReportJob
 from tests.browser_fixtures import *  # noqa: F403 - the browser fixtures
 from tests.reports.jobs_dataset import analyst_make, dataset_make

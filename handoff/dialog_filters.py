@@ -1,5 +1,6 @@
-"""The viewer's filters, one shape for the dialog list, report jobs, schedules and
-the dashboard: read from a query string, stored as JSON, turned into a queryset."""
+"""The dialog viewer's filters, one shape for the dialog list, report jobs, schedules,
+the dashboard and the API's dialog list: read from a query string, stored as JSON,
+turned into a queryset (handoff.selectors_dialogs.dialogs_filtered)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,22 @@ import datetime
 from dataclasses import asdict, dataclass, field
 
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.http import QueryDict
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from chats.enums import Messenger
-from reports.enums import DialogStatusFilter
+
+
+class DialogStatusFilter(models.TextChoices):
+    """The viewer's status filter (SPEC "Dialog viewer")."""
+
+    ALL = "all", gettext_lazy("all")
+    ACTIVE = "active", gettext_lazy("active")
+    CLOSED = "closed", gettext_lazy("closed")
+    NO_OPERATOR_RESPONSE = "no_operator_response", gettext_lazy("no operator response")
+
 
 MAX_TEXT = 200
 MAX_MARKER = 100
