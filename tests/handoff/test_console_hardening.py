@@ -421,6 +421,14 @@ def sample_events(request: Request) -> dict[str, dict]:
             "message": message_payload(message),
         },
         "access.changed": {"type": "access.changed"},
+        "console.presence": {"type": "console.presence", "presence": "away", "expires_at": None},
+        "console.transfer": {
+            "type": "console.transfer",
+            "request": request.pk,
+            "chat_id": request.chat_id,
+            "from": "Ivan",
+            "reason": "sample",
+        },
     }
 
 
@@ -436,6 +444,8 @@ CONSOLE_FRAME = {
     "console.request": "request_changed",
     "console.inbox": "inbox",
     "access.changed": "requests",
+    "console.presence": "presence",
+    "console.transfer": "transfer_received",
 }
 
 
