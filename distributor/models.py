@@ -5,12 +5,13 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from chats.enums import Messenger
+from chats.models import chat_scripts_version_bump
 from distributor.contacts import normalise_email, normalise_phone
 from distributor.enums import (
     ApiScope,
@@ -234,6 +235,19 @@ class RoutingRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.messenger} → {self.target}"
+
+    # processes keep a chat's routes under its scripts_version (distributor.selectors)
+    def save(self, *args, **kwargs) -> None:
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            chat_scripts_version_bump({self.distribution.chat_id})
+
+    def delete(self, *args, **kwargs):
+        chat_id = self.distribution.chat_id
+        with transaction.atomic():
+            result = super().delete(*args, **kwargs)
+            chat_scripts_version_bump({chat_id})
+        return result
 
 
 class ApiKey(models.Model):

@@ -4,6 +4,12 @@ from distributor.services.api_keys import api_key_authenticate, api_key_create, 
 from distributor.services.customers import customer_bind
 from distributor.services.distribution_settings import auto_reply_defaults, chat_distribution_for
 from distributor.services.operators import operator_create
+from distributor.services.presence import (
+    operator_presence_renew,
+    operator_presence_set,
+    presence_effective,
+    presences_expire,
+)
 
 __all__ = [
     "api_key_authenticate",
@@ -13,4 +19,8 @@ __all__ = [
     "chat_distribution_for",
     "customer_bind",
     "operator_create",
+    "operator_presence_renew",
+    "operator_presence_set",
+    "presence_effective",
+    "presences_expire",
 ]

@@ -1,6 +1,12 @@
 """Handoff writes: the request lifecycle, messages while a request is open, forms,
 deadlines. Import them from here."""
 
+from handoff.services.assignment import (
+    request_distribute,
+    request_offer_expire,
+    request_reject,
+    requests_drain,
+)
 from handoff.services.client_asks import (
     client_close,
     client_contact_submit,
@@ -29,9 +35,12 @@ from handoff.services.errors import (
     NothingToClose,
     NothingToRate,
     NotYourRequest,
+    OfferedToAnother,
     OperatorAtCapacity,
     RatingInvalid,
     RequestAlreadyTaken,
+    TransferInvalid,
+    TransferTargetUnavailable,
 )
 from handoff.services.feedback import feedback_record
 from handoff.services.forms import contact_form_submit, form_answer_check, handoff_form_submit
@@ -40,10 +49,10 @@ from handoff.services.lifecycle import (
     request_accept,
     request_close,
     request_close_by_client,
-    request_reject,
 )
 from handoff.services.opening import request_open, request_reason_check
 from handoff.services.sweep import deadlines_sweep
+from handoff.services.transfer import TRANSFER_REASON_MAX, request_transfer
 
 __all__ = [
     "FormInvalid",
@@ -54,9 +63,13 @@ __all__ = [
     "NothingToClose",
     "NothingToRate",
     "NotYourRequest",
+    "OfferedToAnother",
     "OperatorAtCapacity",
     "RatingInvalid",
     "RequestAlreadyTaken",
+    "TRANSFER_REASON_MAX",
+    "TransferInvalid",
+    "TransferTargetUnavailable",
     "client_close",
     "client_contact_submit",
     "client_form_submit",
@@ -83,4 +96,8 @@ __all__ = [
     "request_rate",
     "request_reason_check",
     "request_reject",
+    "request_transfer",
+    "request_distribute",
+    "request_offer_expire",
+    "requests_drain",
 ]

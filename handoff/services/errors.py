@@ -89,3 +89,28 @@ class RatingInvalid(HandoffError):
     """A score outside the chat's scale."""
 
     code = "invalid"
+
+
+class TransferInvalid(HandoffError):
+    """A transfer asked wrongly: `code` says how (reason_blank, reason_too_long,
+    transfer_to_self)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TransferTargetUnavailable(HandoffError):
+    """The operator a conversation is to be transferred to cannot take it: `code` says
+    why (target_not_serving, target_offline, target_at_capacity)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class OfferedToAnother(HandoffError):
+    """Automatic distribution offered this request to another manager: only they may
+    accept it while the offer stands."""
+
+    code = "offered_to_another"

@@ -1,4 +1,5 @@
-"""The request lifecycle: accept, reject, close (opening is handoff.services.opening),
+"""The request lifecycle: accept, close (opening is handoff.services.opening, passing
+on a request handoff.services.assignment),
 and the steps every transition shares. Every surface (widget, console,
 Telegram, API, the deadline sweep) goes through these functions, so each rule has one
 implementation.
@@ -30,6 +31,11 @@ from chats.services import (
     script_run,
 )
 from distributor.models import Operator
+from distributor.services.presence import (
+    operator_lock_for_taking,
+    operators_idle_start,
+    requests_drain_schedule,
+)
 from handoff.enums import CloseReason, RequestStatus
 from handoff.models import HandoffSettings, Request, RequestEvent
 from handoff.realtime import inbox_message_publish, request_changed_publish
@@ -37,6 +43,7 @@ from handoff.registries import operator_surfaces
 from handoff.services.errors import (
     IllegalTransition,
     NotYourRequest,
+    OfferedToAnother,
     OperatorAtCapacity,
     RequestAlreadyTaken,
 )
@@ -142,6 +149,20 @@ def deadlines_clear(request: Request) -> None:
     request.feedback_due_at = None
 
 
+def offer_clear(request: Request) -> None:
+    request.offered_to = None
+    request.offer_deadline = None
+
+
+def operator_slot_freed(operator_id: int, now: datetime, *, idle: bool = True) -> None:
+    """The operator (whose row the caller may lock now: it comes after the request)
+    holds or is offered one request fewer: their idle time starts (`idle`), and the
+    waiting requests of their chats are offered after commit."""
+    if idle:
+        operators_idle_start(operator_ids=[operator_id], now=now)
+    requests_drain_schedule(operator_id=operator_id)
+
+
 def rating_prompt(dialog: Dialog, request: Request) -> None:
     settings = settings_of(request)
     system_notice(
@@ -160,13 +181,14 @@ def _language(dialog: Dialog) -> str:
 # --- accepting ----------------------------------------------------------------
 
 
-def _capacity_check(operator: Operator) -> None:
-    """Lock the operator's row (after the dialog and the request) and refuse when
-    they already hold max_simultaneous_dialogs accepted requests: two accepts by one
-    operator at once are counted one after the other."""
-    locked = Operator.objects.select_for_update().get(pk=operator.pk)
-    held = Request.objects.filter(operator=locked, status=RequestStatus.ACCEPTED).count()
-    limit = locked.max_simultaneous_dialogs
+def _capacity_check(operator: Operator, now: datetime) -> None:
+    """Lock the operator's row (after the dialog and the request), starting their idle
+    time, and refuse when they already hold max_simultaneous_dialogs accepted requests:
+    two accepts by one operator at once are counted one after the other."""
+    limit = operator_lock_for_taking(operator_id=operator.pk, now=now)
+    if limit is None:
+        raise NotYourRequest("no such operator")
+    held = Request.objects.filter(operator_id=operator.pk, status=RequestStatus.ACCEPTED).count()
     if held >= limit:
         raise OperatorAtCapacity(
             ngettext(
@@ -207,7 +229,9 @@ def request_accept(
         if not locked.can_move_to(RequestStatus.ACCEPTED):
             settled_note(locked.pk, locked.status, None)
             raise IllegalTransition(locked.status, RequestStatus.ACCEPTED)
-        _capacity_check(operator)
+        if locked.offered_to_id not in (None, operator.pk):
+            raise OfferedToAnother(_("This conversation is offered to another operator right now."))
+        _capacity_check(operator, now)
         transition(
             locked,
             RequestStatus.ACCEPTED,
@@ -215,6 +239,7 @@ def request_accept(
             note=f"accepted by {operator.display_name}",
         )
         deadlines_clear(locked)
+        offer_clear(locked)
         locked.operator = operator
         locked.accepted_at = now
         settings = settings_of(locked)
@@ -235,31 +260,6 @@ def request_accept(
     return locked
 
 
-def request_reject(
-    *,
-    request: Request | int,
-    operator: Operator,
-    dialog_id: int | None = None,
-    visible_only: bool = False,
-) -> Request:
-    """The operator passes on this request: it stays open for the others."""
-    with transaction.atomic():
-        _dialog, locked = request_lock(
-            request, dialog_id=dialog_id, visible_to=operator if visible_only else None
-        )
-        if locked.status not in Request.WAITING_STATUSES:
-            raise IllegalTransition(locked.status, "rejected")
-        locked.rejected_by.add(operator)
-        RequestEvent.objects.create(
-            request=locked,
-            from_status=locked.status,
-            to_status=locked.status,
-            actor=operator.user,
-            note=f"rejected by {operator.display_name}",
-        )
-    return locked
-
-
 # --- closing ------------------------------------------------------------------------
 
 
@@ -273,8 +273,14 @@ AFTER_SCRIPT = {
 
 def request_finish(dialog: Dialog, request: Request, reason: str, now: datetime) -> None:
     """Close the request, hand the dialog back to the bot, ask for feedback, run the
-    configured script."""
+    configured script. Who held it (or was offered it) freed a slot
+    (operator_slot_freed)."""
     deadlines_clear(request)
+    if request.accepted_at is not None and request.operator_id is not None:
+        operator_slot_freed(request.operator_id, now)
+    elif request.offered_to_id is not None:
+        operator_slot_freed(request.offered_to_id, now, idle=False)
+    offer_clear(request)
     request.closed_at = now
     request.close_reason = reason
     request.save()

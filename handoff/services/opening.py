@@ -13,12 +13,14 @@ from django.utils.translation import override
 from chats.enums import AuthorKind, DialogStatus, HeadsetMode
 from chats.models import Dialog, Message
 from chats.services import DialogClosed, dialog_lock, dialog_status_set
+from distributor.services import chat_distribution_for
 from handoff.enums import RequestReason, RequestStatus
 from handoff.models import DialogFormAnswers, HandoffSettings, Request, RequestEvent
+from handoff.services.assignment import auto_reply, hours_text, request_distribute
 from handoff.services.errors import HandoffNotOffered
 from handoff.services.handoff_settings import handoff_settings_for, working_hours_for
 from handoff.services.lifecycle import announce, system_notice
-from handoff.working_hours import window_text
+from handoff.working_hours import WorkingHours
 
 
 def _language(dialog: Dialog) -> str:
@@ -97,14 +99,7 @@ def request_open(
         settings = handoff_settings_for(locked.chat_id)
         hours = working_hours_for(settings)
         if not hours.is_open(now):
-            window = hours.next_window(now)
-            with override(_language(locked)):
-                text = (
-                    window_text(window, language=_language(locked))
-                    if window
-                    else _("No operators are available.")
-                )
-            system_notice(locked, None, text)
+            system_notice(locked, None, outside_hours_reply(locked, hours, now))
             _sync(dialog, locked)
             return None
         answers = DialogFormAnswers.objects.filter(dialog=locked).first()
@@ -134,12 +129,25 @@ def request_open(
         )
         dialog_status_set(dialog=locked, status=DialogStatus.WAITING, dialog_locked=True)
         request.dialog = locked
+        # offered first (automatic distribution), so that the announcement names who
+        distribution, found = request_distribute(locked, request, now=now)
         # consoles hear of the request before its first message
         announce(request)
-        with override(_language(locked)):
-            system_notice(locked, request, _("Please wait, we are connecting you to an operator."))
+        system_notice(locked, request, auto_reply(distribution, found))
     _sync(dialog, locked)
     return request
+
+
+def outside_hours_reply(dialog: Dialog, hours: WorkingHours, now: datetime) -> str:
+    """The chat's outside-hours auto-reply with {hours} = the nearest working window;
+    with no window at all (working hours on, no period), the managers-offline one."""
+    distribution = chat_distribution_for(dialog.chat)
+    window = hours.next_window(now)
+    if window is None:
+        return distribution.reply_offline
+    return distribution.reply_outside_hours.replace(
+        "{hours}", hours_text(window, language=_language(dialog))
+    )
 
 
 def _form_offered(dialog: Dialog) -> bool:

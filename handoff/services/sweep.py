@@ -1,7 +1,8 @@
-"""The deadline sweep: deadlines are columns; a beat task calls this every few
-seconds. Rows are claimed with select_for_update(skip_locked=True), and every service
-re-checks its deadline under the lock, so two sweeps at once, or one run twice, act
-once."""
+"""The deadline sweep: deadlines are columns (an automatic offer's too); a beat task
+calls this every few seconds, and it also expires stale presences and drains the
+waiting requests of automatic chats. Rows are claimed with
+select_for_update(skip_locked=True), and every service re-checks its deadline under
+the lock, so two sweeps at once, or one run twice, act once."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from chats.models import Dialog
+from distributor.services import presences_expire
 from handoff.models import Request
+from handoff.services.assignment import request_offer_expire, requests_drain
 from handoff.services.deadlines import (
     request_ask_feedback,
     request_close_on_operator_idle,
@@ -32,6 +35,7 @@ DEADLINES: list[tuple[str, Callable[..., Request]]] = [
     ("reply_deadline", request_close_on_reply_timeout),
     ("idle_deadline", request_close_on_operator_idle),
     ("feedback_due_at", request_ask_feedback),
+    ("offer_deadline", request_offer_expire),
 ]
 
 
@@ -39,6 +43,11 @@ def deadlines_sweep(*, now: datetime | None = None) -> int:
     """Act on every due deadline; return how many requests were handed to a service."""
     now = now or timezone.now()
     acted = 0
+    # first, so that offers due now go past managers whose presence ran out
+    try:
+        presences_expire(now=now)
+    except Exception:
+        logger.exception("presence expiry failed")
     for field, service in DEADLINES:
         due = list(
             Request.objects.filter(**{f"{field}__lte": now})
@@ -65,4 +74,10 @@ def deadlines_sweep(*, now: datetime | None = None) -> int:
                     acted += 1
             except Exception:  # one bad row must not stop the sweep
                 logger.exception("deadline %s of request %s failed", field, request_id)
+    # waiting requests a drain task missed (a broker away, a manager's cap raised in
+    # Admin) are offered: the backstop
+    try:
+        acted += requests_drain(chat_ids=None, now=now)
+    except Exception:
+        logger.exception("the drain failed")
     return acted

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chats.models import Message
+from distributor.services import auto_reply_defaults
 from handoff.models import DialogFormAnswers, FormField, HandoffSettings, Request, WorkingPeriod
 from handoff.services import HandoffError, client_form_submit, request_open
 from tests.chats.factories import DialogFactory
@@ -108,7 +109,7 @@ def test_outside_working_hours_nobody_is_asked_and_the_visitor_sees_the_next_win
     assert request_open(dialog=dialog, reason="headset", now=saturday_noon) is None
     assert Request.objects.count() == 0
     assert Message.objects.filter(dialog=dialog).last().text == (
-        "Nearest manager working hours — Mon 09:00–18:00"
+        "We are closed now. Nearest manager working hours: Mon 09:00–18:00."
     )
 
 
@@ -116,11 +117,11 @@ def test_the_window_is_told_in_the_chats_language(dialog, office_hours):
     dialog.chat.language = "it"
     dialog.chat.save()
     request_open(dialog=dialog, reason="headset", now=datetime(2026, 11, 21, 12, tzinfo=ROME))
-    assert (
-        Message.objects.filter(dialog=dialog)
-        .last()
-        .text.startswith("Orari di lavoro più vicini degli operatori")
+    # the chat's outside-hours auto-reply (made in its language), the window in it too
+    expected = auto_reply_defaults("it")["reply_outside_hours"].replace(
+        "{hours}", "lun 09:00–18:00"
     )
+    assert Message.objects.filter(dialog=dialog).last().text == expected
 
 
 def test_inside_working_hours_the_request_opens(dialog, office_hours):

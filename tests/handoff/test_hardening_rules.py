@@ -19,7 +19,7 @@ from chats.services import (
     page_visit_record,
 )
 from distributor.models import Customer, CustomerBinding
-from distributor.services import customer_bind
+from distributor.services import auto_reply_defaults, customer_bind
 from handoff.enums import CloseReason, Fallback, FormFieldKind, RequestStatus
 from handoff.models import DialogFormAnswers, FormField, HandoffSettings, Request
 from handoff.services import (
@@ -317,7 +317,7 @@ def test_the_answers_are_stored_as_the_clients_message_without_the_bot_answering
     assert not Message.objects.filter(dialog=dialog, text="You said name!").exists()
     # the request's notice comes after the answers
     last = Message.objects.filter(dialog=dialog).order_by("sequence").last()
-    assert last.text == "Please wait, we are connecting you to an operator."
+    assert last.text == auto_reply_defaults("en")["reply_offline"]  # no manager online
 
 
 def test_the_contact_answers_are_stored_as_the_clients_message(dialog):

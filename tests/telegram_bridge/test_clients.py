@@ -12,6 +12,7 @@ from chats.enums import AuthorKind, HeadsetMode, Messenger, ScriptKind
 from chats.models import Chat, Client, Dialog, Message
 from chats.services import dialog_headset_reveal, message_post
 from distributor.models import Customer, Operator
+from distributor.services import auto_reply_defaults
 from handoff.enums import CloseReason, Fallback, FormFieldKind, RequestReason, RequestStatus
 from handoff.models import Feedback, FormField, HandoffSettings, Request
 from handoff.services import (
@@ -43,6 +44,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CLIENT = 501
 OPERATOR_USER = 601
 NEW_MESSAGE_METHODS = ("sendMessage", "sendPhoto", "sendDocument")
+# what a client is told when a request opens and no manager is online
+OFFLINE_REPLY = auto_reply_defaults("en")["reply_offline"]
 
 
 # --- steps a test takes ------------------------------------------------------------------
@@ -278,7 +281,7 @@ def test_the_connect_operator_mark_opens_a_request(telegram_world):
     assert (request.status, request.reason) == (RequestStatus.PENDING, RequestReason.SCRIPT)
     assert world.texts_to(CLIENT) == [
         "Let me find a person.",
-        "Please wait, we are connecting you to an operator.",
+        OFFLINE_REPLY,
     ]
 
 
@@ -333,7 +336,7 @@ def test_the_talk_to_a_person_button_opens_a_request(telegram_world):
     # then: the trigger offered the person, and the request says so
     request = Request.objects.get()
     assert (request.status, request.reason) == (RequestStatus.PENDING, RequestReason.TRIGGER)
-    assert world.texts_to(CLIENT)[-1] == "Please wait, we are connecting you to an operator."
+    assert world.texts_to(CLIENT)[-1] == OFFLINE_REPLY
 
 
 # --- the pre-handoff form, question by question ---------------------------------------------
@@ -404,7 +407,7 @@ def test_an_optional_question_is_skipped_and_the_request_opens_with_the_answers(
         {"label": "Topic?", "value": "Delivery"},
     ]
     assert not FormProgress.objects.exists()
-    assert world.texts_to(CLIENT)[-1] == "Please wait, we are connecting you to an operator."
+    assert world.texts_to(CLIENT)[-1] == OFFLINE_REPLY
 
 
 def test_form_answers_are_recorded_as_client_messages(telegram_world):

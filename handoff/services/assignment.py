@@ -1,0 +1,350 @@
+"""Who gets a request, and what the client is told while they wait.
+
+Broadcast (the default): every eligible manager is alerted whatever their presence,
+the first accept wins (request_accept). Automatic: the request is offered to one
+manager, the least loaded ONLINE eligible one under their cap (load = the requests
+they hold + the requests offered to them now; ties to the longest idle); only they
+may accept it until offer_deadline. An offer not taken in time, or passed on, goes
+to the next one (who passed are kept in rejected_by); nobody free: the request
+waits, un-offered, and is offered when a manager comes online or frees a slot
+(requests_drain, a task after commit, and the sweep as a backstop). The accept
+timeout and the chat's fallback apply as in broadcast.
+
+Eligible: serves the chat, and the dialog's channel (no OperatorChannel row for the
+chat, or one for the messenger), and is in the channel's routing rule's managers
+when it names some.
+
+Locks, as everywhere: the dialog, the request, then the operator. The candidate's
+row is taken with skip_locked (one being offered or accepting something right now
+is passed over, not waited for) and their load is counted again under the lock: two
+offers at once never put anyone over their cap, and a request (locked) is offered
+to one manager at a time."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Count, Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+from django.utils.translation import override
+
+from chats.models import Dialog
+from distributor.enums import DistributionMode
+from distributor.models import ChatDistribution, Operator
+from distributor.selectors import (
+    Route,
+    managers_eligible,
+    online_filter,
+    route_fresh,
+)
+from distributor.services import chat_distribution_for
+from handoff.enums import RequestStatus
+from handoff.models import Request, RequestEvent
+from handoff.services.errors import IllegalTransition
+from handoff.services.lifecycle import announce, offer_clear, request_lock
+from handoff.working_hours import WEEKDAY_ABBREVIATIONS, Window
+
+logger = logging.getLogger(__name__)
+DRAIN_BATCH = 200
+# candidates tried (each with a skip_locked lock) before an offer is left to the drain
+CANDIDATES_TRIED = 5
+
+
+def hours_text(window: Window, *, language: str) -> str:
+    """What {hours} stands for in the outside-hours auto-reply: 'Mon 09:00–18:00'."""
+    with override(language):
+        day = str(WEEKDAY_ABBREVIATIONS[window.starts_at.weekday()])
+    return f"{day} {window.starts_at:%H:%M}–{window.ends_at:%H:%M}"
+
+
+# --- load ------------------------------------------------------------------------
+
+
+def _count(query: QuerySet) -> Subquery:
+    """A scalar subquery counting `query`'s rows (no GROUP BY: always one row)."""
+    return Subquery(
+        query.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")[:1],
+        output_field=IntegerField(),
+    )
+
+
+def with_load(operators: QuerySet[Operator]) -> QuerySet[Operator]:
+    """Annotate `load`: the requests each operator holds plus those offered to them
+    now."""
+    held = Request.objects.filter(operator_id=OuterRef("pk"), status=RequestStatus.ACCEPTED)
+    offered = Request.objects.filter(
+        offered_to_id=OuterRef("pk"), status__in=Request.WAITING_STATUSES
+    )
+    return operators.annotate(held=_count(held), offered=_count(offered)).annotate(
+        load=F("held") + F("offered")
+    )
+
+
+def operator_load(operator_id: int) -> int:
+    """The operator's load as committed now (one query)."""
+    return Request.objects.filter(
+        Q(operator_id=operator_id, status=RequestStatus.ACCEPTED)
+        | Q(offered_to_id=operator_id, status__in=Request.WAITING_STATUSES)
+    ).count()
+
+
+# --- the auto-reply ---------------------------------------------------------------
+
+
+class Availability(enum.Enum):
+    """Of the managers eligible for a request: none online, all online ones at their
+    cap, or someone free."""
+
+    OFFLINE = "reply_offline"
+    ALL_BUSY = "reply_all_busy"
+    FREE = "reply_received"
+
+
+def availability(*, chat_id: int, messenger: str, route: Route, now: datetime) -> Availability:
+    """One query: how many eligible managers are online, and how many of those are
+    under their cap."""
+    online = with_load(
+        managers_eligible(chat_id=chat_id, messenger=messenger, manager_ids=route.manager_ids)
+    ).filter(online_filter(now=now))
+    found = online.aggregate(
+        online=Count("pk"), free=Count("pk", filter=Q(load__lt=F("max_simultaneous_dialogs")))
+    )
+    if not found["online"]:
+        return Availability.OFFLINE
+    if not found["free"]:
+        return Availability.ALL_BUSY
+    return Availability.FREE
+
+
+def auto_reply(distribution: ChatDistribution, found: Availability) -> str:
+    return getattr(distribution, found.value)
+
+
+# --- offering ----------------------------------------------------------------------
+
+
+class Offer(enum.Enum):
+    OFFERED = "offered"
+    NOBODY_FREE = "nobody_free"  # no eligible online manager under their cap
+    NOT_NOW = "not_now"  # the free ones passed on it, or are busy taking something now
+
+
+def _candidates(request: Request, route: Route, now: datetime) -> list[int]:
+    """The free eligible online managers, best first (least loaded, longest idle),
+    without those who passed on this request."""
+    query = (
+        with_load(
+            managers_eligible(
+                chat_id=request.chat_id,
+                messenger=request.dialog.messenger,
+                manager_ids=route.manager_ids,
+            )
+        )
+        .filter(online_filter(now=now))
+        .filter(load__lt=F("max_simultaneous_dialogs"))
+        .exclude(
+            Exists(
+                Request.rejected_by.through.objects.filter(
+                    request_id=request.pk, operator_id=OuterRef("pk")
+                )
+            )
+        )
+        .order_by("load", "idle_since", "pk")
+    )
+    return list(query.values_list("pk", flat=True)[:CANDIDATES_TRIED])
+
+
+def offer_next(
+    dialog: Dialog,
+    request: Request,
+    *,
+    distribution: ChatDistribution,
+    route: Route | None = None,
+    now: datetime,
+) -> Offer:
+    """Offer the locked, waiting, un-offered request to the best free manager who has
+    not passed on it. Inside the caller's transaction, after the dialog and the request
+    were locked. Does not announce (the caller does, once)."""
+    if route is None:
+        route = route_fresh(chat_id=request.chat_id, messenger=dialog.messenger)
+    candidates = _candidates(request, route, now)
+    if not candidates:
+        found = availability(
+            chat_id=request.chat_id, messenger=dialog.messenger, route=route, now=now
+        )
+        return Offer.NOT_NOW if found == Availability.FREE else Offer.NOBODY_FREE
+    for candidate_id in candidates:
+        operator = (
+            Operator.objects.select_for_update(skip_locked=True)
+            .filter(online_filter(now=now), pk=candidate_id)
+            .first()
+        )
+        # counted again under their lock: an offer or accept committed since the list
+        # was read counts
+        if operator is None or operator_load(operator.pk) >= operator.max_simultaneous_dialogs:
+            continue
+        request.offered_to = operator
+        request.offer_deadline = now + timedelta(seconds=distribution.offer_timeout_seconds)
+        request.save(update_fields=["offered_to", "offer_deadline"])
+        RequestEvent.objects.create(
+            request=request,
+            from_status=request.status,
+            to_status=request.status,
+            note=f"offered to {operator.display_name}"[:300],
+        )
+        return Offer.OFFERED
+    return Offer.NOT_NOW
+
+
+def request_distribute(
+    dialog: Dialog, request: Request, *, now: datetime
+) -> tuple[ChatDistribution, Availability]:
+    """A request just opened (locked by the caller): in automatic mode offer it; return
+    the chat's distribution settings and what the client is to be told."""
+    distribution = chat_distribution_for(dialog.chat)
+    route = route_fresh(chat_id=request.chat_id, messenger=dialog.messenger)
+    found = availability(chat_id=request.chat_id, messenger=dialog.messenger, route=route, now=now)
+    if distribution.mode == DistributionMode.AUTOMATIC and found == Availability.FREE:
+        offer_next(dialog, request, distribution=distribution, route=route, now=now)
+    return distribution, found
+
+
+def _withdraw(request: Request, note: str, *, actor=None) -> int | None:
+    """The offer's manager passed on it (or let it time out): they are kept in
+    rejected_by, the offer is cleared. Returns their id. The request carries it as
+    `offer_withdrawn_from` for the surfaces that announce() tells (they drop it)."""
+    withdrawn = request.offered_to_id
+    if withdrawn is not None:
+        request.rejected_by.add(withdrawn)
+    RequestEvent.objects.create(
+        request=request,
+        from_status=request.status,
+        to_status=request.status,
+        actor=actor,
+        note=note[:300],
+    )
+    offer_clear(request)
+    request.save(update_fields=["offered_to", "offer_deadline"])
+    request.offer_withdrawn_from = withdrawn
+    return withdrawn
+
+
+def request_offer_expire(*, request: Request, now: datetime | None = None) -> Request:
+    """The manager a request was offered to did not accept it in time: it is offered to
+    the next one (or waits for the drain), and the first is told (an event, and
+    announce() with `offer_withdrawn_from`). Does nothing unless the offer is due, so a
+    second sweep is a no-op."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        dialog, locked = request_lock(request)
+        if (
+            locked.status not in Request.WAITING_STATUSES
+            or locked.offer_deadline is None
+            or locked.offer_deadline > now
+        ):
+            return locked
+        name = locked.offered_to.display_name if locked.offered_to_id else "a removed manager"
+        _withdraw(locked, f"offer to {name} timed out")
+        offer_next(dialog, locked, distribution=chat_distribution_for(dialog.chat), now=now)
+        announce(locked)
+    return locked
+
+
+def request_reject(
+    *,
+    request: Request | int,
+    operator: Operator,
+    dialog_id: int | None = None,
+    visible_only: bool = False,
+    now: datetime | None = None,
+) -> Request:
+    """The operator passes on this request: it stays open for the others, and is never
+    offered to them again (rejected_by). When it was offered to them (automatic
+    distribution), it is offered to the next one at once and every surface is told.
+    A request no longer waiting raises IllegalTransition and changes nothing."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        dialog, locked = request_lock(
+            request, dialog_id=dialog_id, visible_to=operator if visible_only else None
+        )
+        if locked.status not in Request.WAITING_STATUSES:
+            raise IllegalTransition(locked.status, "rejected")
+        if locked.offered_to_id == operator.pk:
+            _withdraw(locked, f"rejected by {operator.display_name}", actor=operator.user)
+            offer_next(dialog, locked, distribution=chat_distribution_for(dialog.chat), now=now)
+            announce(locked)
+            return locked
+        locked.rejected_by.add(operator)
+        RequestEvent.objects.create(
+            request=locked,
+            from_status=locked.status,
+            to_status=locked.status,
+            actor=operator.user,
+            note=f"rejected by {operator.display_name}",
+        )
+    return locked
+
+
+# --- the drain ---------------------------------------------------------------------
+
+
+def requests_drain(
+    *, chat_ids: list[int] | None, operator_id: int | None = None, now: datetime | None = None
+) -> int:
+    """Offer the waiting, un-offered requests of these chats (None: of every chat; with
+    `operator_id` and no chats: of the chats that operator serves), oldest first, in
+    the chats that distribute automatically. Returns how many were offered.
+
+    Idempotent and safe to run concurrently: each request is claimed with its dialog
+    (skip_locked) and checked again under the lock. Once nobody is free for a chat and
+    channel, its other requests are not tried in this run."""
+    now = now or timezone.now()
+    automatic = ChatDistribution.objects.filter(mode=DistributionMode.AUTOMATIC)
+    if chat_ids is not None:
+        automatic = automatic.filter(chat_id__in=chat_ids)
+    elif operator_id is not None:
+        automatic = automatic.filter(chat__operators=operator_id)
+    waiting = list(
+        Request.objects.filter(
+            chat_id__in=Subquery(automatic.values("chat_id")),
+            status__in=Request.WAITING_STATUSES,
+            offered_to__isnull=True,
+        )
+        .order_by("created_at", "pk")
+        .values_list("pk", "dialog_id", "chat_id", "dialog__messenger")[:DRAIN_BATCH]
+    )
+    offered = 0
+    exhausted: set[tuple[int, str]] = set()
+    for request_id, dialog_id, chat_id, messenger in waiting:
+        if (chat_id, messenger) in exhausted:
+            continue
+        try:
+            outcome = _drain_one(request_id, dialog_id, now)
+        except Exception:  # one bad row must not stop the drain
+            logger.exception("offering request %s failed", request_id)
+            continue
+        if outcome == Offer.OFFERED:
+            offered += 1
+        elif outcome == Offer.NOBODY_FREE:
+            exhausted.add((chat_id, messenger))
+    return offered
+
+
+def _drain_one(request_id: int, dialog_id: int, now: datetime) -> Offer | None:
+    with transaction.atomic():
+        claimed = Dialog.objects.select_for_update(skip_locked=True).filter(pk=dialog_id).exists()
+        if not claimed:
+            return None
+        dialog, locked = request_lock(request_id, dialog_id=dialog_id)
+        if locked.status not in Request.WAITING_STATUSES or locked.offered_to_id is not None:
+            return None
+        distribution = chat_distribution_for(dialog.chat)
+        if distribution.mode != DistributionMode.AUTOMATIC:
+            return None
+        outcome = offer_next(dialog, locked, distribution=distribution, now=now)
+        if outcome == Offer.OFFERED:
+            announce(locked)
+        return outcome
