@@ -168,6 +168,9 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
         # requests this socket was shown as offered to its operator: when the offer
         # moves on, the page is told so (request_withdrawn with offer_moved)
         self.offered_here: set[int] = set()
+        # requests whose offer to this operator moved on (they are in its rejected_by):
+        # their later changes and messages are not this console's while they wait
+        self.withdrawn: set[int] = set()
         await self.accept()
         await self.send_snapshot()
 
@@ -424,15 +427,25 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
     async def console_request(self, event: dict) -> None:
         summary = event["request"]
         settled_note(summary["id"], summary["status"], summary["operator"])
-        if self.operator is not None and _offered_elsewhere(summary, self.operator.pk):
-            # offered to someone else: not this console's to see any more (or at all)
-            await self.unwatch_request(summary["id"])
-            # (not when this operator passed on it: they know)
-            moved = summary["id"] in self.offered_here and summary["id"] not in self.rejected
-            self.offered_here.discard(summary["id"])
-            if moved or summary["id"] in self.dialog_of:
+        me = self.operator.pk if self.operator is not None else None
+        waiting = summary["status"] in Request.WAITING_STATUSES
+        request_id = summary["id"]
+        if waiting and request_id in self.withdrawn:
+            return  # its offer moved on from this operator: no longer theirs to see
+        taken_from_me = waiting and me is not None and summary.get("offer_withdrawn_from") == me
+        if taken_from_me or (me is not None and _offered_elsewhere(summary, me)):
+            # offered to someone else, or the offer to this operator timed out or was
+            # passed on: not this console's to see any more (or at all)
+            await self.unwatch_request(request_id)
+            # (no notice when this operator passed on it from this console: they know)
+            offered_here = taken_from_me or request_id in self.offered_here
+            moved = offered_here and request_id not in self.rejected
+            self.offered_here.discard(request_id)
+            if taken_from_me:
+                self.withdrawn.add(request_id)
+            if moved or request_id in self.dialog_of:
                 await self.send_json(
-                    {"type": "request_withdrawn", "request": summary["id"], "offer_moved": moved}
+                    {"type": "request_withdrawn", "request": request_id, "offer_moved": moved}
                 )
             return
         self.summaries_seen([summary])
@@ -445,7 +458,7 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
             # an owner's inbox follows them, not their chats: an accepted request of a
             # chat taken away from them since is no longer theirs to see
             return
-        if event["request"] in self.rejected:
+        if event["request"] in self.rejected or event["request"] in self.withdrawn:
             return
         if event["dialog_id"] == self.stream_dialog_id:
             # the watched dialog's messages come from its own group (every message,

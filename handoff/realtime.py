@@ -53,6 +53,9 @@ def request_summary(request: Request) -> dict:
         # (a console shows it only to them, with a countdown; handoff.consumers)
         "offered_to_id": request.offered_to_id,
         "offer_deadline": request.offer_deadline.isoformat() if request.offer_deadline else None,
+        # set by the change that took the offer from this operator (not accepted in time,
+        # or passed on): their surfaces drop the request and say it moved on
+        "offer_withdrawn_from": getattr(request, "offer_withdrawn_from", None),
     }
 
 

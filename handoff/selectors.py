@@ -320,10 +320,10 @@ def transfer_targets(*, operator: Operator, request: Request) -> list[dict]:
     """Whom `operator` may hand `request` to, for the console's and Telegram's pickers:
     every other operator serving the request's chat and channel (an operator with no
     channel row for the chat serves all its channels), active accounts only, with their
-    presence and load ("2/5": the conversations they hold, which their cap counts; and
-    `offered`, the requests offered to them now). `available` is False for an offline
-    one (an expired presence counts as offline) or one at their cap: the service
-    refuses those, the pickers show them disabled."""
+    presence and load ("2/5": the conversations they hold plus the requests offered to
+    them now, as the cap counts it; `offered` is the latter alone). `available` is False
+    for an offline one (an expired presence counts as offline) or one at their cap:
+    request_transfer refuses those, the pickers show them disabled."""
     now = timezone.now()
     served_channel = Q(
         channels__chat_id=request.chat_id, channels__messenger=request.dialog.messenger
@@ -354,11 +354,11 @@ def transfer_targets(*, operator: Operator, request: Request) -> list[dict]:
                 "id": candidate.pk,
                 "name": candidate.display_name,
                 "presence": presence,
-                "load": candidate.held,
+                "load": candidate.held + candidate.offered,
                 "offered": candidate.offered,
                 "max": candidate.max_simultaneous_dialogs,
                 "available": presence != Presence.OFFLINE
-                and candidate.held < candidate.max_simultaneous_dialogs,
+                and candidate.held + candidate.offered < candidate.max_simultaneous_dialogs,
             }
         )
     return targets

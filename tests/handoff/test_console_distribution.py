@@ -9,17 +9,16 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import transaction
 from django.utils import timezone
 
 from config.asgi import application
-from distributor.models import Operator
-from distributor.services import operator_presence_set
+from distributor.enums import DistributionMode
+from distributor.models import ChatDistribution, Operator
+from distributor.services import chat_distribution_for, operator_presence_set
 from handoff.consumers import PRESENCE_TTL
 from handoff.enums import CloseReason, RequestStatus
 from handoff.models import Request, RequestEvent
-from handoff.services import request_accept, request_open
-from handoff.services.lifecycle import announce
+from handoff.services import request_accept, request_offer_expire, request_open, requests_drain
 from tests.chats.factories import ChatFactory, DialogFactory
 from tests.distributor.factories import OperatorFactory
 from tests.handoff.test_console_consumer import ORIGIN, receive_until, session_cookie
@@ -76,19 +75,6 @@ def held_by(request: Request, operator: Operator) -> Request:
 def online(*operators: Operator) -> None:
     for operator in operators:
         operator_presence_set(operator=operator, presence="online")
-
-
-def offer_to(request: Request, operator: Operator | None, seconds: int = 60) -> None:
-    """What automatic distribution does when it offers a waiting request to one operator
-    (or moves the offer on): the columns, then every surface is told (announce)."""
-    with transaction.atomic():
-        locked = Request.objects.select_for_update().get(pk=request.pk)
-        locked.offered_to = operator
-        locked.offer_deadline = timezone.now() + timedelta(seconds=seconds) if operator else None
-        locked.save(update_fields=["offered_to", "offer_deadline"])
-        announce(
-            Request.objects.select_related("chat", "dialog__client", "operator").get(pk=locked.pk)
-        )
 
 
 # --- presence ----------------------------------------------------------------------------
@@ -337,61 +323,137 @@ async def test_a_transfer_to_an_operator_at_their_cap_is_refused(world):
 # --- automatic distribution: offers ---------------------------------------------------------
 
 
-async def test_a_request_offered_to_another_operator_is_not_listed_nor_opened(world):
+def automatic(chat) -> None:
+    distribution = chat_distribution_for(chat)
+    ChatDistribution.objects.filter(pk=distribution.pk).update(mode=DistributionMode.AUTOMATIC)
+
+
+def offered_to_ivan():
+    """An automatic chat where only Ivan is online: a new request is offered to him."""
+    chat = ChatFactory()
+    olga = OperatorFactory(display_name="Olga", chats=[chat])
+    ivan = OperatorFactory(display_name="Ivan", chats=[chat])
+    automatic(chat)
+    online(ivan)
+    request = request_open(dialog=DialogFactory(client__chat=chat), reason="headset")
+    request.refresh_from_db()
+    assert request.offered_to_id == ivan.pk
+    return {"chat": chat, "olga": olga, "ivan": ivan, "request": request}
+
+
+def offer_times_out(request: Request) -> Request:
+    request.refresh_from_db()
+    return request_offer_expire(request=request, now=request.offer_deadline + timedelta(seconds=1))
+
+
+async def test_a_request_offered_to_another_operator_is_not_listed_nor_opened():
+    world = await sync_to_async(offered_to_ivan)()
     request = world["request"]
-    await sync_to_async(offer_to)(request, world["ivan"])
     olga, snapshot = await console_for(world["olga"].user)
     ivan, ivan_snapshot = await console_for(world["ivan"].user)
     # then: Olga does not see it; Ivan sees it with the offer's deadline
     assert snapshot["items"] == []
     [item] = ivan_snapshot["items"]
     assert (item["id"], item["offered_to_id"]) == (request.pk, world["ivan"].pk)
-    assert item["offer_deadline"] is not None
+    assert item["offer_deadline"] == request.offer_deadline.isoformat()
     # nor may Olga open or accept it
     await olga.send_json_to({"type": "watch", "request": request.pk})
     error = (await receive_until(olga, lambda answer: answer["type"] == "error"))[-1]
     assert error["code"] == "not_found"
     await olga.send_json_to({"type": "accept", "request": request.pk})
     error = (await receive_until(olga, lambda answer: answer["type"] == "error"))[-1]
-    assert error["code"] in ("not_found", "offered_to_another")
+    assert error["code"] == "offered_to_another"
     stored = await sync_to_async(Request.objects.get)(pk=request.pk)
     assert (stored.status, stored.operator_id) == (RequestStatus.PENDING, None)
+    # Ivan may
+    await ivan.send_json_to({"type": "accept", "request": request.pk})
+    changed = await receive_until(
+        ivan,
+        lambda frame: (
+            frame["type"] == "request_changed" and frame["request"]["status"] == "accepted"
+        ),
+    )
+    assert changed[-1]["request"]["operator_id"] == world["ivan"].pk
     await olga.disconnect()
     await ivan.disconnect()
 
 
-async def test_when_the_offer_moves_on_the_first_operator_sees_it_go_with_a_notice(world):
+async def test_when_the_offer_times_out_the_first_operator_sees_it_go_with_a_notice():
+    world = await sync_to_async(offered_to_ivan)()
     request = world["request"]
-    await sync_to_async(offer_to)(request, world["ivan"])
-    olga, _snapshot = await console_for(world["olga"].user)
+    olga, _snapshot = await console_for(world["olga"].user)  # connecting: online
     ivan, _snapshot = await console_for(world["ivan"].user)
     await ivan.send_json_to({"type": "watch", "request": request.pk})
     await receive_until(ivan, lambda frame: frame["type"] == "watching")
-    # when: not accepted in time, it is offered to Olga
-    await sync_to_async(offer_to)(request, world["olga"])
-    # then: Ivan's console drops it and says the offer moved on
+    # when: not accepted in time
+    moved = await sync_to_async(offer_times_out)(request)
+    # then: offered to Olga; Ivan's console drops it and says the offer moved on
+    assert moved.offered_to_id == world["olga"].pk
     withdrawn = (await receive_until(ivan, lambda frame: frame["type"] == "request_withdrawn"))[-1]
     assert (withdrawn["request"], withdrawn["offer_moved"]) == (request.pk, True)
-    # Olga's console gets it, offered to her
+    # Olga's console gets it, offered to her, with its deadline
     changed = (await receive_until(olga, lambda frame: frame["type"] == "request_changed"))[-1]
     assert (changed["request"]["id"], changed["request"]["offered_to_id"]) == (
         request.pk,
         world["olga"].pk,
     )
-    # Ivan's socket no longer streams its dialog: a client message reaches Olga only
-    await ivan.send_json_to({"type": "ping"})
-    assert (await receive_until(ivan, lambda frame: frame["type"] == "pong"))[-1] == {
-        "type": "pong"
-    }
+    assert changed["request"]["offer_deadline"] is not None
+    # and Ivan may no longer open it
+    await ivan.send_json_to({"type": "watch", "request": request.pk})
+    error = (await receive_until(ivan, lambda frame: frame["type"] == "error"))[-1]
+    assert error["code"] == "not_found"
     await olga.disconnect()
     await ivan.disconnect()
 
 
-async def test_a_request_first_offered_elsewhere_is_withdrawn_without_a_notice(world):
+async def test_an_offer_timing_out_with_nobody_next_still_leaves_the_first_operator():
+    world = await sync_to_async(offered_to_ivan)()
     request = world["request"]
-    olga, snapshot = await console_for(world["olga"].user)
-    assert [item["id"] for item in snapshot["items"]] == [request.pk]
-    await sync_to_async(offer_to)(request, world["ivan"])
-    withdrawn = (await receive_until(olga, lambda frame: frame["type"] == "request_withdrawn"))[-1]
-    assert (withdrawn["request"], withdrawn["offer_moved"]) == (request.pk, False)
+    ivan, _snapshot = await console_for(world["ivan"].user)
+    # when: nobody else is online
+    moved = await sync_to_async(offer_times_out)(request)
+    # then
+    assert moved.offered_to_id is None
+    withdrawn = (await receive_until(ivan, lambda frame: frame["type"] == "request_withdrawn"))[-1]
+    assert (withdrawn["request"], withdrawn["offer_moved"]) == (request.pk, True)
+    await ivan.send_json_to({"type": "refresh"})
+    snapshot = (await receive_until(ivan, lambda frame: frame["type"] == "requests"))[-1]
+    assert snapshot["items"] == []
+    await ivan.disconnect()
+
+
+async def test_rejecting_an_offer_passes_it_on_without_a_notice_to_who_rejected():
+    world = await sync_to_async(offered_to_ivan)()
+    request = world["request"]
+    olga, _snapshot = await console_for(world["olga"].user)
+    ivan, _snapshot = await console_for(world["ivan"].user)
+    # when
+    await ivan.send_json_to({"type": "reject", "request": request.pk})
+    # then: Olga is offered it; Ivan's list drops it, without "offered to the next"
+    changed = (await receive_until(olga, lambda frame: frame["type"] == "request_changed"))[-1]
+    assert changed["request"]["offered_to_id"] == world["olga"].pk
+    frames = await receive_until(ivan, lambda frame: frame["type"] == "request_withdrawn")
+    assert frames[-1]["offer_moved"] is False
+    await olga.disconnect()
+    await ivan.disconnect()
+
+
+async def test_a_request_first_offered_elsewhere_is_withdrawn_without_a_notice():
+    # given: an automatic chat where nobody is online: the request is offered to nobody
+    world = await sync_to_async(offered_to_ivan)()
+    await sync_to_async(Operator.objects.filter(pk=world["ivan"].pk).update)(presence="offline")
+    request = await sync_to_async(
+        lambda: request_open(dialog=DialogFactory(client__chat=world["chat"]), reason="headset")
+    )()
+    olga, snapshot = await console_for(world["olga"].user, "presence=away")
+    assert request.pk in [item["id"] for item in snapshot["items"]]
+    # when: Ivan comes online and the waiting requests are offered (the drain)
+    await sync_to_async(online)(world["ivan"])
+    await sync_to_async(requests_drain)(chat_ids=[world["chat"].pk])
+    # then
+    withdrawn = await receive_until(
+        olga,
+        lambda frame: frame["type"] == "request_withdrawn" and frame["request"] == request.pk,
+    )
+    assert withdrawn[-1]["offer_moved"] is False
     await olga.disconnect()

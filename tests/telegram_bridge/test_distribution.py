@@ -8,16 +8,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
-from django.utils import timezone
 
 from distributor.enums import DistributionMode
 from distributor.models import ChatDistribution, Operator
 from distributor.services import chat_distribution_for, operator_presence_set
 from handoff.enums import CloseReason, RequestStatus
 from handoff.models import Request, RequestEvent
-from handoff.services import request_transfer
-from handoff.services.lifecycle import announce
+from handoff.services import request_offer_expire, request_transfer
 from telegram_bridge.models import AlertState, OperatorAlert, OperatorSession, TransferDraft
 from tests.distributor.factories import OperatorFactory
 from tests.telegram_bridge.test_operators import (
@@ -46,18 +43,12 @@ def automatic(world) -> None:
     ChatDistribution.objects.filter(pk=distribution.pk).update(mode=DistributionMode.AUTOMATIC)
 
 
-def offer_to(world, request: Request, operator: Operator | None) -> None:
-    """What automatic distribution does when it offers a waiting request to one manager
-    (or moves the offer on): the columns, then every surface is told (announce)."""
-    with transaction.atomic():
-        locked = Request.objects.select_for_update().get(pk=request.pk)
-        locked.offered_to = operator
-        locked.offer_deadline = timezone.now() + timedelta(seconds=60) if operator else None
-        locked.save(update_fields=["offered_to", "offer_deadline"])
-        announce(
-            Request.objects.select_related("chat", "dialog__client", "operator").get(pk=locked.pk)
-        )
+def offer_times_out(world, request: Request) -> Request:
+    """The sweep's step for an offer nobody accepted in time: offered to the next."""
+    request.refresh_from_db()
+    moved = request_offer_expire(request=request, now=request.offer_deadline + timedelta(seconds=1))
     world.settle()
+    return moved
 
 
 def buttons_of(call) -> list[tuple[str, str]]:
@@ -126,41 +117,85 @@ def test_in_automatic_mode_only_the_manager_offered_the_request_gets_the_alert(t
     olga = connect(world, OLGA, "Olga")
     connect(world, PETE, "Pete")
     automatic(world)
-    request = ask_for_human(world)
-    # nobody is alerted while the request is offered to nobody
-    assert (alerts_to(world, OLGA, request), alerts_to(world, PETE, request)) == ([], [])
+    say(world, "/online", user_id=OLGA)  # Pete stays offline
     # when
-    offer_to(world, request, olga)
+    request = ask_for_human(world)
     # then
+    assert request.offered_to_id == olga.pk
     assert len(alerts_to(world, OLGA, request)) == 1
     assert alerts_to(world, PETE, request) == []
 
 
-def test_when_the_offer_moves_on_the_first_alert_loses_its_buttons_and_says_so(telegram_world):
+def test_a_request_offered_to_nobody_alerts_nobody(telegram_world):
+    world = telegram_world
+    connect(world, OLGA, "Olga")
+    automatic(world)
+    request = ask_for_human(world)  # nobody online
+    assert request.offered_to_id is None
+    assert alerts_to(world, OLGA, request) == []
+
+
+def test_when_the_offer_times_out_the_first_alert_loses_its_buttons_and_says_so(telegram_world):
     world = telegram_world
     olga = connect(world, OLGA, "Olga")
     pete = connect(world, PETE, "Pete")
     automatic(world)
+    say(world, "/online", user_id=OLGA)
     request = ask_for_human(world)
-    offer_to(world, request, olga)
-    # when: not accepted in time, offered to Pete
-    offer_to(world, request, pete)
-    # then: Olga's alert is edited without buttons, with the note; Pete gets his
+    say(world, "/online", user_id=PETE)
+    # when: Olga does not accept in time
+    moved = offer_times_out(world, request)
+    # then: offered to Pete; Olga's alert is edited without buttons, with the note
+    assert moved.offered_to_id == pete.pk
     [edit] = world.api.succeeded("editMessageText", chat_id=OLGA)
     assert edit.params["text"].endswith("Offered to the next manager.")
-    assert "reply_markup" not in edit.params or not edit.params["reply_markup"].get(
-        "inline_keyboard"
-    )
+    assert not (edit.params.get("reply_markup") or {}).get("inline_keyboard")
     alert = OperatorAlert.objects.get(request=request, account__operator=olga)
     assert alert.state == AlertState.MOVED
     assert len(alerts_to(world, PETE, request)) == 1
-    # a late tap on the old alert by Olga is refused by the service: Pete may still take it
+    # a late tap on the old alert by Olga is refused: Pete may still take it
     press(world, f"a:{request.pk}", user_id=OLGA)
     request.refresh_from_db()
     assert (request.status, request.operator_id) == (RequestStatus.PENDING, None)
     accept(world, PETE, request)
     request.refresh_from_db()
     assert (request.status, request.operator_id) == (RequestStatus.ACCEPTED, pete.pk)
+
+
+def test_an_offer_timing_out_with_nobody_next_still_settles_the_first_alert(telegram_world):
+    world = telegram_world
+    connect(world, OLGA, "Olga")
+    automatic(world)
+    say(world, "/online", user_id=OLGA)
+    request = ask_for_human(world)
+    # when
+    moved = offer_times_out(world, request)
+    # then
+    assert moved.offered_to_id is None
+    [edit] = world.api.succeeded("editMessageText", chat_id=OLGA)
+    assert edit.params["text"].endswith("Offered to the next manager.")
+
+
+def test_rejecting_an_offer_passes_it_on_and_says_you_passed(telegram_world):
+    world = telegram_world
+    olga = connect(world, OLGA, "Olga")
+    pete = connect(world, PETE, "Pete")
+    automatic(world)
+    say(world, "/online", user_id=OLGA)
+    request = ask_for_human(world)
+    say(world, "/online", user_id=PETE)
+    # when
+    [alert] = alerts_to(world, OLGA, request)
+    press(world, f"x:{request.pk}", user_id=OLGA)
+    # then
+    request.refresh_from_db()
+    assert request.offered_to_id == pete.pk
+    assert last_text_to(world, OLGA).endswith("You passed on this request.")
+    assert OperatorAlert.objects.get(request=request, account__operator=olga).state == (
+        AlertState.REJECTED
+    )
+    assert len(alerts_to(world, PETE, request)) == 1
+    assert alert.params["chat_id"] == OLGA
 
 
 def test_in_broadcast_mode_every_manager_is_still_alerted(telegram_world):

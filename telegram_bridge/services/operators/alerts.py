@@ -198,16 +198,17 @@ def alerts_update(*, bot: TelegramBot, request: Request) -> None:
 
 def _offers_moved(request: Request, summary: str) -> None:
     """Automatic distribution: the open alerts of operators the request is no longer
-    offered to (not accepted in time, or passed on) lose their buttons and say so."""
-    if request.offered_to_id is None:
+    offered to (not accepted in time, or passed on: `offer_withdrawn_from`, set by the
+    change) lose their buttons and say so. (Who tapped Reject then gets their own note
+    from operator_reject.)"""
+    withdrawn = getattr(request, "offer_withdrawn_from", None)
+    if request.offered_to_id is None and withdrawn is None:
         return
-    moved = (
-        OperatorAlert.objects.filter(request=request, state=AlertState.OPEN)
-        .exclude(account__operator_id=request.offered_to_id)
-        # who passed on it has their own note (operator_reject)
-        .exclude(account__operator__in=request.rejected_by.all())
-        .select_related("account")
+    moved = OperatorAlert.objects.filter(request=request, state=AlertState.OPEN).select_related(
+        "account"
     )
+    if request.offered_to_id is not None:
+        moved = moved.exclude(account__operator_id=request.offered_to_id)
     with override(request.chat.language):
         for alert in moved:
             _alert_edit(
