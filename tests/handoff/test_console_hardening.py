@@ -218,6 +218,10 @@ def operator_chats_set_in_admin(operator, chats) -> None:
             "display_name": operator.display_name,
             "chats": [chat.pk for chat in chats],
             "max_simultaneous_dialogs": operator.max_simultaneous_dialogs,
+            # issue 11's fields, as the admin's form shows them (ignored if read-only)
+            "presence": operator.presence,
+            "idle_since_0": operator.idle_since.strftime("%Y-%m-%d"),
+            "idle_since_1": operator.idle_since.strftime("%H:%M:%S"),
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
