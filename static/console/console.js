@@ -592,13 +592,12 @@ function handle(frame) {
       notice(`${frame.from} ${labels.transferReceived}: ${frame.reason}`);
       break;
     case "error":
-      if (frame.request && frame.request === selected && !$("transfer").hidden) {
-        $("transfer-error").textContent = frame.detail || "";
-        $("transfer-error").hidden = false;
-      }
       if (frame.client_msg_id && outbox.has(frame.client_msg_id)) {
         if (TRANSIENT_ERRORS.has(frame.code)) setTimeout(flush, 1000);
         else refuse(frame.client_msg_id, frame.detail);
+      } else if (frame.request && frame.request === selected && !$("transfer").hidden) {
+        // a refused transfer: said in its form, which stays open to try again
+        transferError(frame.detail || "");
       } else {
         notice(frame.detail);
       }

@@ -377,3 +377,19 @@ def test_a_conversation_transferred_from_the_console_reaches_the_manager_on_tele
     assert last_text_to(world, PETE) == "Ann: hi again"
     say(world, "Pete here", user_id=PETE)
     assert "Pete here" in " ".join(world.texts_to(CLIENT))
+
+
+def test_a_reason_too_long_is_refused_and_the_conversation_stays(telegram_world):
+    world = telegram_world
+    _olga, _pete, request = accepted_by_olga(world)
+    press(world, f"tt:{request.pk}:bot", user_id=OLGA)
+    # when
+    say(world, "x" * 151, user_id=OLGA)
+    # then
+    assert last_text_to(world, OLGA) == (
+        "The conversation was not transferred: The reason is too long (at most 150 characters)."
+    )
+    request.refresh_from_db()
+    assert request.status == RequestStatus.ACCEPTED
+    assert not TransferDraft.objects.exists()
+    assert "x" * 151 not in " ".join(world.texts_to(CLIENT))
