@@ -44,7 +44,7 @@ from distributor.services import chat_distribution_for
 from handoff.enums import RequestStatus
 from handoff.models import Request, RequestEvent
 from handoff.services.errors import IllegalTransition
-from handoff.services.lifecycle import announce, offer_clear, request_lock
+from handoff.services.lifecycle import announce, offer_clear, operator_load, request_lock
 from handoff.working_hours import WEEKDAY_ABBREVIATIONS, Window
 
 logger = logging.getLogger(__name__)
@@ -81,14 +81,6 @@ def with_load(operators: QuerySet[Operator]) -> QuerySet[Operator]:
     return operators.annotate(held=_count(held), offered=_count(offered)).annotate(
         load=F("held") + F("offered")
     )
-
-
-def operator_load(operator_id: int) -> int:
-    """The operator's load as committed now (one query)."""
-    return Request.objects.filter(
-        Q(operator_id=operator_id, status=RequestStatus.ACCEPTED)
-        | Q(offered_to_id=operator_id, status__in=Request.WAITING_STATUSES)
-    ).count()
 
 
 # --- the auto-reply ---------------------------------------------------------------
@@ -178,13 +170,15 @@ def offer_next(
         return Offer.NOT_NOW if found == Availability.FREE else Offer.NOBODY_FREE
     for candidate_id in candidates:
         operator = (
-            Operator.objects.select_for_update(skip_locked=True)
+            # FOR NO KEY UPDATE: conflicts with another offer or accept for them, not
+            # with rows that merely point at them (rejected_by, events)
+            Operator.objects.select_for_update(skip_locked=True, no_key=True)
             .filter(online_filter(now=now), pk=candidate_id)
             .first()
         )
         # counted again under their lock: an offer or accept committed since the list
         # was read counts
-        if operator is None or operator_load(operator.pk) >= operator.max_simultaneous_dialogs:
+        if operator is None or sum(operator_load(operator.pk)) >= operator.max_simultaneous_dialogs:
             continue
         request.offered_to = operator
         request.offer_deadline = now + timedelta(seconds=distribution.offer_timeout_seconds)
@@ -232,6 +226,15 @@ def _withdraw(request: Request, note: str, *, actor=None) -> int | None:
     return withdrawn
 
 
+def _offer_if_automatic(dialog: Dialog, request: Request, *, now: datetime) -> Offer | None:
+    """Offer the locked request to the next manager, unless the chat was switched to
+    broadcast since (then everyone eligible sees it again)."""
+    distribution = chat_distribution_for(dialog.chat)
+    if distribution.mode != DistributionMode.AUTOMATIC:
+        return None
+    return offer_next(dialog, request, distribution=distribution, now=now)
+
+
 def request_offer_expire(*, request: Request, now: datetime | None = None) -> Request:
     """The manager a request was offered to did not accept it in time: it is offered to
     the next one (or waits for the drain), and the first is told (an event, and
@@ -248,7 +251,7 @@ def request_offer_expire(*, request: Request, now: datetime | None = None) -> Re
             return locked
         name = locked.offered_to.display_name if locked.offered_to_id else "a removed manager"
         _withdraw(locked, f"offer to {name} timed out")
-        offer_next(dialog, locked, distribution=chat_distribution_for(dialog.chat), now=now)
+        _offer_if_automatic(dialog, locked, now=now)
         announce(locked)
     return locked
 
@@ -274,7 +277,7 @@ def request_reject(
             raise IllegalTransition(locked.status, "rejected")
         if locked.offered_to_id == operator.pk:
             _withdraw(locked, f"rejected by {operator.display_name}", actor=operator.user)
-            offer_next(dialog, locked, distribution=chat_distribution_for(dialog.chat), now=now)
+            _offer_if_automatic(dialog, locked, now=now)
             announce(locked)
             return locked
         locked.rejected_by.add(operator)

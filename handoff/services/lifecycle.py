@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, override
@@ -181,23 +181,53 @@ def _language(dialog: Dialog) -> str:
 # --- accepting ----------------------------------------------------------------
 
 
-def _capacity_check(operator: Operator, now: datetime) -> None:
+def operator_load(operator_id: int, *, request_aside: int | None = None) -> tuple[int, int]:
+    """What the operator holds (accepted) and what is offered to them now (waiting),
+    `request_aside` not counted; one statement. Their load is the sum: it never passes
+    their cap (accepts, transfers and offers count it under the operator's lock)."""
+    offered = Q(status__in=Request.WAITING_STATUSES)
+    if request_aside is not None:
+        offered &= ~Q(pk=request_aside)
+    load = Request.objects.filter(
+        Q(operator_id=operator_id, status=RequestStatus.ACCEPTED)
+        | Q(offered_to_id=operator_id, status__in=Request.WAITING_STATUSES)
+    ).aggregate(
+        held=Count("pk", filter=Q(status=RequestStatus.ACCEPTED)),
+        offered=Count("pk", filter=offered),
+    )
+    return load["held"], load["offered"]
+
+
+def _capacity_check(operator: Operator, request: Request, now: datetime) -> None:
     """Lock the operator's row (after the dialog and the request), starting their idle
-    time, and refuse when they already hold max_simultaneous_dialogs accepted requests:
-    two accepts by one operator at once are counted one after the other."""
+    time, and refuse when what they hold plus what is offered to them now (automatic
+    distribution; `request` aside) reaches max_simultaneous_dialogs: two accepts, or an
+    accept and an offer, for one operator at once are counted one after the other."""
     limit = operator_lock_for_taking(operator_id=operator.pk, now=now)
     if limit is None:
         raise NotYourRequest("no such operator")
-    held = Request.objects.filter(operator_id=operator.pk, status=RequestStatus.ACCEPTED).count()
-    if held >= limit:
+    held, offered = operator_load(operator.pk, request_aside=request.pk)
+    if held + offered < limit:
+        return
+    if offered:
         raise OperatorAtCapacity(
             ngettext(
-                "You already have %(count)d open conversation (your limit is %(limit)d).",
-                "You already have %(count)d open conversations (your limit is %(limit)d).",
+                "You have %(count)d open conversation and %(offered)d offered to you "
+                "(your limit is %(limit)d).",
+                "You have %(count)d open conversations and %(offered)d offered to you "
+                "(your limit is %(limit)d).",
                 held,
             )
-            % {"count": held, "limit": limit}
+            % {"count": held, "offered": offered, "limit": limit}
         )
+    raise OperatorAtCapacity(
+        ngettext(
+            "You already have %(count)d open conversation (your limit is %(limit)d).",
+            "You already have %(count)d open conversations (your limit is %(limit)d).",
+            held,
+        )
+        % {"count": held, "limit": limit}
+    )
 
 
 def request_accept(
@@ -231,7 +261,7 @@ def request_accept(
             raise IllegalTransition(locked.status, RequestStatus.ACCEPTED)
         if locked.offered_to_id not in (None, operator.pk):
             raise OfferedToAnother(_("This conversation is offered to another operator right now."))
-        _capacity_check(operator, now)
+        _capacity_check(operator, locked, now)
         transition(
             locked,
             RequestStatus.ACCEPTED,

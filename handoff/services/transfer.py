@@ -24,6 +24,7 @@ from handoff.services.errors import (
 )
 from handoff.services.lifecycle import (
     announce,
+    operator_load,
     operator_slot_freed,
     request_finish,
     request_lock,
@@ -146,8 +147,7 @@ def _target_check(target: Operator, *, chat_id: int, messenger: str, now: dateti
         raise TransferTargetUnavailable(
             "target_offline", _("%(name)s is offline.") % {"name": target.display_name}
         )
-    held = Request.objects.filter(operator=target, status=RequestStatus.ACCEPTED).count()
-    if held >= target.max_simultaneous_dialogs:
+    if sum(operator_load(target.pk)) >= target.max_simultaneous_dialogs:
         raise TransferTargetUnavailable(
             "target_at_capacity",
             _("%(name)s already has as many conversations as they may hold (%(limit)d).")

@@ -26,4 +26,6 @@ def test_chats_reaches_handoff_only_for_the_scripts_mark_and_client_messages():
         if not name.startswith("_")
     }
 
-    assert calls == {"open_request", "client_wrote"}
+    # whether the chat's scripts answer (issue 11: a channel routed to managers or an API
+    # bot), the scripts' connect-operator mark, and every client message
+    assert calls == {"scripts_answer", "open_request", "client_wrote"}
