@@ -14,7 +14,6 @@ from django.contrib.sessions.models import Session
 from django.db import connection
 from django.db.models import (
     Count,
-    Exists,
     F,
     Func,
     IntegerField,
@@ -30,7 +29,8 @@ from django.utils import timezone
 from chats.enums import AuthorKind
 from chats.models import Message
 from distributor.enums import Presence
-from distributor.models import Operator, OperatorChannel
+from distributor.models import Operator
+from distributor.selectors import managers_eligible
 from handoff.access import ConsoleSession
 from handoff.enums import RequestStatus
 from handoff.models import ConversationRead, Request
@@ -325,17 +325,12 @@ def transfer_targets(*, operator: Operator, request: Request) -> list[dict]:
     for an offline one (an expired presence counts as offline) or one at their cap:
     request_transfer refuses those, the pickers show them disabled."""
     now = timezone.now()
-    served_channel = Q(
-        channels__chat_id=request.chat_id, channels__messenger=request.dialog.messenger
-    )
-    no_channel_rows = ~Exists(
-        OperatorChannel.objects.filter(operator_id=OuterRef("pk"), chat_id=request.chat_id)
-    )
     held = Request.objects.filter(operator=OuterRef("pk"), status=RequestStatus.ACCEPTED)
     offered = Request.objects.filter(offered_to=OuterRef("pk"), status__in=Request.WAITING_STATUSES)
     operators = (
-        Operator.objects.filter(chats=request.chat_id, user__is_active=True)
-        .filter(no_channel_rows | served_channel)
+        # the rule request_transfer checks (distributor.selectors.operator_serves)
+        managers_eligible(chat_id=request.chat_id, messenger=request.dialog.messenger)
+        .filter(user__is_active=True)
         .exclude(pk=operator.pk)
         .annotate(
             held=_count(held),

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from config.asgi import application
 from distributor.enums import DistributionMode
-from distributor.models import ChatDistribution, Operator
+from distributor.models import ChatDistribution, Operator, OperatorChannel
 from distributor.services import chat_distribution_for, operator_presence_set
 from handoff.consumers import PRESENCE_TTL
 from handoff.enums import CloseReason, RequestStatus
@@ -456,4 +456,16 @@ async def test_a_request_first_offered_elsewhere_is_withdrawn_without_a_notice()
         lambda frame: frame["type"] == "request_withdrawn" and frame["request"] == request.pk,
     )
     assert withdrawn[-1]["offer_moved"] is False
+    await olga.disconnect()
+
+
+async def test_transfer_targets_leave_out_who_serves_another_channel_only(world):
+    await sync_to_async(held_by)(world["request"], world["olga"])
+    await sync_to_async(OperatorChannel.objects.create)(
+        operator=world["petr"], chat=world["chat"], messenger="telegram"
+    )
+    olga, _snapshot = await console_for(world["olga"].user)
+    await olga.send_json_to({"type": "transfer_targets", "request": world["request"].pk})
+    answer = (await receive_until(olga, lambda frame: frame["type"] == "transfer_targets"))[-1]
+    assert [target["name"] for target in answer["operators"]] == ["Ivan"]
     await olga.disconnect()
