@@ -16,7 +16,13 @@ from chats.frames import (
     frame_id_or_none,
     frame_int,
     frame_message_text,
+    frame_string,
 )
+from distributor.enums import Presence
+
+# a transfer's reason: as handoff.services.transfer.TRANSFER_REASON_MAX (the event note holds
+# "transferred to <name>: <reason>" in 300 characters)
+TRANSFER_REASON_MAX_CHARS = 150
 
 
 class ConsoleFrameError(FrameError):
@@ -108,7 +114,85 @@ class Ping:
         return cls()
 
 
-ConsoleFrame = Watch | Accept | Reject | Close | Reply | Refresh | Ping
+@dataclass(frozen=True)
+class Heartbeat:
+    """The console is still open: its operator's presence is renewed (PRESENCE_TTL)."""
+
+    @classmethod
+    def from_body(cls, body: dict) -> Heartbeat:
+        return cls()
+
+
+@dataclass(frozen=True)
+class SetPresence:
+    """The header's toggle: online, away or offline."""
+
+    presence: str
+
+    @classmethod
+    def from_body(cls, body: dict) -> SetPresence:
+        value = body.get("presence")
+        if not isinstance(value, str) or value not in Presence.values:
+            choices = ", ".join(Presence.values)
+            raise FrameError("malformed", f"'presence' must be one of: {choices}")
+        return cls(presence=value)
+
+
+@dataclass(frozen=True)
+class TransferTargets:
+    """Whom the operator may hand this request to: the answer is a transfer_targets frame."""
+
+    request_id: int
+
+    @classmethod
+    def from_body(cls, body: dict) -> TransferTargets:
+        return cls(request_id=frame_id(body, "request"))
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Hand an accepted request to another operator (`to`: their id) or back to the bot
+    (`to`: "bot"), with a reason."""
+
+    request_id: int
+    to_operator_id: int | None  # None: back to the bot
+    reason: str
+
+    @classmethod
+    def from_body(cls, body: dict) -> Transfer:
+        request_id = frame_id(body, "request")
+        target = body.get("to")
+        if target == "bot":
+            to_operator_id = None
+        else:
+            try:
+                to_operator_id = frame_id(body, "to")
+            except FrameError:
+                raise FrameError("malformed", "'to' must be an operator's id or \"bot\"") from None
+        reason = (frame_string(body, "reason") or "").strip()
+        if not reason:
+            raise FrameError("malformed", "'reason' must be a non-empty string")
+        if len(reason) > TRANSFER_REASON_MAX_CHARS:
+            raise FrameError(
+                "text_too_long",
+                f"a transfer's reason may be at most {TRANSFER_REASON_MAX_CHARS} characters",
+            )
+        return cls(request_id=request_id, to_operator_id=to_operator_id, reason=reason)
+
+
+ConsoleFrame = (
+    Watch
+    | Accept
+    | Reject
+    | Close
+    | Reply
+    | Refresh
+    | Ping
+    | Heartbeat
+    | SetPresence
+    | TransferTargets
+    | Transfer
+)
 
 CONSOLE_FRAMES: dict[str, type[ConsoleFrame]] = {
     "watch": Watch,
@@ -118,6 +202,10 @@ CONSOLE_FRAMES: dict[str, type[ConsoleFrame]] = {
     "message": Reply,
     "refresh": Refresh,
     "ping": Ping,
+    "heartbeat": Heartbeat,
+    "presence": SetPresence,
+    "transfer_targets": TransferTargets,
+    "transfer": Transfer,
 }
 
 

@@ -20,15 +20,31 @@ A console streams a request's dialog only while the request may become or is its
 operator's: once another operator holds it (its console.request event, or this
 socket's accept refused as already taken) or this operator rejects it, the socket
 leaves the dialog's group, whatever the browser does next; a watch of such a request
-is refused."""
+is refused.
+
+Presence (docs/handoff.md "Presence and transfer"): connecting sets the operator's
+presence to the one the page asks for in its URL (`?presence=`, the header's toggle as the
+browser remembers it; online when absent or unknown) for PRESENCE_TTL seconds, and the
+page's `heartbeat` frame (every HEARTBEAT_SECONDS) renews it; a console that goes away
+stops renewing and the sweep turns the presence offline when it expires. Closing one tab
+changes nothing at once: another tab of the same operator may still be open.
+
+Automatic distribution: a waiting request offered to another operator is not this
+console's to see (handoff.selectors): its request_changed becomes a `request_withdrawn`
+frame (with `offer_moved` when it had been offered to this operator), and its messages
+go to the offered operator's group only (handoff.realtime.inbox_group)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
 
 from chats.realtime import (
     database_call,
@@ -40,7 +56,9 @@ from chats.realtime import (
 from chats.services import DialogClosed
 from chats.sockets import SocketConsumer
 from chats.streaming import DialogStreamMixin
+from distributor.enums import Presence
 from distributor.models import Operator
+from distributor.services import operator_presence_renew, operator_presence_set
 from handoff import selectors, services
 from handoff.access import ConsoleSession, session_digest
 from handoff.console_accepts import ConsoleAcceptsMixin, settled_refuse
@@ -49,20 +67,36 @@ from handoff.console_protocol import (
     Close,
     ConsoleFrame,
     ConsoleFrameError,
+    Heartbeat,
     Ping,
     Refresh,
     Reject,
     Reply,
+    SetPresence,
+    Transfer,
+    TransferTargets,
     Watch,
     console_frame_parse,
 )
 from handoff.enums import CloseReason, RequestStatus
 from handoff.models import Request
-from handoff.realtime import console_chat_group, console_operator_group, request_summary
+from handoff.realtime import (
+    console_chat_group,
+    console_operator_group,
+    presence_changed_publish,
+    request_summary,
+    transfer_received_publish,
+)
 from handoff.settled import settled_note
 
 CLOSE_NOT_LOGGED_IN = 4401
 CLOSE_NOT_OPERATOR = 4403
+
+# a console's presence lasts this long unless its heartbeat renews it; the page sends a
+# heartbeat every HEARTBEAT_SECONDS (static/console/console.js), so two heartbeats may be
+# lost before the presence expires
+PRESENCE_TTL = timedelta(seconds=90)
+HEARTBEAT_SECONDS = 30
 
 
 class AccessEnded(Exception):
@@ -117,6 +151,12 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
         # requests this socket rejected: their messages are not its to see (the list
         # leaves them out too)
         self.rejected: set[int] = set()
+        # the presence the page asks for, set before this socket joins its operator's
+        # group: the other consoles of the operator are told, this one reads it in its
+        # snapshot
+        await database_call(
+            _presence_choose, operator=self.operator, presence=self.presence_asked()
+        )
         # join first, read second: a change committed in between rings this group
         await self.channel_layer.group_add(user_access_group(self.user_id), self.channel_name)
         await self.channel_layer.group_add(
@@ -125,8 +165,20 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
         await self.chats_follow(
             await database_sync_to_async(selectors.served_chat_ids)(operator=self.operator)
         )
+        # requests this socket was shown as offered to its operator: when the offer
+        # moves on, the page is told so (request_withdrawn with offer_moved)
+        self.offered_here: set[int] = set()
+        # requests whose offer to this operator moved on (they are in its rejected_by):
+        # their later changes and messages are not this console's while they wait
+        self.withdrawn: set[int] = set()
         await self.accept()
         await self.send_snapshot()
+
+    def presence_asked(self) -> str:
+        """The presence the page asks for in its URL (?presence=), online by default."""
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        asked = (query.get("presence") or [Presence.ONLINE])[0]
+        return asked if asked in Presence.values else Presence.ONLINE
 
     async def chats_follow(self, chat_ids: list[int] | tuple[int, ...]) -> None:
         """Be in the console groups of exactly these chats."""
@@ -186,6 +238,8 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
     def summaries_seen(self, summaries: list[dict]) -> None:
         for summary in summaries:
             self.dialog_of[summary["id"]] = summary["dialog_id"]
+            if self.operator is not None and summary.get("offered_to_id") == self.operator.pk:
+                self.offered_here.add(summary["id"])
 
     async def send_snapshot(self) -> None:
         items = await database_sync_to_async(selectors.requests_for_operator)(
@@ -197,6 +251,7 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
                 "type": "requests",
                 "me": self.operator.pk,
                 "my_name": self.operator.display_name,
+                "presence": self.operator.presence,
                 "items": items,
             }
         )
@@ -251,6 +306,45 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
         elif isinstance(frame, Ping):
             await self.call(None, None)
             await self.send_json({"type": "pong"})
+        elif isinstance(frame, Heartbeat):
+            await self.send_json(await self.session_call(_presence_heartbeat))
+        elif isinstance(frame, SetPresence):
+            await self.session_call(_presence_choose, presence=frame.presence)
+        elif isinstance(frame, TransferTargets):
+            targets = await self.call(frame.request_id, _transfer_targets)
+            await self.send_json(
+                {"type": "transfer_targets", "request": frame.request_id, **targets}
+            )
+        elif isinstance(frame, Transfer):
+            await self.handle_transfer(frame)
+
+    async def session_call(self, service: Callable[..., Any], **kwargs: Any) -> Any:
+        """Confirm the session and run `service` (taking the operator) in one database
+        call, for a frame that names no request."""
+        operator, result = await database_call(
+            _checked, session=self.session, service=service, kwargs=kwargs
+        )
+        self.operator = operator
+        return result
+
+    async def handle_transfer(self, frame: Transfer) -> None:
+        """Hand the request on; the page is answered `transferred`, and the request's
+        request_changed (another operator holds it, or it closed) makes it read-only."""
+        request = await self.call(
+            frame.request_id,
+            _transfer,
+            to_operator_id=frame.to_operator_id,
+            reason=frame.reason,
+        )
+        await self.unwatch_request(frame.request_id)
+        await self.send_json(
+            {
+                "type": "transferred",
+                "request": frame.request_id,
+                "to": request.operator.display_name if frame.to_operator_id else None,
+                "to_id": frame.to_operator_id,
+            }
+        )
 
     async def call(
         self,
@@ -333,6 +427,27 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
     async def console_request(self, event: dict) -> None:
         summary = event["request"]
         settled_note(summary["id"], summary["status"], summary["operator"])
+        me = self.operator.pk if self.operator is not None else None
+        waiting = summary["status"] in Request.WAITING_STATUSES
+        request_id = summary["id"]
+        if waiting and request_id in self.withdrawn:
+            return  # its offer moved on from this operator: no longer theirs to see
+        taken_from_me = waiting and me is not None and summary.get("offer_withdrawn_from") == me
+        if taken_from_me or (me is not None and _offered_elsewhere(summary, me)):
+            # offered to someone else, or the offer to this operator timed out or was
+            # passed on: not this console's to see any more (or at all)
+            await self.unwatch_request(request_id)
+            # (no notice when this operator passed on it from this console: they know)
+            offered_here = taken_from_me or request_id in self.offered_here
+            moved = offered_here and request_id not in self.rejected
+            self.offered_here.discard(request_id)
+            if taken_from_me:
+                self.withdrawn.add(request_id)
+            if moved or request_id in self.dialog_of:
+                await self.send_json(
+                    {"type": "request_withdrawn", "request": request_id, "offer_moved": moved}
+                )
+            return
         self.summaries_seen([summary])
         if self.operator is not None and _held_by_another(summary, self.operator.pk):
             await self.unwatch_request(summary["id"])
@@ -343,7 +458,7 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
             # an owner's inbox follows them, not their chats: an accepted request of a
             # chat taken away from them since is no longer theirs to see
             return
-        if event["request"] in self.rejected:
+        if event["request"] in self.rejected or event["request"] in self.withdrawn:
             return
         if event["dialog_id"] == self.stream_dialog_id:
             # the watched dialog's messages come from its own group (every message,
@@ -351,6 +466,23 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
             return
         await self.send_json(
             {"type": "inbox", "request": event["request"], "message": event["message"]}
+        )
+
+    async def console_presence(self, event: dict) -> None:
+        await self.send_json(
+            {"type": "presence", "presence": event["presence"], "expires_at": event["expires_at"]}
+        )
+
+    async def console_transfer(self, event: dict) -> None:
+        if event.get("chat_id") not in self.chat_ids:
+            return
+        await self.send_json(
+            {
+                "type": "transfer_received",
+                "request": event["request"],
+                "from": event["from"],
+                "reason": event["reason"],
+            }
         )
 
     async def dialog_status(self, event: dict) -> None:
@@ -389,6 +521,81 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
 
 def _close_as_operator(*, operator: Operator, **kwargs: Any) -> Request:
     return services.request_close(actor=operator, reason=CloseReason.OPERATOR, **kwargs)
+
+
+def _offered_elsewhere(summary: dict, operator_id: int) -> bool:
+    return (
+        summary["status"] in Request.WAITING_STATUSES
+        and summary.get("offered_to_id") is not None
+        and summary["offered_to_id"] != operator_id
+    )
+
+
+def _presence_choose(*, operator: Operator, presence: str) -> None:
+    """Set the presence the console chose: online and away for PRESENCE_TTL (the
+    heartbeat renews it), offline until changed. Every console of the operator is told."""
+    expires_at = None if presence == Presence.OFFLINE else timezone.now() + PRESENCE_TTL
+    with transaction.atomic():
+        operator_presence_set(operator=operator, presence=presence, expires_at=expires_at)
+        presence_changed_publish(operator_id=operator.pk, presence=presence, expires_at=expires_at)
+
+
+def _presence_heartbeat(*, operator: Operator) -> dict:
+    """Renew the console's presence; the page is answered with the presence now (offline
+    when it was turned offline meanwhile: the page's toggle then shows it)."""
+    until = timezone.now() + PRESENCE_TTL
+    operator_presence_renew(operator=operator, until=until)
+    fresh = Operator.objects.only("presence", "presence_expires_at").get(pk=operator.pk)
+    expires_at = fresh.presence_expires_at
+    presence = fresh.presence
+    if expires_at is not None and expires_at <= timezone.now():
+        presence, expires_at = Presence.OFFLINE, None  # expired: the sweep has not run yet
+    return {
+        "type": "heartbeat",
+        "presence": presence,
+        "expires_at": expires_at.isoformat() if expires_at else None,
+    }
+
+
+def _transfer_targets(*, operator: Operator, request: int, **_kwargs: Any) -> dict:
+    """Whom the operator may hand their request to (handoff.selectors.transfer_targets)."""
+    found = selectors.request_get_for_operator(operator=operator, request_id=request)
+    if found.status != RequestStatus.ACCEPTED or found.operator_id != operator.pk:
+        raise services.NotYourRequest("only the operator who holds a conversation can transfer it")
+    return {
+        "operators": selectors.transfer_targets(operator=operator, request=found),
+        "bot": True,
+    }
+
+
+def _transfer(
+    *,
+    operator: Operator,
+    request: int,
+    to_operator_id: int | None,
+    reason: str,
+    dialog_id: int | None = None,
+    visible_only: bool = True,
+) -> Request:
+    """The transfer, and (after the same commit) the note to the receiving consoles."""
+    to_operator = None
+    if to_operator_id is not None:
+        to_operator = Operator.objects.filter(pk=to_operator_id).first()
+        if to_operator is None:
+            raise ConsoleFrameError("not_found", "no such operator", request)
+    with transaction.atomic():
+        transferred = services.request_transfer(
+            request=request,
+            operator=operator,
+            to_operator=to_operator,
+            reason=reason,
+            visible_only=visible_only,
+        )
+        if to_operator is not None:
+            transfer_received_publish(
+                request=transferred, from_name=operator.display_name, reason=reason
+            )
+    return transferred
 
 
 def _held_by_another(summary: dict, operator_id: int) -> bool:

@@ -19,6 +19,8 @@ from handoff.models import Request
 
 CONSOLE_REQUEST = event_type("console.request")
 CONSOLE_INBOX = event_type("console.inbox")
+CONSOLE_PRESENCE = event_type("console.presence")
+CONSOLE_TRANSFER = event_type("console.transfer")
 DIALOG_QUEUE = event_type("dialog.queue")
 
 
@@ -47,14 +49,24 @@ def request_summary(request: Request) -> dict:
         "closed_at": request.closed_at.isoformat() if request.closed_at else None,
         "close_reason": request.close_reason,
         "form_answers": request.form_answers,
+        # automatic distribution: whom the waiting request is offered to, until when
+        # (a console shows it only to them, with a countdown; handoff.consumers)
+        "offered_to_id": request.offered_to_id,
+        "offer_deadline": request.offer_deadline.isoformat() if request.offer_deadline else None,
+        # set by the change that took the offer from this operator (not accepted in time,
+        # or passed on): their surfaces drop the request and say it moved on
+        "offer_withdrawn_from": getattr(request, "offer_withdrawn_from", None),
     }
 
 
 def inbox_group(request: Request) -> str | None:
     """Who follows this request's messages live: its operator while accepted, every
-    console of its chat while it waits, nobody once closed."""
+    console of its chat while it waits (only the operator it is offered to while it is
+    offered to one), nobody once closed."""
     if request.status == RequestStatus.ACCEPTED and request.operator_id is not None:
         return console_operator_group(request.operator_id)
+    if request.status in Request.WAITING_STATUSES and request.offered_to_id is not None:
+        return console_operator_group(request.offered_to_id)
     if request.status in Request.WAITING_STATUSES:
         return console_chat_group(request.chat_id)
     return None
@@ -125,3 +137,41 @@ def request_changed_publish(*, request: Request) -> None:
                     (dialog_group_name(dialog_id), {"type": DIALOG_QUEUE, "position": position})
                 )
     group_send_after_commit(messages)
+
+
+def presence_changed_publish(*, operator_id: int, presence: str, expires_at=None) -> None:
+    """After commit, tell every console of the operator their presence now (the header's
+    toggle follows a change made in another tab or on Telegram)."""
+    group_send_after_commit(
+        [
+            (
+                console_operator_group(operator_id),
+                {
+                    "type": CONSOLE_PRESENCE,
+                    "presence": presence,
+                    "expires_at": expires_at.isoformat() if expires_at else None,
+                },
+            )
+        ]
+    )
+
+
+def transfer_received_publish(*, request: Request, from_name: str, reason: str) -> None:
+    """After commit, tell the consoles of the operator a request was handed to who gave
+    it and why (the conversation itself reaches them as a request_changed)."""
+    if request.operator_id is None:
+        return
+    group_send_after_commit(
+        [
+            (
+                console_operator_group(request.operator_id),
+                {
+                    "type": CONSOLE_TRANSFER,
+                    "request": request.pk,
+                    "chat_id": request.chat_id,
+                    "from": from_name,
+                    "reason": reason,
+                },
+            )
+        ]
+    )

@@ -12,13 +12,25 @@ from django.contrib import auth
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.db import connection
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Count,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from chats.enums import AuthorKind
 from chats.models import Message
+from distributor.enums import Presence
 from distributor.models import Operator
+from distributor.selectors import managers_eligible
 from handoff.access import ConsoleSession
 from handoff.enums import RequestStatus
 from handoff.models import ConversationRead, Request
@@ -147,10 +159,23 @@ def _confirm_statement() -> str:
 
 def _visible(operator: Operator) -> QuerySet[Request]:
     # read afresh on every frame: a chat taken away or an account switched off
-    # behind an open console refuses at once, even if its access event was lost
-    return Request.objects.filter(
-        chat__operators=operator, chat__operators__user__is_active=True
-    ).select_related("chat", "operator", "dialog__client")
+    # behind an open console refuses at once, even if its access event was lost.
+    # A waiting request offered to another operator (automatic distribution) is theirs
+    # alone until the offer moves on: the others neither list nor open it.
+    return (
+        Request.objects.filter(chat__operators=operator, chat__operators__user__is_active=True)
+        .exclude(offered_elsewhere(operator))
+        .select_related("chat", "operator", "dialog__client")
+    )
+
+
+def offered_elsewhere(operator: Operator) -> Q:
+    """A waiting request offered to someone other than `operator` now."""
+    return (
+        Q(status__in=Request.WAITING_STATUSES)
+        & Q(offered_to__isnull=False)
+        & ~Q(offered_to=operator.pk)
+    )
 
 
 def requests_for_operator(*, operator: Operator) -> list[dict]:
@@ -289,3 +314,53 @@ def request_rejected_by(*, request: Request, operator: Operator) -> bool:
 
 def served_chat_ids(*, operator: Operator) -> list[int]:
     return list(operator.chats.values_list("pk", flat=True))
+
+
+def transfer_targets(*, operator: Operator, request: Request) -> list[dict]:
+    """Whom `operator` may hand `request` to, for the console's and Telegram's pickers:
+    every other operator serving the request's chat and channel (an operator with no
+    channel row for the chat serves all its channels), active accounts only, with their
+    presence and load ("2/5": the conversations they hold plus the requests offered to
+    them now, as the cap counts it; `offered` is the latter alone). `available` is False
+    for an offline one (an expired presence counts as offline) or one at their cap:
+    request_transfer refuses those, the pickers show them disabled."""
+    now = timezone.now()
+    held = Request.objects.filter(operator=OuterRef("pk"), status=RequestStatus.ACCEPTED)
+    offered = Request.objects.filter(offered_to=OuterRef("pk"), status__in=Request.WAITING_STATUSES)
+    operators = (
+        # the rule request_transfer checks (distributor.selectors.operator_serves)
+        managers_eligible(chat_id=request.chat_id, messenger=request.dialog.messenger)
+        .filter(user__is_active=True)
+        .exclude(pk=operator.pk)
+        .annotate(
+            held=_count(held),
+            offered=_count(offered),
+        )
+        .distinct()
+        .order_by("display_name", "pk")
+    )
+    targets = []
+    for candidate in operators:
+        presence = candidate.presence
+        if candidate.presence_expires_at is not None and candidate.presence_expires_at <= now:
+            presence = Presence.OFFLINE
+        targets.append(
+            {
+                "id": candidate.pk,
+                "name": candidate.display_name,
+                "presence": presence,
+                "load": candidate.held + candidate.offered,
+                "offered": candidate.offered,
+                "max": candidate.max_simultaneous_dialogs,
+                "available": presence != Presence.OFFLINE
+                and candidate.held + candidate.offered < candidate.max_simultaneous_dialogs,
+            }
+        )
+    return targets
+
+
+def _count(query: QuerySet) -> Coalesce:
+    """COUNT(*) of a correlated query, as a subquery (COUNT as a plain function: no
+    GROUP BY in the outer query)."""
+    counted = query.order_by().annotate(count=Func(F("pk"), function="COUNT")).values("count")
+    return Coalesce(Subquery(counted[:1], output_field=IntegerField()), Value(0))

@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from distributor.enums import Presence
 from handoff import selectors
 from handoff.enums import RequestStatus
 from handoff.models import Request
@@ -33,6 +34,8 @@ def console(request: HttpRequest, request_id: int | None = None) -> HttpResponse
             "selected_request": request_id,
             # the statuses' labels in the operator's language, for the lists and the header
             "request_statuses": RequestStatus.choices,
+            # the header's presence toggle (handoff.consumers: connect and heartbeat)
+            "presences": Presence.choices,
         },
     )
 

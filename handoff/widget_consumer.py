@@ -307,3 +307,9 @@ class WidgetConsumer(DialogStreamMixin, SocketConsumer):
 
     async def access_changed(self, event: dict) -> None:
         """Operators' access: nothing for a visitor."""
+
+    async def console_presence(self, event: dict) -> None:
+        """An operator's presence: nothing for a visitor."""
+
+    async def console_transfer(self, event: dict) -> None:
+        """A conversation handed to an operator: nothing for a visitor."""

@@ -198,6 +198,8 @@ class AlertState(models.TextChoices):
     TAKEN = "taken", _("taken by someone else")
     REJECTED = "rejected", _("rejected")
     CLOSED = "closed", _("closed before anyone accepted")
+    # automatic distribution: not accepted in time (or passed on), offered to the next
+    MOVED = "moved", _("offered to the next manager")
 
 
 class OperatorAlert(models.Model):
@@ -239,6 +241,28 @@ class OperatorSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} on request {self.request_id}"
+
+
+class TransferDraft(models.Model):
+    """A transfer a manager started on Telegram: the target is chosen (an operator, or
+    none for back to the bot) and the manager's next text message is the reason (not
+    relayed to the client). One per manager; /cancel drops it."""
+
+    account = models.OneToOneField(
+        OperatorAccount, on_delete=models.CASCADE, related_name="transfer_draft"
+    )
+    request = models.ForeignKey("handoff.Request", on_delete=models.CASCADE, related_name="+")
+    to_operator = models.ForeignKey(
+        "distributor.Operator", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("transfer being written on Telegram")
+        verbose_name_plural = _("transfers being written on Telegram")
+
+    def __str__(self) -> str:
+        return f"{self.account} transfers {self.request_id}"
 
 
 class FormKind(models.TextChoices):

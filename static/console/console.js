@@ -18,6 +18,15 @@ const labels = {
   close: root.dataset.labelClose,
   waiting: root.dataset.labelWaiting || "waiting",
   unread: root.dataset.labelUnread || "unread",
+  offered: root.dataset.labelOffered || "offered to you",
+  offerMoved: root.dataset.labelOfferMoved,
+  offerGone: root.dataset.labelOfferGone,
+  transferredTo: root.dataset.labelTransferredTo,
+  transferredBot: root.dataset.labelTransferredBot,
+  transferReceived: root.dataset.labelTransferReceived,
+  toBot: root.dataset.labelToBot,
+  reasonRequired: root.dataset.labelReasonRequired,
+  targetRequired: root.dataset.labelTargetRequired,
 };
 // a request status in the page's language (data-status-<value>), else the raw value
 const statusLabel = (status) => root.getAttribute(`data-status-${status}`) || status;
@@ -44,6 +53,31 @@ const EARLY_MESSAGES = 20;
 // last_sequence: the last message counted in the row (an event may come twice)
 const INBOX_FIELDS = ["unread", "preview", "preview_author", "last_message_at", "waiting_since", "last_sequence"];
 const PREVIEW_CHARS = 120;
+// presence: the header's toggle, remembered per operator in this browser and asked for
+// when the socket connects (/ws/console/?presence=); the heartbeat renews it (the server
+// lets a presence lapse after 90 s without one: handoff.consumers.PRESENCE_TTL)
+const HEARTBEAT_MS = 30000;
+const PRESENCES = ["online", "away", "offline"];
+const presenceKey = `baton.console.${root.dataset.operator}.presence`;
+// requests this page handed on: id -> the read-only note shown with them
+const handedOn = new Map();
+
+function presenceChosen() {
+  try {
+    const stored = localStorage.getItem(presenceKey);
+    return PRESENCES.includes(stored) ? stored : "online";
+  } catch {
+    return "online";
+  }
+}
+
+function presenceRemember(value) {
+  try {
+    localStorage.setItem(presenceKey, value);
+  } catch {
+    // storage unavailable: the choice lasts as long as the page
+  }
+}
 
 
 // Replies wait in an outbox kept in localStorage until the server acknowledges them,
@@ -126,8 +160,22 @@ function notice(text) {
   $("notices").appendChild(item);
 }
 
+function offeredElsewhere(request) {
+  return request.offered_to_id != null && request.offered_to_id !== me;
+}
+
+function offeredToMe(request) {
+  return (request.status === "pending" || request.status === "queued") && request.offered_to_id != null && request.offered_to_id === me;
+}
+
+// "0:42": what is left of an offer to this operator
+function countdown(deadline) {
+  const seconds = Math.max(0, Math.floor((Date.parse(deadline) - Date.now()) / 1000));
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+}
+
 function section(request) {
-  if (request.status === "pending" || request.status === "queued") return "pending";
+  if (request.status === "pending" || request.status === "queued") return offeredElsewhere(request) ? null : "pending";
   if (request.status === "accepted") return request.operator_id === me ? "mine" : null;
   if (request.status === "closed") return "closed";
   return null;
@@ -172,6 +220,13 @@ function listItem(request) {
     waiting.className = "waiting";
     waiting.textContent = `${labels.waiting} ${waited(request.waiting_since)}`;
     title.appendChild(waiting);
+  }
+  if (offeredToMe(request) && request.offer_deadline) {
+    const offer = document.createElement("span");
+    offer.className = "offer";
+    offer.dataset.deadline = request.offer_deadline;
+    offer.textContent = `${labels.offered} ${countdown(request.offer_deadline)}`;
+    title.appendChild(offer);
   }
   if (request.unread > 0) {
     item.classList.add("fresh");
@@ -255,6 +310,7 @@ function select(id) {
   const request = requests.get(id);
   if (request) request.unread = 0;
   $("close").checked = false;
+  $("transfer").hidden = true;
   sendLabel();
   lastSequence = 0;
   $("messages").replaceChildren();
@@ -292,14 +348,20 @@ function renderDetail() {
   const mine = request.status === "accepted" && request.operator_id === me;
   let status = statusLabel(request.status);
   if (request.status === "accepted" && !mine) status = `${labels.taken} ${request.operator}`;
+  if (waiting && offeredToMe(request) && request.offer_deadline) status = `${status} · ${labels.offered} ${countdown(request.offer_deadline)}`;
   $("detail-status").textContent = status;
   $("accept").hidden = !waiting;
   $("reject").hidden = !waiting;
+  $("transfer-open").hidden = !mine;
+  if (!mine) $("transfer").hidden = true;
   $("close-label").hidden = !mine;
   if (!mine) $("close").checked = false;
   sendLabel();
   $("reply").hidden = !mine;
-  $("readonly").hidden = request.status !== "closed";
+  const note = handedOn.get(request.id);
+  $("transferred-note").textContent = note || "";
+  $("transferred-note").hidden = !note || mine;
+  $("readonly").hidden = request.status !== "closed" || Boolean(note);
   const answers = $("form-answers");
   answers.replaceChildren();
   for (const answer of request.form_answers || []) {
@@ -432,6 +494,7 @@ function handle(frame) {
       const first = !ready;
       ready = true;
       me = frame.me;
+      if (frame.presence) $("presence").value = frame.presence;
       requests.clear();
       early.clear();
       for (const request of frame.items) requests.set(request.id, request);
@@ -494,10 +557,47 @@ function handle(frame) {
       if (optimistic && frame.sequence <= lastSequence) optimistic.remove();
       break;
     }
+    case "presence":
+      // a change from this or another tab, or from Telegram: the toggle follows it
+      $("presence").value = frame.presence;
+      presenceRemember(frame.presence);
+      break;
+    case "heartbeat":
+      // the presence lapsed (the page slept, say) although this console is open: ask
+      // again for what the operator chose
+      $("presence").value = frame.presence;
+      if (frame.presence !== presenceChosen()) send({ type: "presence", presence: presenceChosen() });
+      break;
+    case "request_withdrawn": {
+      requests.delete(frame.request);
+      if (frame.offer_moved) notice(labels.offerMoved);
+      if (frame.request === selected) {
+        unavailable();
+        $("empty").textContent = labels.offerGone;
+      }
+      renderLists();
+      break;
+    }
+    case "transfer_targets":
+      if (frame.request === selected) transferFormFill(frame);
+      break;
+    case "transferred": {
+      handedOn.set(frame.request, frame.to ? `${labels.transferredTo} ${frame.to}.` : labels.transferredBot);
+      $("transfer").hidden = true;
+      if (frame.request === selected) renderDetail();
+      break;
+    }
+    case "transfer_received":
+      beep();
+      notice(`${frame.from} ${labels.transferReceived}: ${frame.reason}`);
+      break;
     case "error":
       if (frame.client_msg_id && outbox.has(frame.client_msg_id)) {
         if (TRANSIENT_ERRORS.has(frame.code)) setTimeout(flush, 1000);
         else refuse(frame.client_msg_id, frame.detail);
+      } else if (frame.request && frame.request === selected && !$("transfer").hidden) {
+        // a refused transfer: said in its form, which stays open to try again
+        transferError(frame.detail || "");
       } else {
         notice(frame.detail);
       }
@@ -520,7 +620,8 @@ function ended(code) {
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  socket = new WebSocket(`${scheme}://${location.host}/ws/console/`);
+  const presence = encodeURIComponent(presenceChosen());
+  socket = new WebSocket(`${scheme}://${location.host}/ws/console/?presence=${presence}`);
   ready = false;
   socket.addEventListener("open", () => {
     backoff = 500;
@@ -566,7 +667,56 @@ $("reply").addEventListener("submit", (event) => {
   send(frame);
 });
 
+// --- transfer: to another operator of the chat (offline or full ones disabled) or back
+// to the bot, with a reason ------------------------------------------------------------
+function transferFormFill(frame) {
+  const options = [new Option("—", "")];
+  for (const target of frame.operators) {
+    const option = new Option(`${target.name} · ${root.getAttribute(`data-presence-${target.presence}`) || target.presence} · ${target.load}/${target.max}`, String(target.id));
+    option.disabled = !target.available;
+    options.push(option);
+  }
+  if (frame.bot) options.push(new Option(labels.toBot, "bot"));
+  $("transfer-target").replaceChildren(...options);
+  $("transfer-error").hidden = true;
+  $("transfer").hidden = false;
+  $("transfer-reason").focus();
+}
+
+function transferError(text) {
+  $("transfer-error").textContent = text;
+  $("transfer-error").hidden = false;
+}
+
+$("transfer-open").addEventListener("click", () => {
+  if (selected) send({ type: "transfer_targets", request: selected });
+});
+$("transfer-cancel").addEventListener("click", () => { $("transfer").hidden = true; });
+$("transfer").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const target = $("transfer-target").value;
+  const reason = $("transfer-reason").value.trim();
+  if (!target) return transferError(labels.targetRequired);
+  if (!reason) return transferError(labels.reasonRequired);
+  $("transfer-error").hidden = true;
+  send({ type: "transfer", request: selected, to: target === "bot" ? "bot" : Number(target), reason });
+  $("transfer-reason").value = "";
+});
+
+$("presence").value = presenceChosen();
+$("presence").addEventListener("change", () => {
+  presenceRemember($("presence").value);
+  send({ type: "presence", presence: $("presence").value });
+});
+
 if (selected) drawPendingOf(selected);
 connect();
+setInterval(() => send({ type: "heartbeat" }), HEARTBEAT_MS);
+// offers count down
+setInterval(() => {
+  for (const offer of document.querySelectorAll(".lists .offer")) offer.textContent = `${labels.offered} ${countdown(offer.dataset.deadline)}`;
+  const request = requests.get(selected);
+  if (request && offeredToMe(request)) renderDetail();
+}, 1000);
 // the waiting times move on
 setInterval(() => { if (requests.size) renderLists(); }, 30000);

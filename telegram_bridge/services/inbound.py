@@ -26,6 +26,8 @@ from telegram_bridge.services.operators import (
     operator_accept,
     operator_message_receive,
     operator_reject,
+    transfer_target_choose,
+    transfer_targets_offer,
 )
 from telegram_bridge.services.outbox import outbound_enqueue
 
@@ -121,6 +123,17 @@ def callback_handle(
             operator_accept(account=account, request_id=int(rest))
         else:
             operator_reject(account=account, request_id=int(rest))
+        return
+    if kind in ("t", "tt"):
+        # the conversation's Transfer button, then a target in the list it answered
+        account = _account(bot, user)
+        request_part, _sep, target = rest.partition(":")
+        if account is None or not request_part.isdigit():
+            return
+        if kind == "t":
+            transfer_targets_offer(account=account, request_id=int(request_part))
+        elif target:
+            transfer_target_choose(account=account, request_id=int(request_part), target=target)
         return
     client_callback_receive(
         bot=bot,

@@ -218,6 +218,10 @@ def operator_chats_set_in_admin(operator, chats) -> None:
             "display_name": operator.display_name,
             "chats": [chat.pk for chat in chats],
             "max_simultaneous_dialogs": operator.max_simultaneous_dialogs,
+            # issue 11's fields, as the admin's form shows them (ignored if read-only)
+            "presence": operator.presence,
+            "idle_since_0": operator.idle_since.strftime("%Y-%m-%d"),
+            "idle_since_1": operator.idle_since.strftime("%H:%M:%S"),
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -421,6 +425,14 @@ def sample_events(request: Request) -> dict[str, dict]:
             "message": message_payload(message),
         },
         "access.changed": {"type": "access.changed"},
+        "console.presence": {"type": "console.presence", "presence": "away", "expires_at": None},
+        "console.transfer": {
+            "type": "console.transfer",
+            "request": request.pk,
+            "chat_id": request.chat_id,
+            "from": "Ivan",
+            "reason": "sample",
+        },
     }
 
 
@@ -436,6 +448,8 @@ CONSOLE_FRAME = {
     "console.request": "request_changed",
     "console.inbox": "inbox",
     "access.changed": "requests",
+    "console.presence": "presence",
+    "console.transfer": "transfer_received",
 }
 
 

@@ -48,7 +48,8 @@ NEW_MESSAGE_METHODS = ("sendMessage", "sendPhoto", "sendDocument")
 HELP = (
     "Alerts about new requests come here. Tap Accept to take one, then write here to answer "
     "the client (reply to one of their messages to pick a conversation when you have "
-    "several). /done closes the conversation."
+    "several). /done closes the conversation; /transfer hands it to another manager or "
+    "back to the bot. /online, /away and /offline set whether new requests come to you."
 )
 
 

@@ -1,6 +1,7 @@
 """Operators on Telegram: connect links (connect_links), alerts with Accept / Reject
 (alerts), relaying a conversation both ways and /done (relay), what an operator
-reads (texts), and files of ours sent to them as documents (documents). Accepting,
+reads (texts), files of ours sent to them as documents (documents), /online /away
+/offline (presence), and handing a conversation on (transfers). Accepting,
 rejecting, writing and closing go through handoff's services, the same ones the
 console calls, so the first accept wins once."""
 
@@ -19,8 +20,14 @@ from telegram_bridge.services.operators.documents import (
     operator_account_for_documents,
     operator_document_send,
 )
+from telegram_bridge.services.operators.presence import operator_presence_command
 from telegram_bridge.services.operators.relay import TelegramSurface, operator_message_receive
 from telegram_bridge.services.operators.texts import alert_text
+from telegram_bridge.services.operators.transfers import (
+    transfer_cancel,
+    transfer_target_choose,
+    transfer_targets_offer,
+)
 
 __all__ = [
     "ConnectRefused",
@@ -34,5 +41,9 @@ __all__ = [
     "operator_account_for_documents",
     "operator_document_send",
     "operator_message_receive",
+    "operator_presence_command",
     "operator_reject",
+    "transfer_cancel",
+    "transfer_target_choose",
+    "transfer_targets_offer",
 ]

@@ -12,6 +12,8 @@ from django.utils.translation import override
 
 from chats.enums import AuthorKind
 from chats.models import Message
+from distributor.enums import DistributionMode
+from distributor.models import ChatDistribution
 from handoff.enums import RequestStatus
 from handoff.models import Request
 from handoff.services import (
@@ -45,22 +47,41 @@ from telegram_bridge.services.operators.texts import (
 from telegram_bridge.services.outbox import TEXT_LIMIT, keyboard, outbound_enqueue
 
 
+def transfer_button(request: Request) -> list[list[dict]]:
+    """The keyboard under a conversation's first message: one "Transfer" button
+    (telegram_bridge.services.operators.transfers)."""
+    return keyboard([[{"text": _("Transfer"), "callback_data": f"t:{request.pk}"}]])
+
+
+def _automatic(request: Request) -> bool:
+    return ChatDistribution.objects.filter(
+        chat_id=request.chat_id, mode=DistributionMode.AUTOMATIC
+    ).exists()
+
+
 def _eligible_accounts(request: Request) -> list[OperatorAccount]:
     """Operators on this chat's bot who serve the chat, have not passed on this request,
-    have not blocked the bot, while the chat is within its working hours."""
+    have not blocked the bot, while the chat is within its working hours. In automatic
+    distribution, only the operator the request is offered to now (nobody while it is
+    offered to nobody: it waits to be offered)."""
     hours = working_hours_for(handoff_settings_for(request.chat_id))
     if not hours.is_open(timezone.now()):
+        return []
+    offered_only = request.offered_to_id is not None or _automatic(request)
+    if offered_only and request.offered_to_id is None:
         return []
     blocked = TelegramChat.objects.filter(
         bot__chat_id=request.chat_id, blocked_at__isnull=False
     ).values_list("telegram_chat_id", flat=True)
+    accounts = OperatorAccount.objects.filter(
+        bot__chat_id=request.chat_id,
+        active=True,
+        operator__chats=request.chat_id,
+    )
+    if offered_only:
+        accounts = accounts.filter(operator_id=request.offered_to_id)
     return list(
-        OperatorAccount.objects.filter(
-            bot__chat_id=request.chat_id,
-            active=True,
-            operator__chats=request.chat_id,
-        )
-        .exclude(operator__in=request.rejected_by.all())
+        accounts.exclude(operator__in=request.rejected_by.all())
         .exclude(telegram_user_id__in=blocked)
         .select_related("operator")
     )
@@ -79,18 +100,23 @@ def _alert_buttons(request: Request) -> list[list[dict]]:
 
 
 def _alerts_send(request: Request, summary: str) -> None:
-    existing = set(
-        OperatorAlert.objects.filter(request=request).values_list("account_id", flat=True)
+    existing = dict(
+        OperatorAlert.objects.filter(request=request).values_list("account_id", "state")
     )
     buttons = _alert_buttons(request)
     for account in _eligible_accounts(request):
+        if account.pk in existing and existing[account.pk] != AlertState.MOVED:
+            continue
         if account.pk in existing:
-            continue
-        try:
-            with transaction.atomic():
-                alert = OperatorAlert.objects.create(request=request, account=account)
-        except IntegrityError:
-            continue
+            # offered to them again (automatic distribution came round): a fresh alert
+            alert = OperatorAlert.objects.get(request=request, account=account)
+            OperatorAlert.objects.filter(pk=alert.pk).update(state=AlertState.OPEN)
+        else:
+            try:
+                with transaction.atomic():
+                    alert = OperatorAlert.objects.create(request=request, account=account)
+            except IntegrityError:
+                continue
         outbound_enqueue(
             bot=account.bot_id,
             telegram_chat_id=account.telegram_user_id,
@@ -140,6 +166,7 @@ def alerts_update(*, bot: TelegramBot, request: Request) -> None:
     in the notice group); the open alerts of one accepted or closed are settled."""
     if request.status in Request.WAITING_STATUSES:
         summary = alert_text(request)
+        _offers_moved(request, summary)
         _alerts_send(request, summary)
         _group_notice(bot, request, summary)
         return
@@ -167,6 +194,26 @@ def alerts_update(*, bot: TelegramBot, request: Request) -> None:
             note = _("Closed: %(reason)s.") % {"reason": request.get_close_reason_display()}
             for alert in open_alerts:
                 _alert_edit(alert, request, AlertState.CLOSED, note, summary)
+
+
+def _offers_moved(request: Request, summary: str) -> None:
+    """Automatic distribution: the open alerts of operators the request is no longer
+    offered to (not accepted in time, or passed on: `offer_withdrawn_from`, set by the
+    change) lose their buttons and say so. (Who tapped Reject then gets their own note
+    from operator_reject.)"""
+    withdrawn = getattr(request, "offer_withdrawn_from", None)
+    if request.offered_to_id is None and withdrawn is None:
+        return
+    moved = OperatorAlert.objects.filter(request=request, state=AlertState.OPEN).select_related(
+        "account"
+    )
+    if request.offered_to_id is not None:
+        moved = moved.exclude(account__operator_id=request.offered_to_id)
+    with override(request.chat.language):
+        for alert in moved:
+            _alert_edit(
+                alert, request, AlertState.MOVED, _("⏭ Offered to the next manager."), summary
+            )
 
 
 def operator_accept(*, account: OperatorAccount, request_id: int) -> Request | None:
@@ -200,6 +247,7 @@ def operator_accept(*, account: OperatorAccount, request_id: int) -> Request | N
                         for message in reversed(history)
                     ),
                     request_id=accepted.pk,
+                    keyboard=transfer_button(accepted),
                 )
             return accepted
         except RequestAlreadyTaken:

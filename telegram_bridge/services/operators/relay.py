@@ -8,16 +8,38 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from chats.enums import AttachmentKind
+from chats.enums import AttachmentKind, AuthorKind
 from chats.models import Message
+from distributor.models import Operator
 from handoff.enums import RequestStatus
-from handoff.models import Request
+from handoff.models import Request, RequestEvent
 from handoff.services import HandoffError, operator_message_post, request_close
-from telegram_bridge.models import OperatorAccount, OperatorSession, OutboundMessage, SendPurpose
+from telegram_bridge.models import (
+    OperatorAccount,
+    OperatorSession,
+    OutboundMessage,
+    SendPurpose,
+    TransferDraft,
+)
 from telegram_bridge.selectors import request_for_account
 from telegram_bridge.services.clients import MEDIA_KINDS, bot_of_chat
-from telegram_bridge.services.operators.alerts import alerts_update
-from telegram_bridge.services.operators.texts import client_label, operator_tell
+from telegram_bridge.services.operators.alerts import alerts_update, transfer_button
+from telegram_bridge.services.operators.presence import (
+    PRESENCE_COMMANDS,
+    operator_presence_command,
+)
+from telegram_bridge.services.operators.texts import (
+    SUMMARY_MESSAGES,
+    author_label,
+    client_label,
+    operator_tell,
+)
+from telegram_bridge.services.operators.transfers import (
+    transfer_cancel,
+    transfer_complete,
+    transfer_draft_of,
+    transfer_targets_offer,
+)
 from telegram_bridge.services.outbox import outbound_enqueue
 
 
@@ -39,8 +61,12 @@ class TelegramSurface:
             return
         alerts_update(bot=bot, request=request)
         if request.status == RequestStatus.CLOSED:
+            TransferDraft.objects.filter(request=request).delete()
             with override(request.chat.language):
                 _session_end(request)
+        elif request.status == RequestStatus.ACCEPTED:
+            with override(request.chat.language):
+                _session_follow(bot, request)
 
     def client_message(self, request: Request, message: Message) -> None:
         if Request.telegram_session.is_cached(request):
@@ -96,21 +122,112 @@ def _session_end(request: Request) -> None:
         return
     OperatorSession.objects.filter(pk=session.pk).update(ended_at=timezone.now())
     account = session.account
-    if account.current_request_id == request.pk:
-        following = (
-            OperatorSession.objects.filter(account=account, ended_at__isnull=True)
-            .exclude(request=request)
-            .order_by("-started_at")
-            .values_list("request_id", flat=True)
-            .first()
-        )
-        OperatorAccount.objects.filter(pk=account.pk).update(current_request_id=following)
+    _current_request_forget(account, request)
     operator_tell(
         account,
         _("The conversation with %(client)s is closed (%(reason)s).")
         % {"client": client_label(request), "reason": request.get_close_reason_display()},
         request_id=request.pk,
     )
+
+
+def _last_transfer(request: Request) -> RequestEvent | None:
+    """The request's last event if it is a transfer between operators (accepted ->
+    accepted), else None."""
+    last = RequestEvent.objects.filter(request=request).order_by("-created_at", "-id").first()
+    if last is None or (last.from_status, last.to_status) != (
+        RequestStatus.ACCEPTED,
+        RequestStatus.ACCEPTED,
+    ):
+        return None
+    return last
+
+
+def _session_follow(bot, request: Request) -> None:
+    """An accepted request changed hands (a transfer, from any surface): the manager on
+    Telegram who held it stops getting the client's messages and is told who has it
+    now; the new holder, when they are on this bot, gets the conversation here (with
+    who transferred it, why, and the last messages). A plain accept changes nothing
+    here (operator_accept opens its session itself)."""
+    session = OperatorSession.objects.filter(request=request).select_related("account").first()
+    if (
+        session is not None
+        and session.ended_at is None
+        and session.account.operator_id == request.operator_id
+    ):
+        return
+    transfer = _last_transfer(request)
+    if transfer is None:
+        return
+    TransferDraft.objects.filter(request=request).delete()
+    now = timezone.now()
+    name = request.operator.display_name if request.operator else "?"
+    if session is not None and session.ended_at is None:
+        OperatorSession.objects.filter(pk=session.pk).update(ended_at=now)
+        _current_request_forget(session.account, request)
+        operator_tell(
+            session.account,
+            _("The conversation with %(client)s is now with %(name)s.")
+            % {"client": client_label(request), "name": name},
+            request_id=request.pk,
+        )
+    account = (
+        OperatorAccount.objects.filter(bot=bot, operator_id=request.operator_id, active=True)
+        .select_related("operator")
+        .first()
+    )
+    if account is None:
+        return
+    if session is not None:
+        OperatorSession.objects.filter(pk=session.pk).update(
+            account=account, started_at=now, ended_at=None
+        )
+    else:
+        OperatorSession.objects.create(request=request, account=account)
+    OperatorAccount.objects.filter(pk=account.pk).update(current_request=request)
+    giver = (
+        Operator.objects.filter(user_id=transfer.actor_id)
+        .values_list("display_name", flat=True)
+        .first()
+        if transfer.actor_id
+        else None
+    )
+    reason = transfer.note.partition(": ")[2] or transfer.note
+    history = list(
+        Message.objects.filter(dialog_id=request.dialog_id)
+        .exclude(author_kind=AuthorKind.SYSTEM)
+        .order_by("-sequence")[:SUMMARY_MESSAGES]
+    )
+    operator_tell(
+        account,
+        _(
+            "%(giver)s transferred the conversation with %(client)s to you: %(reason)s\n"
+            "Write here to answer; /done closes the conversation."
+        )
+        % {"giver": giver or _("A manager"), "client": client_label(request), "reason": reason}
+        + ("\n\n" if history else "")
+        + "\n".join(
+            f"{author_label(request, message)}: {message.text[:300]}"
+            for message in reversed(history)
+        ),
+        request_id=request.pk,
+        keyboard=transfer_button(request),
+    )
+
+
+def _current_request_forget(account: OperatorAccount, request: Request) -> None:
+    """`request` is no longer the account's: its current conversation becomes its latest
+    other open one."""
+    if account.current_request_id != request.pk:
+        return
+    following = (
+        OperatorSession.objects.filter(account=account, ended_at__isnull=True)
+        .exclude(request=request)
+        .order_by("-started_at")
+        .values_list("request_id", flat=True)
+        .first()
+    )
+    OperatorAccount.objects.filter(pk=account.pk).update(current_request_id=following)
 
 
 def _help(account: OperatorAccount) -> None:
@@ -120,7 +237,9 @@ def _help(account: OperatorAccount) -> None:
             _(
                 "Alerts about new requests come here. Tap Accept to take one, then write "
                 "here to answer the client (reply to one of their messages to pick a "
-                "conversation when you have several). /done closes the conversation."
+                "conversation when you have several). /done closes the conversation; "
+                "/transfer hands it to another manager or back to the bot. /online, "
+                "/away and /offline set whether new requests come to you."
             ),
         )
 
@@ -164,12 +283,33 @@ def operator_message_receive(
     reply_to: int | None = None,
 ) -> None:
     """An operator wrote to the bot: a reply goes to the client "as {name}"; /done closes;
-    any other command gets the help text."""
+    /online, /away, /offline set their presence; /transfer starts a transfer and, once
+    its target is chosen, their next text is its reason (not relayed); /cancel drops
+    it; any other command gets the help text."""
     language = account.bot.chat.language
     with override(language):
+        if command in PRESENCE_COMMANDS:
+            operator_presence_command(account=account, command=command)
+            return
+        if command == "transfer":
+            request = _target_request(account, reply_to)
+            transfer_targets_offer(account=account, request_id=request.pk if request else None)
+            return
+        if command == "cancel":
+            if not transfer_cancel(account=account):
+                operator_tell(account, _("There is nothing to cancel."))
+            return
         if command is not None and command != "done":
             _help(account)
             return
+        draft = transfer_draft_of(account)
+        if draft is not None:
+            if command == "done" or not text.strip() or attachments:
+                # the reason is a text; anything else drops the transfer being written
+                TransferDraft.objects.filter(pk=draft.pk).delete()
+            else:
+                transfer_complete(account=account, draft=draft, reason=text)
+                return
         request = _target_request(account, reply_to)
         if request is None:
             operator_tell(
