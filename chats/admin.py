@@ -46,7 +46,7 @@ class ChatAdmin(admin.ModelAdmin):
     list_display = ["name", "language", "public_key", "actions_column"]
     search_fields = ["name", "public_key"]
     inlines = [MessengerLinkInline]
-    readonly_fields = ["public_key"]
+    readonly_fields = ["public_key", "distribution_link"]
     fieldsets = [
         (
             None,
@@ -59,6 +59,7 @@ class ChatAdmin(admin.ModelAdmin):
                     "knowledge_base_url",
                     "headset_mode",
                     "allowed_sites",
+                    "distribution_link",
                 ]
             },
         ),
@@ -106,6 +107,18 @@ class ChatAdmin(admin.ModelAdmin):
             _("edit"),
             reverse("admin:chats_chat_delete", args=[chat.pk]),
             _("delete"),
+        )
+
+    @admin.display(description=_("distribution"))
+    def distribution_link(self, chat: Chat) -> str:
+        # managers, routing and auto-replies are distributor's (above chats): its admin
+        # page by URL name, as the dialog viewer's link above, not an import
+        if chat.pk is None:
+            return _("Save the chat first.")
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:distributor_chatdistribution_of_chat", args=[chat.pk]),
+            _("managers, routing, auto-replies and customer binding"),
         )
 
     def get_urls(self):

@@ -20,7 +20,13 @@ TELEGRAM_SEND_QUEUE = "telegram"
 # "celery": it fails builds whose worker died, so it must not wait behind those builds.
 REPORTS_QUEUE = "reports"
 REPORTS_TASKS = ("reports.build_job", "reports.job_deliver", "reports.schedules_run")
+# API bots' webhook deliveries (an HTTP call of up to 5 s each, to servers we do not run)
+# and their retry sweep wait in a queue of their own: a slow or dead bot never delays the
+# handoff deadline sweep on "celery".
+WEBHOOKS_QUEUE = "webhooks"
+WEBHOOKS_TASKS = ("distributor.webhook_deliver", "distributor.webhooks_sweep")
 app.conf.task_routes = {
     "telegram_bridge.deliver_outbox": {"queue": TELEGRAM_SEND_QUEUE},
+    **{name: {"queue": WEBHOOKS_QUEUE} for name in WEBHOOKS_TASKS},
     **{name: {"queue": REPORTS_QUEUE} for name in REPORTS_TASKS},
 }

@@ -45,8 +45,9 @@ def env_list(name: str, *, default: list[str]) -> list[str]:
 def celery_queues(environ: Mapping[str, str] = os.environ) -> list[str]:
     """BATON_CELERY_QUEUES, comma-separated: the queues `make run`'s worker (the one with
     beat) consumes -- Celery's default queue and `telegram`, where Telegram sends wait
-    (config/celery.py). Report builds (queue `reports`) have a worker of their own."""
-    value = environ.get("BATON_CELERY_QUEUES") or "celery,telegram"
+    (config/celery.py), and `webhooks`, where API bots' webhook deliveries wait. Report
+    builds (queue `reports`) have a worker of their own."""
+    value = environ.get("BATON_CELERY_QUEUES") or "celery,telegram,webhooks"
     queues = [queue.strip() for queue in value.split(",") if queue.strip()]
     if not queues:
         raise ValueError(f"BATON_CELERY_QUEUES must name at least one queue, got {value!r}")

@@ -172,6 +172,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5 * 60,
         "options": {"expires": 5 * 60},
     },
+    # API bots' webhooks: due retries, deliveries a restarted worker missed, dialogs
+    # that ended while a bot held them (queue "webhooks", config/celery.py)
+    "webhooks-sweep": {
+        "task": "distributor.webhooks_sweep",
+        "schedule": env_int("BATON_WEBHOOKS_SWEEP_SECONDS", default=10),
+        "options": {"expires": 30},
+    },
     # builds the scheduled reports that are due (delivered when built)
     "reports-schedules": {
         "task": "reports.schedules_run",
@@ -304,6 +311,11 @@ BATON_WIDGET_RATE_BURST = env_int("BATON_WIDGET_RATE_BURST", default=20)
 BATON_WIDGET_RATE_PER_SECOND = env_int("BATON_WIDGET_RATE_PER_SECOND", default=5)
 # a dialog the bot has, with no message for this long, closes (a beat task every minute)
 BATON_DIALOG_IDLE_CLOSE_HOURS = env_int("BATON_DIALOG_IDLE_CLOSE_HOURS", default=24)
+
+# API bots' webhooks may point at loopback or private addresses (a bot on this host or
+# network). Off in production (DEBUG off): Baton must not be made to call into its own
+# network; on with DEBUG, and in the test suite (tests/bots/conftest.py)
+BATON_WEBHOOK_ALLOW_PRIVATE = env_bool("BATON_WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
 
 # the trigger classifier: empty URL = the built-in offline classifier only
 BATON_CLASSIFIER_URL = os.environ.get("BATON_CLASSIFIER_URL", "")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models, transaction
 from django.db.models import Q
@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from chats.enums import Messenger
 from chats.models import chat_scripts_version_bump
-from distributor.contacts import normalise_email, normalise_phone
+from distributor.contacts import normalise_email, normalise_phone, phone_region_check
 from distributor.enums import (
     ApiScope,
     DeliveryStatus,
@@ -83,7 +83,8 @@ class Customer(models.Model):
         """Normalise contact details before they are validated and compared."""
         errors = {}
         try:
-            self.phone = normalise_phone(self.phone) if self.phone else None
+            # a customer belongs to no chat, so no region: the number carries its code
+            self.phone = normalise_phone(self.phone, None) if self.phone else None
         except ValueError as error:
             errors["phone"] = [str(error)]
         self.email = normalise_email(self.email) if self.email else None
@@ -197,6 +198,35 @@ class ChatDistribution(models.Model):
             kwargs["update_fields"] = {*kwargs["update_fields"], "revision"}
         super().save(*args, **kwargs)
 
+    def clean(self) -> None:
+        """Every auto-reply has text (blank or only spaces is empty), and the phone
+        region is one the phone library knows."""
+        names = {
+            "reply_received": _("dialog received"),
+            "reply_all_busy": _("all managers busy"),
+            "reply_offline": _("managers offline"),
+            "reply_outside_hours": _("outside working hours"),
+        }
+        errors: dict[str, list] = {}
+        empty = []
+        for field in self.AUTO_REPLY_FIELDS:
+            text = getattr(self, field) or ""
+            if not text.strip():
+                setattr(self, field, "")
+                empty.append(str(names[field]))
+                errors[field] = [_("This auto-reply is required.")]
+        if empty:
+            errors[NON_FIELD_ERRORS] = [
+                _("All four auto-replies are required; empty: %(names)s.")
+                % {"names": ", ".join(empty)}
+            ]
+        try:
+            self.phone_region = phone_region_check(self.phone_region)
+        except ValueError as error:
+            errors["phone_region"] = [str(error)]
+        if errors:
+            raise ValidationError(errors)
+
 
 class RoutingRule(models.Model):
     """Where one channel of a chat goes: to managers (a chosen set; none chosen = every
@@ -248,6 +278,28 @@ class RoutingRule(models.Model):
             result = super().delete(*args, **kwargs)
             chat_scripts_version_bump({chat_id})
         return result
+
+    def clean(self) -> None:
+        """An API bot only for a bot route, and only one that may work in this chat
+        (active, its key not revoked and given this chat). The chosen managers are
+        checked by the admin form (a many-to-many is not set before saving)."""
+        if self.api_bot_id is None:
+            return
+        if self.target != RouteTarget.BOT:
+            raise ValidationError(
+                {"api_bot": _("Routing to managers names no bot: clear the API bot.")}
+            )
+        bot = self.api_bot
+        if not bot.is_active or bot.api_key.revoked_at is not None:
+            raise ValidationError({"api_bot": _("This API bot is switched off.")})
+        try:
+            chat_id = self.distribution.chat_id  # an unsaved one too (the admin's add page)
+        except ChatDistribution.DoesNotExist:
+            chat_id = None
+        if chat_id is not None and not bot.api_key.chats.filter(pk=chat_id).exists():
+            raise ValidationError(
+                {"api_bot": _("This API bot's key is not given this chat; add the chat to it.")}
+            )
 
 
 class ApiKey(models.Model):

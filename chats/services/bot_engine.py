@@ -116,13 +116,48 @@ class UnknownButton(Exception):
     """The button does not exist in this dialog's chat."""
 
 
+# how many of the dialog's latest bot messages are searched for a pressed API-bot button
+POSTED_BUTTONS_SCANNED = 20
+
+
+def _posted_payload_button(dialog: Dialog, button_id: int) -> dict | None:
+    """A button with a payload that an API bot put under one of its latest messages in
+    this dialog (their ids are drawn above 2**52, never a script button's)."""
+    recent = (
+        Message.objects.filter(dialog_id=dialog.pk, author_kind=AuthorKind.BOT)
+        .order_by("-sequence")
+        .values_list("buttons", flat=True)[:POSTED_BUTTONS_SCANNED]
+    )
+    for buttons in recent:
+        for button in buttons or []:
+            if isinstance(button, dict) and button.get("id") == button_id and "payload" in button:
+                return button
+    return None
+
+
 def bot_button_press(*, dialog: Dialog, button_id: int, client_msg_id: str) -> ClientMessageResult:
     """A client pressed a script button: it is recorded as the client's message (its
-    label) and the target script runs. Idempotent on `client_msg_id`."""
+    label) and the target script runs. A button an API bot posted with a payload is
+    recorded the same way and noted for handoff (the bot gets it). Idempotent on
+    `client_msg_id`."""
     bot = selectors.chat_bot_get(chat_id=dialog.chat_id)
     label, target_script_id = bot.buttons.get(button_id, ("", None))
     if target_script_id is None:
-        raise UnknownButton(button_id)
+        posted = None if button_id in bot.buttons else _posted_payload_button(dialog, button_id)
+        if posted is None:
+            raise UnknownButton(button_id)
+        # an API bot's button: the client says its label, and the bot hears it as a
+        # message (handoff's client_wrote pushes it to the bot's webhook)
+        with transaction.atomic():
+            message, created = message_post(
+                dialog=dialog,
+                author_kind=AuthorKind.CLIENT,
+                text=posted["label"],
+                client_msg_id=client_msg_id,
+            )
+            if created and handoff_entry.installed:
+                handoff_entry.handler.client_wrote(dialog=dialog, message=message)
+        return ClientMessageResult(message=message, created=created)
     with transaction.atomic():
         message, created = message_post(
             dialog=dialog,

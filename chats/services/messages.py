@@ -46,14 +46,14 @@ MESSAGE_PRICE_SQL = price_lookup_sql(
 ALLOCATE_SQL = """
 UPDATE "chats_dialog"
 SET "last_sequence" = "last_sequence" + 1, "last_message_at" = %s{client_count},
-  "cost" = "cost" + COALESCE(%s, 0)
+  "cost" = "cost" + COALESCE({price}, 0)
 WHERE "id" = %s AND "status" <> %s{not_stored}
 RETURNING "last_sequence", "status", "client_message_count", "fallback_count",
   "headset_revealed", "chat_id", "messenger",
   (SELECT "scripts_version" FROM "chats_chat" WHERE "chats_chat"."id" = "chats_dialog"."chat_id"),
   (SELECT "name" FROM "chats_client" WHERE "chats_client"."id" = "chats_dialog"."client_id"),
   "cost"
-""".replace("COALESCE(%s, 0)", "COALESCE(" + MESSAGE_PRICE_SQL + ", 0)")
+"""
 CLIENT_COUNT_SQL = ', "client_message_count" = "client_message_count" + {step}'
 NOT_STORED_SQL = """ AND NOT EXISTS (
   SELECT 1 FROM "chats_message" WHERE "dialog_id" = %s AND "client_msg_id" = %s)"""
@@ -84,17 +84,18 @@ RETURNING "id"
 RELEASE_SQL = """
 UPDATE "chats_dialog"
 SET "last_sequence" = "last_sequence" - 1{client_count},
-  "cost" = "cost" - COALESCE(%s, 0),
+  "cost" = "cost" - COALESCE({price}, 0),
   "last_message_at" = (
     SELECT "created_at" FROM "chats_message" WHERE "dialog_id" = %s
     ORDER BY "sequence" DESC LIMIT 1)
 WHERE "id" = %s
-""".replace("COALESCE(%s, 0)", "COALESCE(" + MESSAGE_PRICE_SQL + ", 0)")
+"""
 
 
 @functools.cache
 def _allocate_sql(*, client: bool, client_msg_id: bool) -> str:
     return ALLOCATE_SQL.format(
+        price=MESSAGE_PRICE_SQL,
         client_count=CLIENT_COUNT_SQL.format(step="1") if client else "",
         not_stored=NOT_STORED_SQL if client_msg_id else "",
     )
@@ -186,6 +187,7 @@ def message_post(
             inserted = cursor.fetchone()
             if inserted is None:  # lost a race to a duplicate of the same client_msg_id
                 release = RELEASE_SQL.format(
+                    price=MESSAGE_PRICE_SQL,
                     client_count=CLIENT_COUNT_SQL.format(step="-1") if client else ""
                 )
                 cursor.execute(release, [*price_params, dialog.pk, dialog.pk])

@@ -4,13 +4,15 @@ and every stored client message, all inside the transaction that chats runs.
 
 The route of the dialog's channel (distributor.selectors.route_for) is read from this
 process's copy under the chat's scripts_version, which message_post read with the
-dialog: the message path asks the database nothing more for it."""
+dialog: the message path asks the database nothing more for it. Only a channel routed
+to an API bot reads more (the bot's capacity: distributor.services.api_bots)."""
 
 from __future__ import annotations
 
 from chats.enums import DialogStatus
 from chats.models import Dialog, Message
 from distributor.selectors import Route, route_for
+from distributor.services.api_bots import api_bot_client_wrote, api_bot_for_dialog
 from handoff.enums import RequestReason
 from handoff.models import Request
 from handoff.services.conversation import request_note_client_message
@@ -23,21 +25,20 @@ def dialog_route(dialog: Dialog) -> Route:
     return route_for(chat_id=dialog.chat_id, messenger=dialog.messenger, version=dialog.bot_version)
 
 
-def api_bot_client_wrote(*, dialog: Dialog, message: Message, route: Route) -> None:
-    """THE API BOT CALL POINT: a client wrote in a dialog the bot has, on a channel
-    routed to an API bot (route.api_bot_id). The chat's scripts did not answer
-    (scripts_answer). Issue 11's bots part implements what happens here in
-    distributor.services.api_bots (assign the dialog to the bot, queue the webhook
-    delivery) and calls it from this function; until then nothing is done."""
-
-
 class HandoffEntryPoint:
     def scripts_answer(self, *, dialog: Dialog) -> bool:
-        """False when the dialog's channel is routed to managers or to an API bot. A
-        dialog a person has (or is waiting for) is not the bot's anyway."""
+        """False when the dialog's channel is routed to managers, or to an API bot with
+        room for it (over its capacity, the chat's scripts answer: api_bot_for_dialog
+        is the one decision for this and for client_wrote). A dialog a person has (or
+        is waiting for) is not the bot's anyway."""
         if dialog.status != DialogStatus.BOT:
             return True
-        return dialog_route(dialog).scripts_answer
+        route = dialog_route(dialog)
+        if route.to_managers:
+            return False
+        if route.to_api_bot:
+            return api_bot_for_dialog(dialog=dialog) is None
+        return True
 
     def open_request(self, *, dialog: Dialog, reason: str) -> Request | None:
         return request_open(dialog=dialog, reason=reason)
@@ -50,7 +51,9 @@ class HandoffEntryPoint:
         if route.to_managers:
             # routed to managers: the client's message asks for one
             request_open(dialog=dialog, reason=RequestReason.ROUTING)
-        elif route.to_api_bot:
-            api_bot_client_wrote(dialog=dialog, message=message, route=route)
-        else:
-            trigger_schedule(dialog=dialog)
+            return
+        # the API bot call point: an API bot holding (or now taking) the dialog gets the
+        # message on its webhook, and the chat's trigger stays out of its way
+        if route.to_api_bot and api_bot_client_wrote(dialog=dialog, message=message):
+            return
+        trigger_schedule(dialog=dialog)

@@ -17,7 +17,7 @@ from chats.models import Dialog, Message
 from chats.services import client_rename, dialog_lock, message_post
 from chats.validators import text_has_lone_surrogate, value_has_nul
 from distributor.contacts import normalise_email, normalise_phone
-from distributor.services import customer_bind
+from distributor.services import chat_distribution_for, customer_bind
 from handoff.enums import FormFieldKind, RequestReason
 from handoff.models import DialogFormAnswers, FormField, Request
 from handoff.services.errors import FormInvalid, FormNotExpected
@@ -46,7 +46,8 @@ def _clean_answer(field: FormField, raw: object) -> str:
             raise ValueError(_("Enter a valid e-mail address.")) from None
         return value.lower()
     if field.kind == FormFieldKind.PHONE:
-        return normalise_phone(value)
+        # a number without a country code is read in the chat's phone region
+        return normalise_phone(value, chat_distribution_for(field.settings.chat_id).phone_region)
     if field.kind == FormFieldKind.CHOICE and value not in field.choice_list:
         raise ValueError(_("Choose one of the options."))
     return value
@@ -208,7 +209,14 @@ def contact_form_submit(*, dialog: Dialog, answers: dict) -> None:
                 CONTACT_FORM,
                 [
                     {"label": _("Name"), "value": name},
-                    {"label": _("Phone"), "value": normalise_phone(phone) if phone else ""},
+                    {
+                        "label": _("Phone"),
+                        "value": normalise_phone(
+                            phone, chat_distribution_for(locked.chat_id).phone_region
+                        )
+                        if phone
+                        else "",
+                    },
                     {"label": _("E-mail"), "value": normalise_email(email) if email else ""},
                 ],
             )

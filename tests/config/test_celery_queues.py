@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from config.celery import REPORTS_QUEUE
+from config.celery import REPORTS_QUEUE, WEBHOOKS_QUEUE
 from config.celery import app as celery_app
 from config.runner import BASE_DIR
 
@@ -38,11 +38,12 @@ def consumed_queues() -> dict[str, str]:
 
 def test_every_routed_queue_and_the_default_one_have_a_worker_service():
     routed = {route["queue"] for route in celery_app.conf.task_routes.values()}
-    assert routed == {"telegram", REPORTS_QUEUE}
+    assert routed == {"telegram", REPORTS_QUEUE, WEBHOOKS_QUEUE}
     assert consumed_queues() == {
         "celery": "worker",
         "telegram": "telegram-worker",
         REPORTS_QUEUE: "reports-worker",
+        WEBHOOKS_QUEUE: "webhooks-worker",
     }
 
 

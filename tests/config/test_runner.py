@@ -177,10 +177,10 @@ def test_runner_starts_everything_and_ctrl_c_stops_it_all_cleanly(runner):
     assert http_status(f"http://127.0.0.1:{runner.port}/healthz") == 200
     assert http_status(f"http://127.0.0.1:{runner.port}/demo/") == 200
     assert redis_answers(runner.redis_port)
-    # the worker with beat consumes the default queue and Telegram's; report builds
+    # the worker with beat consumes the default queue, Telegram's and the webhooks'; report builds
     # have a worker of their own
     assert worker_queues(runner.redis_port) == {
-        "celery": ["celery", "telegram"],
+        "celery": ["celery", "telegram", "webhooks"],
         "reports": ["reports"],
     }
     children = [
@@ -366,7 +366,7 @@ def test_the_banner_lists_what_runs(capsys):
     print_banner(host="0.0.0.0", port=8123, running=what_runs(children))  # noqa: S104
     # then: one line each, the Daphne processes counted
     lines = capsys.readouterr().out.splitlines()
-    start = lines.index("  Running: Celery worker with beat (queues celery, telegram)")
+    start = lines.index("  Running: Celery worker with beat (queues celery, telegram, webhooks)")
     assert lines[start + 1 : start + 3] == [
         "           Celery worker for report builds (queue reports)",
         "           2 Daphne process(es) on 0.0.0.0:8123",
@@ -390,8 +390,8 @@ def test_the_worker_consumes_the_queues_named_in_baton_celery_queues():
         command = celery_command({"REDIS_URL": "redis://127.0.0.1:1/0", **env})
         return command[command.index("--queues") + 1]
 
-    assert queues({}) == "celery,telegram"
-    assert queues({"BATON_CELERY_QUEUES": ""}) == "celery,telegram"
+    assert queues({}) == "celery,telegram,webhooks"
+    assert queues({"BATON_CELERY_QUEUES": ""}) == "celery,telegram,webhooks"
     assert queues({"BATON_CELERY_QUEUES": " celery , telegram, reports "}) == (
         "celery,telegram,reports"
     )

@@ -1,5 +1,6 @@
 """Demo data: a chat with a greeting, three FAQ buttons, a keyword trigger, a marker
-and a connect-operator step, plus an operator and an admin login; with
+and a connect-operator step, its distribution settings (broadcast, a routing rule, the
+channels the operator serves), plus an operator and an admin login; with
 --with-history (what `make run` passes), a month of made-up dialogs in the demo chat
 (handoff.demo_history). Idempotent: a demo chat that exists is left as it is (so edits
 made in Admin survive a restart), and the history is written only into a demo chat
@@ -14,7 +15,13 @@ from django.db import transaction
 from chats.enums import Messenger, ScriptKind
 from chats.models import Chat, MessengerLink, Script, Step, StepButton
 from chats.views import DEMO_PUBLIC_KEY
-from distributor.services import operator_create
+from distributor.enums import DistributionMode, RouteTarget
+from distributor.services import chat_distribution_for, operator_create
+from distributor.services.routing import (
+    chat_distribution_update,
+    operator_channels_set,
+    routing_rule_set,
+)
 from handoff.demo_history import demo_history_create
 from handoff.models import HandoffSettings
 from handoff.services import handoff_settings_for
@@ -129,6 +136,18 @@ def demo_chat_create() -> Chat:
     return chat
 
 
+def demo_distribution_create(*, chat: Chat, operator) -> None:
+    """Broadcast (every eligible manager is alerted, the first accept wins), so the
+    live demo connects Olga whether or not her console is open; phone numbers read as
+    Italian; Olga serves the web widget and Telegram; Telegram routed to the chat's
+    own scripts, as the widget is (no rule: the default)."""
+    chat_distribution_update(chat=chat, mode=DistributionMode.BROADCAST, phone_region="IT")
+    operator_channels_set(
+        operator=operator, chat=chat, messengers=[Messenger.WEB, Messenger.TELEGRAM]
+    )
+    routing_rule_set(chat=chat, messenger=Messenger.TELEGRAM, target=RouteTarget.BOT)
+
+
 class Command(BaseCommand):
     help = (
         "Load the demo chat and the demo operator and admin logins (idempotent); "
@@ -157,6 +176,10 @@ class Command(BaseCommand):
                 display_name="Olga",
                 chats=[chat],
             )
+            if created:
+                demo_distribution_create(chat=chat, operator=operator)
+            # shown in the admin from the start too (the auto-replies in the chat's language)
+            chat_distribution_for(chat)
             user_model = get_user_model()
             if not user_model.objects.filter(username=ADMIN_USERNAME).exists():
                 user_model.objects.create_superuser(ADMIN_USERNAME, "", ADMIN_PASSWORD)
