@@ -188,7 +188,7 @@ def message_post(
             if inserted is None:  # lost a race to a duplicate of the same client_msg_id
                 release = RELEASE_SQL.format(
                     price=MESSAGE_PRICE_SQL,
-                    client_count=CLIENT_COUNT_SQL.format(step="-1") if client else ""
+                    client_count=CLIENT_COUNT_SQL.format(step="-1") if client else "",
                 )
                 cursor.execute(release, [*price_params, dialog.pk, dialog.pk])
                 message = None

@@ -156,14 +156,19 @@ def offer_next(
     distribution: ChatDistribution,
     route: Route | None = None,
     now: datetime,
+    passed_possible: bool = True,
 ) -> Offer:
     """Offer the locked, waiting, un-offered request to the best free manager who has
     not passed on it. Inside the caller's transaction, after the dialog and the request
-    were locked. Does not announce (the caller does, once)."""
+    were locked. Does not announce (the caller does, once). `passed_possible` False
+    (a request just opened): nobody has passed on it, so finding no candidate means
+    nobody is free, without asking again."""
     if route is None:
         route = route_fresh(chat_id=request.chat_id, messenger=dialog.messenger)
     candidates = _candidates(request, route, now)
     if not candidates:
+        if not passed_possible:
+            return Offer.NOBODY_FREE
         found = availability(
             chat_id=request.chat_id, messenger=dialog.messenger, route=route, now=now
         )
@@ -200,9 +205,14 @@ def request_distribute(
     the chat's distribution settings and what the client is to be told."""
     distribution = chat_distribution_for(dialog.chat)
     route = route_fresh(chat_id=request.chat_id, messenger=dialog.messenger)
+    if distribution.mode == DistributionMode.AUTOMATIC:
+        offered = offer_next(
+            dialog, request, distribution=distribution, route=route, now=now, passed_possible=False
+        )
+        # offered, or someone is free but busy taking another one this instant
+        if offered != Offer.NOBODY_FREE:
+            return distribution, Availability.FREE
     found = availability(chat_id=request.chat_id, messenger=dialog.messenger, route=route, now=now)
-    if distribution.mode == DistributionMode.AUTOMATIC and found == Availability.FREE:
-        offer_next(dialog, request, distribution=distribution, route=route, now=now)
     return distribution, found
 
 

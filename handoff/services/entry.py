@@ -4,7 +4,8 @@ and every stored client message, all inside the transaction that chats runs.
 
 The route of the dialog's channel (distributor.selectors.route_for) is read from this
 process's copy under the chat's scripts_version, which message_post read with the
-dialog: the message path asks the database nothing more for it."""
+dialog: the message path asks the database nothing more for it. Only a channel routed
+to an API bot reads more (the bot's capacity: distributor.services.api_bots)."""
 
 from __future__ import annotations
 
@@ -27,15 +28,17 @@ def dialog_route(dialog: Dialog) -> Route:
 class HandoffEntryPoint:
     def scripts_answer(self, *, dialog: Dialog) -> bool:
         """False when the dialog's channel is routed to managers, or to an API bot with
-        room for it (over its capacity the chat's scripts answer). A dialog a person
-        has (or is waiting for) is not the bot's anyway."""
+        room for it (over its capacity, the chat's scripts answer: api_bot_for_dialog
+        is the one decision for this and for client_wrote). A dialog a person has (or
+        is waiting for) is not the bot's anyway."""
         if dialog.status != DialogStatus.BOT:
             return True
         route = dialog_route(dialog)
+        if route.to_managers:
+            return False
         if route.to_api_bot:
-            # the same capacity decision client_wrote's assignment makes
             return api_bot_for_dialog(dialog=dialog) is None
-        return route.scripts_answer
+        return True
 
     def open_request(self, *, dialog: Dialog, reason: str) -> Request | None:
         return request_open(dialog=dialog, reason=reason)
@@ -48,9 +51,9 @@ class HandoffEntryPoint:
         if route.to_managers:
             # routed to managers: the client's message asks for one
             request_open(dialog=dialog, reason=RequestReason.ROUTING)
-        elif route.to_api_bot and api_bot_client_wrote(dialog=dialog, message=message):
-            # the API bot has the dialog: its webhook gets the message, and the chat's
-            # trigger stays out of its way
             return
-        else:
-            trigger_schedule(dialog=dialog)
+        # the API bot call point: an API bot holding (or now taking) the dialog gets the
+        # message on its webhook, and the chat's trigger stays out of its way
+        if route.to_api_bot and api_bot_client_wrote(dialog=dialog, message=message):
+            return
+        trigger_schedule(dialog=dialog)

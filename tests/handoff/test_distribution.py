@@ -310,7 +310,9 @@ def test_a_second_sweep_of_the_same_offer_does_nothing(chat, automatic):
     manager(chat, "Ivan")
     request = ask(chat)
     later = fresh(request).offer_deadline + timedelta(seconds=1)
-    request_offer_expire(request=fresh(request), now=later)
+    expired = request_offer_expire(request=fresh(request), now=later)
+    # the surfaces announce() tells learn whose offer it was (they drop it there)
+    assert expired.offer_withdrawn_from == Operator.objects.get(display_name="Olga").pk
     events = RequestEvent.objects.count()
     request_offer_expire(request=fresh(request), now=later)
     assert RequestEvent.objects.count() == events
@@ -340,8 +342,9 @@ def test_a_rejected_offer_goes_to_the_next_at_once(chat, automatic):
     ivan = manager(chat, "Ivan")
     request = ask(chat)
     # when
-    request_reject(request=request, operator=olga)
+    rejected = request_reject(request=request, operator=olga)
     # then
+    assert (rejected.offered_to, rejected.offer_withdrawn_from) == (ivan, olga.pk)
     stored = fresh(request)
     assert stored.offered_to == ivan
     assert list(stored.rejected_by.all()) == [olga]
