@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from chats.enums import Messenger
-from chats.models import chat_scripts_version_bump
+from chats.models import BotPart, BotPartQuerySet, chat_scripts_version_bump
 from distributor.contacts import normalise_email, normalise_phone, phone_region_check
 from distributor.enums import (
     ApiScope,
@@ -142,6 +142,11 @@ class OperatorChannel(models.Model):
         return f"{self.operator} · {self.chat_id} · {self.messenger}"
 
 
+class ChatDistributionQuerySet(BotPartQuerySet):
+    """Deleting settings deletes their routing rules (a cascade, in SQL): the chats'
+    cached routes must go with them."""
+
+
 class ChatDistribution(models.Model):
     """How a chat's requests reach managers, and what the client is told meanwhile.
     All four auto-replies are required (SPEC "Distribution")."""
@@ -183,6 +188,8 @@ class ChatDistribution(models.Model):
     # changes on every save, so processes caching the settings read them again
     revision = models.UUIDField(default=uuid.uuid4, editable=False)
 
+    objects = ChatDistributionQuerySet.as_manager()
+
     AUTO_REPLY_FIELDS = ("reply_received", "reply_all_busy", "reply_offline", "reply_outside_hours")
 
     class Meta:
@@ -197,6 +204,17 @@ class ChatDistribution(models.Model):
         if kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], "revision"}
         super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        """Its routing rules go with it (a cascade): the chat's cached routes too."""
+        chat_id = self.chat_id
+        with transaction.atomic():
+            result = super().delete(*args, **kwargs)
+            chat_scripts_version_bump({chat_id})
+        return result
+
+    def chat_id_for_version(self) -> int:
+        return self.chat_id
 
     def clean(self) -> None:
         """Every auto-reply has text (blank or only spaces is empty), and the phone
@@ -228,7 +246,11 @@ class ChatDistribution(models.Model):
             raise ValidationError(errors)
 
 
-class RoutingRule(models.Model):
+class RoutingRuleQuerySet(BotPartQuerySet):
+    chat_path = "distribution__chat_id"
+
+
+class RoutingRule(BotPart):
     """Where one channel of a chat goes: to managers (a chosen set; none chosen = every
     manager serving the chat and channel) or to a bot (the chat's own scripts, or an
     API bot). A channel without a rule goes to the chat's scripts, and its requests to
@@ -254,6 +276,10 @@ class RoutingRule(models.Model):
         help_text=_("Empty: the chat's own scripts answer."),
     )
 
+    # processes keep a chat's routes under its scripts_version (distributor.selectors):
+    # saving, deleting and bulk writes bump it (BotPart)
+    objects = RoutingRuleQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("routing rule")
         verbose_name_plural = _("routing rules")
@@ -266,18 +292,8 @@ class RoutingRule(models.Model):
     def __str__(self) -> str:
         return f"{self.messenger} → {self.target}"
 
-    # processes keep a chat's routes under its scripts_version (distributor.selectors)
-    def save(self, *args, **kwargs) -> None:
-        with transaction.atomic():
-            super().save(*args, **kwargs)
-            chat_scripts_version_bump({self.distribution.chat_id})
-
-    def delete(self, *args, **kwargs):
-        chat_id = self.distribution.chat_id
-        with transaction.atomic():
-            result = super().delete(*args, **kwargs)
-            chat_scripts_version_bump({chat_id})
-        return result
+    def chat_id_for_version(self) -> int:
+        return self.distribution.chat_id
 
     def clean(self) -> None:
         """An API bot only for a bot route, and only one that may work in this chat

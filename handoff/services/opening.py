@@ -99,7 +99,11 @@ def request_open(
         settings = handoff_settings_for(locked.chat_id)
         hours = working_hours_for(settings)
         if not hours.is_open(now):
-            system_notice(locked, None, outside_hours_reply(locked, hours, now))
+            reply = outside_hours_reply(locked, hours, now)
+            # a channel routed to managers asks on every client message: the client is
+            # told once, not once per message (again when something else was said since)
+            if not _last_notice_is(locked, reply):
+                system_notice(locked, None, reply)
             _sync(dialog, locked)
             return None
         answers = DialogFormAnswers.objects.filter(dialog=locked).first()
@@ -148,6 +152,17 @@ def outside_hours_reply(dialog: Dialog, hours: WorkingHours, now: datetime) -> s
     return distribution.reply_outside_hours.replace(
         "{hours}", hours_text(window, language=_language(dialog))
     )
+
+
+def _last_notice_is(dialog: Dialog, text: str) -> bool:
+    """Whether the dialog's latest system message says exactly `text`."""
+    latest = (
+        Message.objects.filter(dialog=dialog, author_kind=AuthorKind.SYSTEM)
+        .order_by("-sequence")
+        .values_list("text", flat=True)
+        .first()
+    )
+    return latest == text
 
 
 def _form_offered(dialog: Dialog) -> bool:
