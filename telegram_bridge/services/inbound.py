@@ -15,6 +15,7 @@ from django.utils.translation import override
 
 from telegram_bridge.models import OperatorAccount, SendPurpose, TelegramBot, TelegramChat
 from telegram_bridge.selectors import connect_link_exists
+from telegram_bridge.services.callback_numbers import callback_number
 from telegram_bridge.services.clients import (
     TelegramUser,
     client_callback_receive,
@@ -117,23 +118,25 @@ def callback_handle(
     kind, _sep, rest = data.partition(":")
     if kind in ("a", "x"):
         account = _account(bot, user)
-        if account is None or not rest.isdigit():
+        request_id = callback_number(rest)
+        if account is None or request_id is None:
             return
         if kind == "a":
-            operator_accept(account=account, request_id=int(rest))
+            operator_accept(account=account, request_id=request_id)
         else:
-            operator_reject(account=account, request_id=int(rest))
+            operator_reject(account=account, request_id=request_id)
         return
     if kind in ("t", "tt"):
         # the conversation's Transfer button, then a target in the list it answered
         account = _account(bot, user)
         request_part, _sep, target = rest.partition(":")
-        if account is None or not request_part.isdigit():
+        request_id = callback_number(request_part)
+        if account is None or request_id is None:
             return
         if kind == "t":
-            transfer_targets_offer(account=account, request_id=int(request_part))
+            transfer_targets_offer(account=account, request_id=request_id)
         elif target:
-            transfer_target_choose(account=account, request_id=int(request_part), target=target)
+            transfer_target_choose(account=account, request_id=request_id, target=target)
         return
     client_callback_receive(
         bot=bot,

@@ -30,6 +30,7 @@ from handoff.services import (
     request_rate,
 )
 from telegram_bridge.models import FormKind, FormProgress, SendPurpose, TelegramBot
+from telegram_bridge.services.callback_numbers import callback_number
 from telegram_bridge.services.clients.forms import form_answer
 from telegram_bridge.services.clients.sending import client_say
 from telegram_bridge.services.outbox import outbound_enqueue
@@ -143,10 +144,11 @@ def client_callback_receive(
         dialog, _created = _dialog(bot, chat_id, user)
         language = dialog.chat.language
         kind, _sep, rest = data.partition(":")
-        if kind == "b" and rest.isdigit():
+        button_id = callback_number(rest) if kind == "b" else None
+        if button_id is not None:
             try:
                 bot_button_press(
-                    dialog=dialog, button_id=int(rest), client_msg_id=f"tg:{update_id}"
+                    dialog=dialog, button_id=button_id, client_msg_id=f"tg:{update_id}"
                 )
             except UnknownButton:
                 with override(language):
@@ -163,16 +165,16 @@ def client_callback_receive(
             field = progress.current_field if progress else None
             if field is None or position != str(progress.position):
                 return
+            choice = callback_number(rest)
+            suggestion = callback_number(rest[1:]) if rest[:1] == "u" else None
+            choices = field.get("choices") or []
+            suggestions = field.get("suggestions") or []
             if rest == "skip" and not field.get("required"):
                 answer = ""
-            elif rest.isdigit() and int(rest) < len(field.get("choices") or []):
-                answer = field["choices"][int(rest)]
-            elif (
-                rest[:1] == "u"
-                and rest[1:].isdigit()
-                and int(rest[1:]) < len(field.get("suggestions") or [])
-            ):
-                answer = field["suggestions"][int(rest[1:])]
+            elif choice is not None and choice < len(choices):
+                answer = choices[choice]
+            elif suggestion is not None and suggestion < len(suggestions):
+                answer = suggestions[suggestion]
             else:
                 return
             _message, stored = message_post(
@@ -191,11 +193,12 @@ def _client_rates(
     bot: TelegramBot, dialog: Dialog, chat_id: int, rest: str, message_id: int | None
 ) -> None:
     request_text, _sep, score_text = rest.partition(":")
-    if not (request_text.isdigit() and score_text.isdigit()):
+    request_id, score = callback_number(request_text), callback_number(score_text)
+    if request_id is None or score is None:
         return
     with override(dialog.chat.language):
         try:
-            request_rate(dialog=dialog, request_id=int(request_text), score=int(score_text))
+            request_rate(dialog=dialog, request_id=request_id, score=score)
         except HandoffError as refusal:
             client_say(bot, chat_id, refusal.detail)
             return

@@ -23,6 +23,7 @@ from handoff.selectors import transfer_targets
 from handoff.services import HandoffError, request_transfer
 from telegram_bridge.models import OperatorAccount, TransferDraft
 from telegram_bridge.selectors import request_for_account
+from telegram_bridge.services.callback_numbers import callback_number
 from telegram_bridge.services.operators.texts import client_label, operator_tell
 from telegram_bridge.services.outbox import keyboard
 
@@ -74,9 +75,10 @@ def transfer_target_choose(*, account: OperatorAccount, request_id: int, target:
             return
         to_operator = None
         if target != TO_BOT:
+            target_id = callback_number(target)
             to_operator = (
-                Operator.objects.filter(pk=int(target), chats=request.chat_id).first()
-                if target.isdigit()
+                Operator.objects.filter(pk=target_id, chats=request.chat_id).first()
+                if target_id is not None
                 else None
             )
             if to_operator is None:
