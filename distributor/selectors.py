@@ -119,6 +119,30 @@ def managers_for_route(*, chat_id: int, messenger: str) -> QuerySet[Operator]:
     return managers_eligible(chat_id=chat_id, messenger=messenger, manager_ids=route.manager_ids)
 
 
+def eligible_filter(*, operator, chat, messenger) -> Q:
+    """managers_eligible's rule (but serving the chat) as a filter whose operands may be
+    values or expressions on the filtered rows (OuterRef), with the route's manager set
+    read as stored now, in the same statement: the operator serves the channel in the
+    chat (no channel row for the chat, or one for this messenger), and is in the set
+    of the channel's routing rule when it has one. On requests: operator=<id>,
+    chat=OuterRef("chat_id"), messenger=OuterRef("dialog__messenger"); on operators:
+    operator=OuterRef("pk") with the chat and messenger as values."""
+    rows = OperatorChannel.objects.filter(operator_id=operator, chat_id=chat)
+    chosen = RoutingRule.managers.through.objects.filter(
+        routingrule__distribution__chat_id=chat, routingrule__messenger=messenger
+    )
+    return Q(~Exists(rows) | Exists(rows.filter(messenger=messenger))) & Q(
+        ~Exists(chosen) | Exists(chosen.filter(operator_id=operator))
+    )
+
+
+def managers_eligible_now(*, chat_id: int, messenger: str) -> QuerySet[Operator]:
+    """managers_for_route in one statement (the route's set read inside it)."""
+    return Operator.objects.filter(chats=chat_id).filter(
+        eligible_filter(operator=OuterRef("pk"), chat=chat_id, messenger=messenger)
+    )
+
+
 def operator_serves(*, operator: Operator | int, chat_id: int, messenger: str) -> bool:
     """Whether the operator serves the chat and its channel (one query)."""
     operator_id = operator if isinstance(operator, int) else operator.pk

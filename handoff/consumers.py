@@ -32,7 +32,13 @@ changes nothing at once: another tab of the same operator may still be open.
 Automatic distribution: a waiting request offered to another operator is not this
 console's to see (handoff.selectors): its request_changed becomes a `request_withdrawn`
 frame (with `offer_moved` when it had been offered to this operator), and its messages
-go to the offered operator's group only (handoff.realtime.inbox_group)."""
+go to the offered operator's group only (handoff.realtime.inbox_group).
+
+Eligibility (both modes): a request nobody holds is only for the managers eligible for
+its channel and route. Its change names them (`audience`): any other console drops it
+(a console that showed it gets `request_withdrawn`), and drops the messages the chat's
+group carries for a waiting request it does not show. A change of a request somebody
+holds reaches the page only where it was shown, or for its holder."""
 
 from __future__ import annotations
 
@@ -171,6 +177,10 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
         # requests whose offer to this operator moved on (they are in its rejected_by):
         # their later changes and messages are not this console's while they wait
         self.withdrawn: set[int] = set()
+        # waiting requests this console shows (its snapshot's, and those whose change
+        # named this operator eligible): the only ones whose messages sent to the chat's
+        # group it passes on (handoff.realtime)
+        self.waiting_shown: set[int] = set()
         await self.accept()
         await self.send_snapshot()
 
@@ -246,6 +256,9 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
             operator=self.operator
         )
         self.summaries_seen(items)
+        self.waiting_shown = {
+            item["id"] for item in items if item["status"] in Request.WAITING_STATUSES
+        }
         await self.send_json(
             {
                 "type": "requests",
@@ -431,11 +444,13 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
         waiting = summary["status"] in Request.WAITING_STATUSES
         request_id = summary["id"]
         if waiting and request_id in self.withdrawn:
+            self.waiting_shown.discard(request_id)
             return  # its offer moved on from this operator: no longer theirs to see
         taken_from_me = waiting and me is not None and summary.get("offer_withdrawn_from") == me
         if taken_from_me or (me is not None and _offered_elsewhere(summary, me)):
             # offered to someone else, or the offer to this operator timed out or was
             # passed on: not this console's to see any more (or at all)
+            self.waiting_shown.discard(request_id)
             await self.unwatch_request(request_id)
             # (no notice when this operator passed on it from this console: they know)
             offered_here = taken_from_me or request_id in self.offered_here
@@ -448,7 +463,24 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
                     {"type": "request_withdrawn", "request": request_id, "offer_moved": moved}
                 )
             return
+        audience = event.get("audience")
+        if audience is not None and me not in audience:
+            # nobody holds it, and this operator is not eligible for its channel or
+            # route (now): not this console's; one that showed it is told it is gone
+            self.waiting_shown.discard(request_id)
+            await self.unwatch_request(request_id)
+            if self.dialog_of.pop(request_id, None) is not None:
+                await self.send_json(
+                    {"type": "request_withdrawn", "request": request_id, "offer_moved": False}
+                )
+            return
+        if audience is None and request_id not in self.dialog_of and summary["operator_id"] != me:
+            return  # held by another operator, and never shown here
         self.summaries_seen([summary])
+        if waiting:
+            self.waiting_shown.add(request_id)
+        else:
+            self.waiting_shown.discard(request_id)
         if self.operator is not None and _held_by_another(summary, self.operator.pk):
             await self.unwatch_request(summary["id"])
         await self.send_json({"type": "request_changed", "request": summary})
@@ -459,6 +491,10 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
             # chat taken away from them since is no longer theirs to see
             return
         if event["request"] in self.rejected or event["request"] in self.withdrawn:
+            return
+        if event.get("waiting") and event["request"] not in self.waiting_shown:
+            # a waiting request's message, sent to its chat's group: for the consoles
+            # showing it only (the eligible ones; handoff.realtime)
             return
         if event["dialog_id"] == self.stream_dialog_id:
             # the watched dialog's messages come from its own group (every message,

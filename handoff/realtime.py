@@ -8,12 +8,21 @@ one event per recipient: to the owner's operator group while accepted, to the
 chat's group while waiting (every operator who may accept). Each names its chat: a
 console drops those of chats it does not serve (an owner whose chat was taken away), and
 a console watching the dialog takes its messages from the dialog's group and drops
-these (handoff.consumers)."""
+these (handoff.consumers).
+
+Not every console of a chat may take its waiting requests: only the managers eligible
+for the request's channel and route (distributor.selectors.eligible_filter). A change of
+a request nobody holds names them (`audience`, read once per change, never per
+message); a message of a waiting request sent to the chat's group says so (`waiting`),
+and a console passes it on only for a request it shows (one whose change named it, or
+its snapshot listed: handoff.selectors applies the same rule), so the message path
+asks nothing more."""
 
 from __future__ import annotations
 
 from chats.models import Message
 from chats.realtime import dialog_group_name, event_type, group_send_after_commit
+from distributor.selectors import managers_eligible_now
 from handoff.enums import RequestStatus
 from handoff.models import Request
 
@@ -111,6 +120,8 @@ def inbox_message_publish(*, request: Request, message: Message) -> None:
                     "chat_id": request.chat_id,
                     "dialog_id": message.dialog_id,
                     "message": inbox_entry(message),
+                    # to the chat's group: only consoles showing the request take it
+                    "waiting": group == console_chat_group(request.chat_id),
                 },
             )
         ]
@@ -118,16 +129,19 @@ def inbox_message_publish(*, request: Request, message: Message) -> None:
 
 
 def request_changed_publish(*, request: Request) -> None:
-    """Tell every console serving the request's chat after the transaction commits, and
-    every visitor queued in that chat their (possibly new) place in the queue. Only
-    queued visitors are told, so a chat with none costs one indexed EXISTS, however
-    many requests are pending (an accept storm)."""
-    messages = [
-        (
-            console_chat_group(request.chat_id),
-            {"type": CONSOLE_REQUEST, "request": request_summary(request)},
-        )
-    ]
+    """Tell the consoles of the request's chat after the transaction commits, and every
+    visitor queued in that chat their (possibly new) place in the queue. Only queued
+    visitors are told, so a chat with none costs one indexed EXISTS, however many
+    requests are pending (an accept storm).
+
+    A request nobody holds (waiting, or closed before anyone took it) names its
+    `audience`: the managers eligible for it now (one more query); the other consoles
+    drop it (and a console that showed it is told it is gone). A request somebody holds goes
+    to the consoles that showed it and to its holder (handoff.consumers)."""
+    event = {"type": CONSOLE_REQUEST, "request": request_summary(request)}
+    if request.operator_id is None:
+        event["audience"] = request_audience(request)
+    messages = [(console_chat_group(request.chat_id), event)]
     waiting = Request.objects.filter(chat_id=request.chat_id, status__in=Request.WAITING_STATUSES)
     if waiting.filter(status=RequestStatus.QUEUED).exists():
         queued = waiting.order_by("created_at").values_list("dialog_id", "status")
@@ -137,6 +151,18 @@ def request_changed_publish(*, request: Request) -> None:
                     (dialog_group_name(dialog_id), {"type": DIALOG_QUEUE, "position": position})
                 )
     group_send_after_commit(messages)
+
+
+def request_audience(request: Request) -> list[int]:
+    """The operators whose consoles may show this request nobody holds: those eligible
+    for its chat, channel and route as stored now (handoff.selectors lists by the same
+    rule). Who an offer was offered to, or taken from, the consoles judge first by the
+    summary's offered_to_id and offer_withdrawn_from."""
+    return sorted(
+        managers_eligible_now(
+            chat_id=request.chat_id, messenger=request.dialog.messenger
+        ).values_list("pk", flat=True)
+    )
 
 
 def presence_changed_publish(*, operator_id: int, presence: str, expires_at=None) -> None:

@@ -30,7 +30,7 @@ from chats.enums import AuthorKind
 from chats.models import Message
 from distributor.enums import Presence
 from distributor.models import Operator
-from distributor.selectors import managers_eligible
+from distributor.selectors import eligible_filter, managers_eligible
 from handoff.access import ConsoleSession
 from handoff.enums import RequestStatus
 from handoff.models import ConversationRead, Request
@@ -160,12 +160,24 @@ def _confirm_statement() -> str:
 def _visible(operator: Operator) -> QuerySet[Request]:
     # read afresh on every frame: a chat taken away or an account switched off
     # behind an open console refuses at once, even if its access event was lost.
-    # A waiting request offered to another operator (automatic distribution) is theirs
-    # alone until the offer moves on: the others neither list nor open it.
+    # A request nobody holds (waiting, or closed before anyone took it) is only for the
+    # managers eligible for its channel and route (distribution). A waiting request
+    # offered to another operator (automatic distribution) is theirs alone until the
+    # offer moves on: the others neither list nor open it.
     return (
         Request.objects.filter(chat__operators=operator, chat__operators__user__is_active=True)
+        .filter(eligible_or_held(operator))
         .exclude(offered_elsewhere(operator))
         .select_related("chat", "operator", "dialog__client")
+    )
+
+
+def eligible_or_held(operator: Operator) -> Q:
+    """Requests somebody holds (or held), or that `operator` is eligible for now: the
+    channels they serve in the request's chat and its routing rule's manager set
+    (distributor.selectors.eligible_filter; request_accept checks the same rule)."""
+    return Q(operator__isnull=False) | eligible_filter(
+        operator=operator.pk, chat=OuterRef("chat_id"), messenger=OuterRef("dialog__messenger")
     )
 
 
@@ -179,8 +191,9 @@ def offered_elsewhere(operator: Operator) -> Q:
 
 
 def requests_for_operator(*, operator: Operator) -> list[dict]:
-    """What the console lists: waiting requests of the operator's chats (minus those
-    they rejected), their own open ones, and the latest closed ones they took part in."""
+    """What the console lists: waiting requests of the operator's chats that they are
+    eligible for (minus those they rejected), their own open ones, and the latest
+    closed ones they took part in (or could have: closed before anyone took it)."""
     waiting = (
         _visible(operator)
         .filter(status__in=Request.WAITING_STATUSES)

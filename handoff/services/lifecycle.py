@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, override
@@ -31,6 +31,7 @@ from chats.services import (
     script_run,
 )
 from distributor.models import Operator
+from distributor.selectors import eligible_filter
 from distributor.services.presence import (
     operator_lock_for_taking,
     operators_idle_start,
@@ -79,17 +80,25 @@ def announce(request: Request) -> None:
 
 
 def request_lock(
-    request: Request | int, *, dialog_id: int | None = None, visible_to: Operator | None = None
+    request: Request | int,
+    *,
+    dialog_id: int | None = None,
+    visible_to: Operator | None = None,
+    judged_for: Operator | None = None,
 ) -> tuple[Dialog, Request]:
     """Lock the request's dialog (with its chat, what the operator surfaces read of the
     chat, and the client), then the request, once each, inside the caller's transaction.
     `request` is an instance or an id (with `dialog_id`, when the caller knows it,
     nothing is read before the locks).
 
-    With `visible_to`, a request of a chat that operator does not serve raises
-    Request.DoesNotExist, as if it were not there (the console's not_found). The
-    locked request carries `served` (whether its chat is served by `visible_to`) and
-    `settings_revision` (the chat's HandoffSettings.revision) read with it."""
+    With `visible_to`, a request that operator may not see raises Request.DoesNotExist,
+    as if it were not there (the console's not_found): one of a chat they do not serve,
+    or one nobody holds (waiting, or closed before anyone took it) when they are not
+    eligible for its channel and route (distributor.selectors.eligible_filter; the
+    rule handoff.selectors lists by). The locked request carries `served` (whether its
+    chat is served by `visible_to`, or by `judged_for`, which only annotates),
+    `eligible` (that rule) and `settings_revision` (the chat's
+    HandoffSettings.revision), all read in the same statement."""
     request_id = request if isinstance(request, int) else request.pk
     if dialog_id is None:
         dialog_id = (
@@ -107,16 +116,24 @@ def request_lock(
         .select_related("operator")
         .annotate(settings_revision=settings_revision())
     )
-    if visible_to is not None:
+    judged = visible_to or judged_for
+    if judged is not None:
         query = query.annotate(
             served=Exists(
                 Operator.chats.through.objects.filter(
-                    chat_id=OuterRef("chat_id"), operator_id=visible_to.pk
+                    chat_id=OuterRef("chat_id"), operator_id=judged.pk
                 )
-            )
+            ),
+            eligible=ExpressionWrapper(
+                Q(operator__isnull=False)
+                | eligible_filter(
+                    operator=judged.pk, chat=OuterRef("chat_id"), messenger=dialog.messenger
+                ),
+                output_field=BooleanField(),
+            ),
         )
     locked = query.get(pk=request_id, dialog_id=dialog_id)
-    if visible_to is not None and not locked.served:
+    if visible_to is not None and not (locked.served and locked.eligible):
         raise Request.DoesNotExist
     locked.dialog = dialog
     locked.chat = dialog.chat
@@ -242,14 +259,19 @@ def request_accept(
     waiting raises RequestAlreadyTaken (or IllegalTransition) and changes nothing. An
     operator holding max_simultaneous_dialogs accepted requests is refused
     (OperatorAtCapacity), also when accepting several at once. A request of a chat the
-    operator does not serve raises NotYourRequest (Request.DoesNotExist with
-    `visible_only`, the console's not_found)."""
+    operator does not serve, or of a channel or route they are not eligible for
+    (distributor.selectors.eligible_filter: the channels they serve in the chat, the
+    routing rule's manager set), raises NotYourRequest (Request.DoesNotExist with
+    `visible_only`, the console's not_found). Both are read with the request's lock."""
     now = now or timezone.now()
     with transaction.atomic():
         dialog, locked = request_lock(
-            request, dialog_id=dialog_id, visible_to=operator if visible_only else None
+            request,
+            dialog_id=dialog_id,
+            visible_to=operator if visible_only else None,
+            judged_for=operator,
         )
-        if not visible_only and not operator.chats.filter(pk=locked.chat_id).exists():
+        if not locked.served:
             raise NotYourRequest("this operator does not serve the request's chat")
         if locked.status == RequestStatus.ACCEPTED:
             # committed by someone else (read under the lock): final, remember it now
@@ -259,6 +281,8 @@ def request_accept(
         if not locked.can_move_to(RequestStatus.ACCEPTED):
             settled_note(locked.pk, locked.status, None)
             raise IllegalTransition(locked.status, RequestStatus.ACCEPTED)
+        if not locked.eligible:
+            raise NotYourRequest("this operator does not take requests of this channel")
         if locked.offered_to_id not in (None, operator.pk):
             raise OfferedToAnother(_("This conversation is offered to another operator right now."))
         _capacity_check(operator, locked, now)

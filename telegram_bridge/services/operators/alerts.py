@@ -6,6 +6,7 @@ ones the console calls, so the first accept wins once."""
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
@@ -14,6 +15,7 @@ from chats.enums import AuthorKind
 from chats.models import Message
 from distributor.enums import DistributionMode
 from distributor.models import ChatDistribution
+from distributor.selectors import eligible_filter
 from handoff.enums import RequestStatus
 from handoff.models import Request
 from handoff.services import (
@@ -60,10 +62,12 @@ def _automatic(request: Request) -> bool:
 
 
 def _eligible_accounts(request: Request) -> list[OperatorAccount]:
-    """Operators on this chat's bot who serve the chat, have not passed on this request,
-    have not blocked the bot, while the chat is within its working hours. In automatic
-    distribution, only the operator the request is offered to now (nobody while it is
-    offered to nobody: it waits to be offered)."""
+    """Operators on this chat's bot who serve the chat and are eligible for the
+    request's channel and route (distributor.selectors.eligible_filter: the channels
+    they serve in the chat, the routing rule's manager set), have not passed on this
+    request, have not blocked the bot, while the chat is within its working hours. In
+    automatic distribution, only the operator the request is offered to now (nobody
+    while it is offered to nobody: it waits to be offered)."""
     hours = working_hours_for(handoff_settings_for(request.chat_id))
     if not hours.is_open(timezone.now()):
         return []
@@ -74,6 +78,11 @@ def _eligible_accounts(request: Request) -> list[OperatorAccount]:
         bot__chat_id=request.chat_id, blocked_at__isnull=False
     ).values_list("telegram_chat_id", flat=True)
     accounts = OperatorAccount.objects.filter(
+        eligible_filter(
+            operator=OuterRef("operator_id"),
+            chat=request.chat_id,
+            messenger=request.dialog.messenger,
+        ),
         bot__chat_id=request.chat_id,
         active=True,
         operator__chats=request.chat_id,
@@ -253,7 +262,11 @@ def operator_accept(*, account: OperatorAccount, request_id: int) -> Request | N
         except RequestAlreadyTaken:
             _alert_settle(account, request)
         except NotYourRequest:
-            operator_tell(account, _("You no longer serve this chat."))
+            if account.operator.chats.filter(pk=request.chat_id).exists():
+                # its channel or its routing rule is not theirs (any more)
+                _alert_not_theirs(account, request)
+            else:
+                operator_tell(account, _("You no longer serve this chat."))
         except IllegalTransition:
             _alert_settle(account, request)
         except HandoffError as refusal:
@@ -261,6 +274,22 @@ def operator_accept(*, account: OperatorAccount, request_id: int) -> Request | N
             # for the others and the alert keeps its buttons, so they can try later
             operator_tell(account, str(refusal), request_id=request.pk)
     return None
+
+
+def _alert_not_theirs(account: OperatorAccount, request: Request) -> None:
+    """A tap on the alert of a request this operator is not eligible for (its channel
+    or its routing rule's managers changed since the alert): the alert loses its buttons
+    (moved: a fresh one comes if they become eligible again while it waits)."""
+    note = _("This request is for other managers.")
+    alert = (
+        OperatorAlert.objects.filter(request=request, account=account, state=AlertState.OPEN)
+        .select_related("account")
+        .first()
+    )
+    if alert is None:
+        operator_tell(account, note)
+        return
+    _alert_edit(alert, request, AlertState.MOVED, note)
 
 
 def _alert_settle(account: OperatorAccount, request: Request) -> None:
