@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from chats.enums import DialogStatus
 from distributor.enums import DeliveryStatus
 from distributor.models import ApiBot, WebhookDelivery
 from distributor.services.webhooks import (
@@ -147,6 +148,9 @@ class ApiBotForm(forms.ModelForm):
         return webhook_url_check(self.cleaned_data["webhook_url"])
 
 
+NOT_CLOSED = [status for status in DialogStatus.values if status != DialogStatus.CLOSED]
+
+
 @admin.register(ApiBot)
 class ApiBotAdmin(admin.ModelAdmin):
     """API bots register through the API; here an admin sees them, changes their
@@ -177,9 +181,13 @@ class ApiBotAdmin(admin.ModelAdmin):
             super()
             .get_queryset(request)
             .annotate(
+                # the rule of api_bots.held_count: held, and the dialog not closed
                 held_count=Count(
                     "assignments",
-                    filter=Q(assignments__released_at__isnull=True),
+                    filter=Q(
+                        assignments__released_at__isnull=True,
+                        assignments__dialog__status__in=NOT_CLOSED,
+                    ),
                     distinct=True,
                 ),
                 pending_count=Count(

@@ -4,16 +4,21 @@ their webhook and answer, hand off or close through the API.
 
 A dialog is held by a bot (BotAssignment, released_at empty) from the client's first
 message after routing until the bot hands it off or closes it, or the dialog ends
-otherwise (the beat sweep releases those and tells the bot: dialog.closed)."""
+otherwise (the beat sweep releases those and tells the bot: dialog.closed), or it is no
+longer the bot's: a person has it, or its channel is no longer routed to the bot (the
+sweep, or the bot's next call on it, releases those and tells the bot:
+dialog.released)."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -30,6 +35,11 @@ from distributor.services.webhooks import webhook_event_record, webhook_url_chec
 EVENT_ASSIGNED = "dialog.assigned"
 EVENT_MESSAGE = "message.created"
 EVENT_CLOSED = "dialog.closed"
+EVENT_RELEASED = "dialog.released"
+# why a bot no longer holds a dialog it did not hand off or close itself
+RELEASED_ENDED = "ended"  # the dialog closed (dialog.closed)
+RELEASED_PERSON = "person"  # a person has it: the client asked, or a request opened
+RELEASED_REROUTED = "rerouted"  # its channel is no longer routed to the bot
 # the history sent with dialog.assigned: the dialog's latest messages
 ASSIGNED_HISTORY = 50
 NAME_MAX = 100
@@ -38,14 +48,30 @@ REPLY_TEXT_MAX = 4000
 BUTTONS_MAX = 10
 BUTTON_TEXT_MAX = 100
 BUTTON_PAYLOAD_MAX = 64
-# a bot's client_message_id is stored as "bot:<id>" in Message.client_msg_id (64 chars)
-CLIENT_MESSAGE_ID_MAX = 60
-CLIENT_MESSAGE_ID_PREFIX = "bot:"
+# the id an API caller gives a message it posts (a bot's reply, the general API's post):
+# the same limit and characters everywhere. It is stored in Message.client_msg_id (64
+# characters) behind a prefix ending in "/": a character the widget's and the console's
+# ids ([A-Za-z0-9_-:.]) and Telegram's ("tg:<update id>") never hold, so no client can
+# take an id an API caller will use. The prefixes are "bot/" and "api<key id>/" (the
+# general API's: at most 16 characters while key ids are below 10**12), so 48 fits.
+CLIENT_MESSAGE_ID_MAX = 48
+CLIENT_MESSAGE_ID_PATTERN = rf"^[A-Za-z0-9._:-]{{1,{CLIENT_MESSAGE_ID_MAX}}}$"
+CLIENT_MESSAGE_ID_PREFIX = "bot/"
 BUTTON_ID_BASE = 2**52
 
 
 class BotDialogNotFound(Exception):
     """No dialog with this session id is held by this bot."""
+
+
+class BotDialogNoLongerHeld(Exception):
+    """The bot held this dialog, but it is not the bot's any more (a person has it, or its
+    channel is no longer routed to the bot): it was released just now (and the bot told:
+    dialog.released). `reason` is RELEASED_PERSON or RELEASED_REROUTED."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 # --- registration and settings ---------------------------------------------------------------
@@ -262,6 +288,13 @@ def api_bot_client_wrote(
     if assignment is None:
         BotAssignment.objects.create(dialog=dialog, bot=bot, assigned_at=now)
     elif newly:
+        if assignment.released_at is None:
+            # the channel now routes to another bot: the one that held it is told
+            webhook_event_record(
+                bot=assignment.bot,
+                event=EVENT_RELEASED,
+                data={"dialog": dialog_payload(dialog), "reason": RELEASED_REROUTED},
+            )
         BotAssignment.objects.filter(pk=assignment.pk).update(
             bot=bot, assigned_at=now, released_at=None
         )
@@ -319,33 +352,67 @@ def api_bot_release(*, dialog: Dialog, now: datetime | None = None) -> bool:
     )
 
 
+def _rule_names(rule: RoutingRule | None, bot: ApiBot) -> bool:
+    return rule is not None and rule.target == RouteTarget.BOT and rule.api_bot_id == bot.pk
+
+
+def _release_and_tell(
+    *,
+    assignment: BotAssignment,
+    bot: ApiBot,
+    dialog: Dialog,
+    reason: str,
+    now: datetime | None = None,
+) -> bool:
+    """Release one assignment (if still held) and tell its bot why: dialog.closed for an
+    ended dialog, dialog.released otherwise. A conditional update: two releasing at once
+    tell the bot once. Returns whether this call released it."""
+    with transaction.atomic():
+        if not BotAssignment.objects.filter(pk=assignment.pk, released_at__isnull=True).update(
+            released_at=now or timezone.now()
+        ):
+            return False
+        webhook_event_record(
+            bot=bot,
+            event=EVENT_CLOSED if reason == RELEASED_ENDED else EVENT_RELEASED,
+            data={"dialog": dialog_payload(dialog), "reason": reason},
+        )
+    return True
+
+
 def api_bot_assignments_release_ended(*, now: datetime | None = None) -> int:
-    """Release the assignments of dialogs that ended without the bot (the client ended
-    it, the idle sweep closed it) and tell each bot (dialog.closed); also release those
-    whose dialog a person has now (the client asked for one). Running it twice, or two
-    at once, releases and tells nothing twice. Returns how many were released."""
+    """Release the assignments of dialogs that are no longer the bot's and tell each bot:
+    the dialog ended without the bot (the client ended it, the idle sweep closed it:
+    dialog.closed), a person has it (the client asked for one: dialog.released, reason
+    "person"), or its channel's routing rule no longer names the bot (an admin re-routed
+    it: dialog.released, reason "rerouted"). Running it twice, or two at once, releases
+    and tells nothing twice. Returns how many were released."""
     now = now or timezone.now()
     released = 0
+    routed_to_bot = RoutingRule.objects.filter(
+        distribution__chat_id=OuterRef("dialog__chat_id"),
+        messenger=OuterRef("dialog__messenger"),
+        target=RouteTarget.BOT,
+        api_bot_id=OuterRef("bot_id"),
+    )
     stale = (
         BotAssignment.objects.filter(released_at__isnull=True)
-        .exclude(dialog__status=DialogStatus.BOT)
+        .filter(~Q(dialog__status=DialogStatus.BOT) | ~Exists(routed_to_bot))
         .select_related("bot", "dialog__client")
         .order_by("pk")[:500]
     )
     for assignment in stale:
-        with transaction.atomic():
-            if not BotAssignment.objects.filter(pk=assignment.pk, released_at__isnull=True).update(
-                released_at=now
-            ):
-                continue
+        dialog = assignment.dialog
+        if dialog.status == DialogStatus.CLOSED:
+            reason = RELEASED_ENDED
+        elif dialog.status != DialogStatus.BOT:
+            reason = RELEASED_PERSON
+        else:
+            reason = RELEASED_REROUTED
+        if _release_and_tell(
+            assignment=assignment, bot=assignment.bot, dialog=dialog, reason=reason, now=now
+        ):
             released += 1
-            dialog = assignment.dialog
-            if dialog.status == DialogStatus.CLOSED:
-                webhook_event_record(
-                    bot=assignment.bot,
-                    event=EVENT_CLOSED,
-                    data={"dialog": dialog_payload(dialog), "reason": "ended"},
-                )
     return released
 
 
@@ -354,11 +421,15 @@ def api_bot_assignments_release_ended(*, now: datetime | None = None) -> int:
 
 def api_bot_dialog_get(*, bot: ApiBot, session_id: str) -> Dialog:
     """The dialog with this session id that `bot` holds now; BotDialogNotFound for any
-    other (unknown, another bot's, released)."""
+    other (unknown, another bot's, released). A dialog the bot held that is no longer its
+    own (a person has it, or its channel is no longer routed to the bot) is released now,
+    the bot told (dialog.released), and BotDialogNoLongerHeld raised. A closed dialog is
+    returned: what the bot then does is refused as for a closed dialog (the sweep
+    releases it and sends dialog.closed)."""
     if not isinstance(session_id, str) or len(session_id) > 64:
         raise BotDialogNotFound(session_id)
     dialog = (
-        Dialog.objects.select_related("chat", "client")
+        Dialog.objects.select_related("chat", "client", "bot_assignment")
         .filter(
             session_id=session_id,
             bot_assignment__bot=bot,
@@ -368,7 +439,16 @@ def api_bot_dialog_get(*, bot: ApiBot, session_id: str) -> Dialog:
     )
     if dialog is None:
         raise BotDialogNotFound(session_id)
-    return dialog
+    if dialog.status == DialogStatus.CLOSED:
+        return dialog
+    if dialog.status != DialogStatus.BOT:
+        reason = RELEASED_PERSON
+    elif not _rule_names(routing_rule_for(dialog), bot):
+        reason = RELEASED_REROUTED
+    else:
+        return dialog
+    _release_and_tell(assignment=dialog.bot_assignment, bot=bot, dialog=dialog, reason=reason)
+    raise BotDialogNoLongerHeld(reason)
 
 
 def _button_id() -> int:
@@ -448,12 +528,15 @@ def api_bot_reply(
     stored_buttons = reply_buttons_check(buttons)
     if client_message_id is not None and (
         not isinstance(client_message_id, str)
-        or not client_message_id
-        or len(client_message_id) > CLIENT_MESSAGE_ID_MAX
-        or not client_message_id.isprintable()
+        or not re.fullmatch(CLIENT_MESSAGE_ID_PATTERN, client_message_id)
     ):
         raise ValidationError(
-            {"client_message_id": _("A client message id is 1 to 60 printable characters.")}
+            {
+                "client_message_id": _(
+                    "A client message id is 1 to %(max)s letters, digits, “.”, “_”, “:” or “-”."
+                )
+                % {"max": CLIENT_MESSAGE_ID_MAX}
+            }
         )
     with transaction.atomic():
         return message_post(

@@ -21,10 +21,12 @@ import ipaddress
 import json
 import logging
 import socket
+import ssl
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -83,8 +85,74 @@ def webhook_body(payload: dict) -> bytes:
 
 
 def _private(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return True
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
     return not ip.is_global or ip.is_multicast
+
+
+ADDRESS_REFUSED = "refused: the webhook's host resolves to a non-public address"
+
+
+class CheckedNetworkBackend(httpcore.NetworkBackend):
+    """httpcore's network backend for webhooks: the host is resolved ONCE, every address
+    it resolves to is checked (unless BATON_WEBHOOK_ALLOW_PRIVATE), and the connection is
+    made to a checked address, so a host that resolves again differently (DNS rebinding)
+    cannot lead Baton into its own network. TLS still verifies the certificate and sends
+    SNI for the host name (httpcore's connection takes them from the URL, not from here)."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options=None,
+    ) -> httpcore.NetworkStream:
+        try:
+            infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError) as error:
+            raise httpcore.ConnectError(f"the host does not resolve: {error}") from None
+        addresses = list(dict.fromkeys(info[4][0] for info in infos))
+        if not addresses:
+            raise httpcore.ConnectError("the host does not resolve")
+        if not settings.BATON_WEBHOOK_ALLOW_PRIVATE and any(map(_private, addresses)):
+            raise httpcore.ConnectError(ADDRESS_REFUSED)
+        last_error: Exception | None = None
+        for address in addresses:
+            try:
+                return self._inner.connect_tcp(
+                    address,
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
+                last_error = error
+        raise last_error
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise httpcore.ConnectError("webhooks are sent over TCP only")
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def webhook_transport(*, verify: ssl.SSLContext | bool = True) -> httpx.HTTPTransport:
+    """httpx's transport whose connections go through CheckedNetworkBackend (no proxy
+    from the environment: a client given a transport does not read one). `verify`: the
+    TLS trust (httpx's default CAs; tests pass their own)."""
+    transport = httpx.HTTPTransport(verify=verify)
+    # httpx builds its pool with httpcore's default backend and has no argument for it
+    transport._pool._network_backend = CheckedNetworkBackend()  # noqa: SLF001
+    return transport
 
 
 def webhook_url_check(url: str, *, resolve: bool = True) -> str:
@@ -196,9 +264,13 @@ def retry_delay(attempts: int) -> timedelta:
 def _post(url: str, *, body: bytes, headers: dict[str, str]) -> str | None:
     """Send one attempt; None on success (a 2xx answer), else what went wrong."""
     try:
-        with httpx.Client(timeout=SEND_TIMEOUT_SECONDS, follow_redirects=False) as client:
+        with httpx.Client(
+            timeout=SEND_TIMEOUT_SECONDS, follow_redirects=False, transport=webhook_transport()
+        ) as client:
             response = client.post(url, content=body, headers=headers)
     except httpx.HTTPError as error:
+        if str(error) == ADDRESS_REFUSED:
+            return ADDRESS_REFUSED
         return f"{type(error).__name__}: {error}"[:ERROR_MAX] or type(error).__name__
     if 200 <= response.status_code < 300:
         return None

@@ -44,7 +44,10 @@ def verify_signature(
     bytes received) with `secret`, at most `tolerance` seconds ago."""
     parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
     timestamp, signature = parts.get("t", ""), parts.get("v1", "")
-    if not timestamp.isdigit() or not signature:
+    # str.isdigit() accepts digits int() refuses ("²"); compare_digest refuses non-ASCII
+    if not (timestamp.isascii() and timestamp.isdigit()) or not signature.isascii():
+        return False
+    if not signature:
         return False
     now = time.time() if now is None else now
     if abs(now - int(timestamp)) > tolerance:

@@ -15,7 +15,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
-from rest_framework.views import exception_handler
+from rest_framework.views import APIView, exception_handler
 from rest_framework.viewsets import GenericViewSet
 
 from chats.services import DialogClosed
@@ -131,17 +131,18 @@ def api_exception_handler(exc, context):
     return response
 
 
-class ApiViewSet(GenericViewSet):
-    """The base of the API's viewsets: `scope_area` names the part of the API."""
+class ApiViewBase:
+    """What every API view has: the key's authentication and scope (`scope_area` names
+    the part of the API; `bot_key_allowed`: an API bot's own key may call it), the per-key
+    rate limit, bounded JSON bodies, errors as JSON."""
 
     scope_area = ""
+    bot_key_allowed = False
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasScope]
     throttle_classes = [ApiKeyRateThrottle]
     parser_classes = [ApiJSONParser]
     renderer_classes = [ApiJSONRenderer]
-    pagination_class = ApiCursorPagination
-    lookup_value_regex = "[0-9]{1,18}"
 
     def get_exception_handler(self):
         return api_exception_handler
@@ -149,6 +150,17 @@ class ApiViewSet(GenericViewSet):
     @property
     def key(self) -> ApiKey:
         return self.request.auth
+
+
+class ApiView(ApiViewBase, APIView):
+    """The base of the API's plain views (the API bots' endpoints)."""
+
+
+class ApiViewSet(ApiViewBase, GenericViewSet):
+    """The base of the API's viewsets."""
+
+    pagination_class = ApiCursorPagination
+    lookup_value_regex = "[0-9]{1,18}"
 
     @property
     def chat_ids(self) -> set[int]:

@@ -1,7 +1,9 @@
 """API bots' endpoints (/api/v1/bots/…): an integration registers a bot (its key needs
 managers:write); the bot, with the key it got, reads and changes its own settings and
 answers, hands off or closes the dialogs it holds. A dialog the bot does not hold (not
-routed to it, another bot's, handed off, closed) is a 404."""
+routed to it, another bot's, handed off, released) is a 404; one it held that is no longer
+its own (a person has it, its channel re-routed) is a 409 and released then (the bot is
+told: dialog.released). A bot's key works only here: elsewhere in the API it is a 403."""
 
 from __future__ import annotations
 
@@ -12,11 +14,13 @@ from django.utils.translation import override
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from chats.services import DialogClosed, dialog_close
 from distributor.models import ApiBot
 from distributor.services.api_bots import (
+    CLIENT_MESSAGE_ID_MAX,
+    CLIENT_MESSAGE_ID_PATTERN,
+    BotDialogNoLongerHeld,
     BotDialogNotFound,
     api_bot_delete,
     api_bot_dialog_get,
@@ -26,6 +30,8 @@ from distributor.services.api_bots import (
     api_bot_update,
     bot_message_payload,
 )
+from distributor.services.api_keys import api_key_bot
+from handoff.api.base import ApiView, Conflict
 from handoff.api.permissions import chat_ids_for_key
 from handoff.enums import RequestReason
 from handoff.services import request_open
@@ -97,7 +103,15 @@ class ButtonInput(serializers.Serializer):
 class ReplyInput(serializers.Serializer):
     text = serializers.CharField(max_length=4000, trim_whitespace=False)
     buttons = ButtonInput(many=True, required=False, max_length=10)
-    client_message_id = serializers.CharField(max_length=60, required=False)
+    client_message_id = serializers.RegexField(
+        CLIENT_MESSAGE_ID_PATTERN,
+        max_length=CLIENT_MESSAGE_ID_MAX,
+        required=False,
+        help_text=(
+            f"Your id for this reply (letters, digits, . _ : -; up to {CLIENT_MESSAGE_ID_MAX}):"
+            " sending it again returns the stored message and posts nothing."
+        ),
+    )
 
 
 MessageOutput = inline_serializer(
@@ -138,7 +152,7 @@ CloseOutput = inline_serializer(
 )
 
 
-class BotRegisterView(APIView):
+class BotRegisterView(ApiView):
     """Register an API bot. The calling key needs managers:write (a bot takes dialogs
     that managers would otherwise take) and may give the bot only its own chats."""
 
@@ -164,13 +178,14 @@ class BotRegisterView(APIView):
         )
 
 
-class BotKeyView(APIView):
+class BotKeyView(ApiView):
     """Views a bot calls with its own key (scope dialogs)."""
 
     scope_area = "dialogs"
+    bot_key_allowed = True
 
     def own_bot(self) -> ApiBot:
-        bot = ApiBot.objects.select_related("api_key").filter(api_key=self.request.auth).first()
+        bot = api_key_bot(self.request.auth)
         if bot is None:
             raise exceptions.NotFound(_("This key is not an API bot's key."))
         return bot
@@ -180,6 +195,14 @@ class BotKeyView(APIView):
             dialog = api_bot_dialog_get(bot=bot, session_id=session_id)
         except BotDialogNotFound:
             raise exceptions.NotFound(_("This bot holds no such dialog.")) from None
+        except BotDialogNoLongerHeld:
+            raise Conflict(
+                _(
+                    "This dialog is no longer the bot's (a person has it, or its channel "
+                    "is no longer routed to the bot); the bot was released from it."
+                ),
+                code="not_held",
+            ) from None
         if dialog.chat_id not in chat_ids_for_key(self.request.auth):
             raise exceptions.NotFound(_("This bot holds no such dialog."))
         return dialog
@@ -247,7 +270,7 @@ class BotReplyView(BotKeyView):
         except DjangoValidationError as error:
             raise _bad_input(error) from None
         except DialogClosed:
-            return Response({"detail": _("The dialog is closed.")}, status=status.HTTP_409_CONFLICT)
+            raise Conflict(_("The dialog is closed."), code="dialog_closed") from None
         return Response(
             bot_message_payload(message),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -274,7 +297,7 @@ class BotHandoffView(BotKeyView):
                 if opened is not None:
                     api_bot_release(dialog=dialog)
         except DialogClosed:
-            return Response({"detail": _("The dialog is closed.")}, status=status.HTTP_409_CONFLICT)
+            raise Conflict(_("The dialog is closed."), code="dialog_closed") from None
         if opened is None:
             return Response(
                 {
@@ -309,8 +332,5 @@ class BotCloseView(BotKeyView):
             if closed:
                 api_bot_release(dialog=dialog)
         if not closed:
-            return Response(
-                {"detail": _("A person has this dialog now; it was not closed.")},
-                status=status.HTTP_409_CONFLICT,
-            )
+            raise Conflict(_("A person has this dialog now; it was not closed."), code="not_closed")
         return Response({"closed": True, "session_id": dialog.session_id})

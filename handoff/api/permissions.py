@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy
 from rest_framework import permissions
 
 from distributor.models import ApiKey
+from distributor.services.api_keys import api_key_bot
 
 
 def key_has_scope(key: ApiKey, area: str, *, write: bool) -> bool:
@@ -17,11 +18,20 @@ def key_has_scope(key: ApiKey, area: str, *, write: bool) -> bool:
 
 
 class HasScope(permissions.BasePermission):
+    """The key holds the view's scope. An API bot's own key works only on the views that
+    say so (`bot_key_allowed`: the bot endpoints, /api/v1/bots/…), whatever its scopes: a
+    bot acts on the dialogs it holds, never on the rest of its chats."""
+
     message = gettext_lazy("This API key lacks the scope for this.")
 
     def has_permission(self, request, view) -> bool:
         key = request.auth
         if not isinstance(key, ApiKey):
+            return False
+        if not getattr(view, "bot_key_allowed", False) and api_key_bot(key) is not None:
+            self.message = _(
+                "This is an API bot's key: it works only on the bot endpoints (/api/v1/bots/…)."
+            )
             return False
         area = view.scope_area
         write = request.method not in permissions.SAFE_METHODS

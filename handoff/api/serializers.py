@@ -11,13 +11,14 @@ from chats.enums import AuthorKind, DialogStatus, Messenger
 from chats.models import Chat, Client, Dialog, Message
 from distributor.enums import Presence
 from distributor.models import Customer, Operator
+from distributor.services.api_bots import CLIENT_MESSAGE_ID_MAX, CLIENT_MESSAGE_ID_PATTERN
 from handoff.enums import CloseReason, RequestReason, RequestStatus
 from handoff.models import Request
 from handoff.services import TRANSFER_REASON_MAX
 
 MAX_ID = 2**63 - 1
 MAX_MESSAGE_TEXT = 4096
-MAX_CLIENT_MESSAGE_ID = 48
+MAX_CLIENT_MESSAGE_ID = CLIENT_MESSAGE_ID_MAX
 
 
 def IdField(**kwargs) -> serializers.IntegerField:  # noqa: N802 - a field factory
@@ -125,7 +126,7 @@ class MessageSerializer(serializers.ModelSerializer):
 class MessagePostSerializer(serializers.Serializer):
     text = serializers.CharField(max_length=MAX_MESSAGE_TEXT, trim_whitespace=False)
     client_message_id = serializers.RegexField(
-        r"^[A-Za-z0-9._:-]{1,48}$",
+        CLIENT_MESSAGE_ID_PATTERN,
         required=False,
         max_length=MAX_CLIENT_MESSAGE_ID,
         help_text=_(

@@ -200,8 +200,8 @@ class DialogViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet
             author_kind=AuthorKind.BOT,
             author_name=self.key.name,
             text=serializer.validated_data["text"],
-            # per key, so two integrations (or a client) never share an id
-            client_msg_id=f"api{self.key.pk}:{client_message_id}" if client_message_id else None,
+            # per key, so two integrations never share an id; "/" is in no client's id
+            client_msg_id=f"api{self.key.pk}/{client_message_id}" if client_message_id else None,
         )
         return Response(
             MessageSerializer(message).data,
@@ -421,6 +421,8 @@ class CustomerViewSet(
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         client = _client_of_key(self, data["client"])
+        bound = CustomerBinding.objects.filter(client=client)
+        was_bound_to = bound.values_list("customer_id", flat=True).first()
         customer = customer_bind(
             client=client,
             name=data.get("name", ""),
@@ -432,7 +434,27 @@ class CustomerViewSet(
                 _("This chat's settings do not bind clients to customers (or create them)."),
                 code="not_bound",
             )
-        return Response(self._fresh(customer.pk), status=status.HTTP_201_CREATED)
+        body = self._fresh(customer.pk)
+        if customer.pk != was_bound_to and self._known_only_elsewhere(customer.pk, client):
+            # matched by phone or e-mail to a customer this key could not see: the key
+            # learns its id, and nothing it did not send (no oracle for other chats' data)
+            body = {
+                "id": customer.pk,
+                "name": data.get("name", "").strip(),
+                "phone": data.get("phone", "").strip(),
+                "email": data.get("email", "").strip(),
+                "clients": body["clients"],
+            }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    def _known_only_elsewhere(self, customer_id: int, client: Client) -> bool:
+        """The customer has clients in chats outside this key's, and none in its chats
+        but `client` (just bound): the key could not see it before."""
+        bindings = CustomerBinding.objects.filter(customer_id=customer_id).exclude(client=client)
+        return (
+            bindings.exclude(client__chat_id__in=self.chat_ids).exists()
+            and not bindings.filter(client__chat_id__in=self.chat_ids).exists()
+        )
 
     @extend_schema(
         summary="Change a customer's name, phone or e-mail",
