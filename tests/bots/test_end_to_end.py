@@ -33,7 +33,9 @@ def webhooks_worker(settings):
         celery_app,
         perform_ping_check=False,
         pool="solo",
-        queues=[WEBHOOKS_QUEUE],
+        # "celery" too: start_worker's queue list becomes the app's (global) selection,
+        # and a later test's worker started without one would consume webhooks only
+        queues=["celery", WEBHOOKS_QUEUE],
         loglevel="WARNING",
     ) as worker:
         yield worker
