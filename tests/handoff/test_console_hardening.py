@@ -218,10 +218,9 @@ def operator_chats_set_in_admin(operator, chats) -> None:
             "display_name": operator.display_name,
             "chats": [chat.pk for chat in chats],
             "max_simultaneous_dialogs": operator.max_simultaneous_dialogs,
-            # issue 11's fields, as the admin's form shows them (ignored if read-only)
-            "presence": operator.presence,
-            "idle_since_0": operator.idle_since.strftime("%Y-%m-%d"),
-            "idle_since_1": operator.idle_since.strftime("%H:%M:%S"),
+            # issue 11: the page's inline of channels served (none here)
+            "channels-TOTAL_FORMS": "0",
+            "channels-INITIAL_FORMS": "0",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -390,9 +389,13 @@ def test_events_are_sent_only_through_the_registered_publisher():
     # refuses unregistered types), and no code spells an unregistered event type
     senders = [name for name, text in app_sources() if re.search(r"\.group_send\b", text)]
     assert senders == ["chats/realtime.py"]
+    # (API bots' webhook events, e.g. "dialog.assigned", are not channel-layer events;
+    # a serializer's source="dialog.session_id" is an attribute path)
+    not_events = {"distributor/services/api_bots.py", "handoff/api/serializers.py"}
     spelled = {
         kind
-        for _name, text in app_sources()
+        for name, text in app_sources()
+        if name not in not_events
         for kind in re.findall(r"""["'](?:dialog|console|access)\.[a-z_]+["']""", text)
     }
     assert {kind.strip("\"'") for kind in spelled} <= EVENT_TYPES

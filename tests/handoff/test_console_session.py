@@ -153,10 +153,9 @@ def operator_move_in_admin(operator, user) -> None:
             "display_name": operator.display_name,
             "chats": list(operator.chats.values_list("pk", flat=True)),
             "max_simultaneous_dialogs": operator.max_simultaneous_dialogs,
-            # issue 11's fields, as the admin's form shows them (ignored if read-only)
-            "presence": operator.presence,
-            "idle_since_0": operator.idle_since.strftime("%Y-%m-%d"),
-            "idle_since_1": operator.idle_since.strftime("%H:%M:%S"),
+            # issue 11: the page's inline of channels served (none here)
+            "channels-TOTAL_FORMS": "0",
+            "channels-INITIAL_FORMS": "0",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
