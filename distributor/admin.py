@@ -30,6 +30,7 @@ from distributor.models import (
 from distributor.services import auto_reply_defaults, chat_distribution_for
 from distributor.services.auto_replies import chat_distribution_auto_replies_reset
 from distributor.services.customers import customer_merge
+from distributor.services.routing import operator_channels_prune
 
 
 def date_text(moment) -> str:
@@ -59,6 +60,10 @@ class OperatorChannelFormSet(forms.BaseInlineFormSet):
             served = set(operator.chats.values_list("pk", flat=True)) if operator.pk else set()
         for form in self.forms:
             if not hasattr(form, "cleaned_data") or form.cleaned_data.get("DELETE"):
+                continue
+            # a row kept as it was, of a chat taken away above, goes with the chat on
+            # save (operator_channels_prune): only a row added or changed is refused
+            if form.instance.pk and not form.has_changed():
                 continue
             chat = form.cleaned_data.get("chat")
             if chat is not None and chat.pk not in served:
@@ -128,6 +133,7 @@ class OperatorAdmin(admin.ModelAdmin):
     # a profile moved to another user also ends the previous user's consoles
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)
+        operator_channels_prune(operator=form.instance)
         user_ids = {form.instance.user_id}
         if change and "user" in form.changed_data:
             user_ids.add(form.initial["user"])

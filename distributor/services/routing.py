@@ -99,3 +99,14 @@ def operator_channels_set(*, operator: Operator, chat: Chat, messengers: Iterabl
         ).delete()
         for messenger in messengers:
             OperatorChannel.objects.get_or_create(operator=operator, chat=chat, messenger=messenger)
+
+
+def operator_channels_prune(*, operator: Operator) -> int:
+    """Drop the operator's channel rows of chats they no longer serve (a chat taken away
+    takes its channel choices with it); returns how many went."""
+    deleted, _by_model = (
+        OperatorChannel.objects.filter(operator=operator)
+        .exclude(chat_id__in=operator.chats.values("pk"))
+        .delete()
+    )
+    return deleted

@@ -121,3 +121,19 @@ def test_a_capacity_below_one_is_refused(admin_client):
     assert response.status_code == 200
     assert "max_simultaneous_dialogs" in response.context["adminform"].form.errors
     assert Operator.objects.get(pk=operator.pk).max_simultaneous_dialogs == 5
+
+
+def test_taking_a_chat_away_drops_the_managers_channel_rows_of_it(admin_client):
+    # given a manager serving two chats, with a channel chosen in the first
+    first, second = ChatFactory(), ChatFactory(name="Other shop")
+    operator = OperatorFactory(chats=[first, second])
+    row = OperatorChannel.objects.create(operator=operator, chat=first, messenger=Messenger.WEB)
+    # when the admin takes the first chat away, leaving the channel row as it was
+    data = operator_form(operator, [second], channels=[(first, Messenger.WEB)], initial_channels=1)
+    data["channels-0-id"] = str(row.pk)
+    data["channels-0-operator"] = str(operator.pk)
+    response = admin_client.post(f"/admin/distributor/operator/{operator.pk}/change/", data)
+    # then the page saves, and the row went with the chat
+    assert response.status_code == 302
+    assert list(operator.chats.all()) == [second]
+    assert not OperatorChannel.objects.exists()
