@@ -103,9 +103,9 @@ def managers_eligible(
     *, chat_id: int, messenger: str, manager_ids: frozenset[int] | set[int] = frozenset()
 ) -> QuerySet[Operator]:
     """The managers who may take a request of this chat and channel, whatever their
-    presence: serving the chat and the channel, and in the route's set when it has
-    one."""
-    query = Operator.objects.filter(chats=chat_id).filter(
+    presence: with an active account, serving the chat and the channel, and in the
+    route's set when it has one."""
+    query = Operator.objects.filter(chats=chat_id, user__is_active=True).filter(
         serves_channel(chat_id=chat_id, messenger=messenger)
     )
     if manager_ids:
@@ -138,7 +138,7 @@ def eligible_filter(*, operator, chat, messenger) -> Q:
 
 def managers_eligible_now(*, chat_id: int, messenger: str) -> QuerySet[Operator]:
     """managers_for_route in one statement (the route's set read inside it)."""
-    return Operator.objects.filter(chats=chat_id).filter(
+    return Operator.objects.filter(chats=chat_id, user__is_active=True).filter(
         eligible_filter(operator=OuterRef("pk"), chat=chat_id, messenger=messenger)
     )
 

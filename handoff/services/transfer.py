@@ -138,6 +138,11 @@ def _target_lock(operator: Operator, target: Operator) -> Operator:
 
 
 def _target_check(target: Operator, *, chat_id: int, messenger: str, now: datetime) -> None:
+    if not target.user.is_active:
+        raise TransferTargetUnavailable(
+            "target_inactive",
+            _("%(name)s's account is switched off.") % {"name": target.display_name},
+        )
     if not operator_serves(operator=target, chat_id=chat_id, messenger=messenger):
         raise TransferTargetUnavailable(
             "target_not_serving",
