@@ -8,11 +8,11 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from distributor.enums import DistributionMode, Presence
+from distributor.services import chat_distribution_for
 from handoff.models import Request
 from handoff.services import HandoffError, request_accept, request_open, request_transfer
 from tests.chats.factories import ChatFactory, ClientFactory, DialogFactory
 from tests.distributor.factories import OperatorFactory
-from distributor.services import chat_distribution_for
 
 pytestmark = pytest.mark.django_db
 
