@@ -35,6 +35,12 @@ The last line printed is always
                          (the queue must drain by itself; no drain is called for it).
 Goal: over_cap=0, double_owned=0, unassigned_while_free=0, p99 decision <= 20 ms.
 
+decisions_per_s is every decision over the whole wall time, which includes the final
+settling (everyone online, accepting only) and the sweeps; the "# opening phase" line
+before it gives the rate while the processes open their requests (their decisions
+over the longest process's opening time), and the load average at the end: the
+decision times are wall times, so on a shared machine read them with it.
+
 Usage (from the repository root; with_postgres.sh sets DATABASE_URL):
     tests/with_postgres.sh sh -c \\
         '.venv/bin/python bench/distribution.py --database-url "$DATABASE_URL"'
