@@ -35,6 +35,12 @@ The last line printed is always
                          (the queue must drain by itself; no drain is called for it).
 Goal: over_cap=0, double_owned=0, unassigned_while_free=0, p99 decision <= 20 ms.
 
+decisions_per_s is every decision over the whole wall time, which includes the final
+settling (everyone online, accepting only) and the sweeps; the "# opening phase" line
+before it gives the rate while the processes open their requests (their decisions
+over the longest process's opening time), and the load average at the end: the
+decision times are wall times, so on a shared machine read them with it.
+
 Usage (from the repository root; with_postgres.sh sets DATABASE_URL):
     tests/with_postgres.sh sh -c \\
         '.venv/bin/python bench/distribution.py --database-url "$DATABASE_URL"'
@@ -225,6 +231,7 @@ def worker(index: int, workers: int, data: dict, redis_url: str, args_dict: dict
                     errors += 1
 
     with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING"):
+        opening_started = time.perf_counter()
         for step, dialog_id in enumerate(dialogs):
             dialog = Dialog.objects.select_related("chat").get(pk=dialog_id)
             try:
@@ -238,6 +245,10 @@ def worker(index: int, workers: int, data: dict, redis_url: str, args_dict: dict
                     [Presence.ONLINE, Presence.ONLINE, Presence.AWAY, Presence.OFFLINE]
                 )
                 operator_presence_set(operator=operator, presence=presence)
+        opening = {
+            "decisions": len(samples),
+            "seconds": time.perf_counter() - opening_started,
+        }
         # then everyone comes online and takes what they are offered, closing nothing,
         # until nothing changes: every free slot must then be filled by itself
         for operator in Operator.objects.filter(pk__in=mine):
@@ -255,7 +266,7 @@ def worker(index: int, workers: int, data: dict, redis_url: str, args_dict: dict
             time.sleep(0.2)
         time.sleep(1.0)  # the drain tasks this process's last closes scheduled
     close_old_connections()
-    Path(out).write_text(json.dumps({"samples": samples, "errors": errors}))
+    Path(out).write_text(json.dumps({"samples": samples, "errors": errors, "opening": opening}))
 
 
 def over_cap_now(chat_id: int) -> int:
@@ -430,6 +441,15 @@ def run(args: argparse.Namespace, redis) -> int:
         f"# {len(samples)} decisions in {elapsed:.1f} s over {args.workers} processes; "
         f"p50 {percentile(samples, 50):.2f} ms, p95 {percentile(samples, 95):.2f} ms, "
         f"max {max(samples, default=0):.1f} ms; unexpected errors {errors}"
+    )
+    # the opening phase alone (every process opening its requests and acting as its
+    # managers; the processes run side by side): its decisions over its longest process
+    opening_decisions = sum(result["opening"]["decisions"] for result in results)
+    opening_seconds = max(result["opening"]["seconds"] for result in results)
+    print(
+        f"# opening phase: {opening_decisions} decisions in {opening_seconds:.1f} s "
+        f"({opening_decisions / opening_seconds:.0f}/s, sweep decisions not counted); "
+        f"load average at the end {' '.join(f'{v:.2f}' for v in os.getloadavg())}"
     )
     print(
         f"distribution: requests={args.requests} "

@@ -87,8 +87,21 @@ def route_for(*, chat_id: int, messenger: str, version: int | None = None) -> Ro
 
 
 def route_fresh(*, chat_id: int, messenger: str) -> Route:
-    """The route of a chat's channel as stored now."""
-    return routes_read(chat_id=chat_id).get(messenger, DEFAULT_ROUTE)
+    """The route of a chat's channel as stored now (one query: the channel's rule
+    joined with its managers; at most one rule per channel)."""
+    rows = list(
+        RoutingRule.objects.filter(distribution__chat_id=chat_id, messenger=messenger)
+        .order_by()
+        .values_list("target", "api_bot_id", "managers")
+    )
+    if not rows:
+        return DEFAULT_ROUTE
+    target, api_bot_id, _manager = rows[0]
+    return Route(
+        target=target,
+        manager_ids=frozenset(manager for _t, _b, manager in rows if manager is not None),
+        api_bot_id=api_bot_id,
+    )
 
 
 def serves_channel(*, chat_id: int, messenger: str, operator_field: str = "pk") -> Q:

@@ -124,29 +124,46 @@ class Offer(enum.Enum):
     NOT_NOW = "not_now"  # the free ones passed on it, or are busy taking something now
 
 
-def _candidates(request: Request, route: Route, now: datetime) -> list[int]:
-    """The free eligible online managers, best first (least loaded, longest idle),
-    without those who passed on this request."""
+def _best_free_locked(
+    request: Request, route: Route, now: datetime, *, tried: list[int], passed_possible: bool
+) -> Operator | None:
+    """The best free eligible online manager (least loaded, longest idle) who has not
+    passed on this request and is not in `tried`, locked: one statement (FOR NO KEY
+    UPDATE SKIP LOCKED: one being offered or accepting something right now is passed
+    over, not waited for; it conflicts with another offer or accept for them, not with
+    rows that merely point at them). None: nobody free, or every free one is busy this
+    instant. The load it orders by is the statement's snapshot: the caller counts it
+    again under the lock. The load is an alias (WHERE and ORDER BY only): annotated
+    held and offered would be counted a third time in the select list."""
+    held = Request.objects.filter(operator_id=OuterRef("pk"), status=RequestStatus.ACCEPTED)
+    offered = Request.objects.filter(
+        offered_to_id=OuterRef("pk"), status__in=Request.WAITING_STATUSES
+    )
     query = (
-        with_load(
-            managers_eligible(
-                chat_id=request.chat_id,
-                messenger=request.dialog.messenger,
-                manager_ids=route.manager_ids,
-            )
+        managers_eligible(
+            chat_id=request.chat_id,
+            messenger=request.dialog.messenger,
+            manager_ids=route.manager_ids,
         )
         .filter(online_filter(now=now))
+        .alias(load=_count(held) + _count(offered))
         .filter(load__lt=F("max_simultaneous_dialogs"))
-        .exclude(
+    )
+    if passed_possible:
+        query = query.exclude(
             Exists(
                 Request.rejected_by.through.objects.filter(
                     request_id=request.pk, operator_id=OuterRef("pk")
                 )
             )
         )
+    if tried:
+        query = query.exclude(pk__in=tried)
+    return (
+        query.select_for_update(skip_locked=True, no_key=True, of=("self",))
         .order_by("load", "idle_since", "pk")
+        .first()
     )
-    return list(query.values_list("pk", flat=True)[:CANDIDATES_TRIED])
 
 
 def offer_next(
@@ -161,29 +178,22 @@ def offer_next(
     """Offer the locked, waiting, un-offered request to the best free manager who has
     not passed on it. Inside the caller's transaction, after the dialog and the request
     were locked. Does not announce (the caller does, once). `passed_possible` False
-    (a request just opened): nobody has passed on it, so finding no candidate means
-    nobody is free, without asking again."""
+    (a request just opened): nobody has passed on it, so finding no candidate is
+    answered NOBODY_FREE without asking again (request_distribute asks availability()
+    for the auto-reply anyway, which tells a free manager busy this instant)."""
     if route is None:
         route = route_fresh(chat_id=request.chat_id, messenger=dialog.messenger)
-    candidates = _candidates(request, route, now)
-    if not candidates:
-        if not passed_possible:
-            return Offer.NOBODY_FREE
-        found = availability(
-            chat_id=request.chat_id, messenger=dialog.messenger, route=route, now=now
+    tried: list[int] = []
+    while len(tried) < CANDIDATES_TRIED:
+        operator = _best_free_locked(
+            request, route, now, tried=tried, passed_possible=passed_possible
         )
-        return Offer.NOT_NOW if found == Availability.FREE else Offer.NOBODY_FREE
-    for candidate_id in candidates:
-        operator = (
-            # FOR NO KEY UPDATE: conflicts with another offer or accept for them, not
-            # with rows that merely point at them (rejected_by, events)
-            Operator.objects.select_for_update(skip_locked=True, no_key=True)
-            .filter(online_filter(now=now), pk=candidate_id)
-            .first()
-        )
-        # counted again under their lock: an offer or accept committed since the list
-        # was read counts
-        if operator is None or sum(operator_load(operator.pk)) >= operator.max_simultaneous_dialogs:
+        if operator is None:
+            break
+        # counted again under their lock: an offer or accept committed since the
+        # statement's snapshot counts
+        if sum(operator_load(operator.pk)) >= operator.max_simultaneous_dialogs:
+            tried.append(operator.pk)
             continue
         request.offered_to = operator
         request.offer_deadline = now + timedelta(seconds=distribution.offer_timeout_seconds)
@@ -195,7 +205,12 @@ def offer_next(
             note=f"offered to {operator.display_name}"[:300],
         )
         return Offer.OFFERED
-    return Offer.NOT_NOW
+    if tried:
+        return Offer.NOT_NOW
+    if not passed_possible:
+        return Offer.NOBODY_FREE
+    found = availability(chat_id=request.chat_id, messenger=dialog.messenger, route=route, now=now)
+    return Offer.NOT_NOW if found == Availability.FREE else Offer.NOBODY_FREE
 
 
 def request_distribute(
