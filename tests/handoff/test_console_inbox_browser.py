@@ -152,7 +152,9 @@ def made_up_request(template: Request, request_id: int) -> dict:
     """A pending request's summary under another id: one this page has not listed."""
     summary = request_summary(Request.objects.get(pk=template.pk))
     summary.update(id=request_id, client=f"Visitor {request_id}")
-    return {"type": CONSOLE_REQUEST, "request": summary}
+    # a request nobody holds names who may take it (issue 11: its eligible managers)
+    audience = list(Operator.objects.filter(chats=template.chat_id).values_list("pk", flat=True))
+    return {"type": CONSOLE_REQUEST, "request": summary, "audience": audience}
 
 
 def test_inbox_events_of_unlisted_requests_are_kept_bounded(daphne_server, new_page):
