@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from handoff.enums import RequestStatus
 from handoff.models import Request
 from telegram_bridge.models import ConnectLink, OperatorAccount, TelegramBot
 
@@ -21,3 +22,13 @@ def request_for_account(account: OperatorAccount, request_id: int) -> Request | 
         .filter(pk=request_id, chat_id=account.bot.chat_id)
         .first()
     )
+
+
+def request_held_by_account(account: OperatorAccount, request_id: int | None) -> Request | None:
+    """The request if this operator holds it now (accepted by them), else None."""
+    if request_id is None:
+        return None
+    request = request_for_account(account, request_id)
+    if request is None or request.status != RequestStatus.ACCEPTED:
+        return None
+    return request if request.operator_id == account.operator_id else None

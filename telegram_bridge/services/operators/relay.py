@@ -21,7 +21,7 @@ from telegram_bridge.models import (
     SendPurpose,
     TransferDraft,
 )
-from telegram_bridge.selectors import request_for_account
+from telegram_bridge.selectors import request_held_by_account
 from telegram_bridge.services.clients import MEDIA_KINDS, bot_of_chat
 from telegram_bridge.services.operators.alerts import alerts_update, transfer_button
 from telegram_bridge.services.operators.presence import (
@@ -244,16 +244,6 @@ def _help(account: OperatorAccount) -> None:
         )
 
 
-def _held(account: OperatorAccount, request_id: int | None) -> Request | None:
-    """The request if this operator holds it now."""
-    if request_id is None:
-        return None
-    request = request_for_account(account, request_id)
-    if request is None or request.status != RequestStatus.ACCEPTED:
-        return None
-    return request if request.operator_id == account.operator_id else None
-
-
 def _target_request(account: OperatorAccount, reply_to: int | None) -> Request | None:
     """A reply to one of a client's relayed messages goes to that conversation (while it
     is open); anything else to the current one."""
@@ -267,10 +257,10 @@ def _target_request(account: OperatorAccount, reply_to: int | None) -> Request |
             .values_list("request_id", flat=True)
             .first()
         )
-        request = _held(account, replied)
+        request = request_held_by_account(account, replied)
         if request is not None:
             return request
-    return _held(account, account.current_request_id)
+    return request_held_by_account(account, account.current_request_id)
 
 
 def operator_message_receive(

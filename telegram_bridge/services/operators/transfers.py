@@ -16,13 +16,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from distributor.models import Operator
-from handoff.enums import RequestStatus
 from handoff.models import Request
 from handoff.realtime import transfer_received_publish
 from handoff.selectors import transfer_targets
 from handoff.services import HandoffError, request_transfer
 from telegram_bridge.models import OperatorAccount, TransferDraft
-from telegram_bridge.selectors import request_for_account
+from telegram_bridge.selectors import request_held_by_account
 from telegram_bridge.services.callback_numbers import callback_number
 from telegram_bridge.services.operators.texts import client_label, operator_tell
 from telegram_bridge.services.outbox import keyboard
@@ -30,20 +29,11 @@ from telegram_bridge.services.outbox import keyboard
 TO_BOT = "bot"
 
 
-def _held(account: OperatorAccount, request_id: int | None) -> Request | None:
-    if request_id is None:
-        return None
-    request = request_for_account(account, request_id)
-    if request is None or request.status != RequestStatus.ACCEPTED:
-        return None
-    return request if request.operator_id == account.operator_id else None
-
-
 def transfer_targets_offer(*, account: OperatorAccount, request_id: int | None) -> None:
     """Answer "Transfer" (or /transfer for the current conversation): the targets as
     buttons, or why there is nothing to transfer."""
     with override(account.bot.chat.language):
-        request = _held(account, request_id)
+        request = request_held_by_account(account, request_id)
         if request is None:
             operator_tell(account, _("You have no open conversation to transfer."))
             return
@@ -69,7 +59,7 @@ def transfer_targets_offer(*, account: OperatorAccount, request_id: int | None) 
 def transfer_target_choose(*, account: OperatorAccount, request_id: int, target: str) -> None:
     """A target was tapped: remember it and ask for the reason."""
     with override(account.bot.chat.language):
-        request = _held(account, request_id)
+        request = request_held_by_account(account, request_id)
         if request is None:
             operator_tell(account, _("You have no open conversation to transfer."))
             return
