@@ -31,6 +31,7 @@ from chats.models import Message
 from distributor.enums import Presence
 from distributor.models import Operator
 from distributor.selectors import eligible_filter, managers_eligible
+from distributor.services import presence_effective
 from handoff.access import ConsoleSession
 from handoff.enums import RequestStatus
 from handoff.models import ConversationRead, Request
@@ -338,35 +339,27 @@ def transfer_targets(*, operator: Operator, request: Request) -> list[dict]:
     for an offline one (an expired presence counts as offline) or one at their cap:
     request_transfer refuses those, the pickers show them disabled."""
     now = timezone.now()
-    held = Request.objects.filter(operator=OuterRef("pk"), status=RequestStatus.ACCEPTED)
-    offered = Request.objects.filter(offered_to=OuterRef("pk"), status__in=Request.WAITING_STATUSES)
     operators = (
-        # the rule request_transfer checks (distributor.selectors.operator_serves)
-        managers_eligible(chat_id=request.chat_id, messenger=request.dialog.messenger)
-        .filter(user__is_active=True)
+        # the rule request_transfer checks (distributor.selectors.operator_serves;
+        # active accounts only)
+        with_load(managers_eligible(chat_id=request.chat_id, messenger=request.dialog.messenger))
         .exclude(pk=operator.pk)
-        .annotate(
-            held=_count(held),
-            offered=_count(offered),
-        )
         .distinct()
         .order_by("display_name", "pk")
     )
     targets = []
     for candidate in operators:
-        presence = candidate.presence
-        if candidate.presence_expires_at is not None and candidate.presence_expires_at <= now:
-            presence = Presence.OFFLINE
+        presence = presence_effective(candidate, now=now)
         targets.append(
             {
                 "id": candidate.pk,
                 "name": candidate.display_name,
                 "presence": presence,
-                "load": candidate.held + candidate.offered,
+                "load": candidate.load,
                 "offered": candidate.offered,
                 "max": candidate.max_simultaneous_dialogs,
                 "available": presence != Presence.OFFLINE
-                and candidate.held + candidate.offered < candidate.max_simultaneous_dialogs,
+                and candidate.load < candidate.max_simultaneous_dialogs,
             }
         )
     return targets
@@ -377,3 +370,19 @@ def _count(query: QuerySet) -> Coalesce:
     GROUP BY in the outer query)."""
     counted = query.order_by().annotate(count=Func(F("pk"), function="COUNT")).values("count")
     return Coalesce(Subquery(counted[:1], output_field=IntegerField()), Value(0))
+
+
+def load_counts() -> tuple[Coalesce, Coalesce]:
+    """An operator's load, as the cap counts it, in two correlated counts: the requests
+    they hold, and those offered to them now (the outer query's pk is the operator)."""
+    held = Request.objects.filter(operator_id=OuterRef("pk"), status=RequestStatus.ACCEPTED)
+    offered = Request.objects.filter(
+        offered_to_id=OuterRef("pk"), status__in=Request.WAITING_STATUSES
+    )
+    return _count(held), _count(offered)
+
+
+def with_load(operators: QuerySet[Operator]) -> QuerySet[Operator]:
+    """Annotate `held`, `offered` and `load` (their sum: what the cap counts)."""
+    held, offered = load_counts()
+    return operators.annotate(held=held, offered=offered).annotate(load=F("held") + F("offered"))

@@ -27,7 +27,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Count, Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import override
 
@@ -41,8 +41,8 @@ from distributor.selectors import (
     route_fresh,
 )
 from distributor.services import chat_distribution_for, presence_effective
-from handoff.enums import RequestStatus
 from handoff.models import Request, RequestEvent
+from handoff.selectors import load_counts, with_load
 from handoff.services.errors import IllegalTransition
 from handoff.services.lifecycle import announce, offer_clear, operator_load, request_lock
 from handoff.working_hours import WEEKDAY_ABBREVIATIONS, Window
@@ -61,26 +61,6 @@ def hours_text(window: Window, *, language: str) -> str:
 
 
 # --- load ------------------------------------------------------------------------
-
-
-def _count(query: QuerySet) -> Subquery:
-    """A scalar subquery counting `query`'s rows (no GROUP BY: always one row)."""
-    return Subquery(
-        query.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")[:1],
-        output_field=IntegerField(),
-    )
-
-
-def with_load(operators: QuerySet[Operator]) -> QuerySet[Operator]:
-    """Annotate `load`: the requests each operator holds plus those offered to them
-    now."""
-    held = Request.objects.filter(operator_id=OuterRef("pk"), status=RequestStatus.ACCEPTED)
-    offered = Request.objects.filter(
-        offered_to_id=OuterRef("pk"), status__in=Request.WAITING_STATUSES
-    )
-    return operators.annotate(held=_count(held), offered=_count(offered)).annotate(
-        load=F("held") + F("offered")
-    )
 
 
 # --- the auto-reply ---------------------------------------------------------------
@@ -135,10 +115,7 @@ def _best_free_locked(
     instant. The load it orders by is the statement's snapshot: the caller counts it
     again under the lock. The load is an alias (WHERE and ORDER BY only): annotated
     held and offered would be counted a third time in the select list."""
-    held = Request.objects.filter(operator_id=OuterRef("pk"), status=RequestStatus.ACCEPTED)
-    offered = Request.objects.filter(
-        offered_to_id=OuterRef("pk"), status__in=Request.WAITING_STATUSES
-    )
+    held, offered = load_counts()
     query = (
         managers_eligible(
             chat_id=request.chat_id,
@@ -146,7 +123,7 @@ def _best_free_locked(
             manager_ids=route.manager_ids,
         )
         .filter(online_filter(now=now))
-        .alias(load=_count(held) + _count(offered))
+        .alias(load=held + offered)
         .filter(load__lt=F("max_simultaneous_dialogs"))
     )
     if passed_possible:
