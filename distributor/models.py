@@ -47,11 +47,24 @@ class Operator(models.Model):
     # when they last were given a dialog or freed one: automatic distribution breaks
     # ties between equally loaded managers in favour of the longest idle
     idle_since = models.DateTimeField(default=timezone.now)
+    # the requests they hold plus those offered to them, kept by the services that
+    # change either (in the same transaction, as a delta: exact under concurrency) and
+    # repaired by the sweep; automatic distribution orders by it instead of counting
+    # everyone's requests per decision. Caps are never judged by it: they are counted
+    # under the operator's lock (handoff.services.lifecycle.operator_load).
+    load_hint = models.IntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["display_name"]
         verbose_name = _("manager")
         verbose_name_plural = _("managers")
+        indexes = [
+            # the automatic offer: the online ones, least loaded, longest idle first
+            models.Index(
+                fields=["presence", "load_hint", "idle_since", "id"],
+                name="operator_offer_order",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.display_name

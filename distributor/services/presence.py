@@ -17,7 +17,7 @@ from datetime import datetime
 from celery import current_app
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -146,27 +146,36 @@ def presences_expire(*, now: datetime | None = None) -> int:
     return len(expired)
 
 
-# locks the row and starts the idle time in one statement (the ORM has no
-# UPDATE ... RETURNING)
+# locks the row, starts the idle time and records the load in one statement (the ORM
+# has no UPDATE ... RETURNING)
 OPERATOR_TAKES_SQL = """
-UPDATE "distributor_operator" SET "idle_since" = %s WHERE "id" = %s
+UPDATE "distributor_operator" SET "idle_since" = %s, "load_hint" = "load_hint" + %s
+WHERE "id" = %s
 RETURNING "max_simultaneous_dialogs"
 """
 
 
-def operator_lock_for_taking(*, operator_id: int, now: datetime) -> int | None:
+def operator_lock_for_taking(*, operator_id: int, now: datetime, load_added: int) -> int | None:
     """The operator is about to be given a dialog: lock their row (inside the caller's
-    transaction, after the dialog and the request), start their idle time (the
-    caller's rollback undoes it when it refuses) and return their cap; None when there
-    is no such operator. One statement."""
+    transaction, after the dialog and the request), start their idle time, add
+    `load_added` to their load hint (the caller's rollback undoes both when it refuses)
+    and return their cap; None when there is no such operator. One statement."""
     idle_since = Operator._meta.get_field("idle_since").get_db_prep_save(now, connection)
     with connection.cursor() as cursor:
-        cursor.execute(OPERATOR_TAKES_SQL, [idle_since, operator_id])
+        cursor.execute(OPERATOR_TAKES_SQL, [idle_since, load_added, operator_id])
         row = cursor.fetchone()
     return row[0] if row else None
 
 
-def operators_idle_start(*, operator_ids: list[int], now: datetime) -> None:
-    """They were given a dialog or freed one: automatic distribution breaks ties in
-    favour of the longest idle."""
-    Operator.objects.filter(pk__in=operator_ids).update(idle_since=now)
+def operator_load_hint_add(
+    *, operator_id: int, delta: int, idle_since: datetime | None = None
+) -> None:
+    """The operator holds or is offered `delta` requests more (or fewer): add it to
+    their load hint, in the transaction that made the change (a relative update: two at
+    once add up), and with `idle_since` start their idle time (they were given a
+    dialog, or freed one: automatic distribution breaks ties in favour of the longest
+    idle). Locks their row: call it after the dialog and the request."""
+    changes = {"load_hint": F("load_hint") + delta}
+    if idle_since is not None:
+        changes["idle_since"] = idle_since
+    Operator.objects.filter(pk=operator_id).update(**changes)

@@ -209,12 +209,12 @@ class ManagerSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ManagerLoadSerializer)
     def get_load(self, operator: Operator) -> dict:
-        accepted = getattr(operator, "accepted_count", None)
+        accepted = getattr(operator, "held", None)
         if accepted is None:
             accepted = Request.objects.filter(
                 operator=operator, status=RequestStatus.ACCEPTED
             ).count()
-        offered = getattr(operator, "offered_count", None)
+        offered = getattr(operator, "offered", None)
         if offered is None:
             offered = Request.objects.filter(
                 offered_to=operator, status__in=Request.WAITING_STATUSES

@@ -4,7 +4,7 @@ key does not have is a 404, as if it did not exist."""
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Prefetch
 from django.http import JsonResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -52,6 +52,7 @@ from handoff.api.serializers import (
 from handoff.dialog_filters import DialogFilters
 from handoff.enums import CloseReason, RequestReason, RequestStatus
 from handoff.models import Request
+from handoff.selectors import with_load
 from handoff.selectors_dialogs import dialogs_filtered
 from handoff.services import (
     NotYourRequest,
@@ -512,20 +513,13 @@ class ManagerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
     def get_queryset(self):
         chat_ids = self.chat_ids
         return (
-            Operator.objects.filter(
-                pk__in=Operator.chats.through.objects.filter(chat_id__in=chat_ids).values(
-                    "operator_id"
+            # the load as the cap counts it (handoff.selectors.with_load)
+            with_load(
+                Operator.objects.filter(
+                    pk__in=Operator.chats.through.objects.filter(chat_id__in=chat_ids).values(
+                        "operator_id"
+                    )
                 )
-            )
-            .annotate(
-                accepted_count=Count(
-                    "requests", filter=Q(requests__status=RequestStatus.ACCEPTED), distinct=True
-                ),
-                offered_count=Count(
-                    "offers",
-                    filter=Q(offers__status__in=Request.WAITING_STATUSES),
-                    distinct=True,
-                ),
             )
             .prefetch_related(
                 Prefetch("chats", queryset=Chat.objects.only("pk")),

@@ -18,7 +18,13 @@ Locks, as everywhere: the dialog, the request, then the operator. The candidate'
 row is taken with skip_locked (one being offered or accepting something right now
 is passed over, not waited for) and their load is counted again under the lock: two
 offers at once never put anyone over their cap, and a request (locked) is offered
-to one manager at a time."""
+to one manager at a time.
+
+The candidates are ordered by their stored load (Operator.load_hint, which every
+service that changes a load adjusts in the same transaction), not by counting every
+manager's requests per decision; the count under the lock is what the cap is judged
+by, and the sweep repairs a hint that drifted (operator_load_hints_repair: a request
+deleted in Admin, a chat deleted)."""
 
 from __future__ import annotations
 
@@ -41,8 +47,8 @@ from distributor.selectors import (
     route_fresh,
 )
 from distributor.services import chat_distribution_for, presence_effective
+from distributor.services.presence import operator_load_hint_add
 from handoff.models import Request, RequestEvent
-from handoff.selectors import load_counts, with_load
 from handoff.services.errors import IllegalTransition
 from handoff.services.lifecycle import announce, offer_clear, operator_load, request_lock
 from handoff.working_hours import WEEKDAY_ABBREVIATIONS, Window
@@ -60,9 +66,6 @@ def hours_text(window: Window, *, language: str) -> str:
     return f"{day} {window.starts_at:%H:%M}–{window.ends_at:%H:%M}"
 
 
-# --- load ------------------------------------------------------------------------
-
-
 # --- the auto-reply ---------------------------------------------------------------
 
 
@@ -77,12 +80,13 @@ class Availability(enum.Enum):
 
 def availability(*, chat_id: int, messenger: str, route: Route, now: datetime) -> Availability:
     """One query: how many eligible managers are online, and how many of those are
-    under their cap."""
-    online = with_load(
-        managers_eligible(chat_id=chat_id, messenger=messenger, manager_ids=route.manager_ids)
+    under their cap (by their load hint)."""
+    online = managers_eligible(
+        chat_id=chat_id, messenger=messenger, manager_ids=route.manager_ids
     ).filter(online_filter(now=now))
     found = online.aggregate(
-        online=Count("pk"), free=Count("pk", filter=Q(load__lt=F("max_simultaneous_dialogs")))
+        online=Count("pk"),
+        free=Count("pk", filter=Q(load_hint__lt=F("max_simultaneous_dialogs"))),
     )
     if not found["online"]:
         return Availability.OFFLINE
@@ -107,15 +111,12 @@ class Offer(enum.Enum):
 def _best_free_locked(
     request: Request, route: Route, now: datetime, *, tried: list[int], passed_possible: bool
 ) -> Operator | None:
-    """The best free eligible online manager (least loaded, longest idle) who has not
-    passed on this request and is not in `tried`, locked: one statement (FOR NO KEY
-    UPDATE SKIP LOCKED: one being offered or accepting something right now is passed
-    over, not waited for; it conflicts with another offer or accept for them, not with
-    rows that merely point at them). None: nobody free, or every free one is busy this
-    instant. The load it orders by is the statement's snapshot: the caller counts it
-    again under the lock. The load is an alias (WHERE and ORDER BY only): annotated
-    held and offered would be counted a third time in the select list."""
-    held, offered = load_counts()
+    """The best free eligible online manager (least loaded, longest idle, by their
+    load hint) who has not passed on this request and is not in `tried`, locked: one
+    statement (FOR NO KEY UPDATE SKIP LOCKED: one being offered or accepting something
+    right now is passed over, not waited for; it conflicts with another offer or accept
+    for them, not with rows that merely point at them). None: nobody free, or every
+    free one is busy this instant. The caller counts the load again under the lock."""
     query = (
         managers_eligible(
             chat_id=request.chat_id,
@@ -123,8 +124,7 @@ def _best_free_locked(
             manager_ids=route.manager_ids,
         )
         .filter(online_filter(now=now))
-        .alias(load=held + offered)
-        .filter(load__lt=F("max_simultaneous_dialogs"))
+        .filter(load_hint__lt=F("max_simultaneous_dialogs"))
     )
     if passed_possible:
         query = query.exclude(
@@ -138,7 +138,7 @@ def _best_free_locked(
         query = query.exclude(pk__in=tried)
     return (
         query.select_for_update(skip_locked=True, no_key=True, of=("self",))
-        .order_by("load", "idle_since", "pk")
+        .order_by("load_hint", "idle_since", "pk")
         .first()
     )
 
@@ -175,6 +175,7 @@ def offer_next(
         request.offered_to = operator
         request.offer_deadline = now + timedelta(seconds=distribution.offer_timeout_seconds)
         request.save(update_fields=["offered_to", "offer_deadline"])
+        operator_load_hint_add(operator_id=operator.pk, delta=1)
         RequestEvent.objects.create(
             request=request,
             from_status=request.status,
@@ -214,8 +215,10 @@ def _withdraw(request: Request, note: str, *, actor=None, passed: bool = True) -
     it as `offer_withdrawn_from` for the surfaces that announce() tells (they drop
     it)."""
     withdrawn = request.offered_to_id
-    if withdrawn is not None and passed:
-        request.rejected_by.add(withdrawn)
+    if withdrawn is not None:
+        operator_load_hint_add(operator_id=withdrawn, delta=-1)
+        if passed:
+            request.rejected_by.add(withdrawn)
     RequestEvent.objects.create(
         request=request,
         from_status=request.status,

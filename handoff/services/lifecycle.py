@@ -33,8 +33,8 @@ from chats.services import (
 from distributor.models import Operator
 from distributor.selectors import eligible_filter
 from distributor.services.presence import (
+    operator_load_hint_add,
     operator_lock_for_taking,
-    operators_idle_start,
     requests_drain_schedule,
 )
 from handoff.enums import CloseReason, RequestStatus
@@ -172,11 +172,10 @@ def offer_clear(request: Request) -> None:
 
 
 def operator_slot_freed(operator_id: int, now: datetime, *, idle: bool = True) -> None:
-    """The operator (whose row the caller may lock now: it comes after the request)
-    holds or is offered one request fewer: their idle time starts (`idle`), and the
-    waiting requests of their chats are offered after commit."""
-    if idle:
-        operators_idle_start(operator_ids=[operator_id], now=now)
+    """The operator (whose row the caller locks now: it comes after the request) holds
+    or is offered one request fewer: their load hint goes down, their idle time starts
+    (`idle`), and the waiting requests of their chats are offered after commit."""
+    operator_load_hint_add(operator_id=operator_id, delta=-1, idle_since=now if idle else None)
     requests_drain_schedule(operator_id=operator_id)
 
 
@@ -219,8 +218,14 @@ def _capacity_check(operator: Operator, request: Request, now: datetime) -> None
     """Lock the operator's row (after the dialog and the request), starting their idle
     time, and refuse when what they hold plus what is offered to them now (automatic
     distribution; `request` aside) reaches max_simultaneous_dialogs: two accepts, or an
-    accept and an offer, for one operator at once are counted one after the other."""
-    limit = operator_lock_for_taking(operator_id=operator.pk, now=now)
+    accept and an offer, for one operator at once are counted one after the other. Their
+    load hint counts the request from now (unless it was offered to them: it counted
+    already); a refusal rolls that back with the rest."""
+    limit = operator_lock_for_taking(
+        operator_id=operator.pk,
+        now=now,
+        load_added=0 if request.offered_to_id == operator.pk else 1,
+    )
     if limit is None:
         raise NotYourRequest("no such operator")
     held, offered = operator_load(operator.pk, request_aside=request.pk)

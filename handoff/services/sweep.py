@@ -1,6 +1,6 @@
 """The deadline sweep: deadlines are columns (an automatic offer's too); a beat task
-calls this every few seconds, and it also expires stale presences and drains the
-waiting requests of automatic chats. Rows are claimed with
+calls this every few seconds, and it also expires stale presences, repairs drifted
+load hints and drains the waiting requests of automatic chats. Rows are claimed with
 select_for_update(skip_locked=True), and every service re-checks its deadline under
 the lock, so two sweeps at once, or one run twice, act once."""
 
@@ -24,6 +24,7 @@ from handoff.services.deadlines import (
     request_expire,
     request_queue_notify,
 )
+from handoff.services.loads import operator_load_hints_repair
 
 logger = logging.getLogger(__name__)
 BATCH = 200
@@ -74,6 +75,12 @@ def deadlines_sweep(*, now: datetime | None = None) -> int:
                     acted += 1
             except Exception:  # one bad row must not stop the sweep
                 logger.exception("deadline %s of request %s failed", field, request_id)
+    # a load hint that drifted (a request deleted in Admin) would hide a free manager
+    # from the drain below
+    try:
+        operator_load_hints_repair()
+    except Exception:
+        logger.exception("repairing load hints failed")
     # waiting requests a drain task missed (a broker away, a manager's cap raised in
     # Admin) are offered: the backstop
     try:

@@ -13,7 +13,7 @@ from django.utils.translation import override
 from distributor.enums import Presence
 from distributor.models import Operator
 from distributor.selectors import operator_serves
-from distributor.services.presence import operators_idle_start, presence_effective
+from distributor.services.presence import operator_load_hint_add, presence_effective
 from handoff.enums import CloseReason, RequestStatus
 from handoff.models import Request
 from handoff.services.errors import (
@@ -111,7 +111,7 @@ def request_transfer(
         locked.operator = target
         locked.idle_deadline = now + timedelta(seconds=settings_of(locked).operator_idle_seconds)
         locked.save(update_fields=["status", "operator", "idle_deadline"])
-        operators_idle_start(operator_ids=[target.pk], now=now)
+        operator_load_hint_add(operator_id=target.pk, delta=1, idle_since=now)
         operator_slot_freed(operator.pk, now)
         announce(locked)
         with override(dialog.chat.language):

@@ -43,6 +43,9 @@ def test_one_operator_accepting_at_once_never_exceeds_the_cap():
         held = Request.objects.filter(operator=operator, status=RequestStatus.ACCEPTED)
         assert held.count() == CAP
         assert len(refused) == RACERS - CAP
+        # the refused accepts' load hint additions rolled back with them
+        operator.refresh_from_db()
+        assert operator.load_hint == CAP
         # the refused requests are still waiting for someone else, and their dialogs say so
         waiting = Request.objects.filter(pk__in=[r.pk for r in requests], status="pending")
         assert waiting.count() == RACERS - CAP

@@ -1,7 +1,7 @@
 """Automatic distribution under concurrency (run on PostgreSQL: tests/with_postgres.sh):
 opens, drains, accepts, rejects, closes and offer expiries at the same instant never put
 a manager over their cap (held + offered), never offer a request to two managers, never
-let two managers own one request."""
+let two managers own one request, and leave every manager's load hint exact."""
 
 import contextlib
 from datetime import timedelta
@@ -72,6 +72,13 @@ def assert_within_caps(chat) -> None:
     assert over == {}
 
 
+def assert_hints_exact(chat) -> None:
+    """Every manager's stored load hint is their count: the services adjust it in the
+    transaction that changes a load, so concurrent changes add up."""
+    hints = dict(Operator.objects.filter(chats=chat).values_list("pk", "load_hint"))
+    assert hints == loads(chat)
+
+
 def assert_owned_once(chat) -> None:
     # every accepted request was accepted once, and is held by one operator
     twice = (
@@ -105,6 +112,7 @@ def test_concurrent_opens_offer_no_manager_over_their_cap():
 
         assert run_in_threads(len(dialogs), open_one) == []
         assert_within_caps(chat)
+        assert_hints_exact(chat)
         # whatever skip_locked passed over, the drain offers: every free slot is used
         requests_drain(chat_ids=[chat.pk])
         assert sum(loads(chat).values()) == 6
@@ -121,6 +129,7 @@ def test_concurrent_drains_fill_the_free_slots_once():
         assert run_in_threads(6, lambda _index, chat=chat: requests_drain(chat_ids=[chat.pk])) == []
         # then
         assert_within_caps(chat)
+        assert_hints_exact(chat)
         requests_drain(chat_ids=[chat.pk])
         offered = Request.objects.filter(pk__in=[r.pk for r in requests], offered_to__isnull=False)
         assert offered.count() == 8
@@ -164,9 +173,11 @@ def test_accepts_rejects_closes_and_drains_at_once_keep_caps_and_single_owners()
 
         assert run_in_threads(12, act) == []
         assert_within_caps(chat)
+        assert_hints_exact(chat)
         assert_owned_once(chat)
         requests_drain(chat_ids=[chat.pk])
         assert_within_caps(chat)
+        assert_hints_exact(chat)
 
 
 def test_offer_expiries_and_accepts_at_once_leave_one_owner():
@@ -187,6 +198,7 @@ def test_offer_expiries_and_accepts_at_once_leave_one_owner():
 
         assert run_in_threads(5, act) == []
         assert_within_caps(chat)
+        assert_hints_exact(chat)
         assert_owned_once(chat)
 
 
@@ -208,4 +220,5 @@ def test_transfers_between_two_operators_at_once_never_exceed_a_cap():
 
         assert run_in_threads(4, act) == []
         assert_within_caps(chat)
+        assert_hints_exact(chat)
         assert Request.objects.filter(chat=chat, status="accepted").count() == 4

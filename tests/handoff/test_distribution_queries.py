@@ -37,7 +37,7 @@ def waiting_request(chat) -> Request:
     return request
 
 
-def test_an_offer_costs_four_statements(django_assert_num_queries):
+def test_an_offer_costs_five_statements(django_assert_num_queries):
     chat = ChatFactory()
     for index in range(20):
         manager(chat, f"Manager {index}")
@@ -46,13 +46,15 @@ def test_an_offer_costs_four_statements(django_assert_num_queries):
     route = route_fresh(chat_id=chat.pk, messenger="web")
     with transaction.atomic():
         dialog, locked = request_lock(request)
-        # who (chosen and locked at once), their load counted again, the offer, its event
-        with django_assert_num_queries(4):
+        # who (chosen by load hint and locked at once), their load counted again, the
+        # offer, its event, their load hint
+        with django_assert_num_queries(5):
             outcome = offer_next(
                 dialog, locked, distribution=distribution, route=route, now=timezone.now()
             )
     assert outcome == Offer.OFFERED
-    assert Request.objects.get(pk=request.pk).offered_to is not None
+    offered_to = Request.objects.get(pk=request.pk).offered_to
+    assert offered_to is not None and offered_to.load_hint == 1
 
 
 def test_nobody_free_at_open_costs_one_statement(django_assert_num_queries):
