@@ -379,6 +379,10 @@ def run(args: argparse.Namespace, redis) -> int:
     from handoff.services import deadlines_sweep
 
     data = seed(args)
+    with connection.cursor() as cursor:
+        # a live database has planner statistics (autovacuum keeps them): without them
+        # the freshly bulk-loaded tables are planned as if empty
+        cursor.execute("ANALYZE")
     sweep_samples: list[float] = []
     timed_decisions(sweep_samples)
     over_cap_samples = 0

@@ -179,6 +179,20 @@ def test_an_offered_request_accepted_counts_once():
     assert olga.load_hint == 1
 
 
+def test_a_hint_too_low_never_puts_anyone_over_their_cap():
+    """The cap is judged by counting under the manager's lock, not by the hint: a
+    manager whose hint says 0 while they hold their cap is passed over."""
+    chat = chat_in(DistributionMode.AUTOMATIC)
+    (olga,) = managers(chat, 1, cap=1)
+    request_accept(request=open_one(chat), operator=olga)
+    Operator.objects.filter(pk=olga.pk).update(load_hint=0)
+    request = open_one(chat)
+    assert Request.objects.get(pk=request.pk).offered_to is None
+    assert counted() == {olga.pk: 1}
+    olga.refresh_from_db()
+    assert olga.load_hint == 0  # the refused offer added nothing
+
+
 def test_the_sweep_repairs_a_drifted_hint_before_it_drains():
     """A request deleted in Admin leaves its manager's hint one too high: with a cap of
     1 they look full and the waiting request is offered to nobody, until the sweep
