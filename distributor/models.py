@@ -69,6 +69,23 @@ class Operator(models.Model):
     def __str__(self) -> str:
         return self.display_name
 
+    def save(self, *args, **kwargs) -> None:
+        """Saving a manager read earlier (the Admin's change form) never writes back
+        the load hint it read: only relative updates and the sweep's repair, under the
+        row's lock, change a stored one."""
+        if (
+            not self._state.adding
+            and kwargs.get("update_fields") is None
+            and not kwargs.get("force_insert")
+            and not args
+        ):
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name != "load_hint"
+            ]
+        super().save(*args, **kwargs)
+
 
 class Customer(models.Model):
     """A known person, matched across clients by normalised phone or e-mail."""

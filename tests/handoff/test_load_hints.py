@@ -235,3 +235,39 @@ def test_the_migration_counts_the_loads_already_there():
     migration = importlib.import_module("handoff.migrations.0013_operator_load_hints_counted")
     migration.count_loads(apps, None)
     assert hints() == {olga.pk: 1, ivan.pk: 1}
+
+
+def test_saving_a_manager_in_admin_keeps_a_load_change_made_meanwhile(admin_client, monkeypatch):
+    """The Admin reads the manager, validates the form, then saves the instance it
+    read: a request accepted in between (its load hint +1, committed) must not be
+    written back to the hint the Admin read."""
+    from distributor.admin import OperatorForm
+
+    chat = chat_in(DistributionMode.BROADCAST)
+    (olga,) = managers(chat, 1)
+    request = open_one(chat)
+    clean = OperatorForm.clean
+
+    def clean_while_she_accepts(form):
+        request_accept(request=request, operator=Operator.objects.get(pk=olga.pk))
+        return clean(form)
+
+    monkeypatch.setattr(OperatorForm, "clean", clean_while_she_accepts)
+    response = admin_client.post(
+        f"/admin/distributor/operator/{olga.pk}/change/",
+        {
+            "user": str(olga.user_id),
+            "display_name": "Olga",
+            "chats": [str(chat.pk)],
+            "max_simultaneous_dialogs": "4",
+            "channels-TOTAL_FORMS": "0",
+            "channels-INITIAL_FORMS": "0",
+            "channels-MIN_NUM_FORMS": "0",
+            "channels-MAX_NUM_FORMS": "1000",
+        },
+    )
+    assert response.status_code == 302
+    olga.refresh_from_db()
+    assert (olga.display_name, olga.max_simultaneous_dialogs) == ("Olga", 4)
+    assert counted() == {olga.pk: 1}
+    assert olga.load_hint == 1
