@@ -28,13 +28,15 @@ def operator_load_hints_repair() -> int:
     so a change in flight never looks like drift); each is then locked and counted
     again, so a change committed meanwhile is not undone."""
     drifted = list(
-        with_load(Operator.objects.all()).exclude(load_hint=F("load")).values_list("pk", flat=True)
+        with_load(Operator.objects.order_by())
+        .exclude(load_hint=F("load"))
+        .values_list("pk", flat=True)
     )
     repaired = 0
     for operator_id in drifted:
         with transaction.atomic():
             hint = (
-                Operator.objects.select_for_update()
+                Operator.objects.select_for_update(no_key=True)
                 .filter(pk=operator_id)
                 .values_list("load_hint", flat=True)
                 .first()
