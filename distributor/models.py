@@ -51,7 +51,7 @@ class Operator(models.Model):
     # change either (in the same transaction, as a delta: exact under concurrency) and
     # repaired by the sweep; automatic distribution orders by it instead of counting
     # everyone's requests per decision. Caps are never judged by it: they are counted
-    # under the operator's lock (handoff.services.lifecycle.operator_load).
+    # under the operator's lock (handoff.services.loads.operator_load).
     load_hint = models.IntegerField(default=0, editable=False)
 
     class Meta:

@@ -32,7 +32,7 @@ import enum
 import logging
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import override
@@ -50,13 +50,8 @@ from distributor.services import chat_distribution_for, presence_effective
 from distributor.services.presence import operator_load_hint_add
 from handoff.models import Request, RequestEvent
 from handoff.services.errors import IllegalTransition
-from handoff.services.lifecycle import (
-    announce,
-    load_rows_params,
-    offer_clear,
-    request_lock,
-    request_sql,
-)
+from handoff.services.lifecycle import announce, offer_clear, request_lock
+from handoff.services.loads import offer_under_cap
 from handoff.working_hours import WEEKDAY_ABBREVIATIONS, Window
 
 logger = logging.getLogger(__name__)
@@ -149,33 +144,6 @@ def _best_free_locked(
     )
 
 
-# the offer, written only while the operator's load (counted in the same statement,
-# after their row was locked: an offer or accept committed since the choosing
-# statement's snapshot counts) is under their cap
-OFFER_SQL = """
-UPDATE {request} SET {offered_to} = %s, {offer_deadline} = %s
-WHERE {pk} = %s AND (SELECT count(*) FROM {request} WHERE {load_rows}) < %s
-"""
-
-
-def _offer_under_cap(request: Request, operator: Operator, deadline: datetime) -> bool:
-    """Offer the request to the locked operator unless they are at their cap: one
-    statement. False: nothing was written."""
-    field = Request._meta.get_field("offer_deadline")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            request_sql(OFFER_SQL),
-            [
-                operator.pk,
-                field.get_db_prep_save(deadline, connection),
-                request.pk,
-                *load_rows_params(operator.pk),
-                operator.max_simultaneous_dialogs,
-            ],
-        )
-        return cursor.rowcount == 1
-
-
 def offer_next(
     dialog: Dialog,
     request: Request,
@@ -201,7 +169,7 @@ def offer_next(
         if operator is None:
             break
         deadline = now + timedelta(seconds=distribution.offer_timeout_seconds)
-        if not _offer_under_cap(request, operator, deadline):
+        if not offer_under_cap(request, operator, deadline):
             tried.append(operator.pk)
             continue
         request.offered_to = operator

@@ -15,10 +15,9 @@ it). `closed` is chats' dialog_close (the visitor ended it, or it was idle)."""
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -53,6 +52,7 @@ from handoff.services.handoff_settings import (
     handoff_settings_for,
     settings_revision,
 )
+from handoff.services.loads import operator_load
 from handoff.settled import settled_note, settled_record
 
 
@@ -196,65 +196,6 @@ def _language(dialog: Dialog) -> str:
 
 
 # --- accepting ----------------------------------------------------------------
-
-
-def operator_load(operator_id: int, *, request_aside: int | None = None) -> tuple[int, int]:
-    """What the operator holds (accepted) and what is offered to them now (waiting),
-    `request_aside` not counted; one statement. Their load is the sum: it never passes
-    their cap (accepts, transfers and offers count it under the operator's lock). Raw
-    SQL built once per process: every decision runs it, and building it with the ORM
-    cost more than running it."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            request_sql(OPERATOR_LOAD_SQL),
-            [
-                RequestStatus.ACCEPTED,
-                *Request.WAITING_STATUSES,
-                request_aside or 0,
-                *load_rows_params(operator_id),
-            ],
-        )
-        held, offered = cursor.fetchone()
-    return held, offered
-
-
-# the requests that make an operator's load (load_rows_params): those they hold, and
-# those offered to them now; handoff.selectors.load_counts is the ORM's form of it
-LOAD_ROWS_SQL = (
-    "({operator} = %s AND {status} = %s) OR ({offered_to} = %s AND {status} IN ({waiting}))"
-)
-
-OPERATOR_LOAD_SQL = """
-SELECT count(*) FILTER (WHERE {status} = %s),
-       count(*) FILTER (WHERE {status} IN ({waiting}) AND {pk} <> %s)
-FROM {request} WHERE {load_rows}
-"""
-
-
-def load_rows_params(operator_id: int) -> list:
-    return [operator_id, RequestStatus.ACCEPTED, operator_id, *Request.WAITING_STATUSES]
-
-
-@functools.cache
-def request_sql(template: str) -> str:
-    """A statement on handoff_request with the model's table and column names:
-    {request}, {pk}, {status}, {operator}, {offered_to}, {offer_deadline}, {waiting}
-    (a placeholder per waiting status) and {load_rows} (LOAD_ROWS_SQL)."""
-    quote = connection.ops.quote_name
-
-    def column(name: str) -> str:
-        return quote(Request._meta.get_field(name).column)
-
-    names = {
-        "request": quote(Request._meta.db_table),
-        "pk": quote(Request._meta.pk.column),
-        "status": column("status"),
-        "operator": column("operator"),
-        "offered_to": column("offered_to"),
-        "offer_deadline": column("offer_deadline"),
-        "waiting": ", ".join(["%s"] * len(Request.WAITING_STATUSES)),
-    }
-    return template.format(load_rows=LOAD_ROWS_SQL.format(**names), **names)
 
 
 def _capacity_check(operator: Operator, request: Request, now: datetime) -> None:

@@ -24,7 +24,6 @@ from handoff.services.errors import (
 )
 from handoff.services.lifecycle import (
     announce,
-    operator_load,
     operator_slot_freed,
     request_finish,
     request_lock,
@@ -32,6 +31,7 @@ from handoff.services.lifecycle import (
     system_notice,
     transition,
 )
+from handoff.services.loads import operator_load
 
 # the event's note holds "transferred to <name up to 100>: <reason>" in 300 characters
 TRANSFER_REASON_MAX = 150
