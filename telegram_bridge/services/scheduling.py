@@ -37,3 +37,12 @@ def task_started(task: str, args: list) -> None:
         cache.delete(_marker(task, args))
     except Exception:
         logger.warning("could not clear the schedule marker of %s%s", task, args, exc_info=True)
+
+
+BROADCAST_FEED_TASK = "telegram_bridge.feed_broadcast"
+
+
+def broadcast_feed_schedule(*, broadcast_id: int) -> None:
+    """Ask a worker to hand the broadcast's next recipients to the outbox (once while one
+    is queued); the outbox asks again as it records broadcast results."""
+    task_schedule(BROADCAST_FEED_TASK, [broadcast_id])
