@@ -86,6 +86,7 @@ class BroadcastForm(forms.ModelForm):
     class Meta:
         model = Broadcast
         fields = list(EDITABLE)
+        error_messages = {"text": {"required": _("A broadcast needs text.")}}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
