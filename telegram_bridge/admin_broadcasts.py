@@ -77,7 +77,7 @@ def buttons_parse(text: str) -> list[list[dict]]:
 
 class BroadcastForm(forms.ModelForm):
     buttons = forms.CharField(
-        label=_("buttons"),
+        label=_("Buttons"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("One URL button a line: Text | https://address"),
