@@ -134,7 +134,7 @@ def broadcast_feed(*, broadcast_id: int) -> int:
         for recipient in claimed:
             if recipient.telegram_chat_id in blocked:
                 recipient.status = RecipientStatus.BLOCKED
-                recipient.error = _("The user blocked the bot.")
+                recipient.error = "the user blocked the bot"
                 continue
             recipient.outbound = outbound_enqueue(
                 bot=broadcast.bot_id,
@@ -172,7 +172,7 @@ def broadcast_cancel(*, broadcast: Broadcast) -> int:
             pk__in=waiting.exclude(outbound=None).values("outbound_id"),
             status=SendStatus.PENDING,
         ).update(status=SendStatus.SKIPPED, error="broadcast cancelled")
-        skipped = waiting.update(status=RecipientStatus.SKIPPED, error=_("Cancelled."))
+        skipped = waiting.update(status=RecipientStatus.SKIPPED, error="broadcast cancelled")
         now = timezone.now()
         Broadcast.objects.filter(pk=locked.pk).update(
             status=BroadcastStatus.CANCELLED, finished_at=now

@@ -46,7 +46,10 @@ BATCH = 60
 # well inside the wait below, so nothing is sent without being recorded
 PER_CHAT = 10
 ROUND_TIMEOUT = 300.0
-LEASE = timedelta(seconds=120)
+# renewed while the holder sends (every LEASE_RENEW, even mid-round), so it is short:
+# after a killed worker another sender takes over within LEASE
+LEASE = timedelta(seconds=20)
+LEASE_RENEW = 5.0
 MAX_ATTEMPTS = 8
 # how often a round's outcomes are recorded while it runs
 RECORD_EVERY = 0.2
@@ -434,6 +437,7 @@ def _send_and_record(
     outcomes: list[Outcome] = []
     future = telegram_runtime.submit(partial(_send_all, bot.pk, bot.token, by_chat, outcomes))
     deadline = time.monotonic() + ROUND_TIMEOUT + 30
+    renewed = time.monotonic()
     recorded = 0
     finished = False
     while not finished:
@@ -444,6 +448,9 @@ def _send_and_record(
             if time.monotonic() > deadline:
                 future.cancel()
                 raise
+        if time.monotonic() - renewed >= LEASE_RENEW:
+            TelegramBot.objects.filter(pk=bot.pk).update(sending_until=timezone.now() + LEASE)
+            renewed = time.monotonic()
         fresh = outcomes[recorded:]  # appended by the loop thread meanwhile
         recorded += len(fresh)
         if fresh:
