@@ -61,7 +61,12 @@ def broadcast_start(*, broadcast: Broadcast) -> int:
     its count unchanged. Raises BroadcastRefused (nothing changed) for an invalid
     broadcast or an empty segment. Schedules the first feed after commit."""
     with transaction.atomic():
-        locked = Broadcast.objects.select_for_update().select_related("bot").get(pk=broadcast.pk)
+        # the broadcast row only: the bot's row is the outbox's lease, never held here
+        locked = (
+            Broadcast.objects.select_for_update(of=("self",))
+            .select_related("bot")
+            .get(pk=broadcast.pk)
+        )
         if locked.status != BroadcastStatus.DRAFT:
             return locked.recipients_total
         try:
@@ -104,7 +109,9 @@ def broadcast_feed(*, broadcast_id: int) -> int:
     pending recipients are claimed with skip_locked; a rolled-back run changes nothing."""
     with transaction.atomic():
         broadcast = (
-            Broadcast.objects.select_for_update().select_related("bot").filter(pk=broadcast_id)
+            Broadcast.objects.select_for_update(of=("self",))
+            .select_related("bot")
+            .filter(pk=broadcast_id)
         ).first()
         if broadcast is None or broadcast.status != BroadcastStatus.SENDING:
             return 0
