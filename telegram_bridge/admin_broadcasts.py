@@ -10,10 +10,12 @@ import io
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from openpyxl import Workbook
@@ -23,6 +25,7 @@ from telegram_bridge.models import (
     Broadcast,
     BroadcastRecipient,
     BroadcastStatus,
+    RecipientStatus,
     broadcast_button_url_valid,
 )
 from telegram_bridge.selectors import broadcast_progress, broadcast_recipients_count
@@ -143,13 +146,47 @@ def results_xlsx(broadcast: Broadcast) -> bytes:
 class BroadcastAdmin(admin.ModelAdmin):
     form = BroadcastForm
     change_form_template = "admin/telegram_bridge/broadcast/change_form.html"
-    list_display = ("__str__", "bot", "status", "recipients_total", "created_at", "finished_at")
+    list_display = (
+        "__str__",
+        "bot",
+        "status",
+        "recipients_total",
+        "sent_count",
+        "created_at",
+        "finished_at",
+    )
     list_filter = ("status", "bot")
     actions = ["cancel_selected"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                sent_number=Count("recipients", filter=Q(recipients__status=RecipientStatus.SENT))
+            )
+        )
+
+    @admin.display(description=_("sent"), ordering="sent_number")
+    def sent_count(self, broadcast: Broadcast) -> int:
+        return broadcast.sent_number
+
+    @admin.display(description=_("Buttons"))
+    def button_lines(self, broadcast: Broadcast) -> str:
+        return (
+            format_html_join(
+                mark_safe("<br>"),  # noqa: S308 - a constant
+                "{} | {}",
+                ((button["text"], button["url"]) for row in broadcast.buttons for button in row),
+            )
+            or "-"
+        )
 
     def get_fields(self, request, obj=None):
         fields = list(EDITABLE)
         if obj is not None:
+            if obj.status != BroadcastStatus.DRAFT:
+                fields[fields.index("buttons")] = "button_lines"
             fields += ["status", "recipients_total", "created_by", "started_at", "finished_at"]
         return fields
 

@@ -141,6 +141,9 @@ def test_send_starts_it_and_the_page_shows_progress(admin_client, clients):
     assert admin_client.get(progress_url).json()["sent"] == 2
     page = admin_client.get(change_url(broadcast)).content.decode()
     assert "broadcast_progress.js" not in page  # nothing left to poll
+    listing = admin_client.get(reverse("admin:telegram_bridge_broadcast_changelist"))
+    assert listing.status_code == 200
+    assert '<td class="field-sent_count">2</td>' in listing.content.decode()
     results = admin_client.get(
         reverse("admin:telegram_bridge_broadcastrecipient_changelist")
         + f"?broadcast__id__exact={broadcast.pk}"
@@ -157,7 +160,14 @@ def test_send_starts_it_and_the_page_shows_progress(admin_client, clients):
 
 def test_a_started_broadcast_cannot_be_edited(admin_client, clients):
     broadcast = broadcast_make(clients.bot, text="Sent as is")
-    admin_client.post(change_url(broadcast), form(clients.bot) | {"_send": "1"})
+    admin_client.post(
+        change_url(broadcast),
+        form(clients.bot, buttons="Shop | https://example.com/<shop>") | {"_send": "1"},
+    )
+    # its page shows what was sent, read-only
+    page = admin_client.get(change_url(broadcast)).content.decode()
+    assert "Shop | https://example.com/&lt;shop&gt;" in page
+    assert 'name="text"' not in page
     # when someone posts a change to it
     admin_client.post(change_url(broadcast), form(clients.bot, text="Changed"))
     # then
