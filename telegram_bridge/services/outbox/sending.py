@@ -3,6 +3,10 @@ Telegram chat, through the bot's rate-limited Bot (telegram_bridge.runtime: 30/s
 overall, 20/min per group) plus at most one message a second per private chat. A 429
 stores `retry_after` as the row's `not_before` and the chat waits; a user who blocked
 the bot is marked and skipped; an error is recorded on the row and never blocks others.
+Outcomes are recorded while a round runs. A broadcast's row is claimed (its recipient
+marked being sent, committed) just before its call and its result copied onto the
+recipient: one found claimed already was interrupted by a killed worker and is not sent
+twice (telegram_bridge.services.broadcasts).
 """
 
 from __future__ import annotations
