@@ -375,13 +375,13 @@ def test_sends_keep_to_30_a_second_per_bot(telegram_world, settings):
     drive(world.bot, broadcast)
     times = sorted(call.at for call in world.api.succeeded("sendMessage"))
     assert len(times) == 130
-    # one every 1/30 s: 130 sends take at least 129/30 s (4.3 s), and any 31 at least
-    # a second. The fake records when it handles a call, so a stalled server thread can
-    # bunch a few: the bounds leave it 0.3 s and 0.1 s. Unpaced, all 130 take well under
-    # a second here.
+    # one every 1/30 s: 130 sends take at least 129/30 s (4.3 s), and any 61 at least
+    # 2 s. The fake records when it handles a call, so a stalled server thread can
+    # bunch a few: the bounds leave it 0.3 s. Unpaced, all 130 take well under a second
+    # here.
     assert times[-1] - times[0] >= 4.0
-    spans = [later - earlier for earlier, later in zip(times, times[30:], strict=False)]
-    assert min(spans) >= 0.9, spans
+    spans = [later - earlier for earlier, later in zip(times, times[60:], strict=False)]
+    assert min(spans) >= 1.7, spans
 
 
 def test_a_broadcast_and_a_reply_to_one_chat_are_a_second_apart(telegram_world, settings):
