@@ -203,3 +203,11 @@ def test_progress_and_results_need_a_staff_login(client, clients):
         response = client.get(url)
         assert response.status_code == 302
         assert "/login/" in response["Location"]
+
+
+def test_a_new_broadcast_can_be_saved_and_sent_at_once(admin_client, clients):
+    response = admin_client.post(ADD, form(clients.bot, marker="") | {"_send": "1"}, follow=True)
+    broadcast = Broadcast.objects.get()
+    assert (broadcast.status, broadcast.recipients_total) == (BroadcastStatus.SENDING, 2)
+    assert "Sending to 2 clients." in response.content.decode()
+    assert response.redirect_chain[-1][0] == change_url(broadcast)
