@@ -1,6 +1,7 @@
 """The outbox records a round's outcomes while the round runs and renews its sender
 lease meanwhile, so a worker killed mid-round resends (or, for a broadcast, reports as
-interrupted) only what was in flight, and another sender takes over soon after."""
+interrupted) only what was in flight, and another sender takes over soon after; a
+broadcast recipient is claimed only when its turn to be sent has come."""
 
 from __future__ import annotations
 
@@ -9,9 +10,18 @@ import threading
 import pytest
 from django.db import connection
 
-from telegram_bridge.models import OutboundMessage, SendPurpose, SendStatus, TelegramBot
+from telegram_bridge.models import (
+    BroadcastRecipient,
+    OutboundMessage,
+    RecipientStatus,
+    SendPurpose,
+    SendStatus,
+    TelegramBot,
+)
+from telegram_bridge.services.broadcasts import broadcast_feed, broadcast_start
 from telegram_bridge.services.outbox import outbound_enqueue, outbox_deliver, sending
 from tests.servers import wait_until
+from tests.telegram_bridge.broadcast_helpers import broadcast_make, telegram_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -86,3 +96,32 @@ def test_the_lease_is_renewed_during_a_round(telegram_world, settings, monkeypat
     assert OutboundMessage.objects.filter(status=SendStatus.PENDING).exists()
     thread.join(60)
     assert TelegramBot.objects.get(pk=world.bot.pk).sending_until is None
+
+
+def test_a_broadcast_recipient_is_claimed_only_when_its_turn_has_come(telegram_world, settings):
+    world = telegram_world
+    settings.TELEGRAM_MAX_MESSAGES_PER_SECOND = 1  # three chats: sends 1 s apart
+    for user in (ANN, ANN + 1, ANN + 2):
+        telegram_client(world.bot, user)
+    broadcast = broadcast_make(world.bot)
+    broadcast_start(broadcast=broadcast)
+    broadcast_feed(broadcast_id=broadcast.pk)
+    # when the round runs
+    thread = deliver_in_background(world.bot.pk)
+    # then while the first is sent, the last still waits unclaimed: a worker killed now
+    # would leave it to be sent, not reported as interrupted
+    statuses = wait_until(
+        lambda: (
+            dict(BroadcastRecipient.objects.values_list("telegram_chat_id", "status"))
+            if BroadcastRecipient.objects.filter(
+                telegram_chat_id=ANN, status=RecipientStatus.SENT
+            ).exists()
+            else None
+        ),
+        seconds=30,
+    )
+    assert statuses[ANN + 2] == RecipientStatus.QUEUED
+    thread.join(60)
+    assert set(BroadcastRecipient.objects.values_list("status", flat=True)) == {
+        RecipientStatus.SENT
+    }

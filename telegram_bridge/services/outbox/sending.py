@@ -238,6 +238,28 @@ class PrivateChatPace:
 private_chat_pace = PrivateChatPace()
 
 
+class BotPace:
+    """A bot's overall limit (TELEGRAM_MAX_MESSAGES_PER_SECOND) as slots one interval
+    apart, each reserved by a row before its call. The bot's AIORateLimiter keeps the
+    same limit, but waits inside the call: a broadcast recipient is claimed only after
+    its slot has come, so a worker killed meanwhile leaves no recipient claimed that was
+    still waiting its turn."""
+
+    def __init__(self) -> None:
+        self._next: dict[int, float] = {}
+
+    async def wait(self, bot_id: int) -> None:
+        interval = 1 / settings.TELEGRAM_MAX_MESSAGES_PER_SECOND
+        now = time.monotonic()
+        slot = max(now, self._next.get(bot_id, now))
+        self._next[bot_id] = slot + interval  # reserved before sleeping: no two share it
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+bot_pace = BotPace()
+
+
 async def _send_chat(
     bot: Bot, bot_id: int, chat_id: int, rows: list[dict], outcomes: list[Outcome]
 ) -> None:
@@ -251,6 +273,8 @@ async def _send_chat(
             if message_id is None:
                 outcomes.append(Outcome(row["id"], SendStatus.SKIPPED, error="nothing to edit"))
                 continue
+        await private_chat_pace.wait(bot_id, chat_id)
+        await bot_pace.wait(bot_id)
         if row["purpose"] == SendPurpose.BROADCAST:
             found = await asyncio.to_thread(_broadcast_claim, row["id"])
             if found == RecipientStatus.SENDING:
@@ -259,7 +283,6 @@ async def _send_chat(
             if found != RecipientStatus.QUEUED:  # cancelled meanwhile
                 outcomes.append(Outcome(row["id"], SendStatus.SKIPPED, error="cancelled"))
                 continue
-        await private_chat_pace.wait(bot_id, chat_id)
         try:
             result = await _call(bot, chat_id, row["method"], row["payload"], message_id)
         except RetryAfter as error:
