@@ -38,7 +38,11 @@ from telegram_bridge.models import (
 )
 from telegram_bridge.runtime import telegram_runtime
 from telegram_bridge.services.outbox.writing import DELIVER_TASK, delivery_schedule
-from telegram_bridge.services.scheduling import broadcast_feed_schedule, task_started
+from telegram_bridge.services.scheduling import (
+    broadcast_feed_schedule,
+    task_schedule_later,
+    task_started,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -518,6 +522,15 @@ def _drain(bot_id: int, report: DeliveryReport) -> float | None:
         TelegramBot.objects.filter(pk=bot_id).update(sending_until=timezone.now() + LEASE)
 
 
+def _deliver_after_lease(bot_id: int) -> None:
+    """Another sender holds the lease: if it was killed, nobody would send until the
+    sweep after the lease ends, so look again just after it ends (once per bot)."""
+    until = TelegramBot.objects.filter(pk=bot_id).values_list("sending_until", flat=True).first()
+    if until is not None:
+        countdown = max((until - timezone.now()).total_seconds(), 0) + 0.5
+        task_schedule_later(DELIVER_TASK, [bot_id], countdown=countdown)
+
+
 def outbox_deliver(*, bot_id: int) -> DeliveryReport:
     """Send the bot's pending rows. One sender per bot at a time (a lease); safe to call
     as often as wanted: a second caller returns at once, and the holder looks again
@@ -529,6 +542,8 @@ def outbox_deliver(*, bot_id: int) -> DeliveryReport:
     while True:
         if not _lease_take(bot_id, timezone.now()):
             report.leased = report.sent > 0 or report.deferred > 0
+            if not report.leased:
+                _deliver_after_lease(bot_id)
             break
         try:
             next_due = _drain(bot_id, report)
