@@ -133,3 +133,19 @@ def test_a_broadcast_left_by_a_killed_worker_is_resumed_with_nothing_sent_twice(
     assert set(sent.values()) == {1}
     interrupted.refresh_from_db()
     assert (interrupted.status, interrupted.error) == (RecipientStatus.FAILED, INTERRUPTED)
+
+
+def test_rows_left_behind_a_dead_senders_lease_go_out_when_it_ends(telegram_world, worker):
+    world = telegram_world
+    # given a sender that died holding the bot's lease for 2 s more
+    TelegramBot.objects.filter(pk=world.bot.pk).update(
+        sending_until=timezone.now() + timedelta(seconds=2)
+    )
+    telegram_client(world.bot, USERS[0])
+    broadcast = broadcast_make(world.bot)
+    # when a broadcast starts (its row's delivery finds the lease held)
+    broadcast_start(broadcast=broadcast)
+    # then it is sent once the lease has ended, with no sweep to help
+    done = wait_until(lambda: finished(broadcast), seconds=60)
+    assert done.status == BroadcastStatus.DONE
+    assert successes_by_chat(world.api) == {USERS[0]: 1}
