@@ -435,3 +435,31 @@ def test_the_results_xlsx_has_a_row_per_recipient(telegram_world):
     assert by_chat[ANN][4] is not None
     assert by_chat[BOB][2] == "blocked the bot"
     assert "blocked" in by_chat[BOB][5]
+
+
+def test_a_cancel_during_a_call_answered_429_sends_nothing_later(telegram_world):
+    world = telegram_world
+    telegram_client(world.bot, ANN)
+    world.api.fail_flood("sendMessage", retry_after=1, chat_id=ANN)
+    broadcast = broadcast_make(world.bot)
+    broadcast_start(broadcast=broadcast)
+    broadcast_feed(broadcast_id=broadcast.pk)
+    answer = world.api.handle_method
+
+    def cancel_then_answer(token, method, params, files):
+        # the admin cancels while Ann's call (claimed: "being sent") is under way
+        if method == "sendMessage" and not world.api.calls("sendMessage"):
+            broadcast_cancel(broadcast=Broadcast.objects.get(pk=broadcast.pk))
+        return answer(token, method, params, files)
+
+    world.api.handle_method = cancel_then_answer
+    outbox_deliver(bot_id=world.bot.pk)  # Ann: cancelled mid-call, then a 429
+    # when her row would be due again
+    OutboundMessage.objects.update(not_before=timezone.now())
+    outbox_deliver(bot_id=world.bot.pk)
+    # then the cancelled broadcast sends nothing more and Ann is recorded as skipped
+    assert len(world.api.calls("sendMessage", chat_id=ANN)) == 1
+    assert sends_to(world.api, ANN) == []
+    ann = BroadcastRecipient.objects.get(telegram_chat_id=ANN)
+    assert ann.status == RecipientStatus.SKIPPED
+    assert not OutboundMessage.objects.filter(status=SendStatus.PENDING).exists()

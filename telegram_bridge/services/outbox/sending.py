@@ -28,6 +28,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from telegram_bridge.models import (
     BroadcastRecipient,
+    BroadcastStatus,
     OperatorAlert,
     OutboundMessage,
     RecipientStatus,
@@ -157,13 +158,17 @@ def _broadcast_claim(row_id: int) -> str | None:
     try:
         with transaction.atomic():
             recipient = (
-                BroadcastRecipient.objects.select_for_update()
+                BroadcastRecipient.objects.select_for_update(of=("self",))
                 .filter(outbound_id=row_id)
-                .values_list("pk", "status")
+                .values_list("pk", "status", "broadcast__status")
                 .first()
             )
             if recipient is None:
                 return None
+            if recipient[2] != BroadcastStatus.SENDING:
+                # cancelled while this row waited (a 429's retry_after, a network error)
+                # after its recipient had been claimed, so the cancel left it queued
+                return RecipientStatus.SKIPPED
             if recipient[1] == RecipientStatus.QUEUED:
                 BroadcastRecipient.objects.filter(pk=recipient[0]).update(
                     status=RecipientStatus.SENDING
