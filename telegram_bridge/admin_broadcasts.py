@@ -6,6 +6,7 @@ telegram_bridge.services.broadcasts."""
 from __future__ import annotations
 
 import io
+import re
 
 from django import forms
 from django.contrib import admin, messages
@@ -19,6 +20,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 
 from telegram_bridge.models import (
     BROADCAST_BUTTON_TEXT_LIMIT,
@@ -104,6 +106,23 @@ class BroadcastForm(forms.ModelForm):
         return buttons_parse(self.cleaned_data.get("buttons") or "")
 
 
+# what XML 1.0 (and so an .xlsx) cannot hold: C0 controls but tab, LF and CR; lone
+# surrogates; U+FFFE and U+FFFF (as reports/xlsx.py, which a writer may not import)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+EXCEL_MAX_CELL_CHARS = 32_767
+
+
+def _text_cell(sheet, value: str | None) -> WriteOnlyCell | None:
+    """A string cell whatever the stored text looks like: never a formula ("=…"), never
+    a character that breaks the file."""
+    if not value:
+        return None
+    cell = WriteOnlyCell(sheet)
+    cell._value = _NOT_XML.sub("\ufffd", value)[:EXCEL_MAX_CELL_CHARS]
+    cell.data_type = "s"
+    return cell
+
+
 def results_xlsx(broadcast: Broadcast) -> bytes:
     """The per-recipient results as an XLSX workbook (write-only: rows are streamed)."""
     workbook = Workbook(write_only=True)
@@ -129,12 +148,12 @@ def results_xlsx(broadcast: Broadcast) -> bytes:
     for name, chat_id, status, sent_at, message_id, error in recipients.iterator(2000):
         sheet.append(
             [
-                name,
+                _text_cell(sheet, name),
                 chat_id,
                 str(labels.get(status, status)),
                 sent_at.replace(tzinfo=None) if sent_at else None,
                 message_id,
-                error,
+                _text_cell(sheet, error),
             ]
         )
     out = io.BytesIO()

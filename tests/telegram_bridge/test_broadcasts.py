@@ -463,3 +463,19 @@ def test_a_cancel_during_a_call_answered_429_sends_nothing_later(telegram_world)
     ann = BroadcastRecipient.objects.get(telegram_chat_id=ANN)
     assert ann.status == RecipientStatus.SKIPPED
     assert not OutboundMessage.objects.filter(status=SendStatus.PENDING).exists()
+
+
+def test_the_results_xlsx_never_turns_a_stored_value_into_a_formula(telegram_world):
+    world = telegram_world
+    client = telegram_client(world.bot, ANN)
+    client.name = '=HYPERLINK("http://evil.example","x")'
+    client.save(update_fields=["name"])
+    broadcast = broadcast_make(world.bot)
+    broadcast_start(broadcast=broadcast)
+    BroadcastRecipient.objects.update(error="=1+1\x07", status=RecipientStatus.FAILED)
+    # when
+    sheet = load_workbook(io.BytesIO(results_xlsx(broadcast))).active
+    row = next(sheet.iter_rows(min_row=2, max_row=2))
+    # then both are text cells holding the stored text (less what XML cannot hold)
+    assert (row[0].data_type, row[0].value) == ("s", '=HYPERLINK("http://evil.example","x")')
+    assert (row[5].data_type, row[5].value) == ("s", "=1+1\ufffd")
