@@ -479,3 +479,32 @@ def test_the_results_xlsx_never_turns_a_stored_value_into_a_formula(telegram_wor
     # then both are text cells holding the stored text (less what XML cannot hold)
     assert (row[0].data_type, row[0].value) == ("s", '=HYPERLINK("http://evil.example","x")')
     assert (row[5].data_type, row[5].value) == ("s", "=1+1\ufffd")
+
+
+def test_two_replies_to_a_chat_behind_a_busy_round_are_a_second_apart(telegram_world, settings):
+    world = telegram_world
+    settings.TELEGRAM_PRIVATE_CHAT_INTERVAL = 1
+    # given a round where 45 other chats' messages come before Ann's two replies, so
+    # her first waits its turn in the bot's 30/s pace
+    for user in range(2000, 2045):
+        outbound_enqueue(
+            bot=world.bot,
+            telegram_chat_id=user,
+            method="sendMessage",
+            payload={"text": "a reply"},
+            purpose=SendPurpose.CLIENT,
+        )
+    for text in ("first", "second"):
+        outbound_enqueue(
+            bot=world.bot,
+            telegram_chat_id=ANN,
+            method="sendMessage",
+            payload={"text": text},
+            purpose=SendPurpose.CLIENT,
+        )
+    # when
+    outbox_deliver(bot_id=world.bot.pk)
+    # then Ann's two messages are still a second apart
+    first, second = sends_to(world.api, ANN)
+    assert [first.params["text"], second.params["text"]] == ["first", "second"]
+    assert second.at - first.at >= 0.9, second.at - first.at

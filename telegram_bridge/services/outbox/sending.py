@@ -238,8 +238,17 @@ class PrivateChatPace:
             delay = last + interval - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
+        self.sent(bot_id, chat_id)
+
+    def sent(self, bot_id: int, chat_id: int) -> None:
+        """The chat was just sent to: its next message waits a whole interval from now.
+        Called again when a call ends, as the bot's pace (and its rate limiter) may hold
+        a message well after its chat's wait ended."""
+        if chat_id < 0:
+            return
         self._last[(bot_id, chat_id)] = time.monotonic()
         if len(self._last) > 10_000:
+            interval = settings.TELEGRAM_PRIVATE_CHAT_INTERVAL
             horizon = time.monotonic() - interval
             self._last = {key: at for key, at in self._last.items() if at > horizon}
 
@@ -293,7 +302,10 @@ async def _send_chat(
                 outcomes.append(Outcome(row["id"], SendStatus.SKIPPED, error="cancelled"))
                 continue
         try:
-            result = await _call(bot, chat_id, row["method"], row["payload"], message_id)
+            try:
+                result = await _call(bot, chat_id, row["method"], row["payload"], message_id)
+            finally:
+                private_chat_pace.sent(bot_id, chat_id)
         except RetryAfter as error:
             outcomes.append(Outcome(row["id"], SendStatus.PENDING, retry_after=_seconds(error)))
             return
