@@ -362,6 +362,15 @@ def broadcast_button_url_valid(url: str) -> bool:
     return True
 
 
+def broadcast_photo_url_valid(url: str) -> bool:
+    """An https URL with a host (Telegram fetches the photo itself)."""
+    try:
+        URLValidator(schemes=["https"])(url)
+    except ValidationError:
+        return False
+    return True
+
+
 def broadcast_buttons_valid(rows: object) -> bool:
     """Whether `rows` is a list of rows of {"text", "url"} buttons with an http(s) URL."""
     if not isinstance(rows, list):
@@ -469,7 +478,7 @@ class Broadcast(models.Model):
             }
         self.photo = (self.photo or "").strip()
         if self.photo and not (
-            BROADCAST_FILE_ID.fullmatch(self.photo) or self.photo.startswith("https://")
+            BROADCAST_FILE_ID.fullmatch(self.photo) or broadcast_photo_url_valid(self.photo)
         ):
             errors["photo"] = _("Give an https:// URL of the photo or a Telegram file_id.")
         if not broadcast_buttons_valid(self.buttons):

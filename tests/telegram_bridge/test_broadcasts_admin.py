@@ -84,6 +84,11 @@ def test_saving_a_draft_shows_the_recipient_count(admin_client, clients, admin_u
         ({"buttons": "Shop | javascript:alert(1)"}, "is not an http:// or https:// address."),
         ({"buttons": "Shop https://example.com"}, "Line 1: write a button as"),
         ({"photo": "not a photo"}, "Give an https:// URL of the photo or a Telegram file_id."),
+        ({"photo": "https://"}, "Give an https:// URL of the photo or a Telegram file_id."),
+        (
+            {"photo": "https://not a host/p.jpg"},
+            "Give an https:// URL of the photo or a Telegram file_id.",
+        ),
         ({"photo": "https://example.com/p.jpg", "text": "x" * 1025}, "At most 1024 characters"),
     ],
 )
