@@ -119,7 +119,15 @@ def broadcast_feed(*, broadcast_id: int) -> int:
         in_outbox = recipients.filter(
             status__in=[RecipientStatus.QUEUED, RecipientStatus.SENDING]
         ).count()
-        room = FEED_AHEAD - in_outbox
+        # the window is the bot's: its broadcasts share it, so a client's reply waits
+        # behind FEED_AHEAD rows however many broadcasts the bot is sending
+        room = FEED_AHEAD - (
+            BroadcastRecipient.objects.filter(
+                broadcast__bot_id=broadcast.bot_id,
+                broadcast__status=BroadcastStatus.SENDING,
+                status__in=[RecipientStatus.QUEUED, RecipientStatus.SENDING],
+            ).count()
+        )
         claimed = (
             list(
                 recipients.select_for_update(skip_locked=True)
@@ -158,7 +166,9 @@ def broadcast_feed(*, broadcast_id: int) -> int:
                 Broadcast.objects.filter(pk=broadcast.pk).update(
                     status=BroadcastStatus.DONE, finished_at=timezone.now()
                 )
-            else:  # every claimed one was blocked: go on at once
+            elif claimed:  # every claimed one was blocked: go on at once
+                # (none claimed: another broadcast fills the bot's window; the outbox
+                # feeds this one again as it records that one's rows)
                 transaction.on_commit(
                     lambda: broadcast_feed_schedule(broadcast_id=broadcast_id), robust=True
                 )

@@ -508,3 +508,24 @@ def test_two_replies_to_a_chat_behind_a_busy_round_are_a_second_apart(telegram_w
     first, second = sends_to(world.api, ANN)
     assert [first.params["text"], second.params["text"]] == ["first", "second"]
     assert second.at - first.at >= 0.9, second.at - first.at
+
+
+def test_two_broadcasts_of_one_bot_share_its_window_in_the_outbox(telegram_world, monkeypatch):
+    world = telegram_world
+    monkeypatch.setattr(broadcasts, "FEED_AHEAD", 2)
+    for user in (ANN, BOB, CAROL, DAN):
+        telegram_client(world.bot, user)
+    first = broadcast_make(world.bot, text="First")
+    second = broadcast_make(world.bot, text="Second")
+    broadcast_start(broadcast=first)
+    broadcast_start(broadcast=second)
+    # when both are fed before anything is sent
+    broadcast_feed(broadcast_id=first.pk)
+    broadcast_feed(broadcast_id=second.pk)
+    # then the bot's outbox holds one window of broadcast rows, not one per broadcast:
+    # a client's reply written now waits behind no more than that
+    assert OutboundMessage.objects.filter(status=SendStatus.PENDING).count() == 2
+    # and both still reach everyone once
+    drive(world.bot, first)
+    drive(world.bot, second)
+    assert [len(sends_to(world.api, user)) for user in (ANN, BOB, CAROL, DAN)] == [2, 2, 2, 2]

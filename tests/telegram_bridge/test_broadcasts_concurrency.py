@@ -42,6 +42,8 @@ def test_feeds_at_once_hand_each_recipient_to_the_outbox_once(telegram_world, mo
         rows = OutboundMessage.objects.filter(broadcast_recipient__broadcast=broadcast)
         assert rows.count() == 12
         assert set(Counter(rows.values_list("telegram_chat_id", flat=True)).values()) == {1}
+        # the bot's window is shared by its broadcasts: free it for the next round
+        broadcast_cancel(broadcast=broadcast)
 
 
 def test_a_cancel_racing_the_outbox_claims_leaves_each_recipient_claimed_or_skipped(

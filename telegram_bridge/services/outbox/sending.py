@@ -27,6 +27,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from telegram_bridge.models import (
+    Broadcast,
     BroadcastRecipient,
     BroadcastStatus,
     OperatorAlert,
@@ -203,12 +204,18 @@ def _broadcast_follow(row_id: int, outcome: Outcome, now) -> None:
 
 
 def _broadcasts_feed_after_commit(row_ids: list[int]) -> None:
-    """The outbox has room again for the broadcasts whose rows were just recorded."""
+    """The outbox has room again for the broadcasts of the bot whose rows were just
+    recorded (they share one window: telegram_bridge.services.broadcasts)."""
     if not row_ids:
         return
-    broadcast_ids = set(
+    bot_ids = set(
         BroadcastRecipient.objects.filter(outbound_id__in=row_ids).values_list(
-            "broadcast_id", flat=True
+            "broadcast__bot_id", flat=True
+        )
+    )
+    broadcast_ids = set(
+        Broadcast.objects.filter(bot_id__in=bot_ids, status=BroadcastStatus.SENDING).values_list(
+            "pk", flat=True
         )
     )
     for broadcast_id in broadcast_ids:
