@@ -254,3 +254,7 @@ class TelegramUpdateAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+# broadcasts have an admin module of their own
+from telegram_bridge import admin_broadcasts  # noqa: E402, F401

@@ -3,8 +3,12 @@ operators who work from Telegram."""
 
 from __future__ import annotations
 
+import re
 import secrets
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -306,6 +310,7 @@ class SendPurpose(models.TextChoices):
     OPERATOR = "operator", _("to a manager")
     ALERT = "alert", _("a manager's alert")
     GROUP_NOTICE = "group_notice", _("a group notice")
+    BROADCAST = "broadcast", _("a broadcast")
 
 
 class OutboundMessage(models.Model):
@@ -341,3 +346,192 @@ class OutboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} → {self.telegram_chat_id} ({self.status})"
+
+
+BROADCAST_TEXT_LIMIT = 4096  # Telegram's limit of a message
+BROADCAST_CAPTION_LIMIT = 1024  # and of a photo's caption
+BROADCAST_BUTTON_TEXT_LIMIT = 64
+BROADCAST_FILE_ID = re.compile(r"[A-Za-z0-9_-]{20,300}")
+
+
+def broadcast_button_url_valid(url: str) -> bool:
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        return False
+    return True
+
+
+def broadcast_photo_url_valid(url: str) -> bool:
+    """An https URL with a host (Telegram fetches the photo itself)."""
+    try:
+        URLValidator(schemes=["https"])(url)
+    except ValidationError:
+        return False
+    return True
+
+
+def broadcast_buttons_valid(rows: object) -> bool:
+    """Whether `rows` is a list of rows of {"text", "url"} buttons with an http(s) URL."""
+    if not isinstance(rows, list):
+        return False
+    for row in rows:
+        if not isinstance(row, list) or not row:
+            return False
+        for button in row:
+            if not isinstance(button, dict) or set(button) != {"text", "url"}:
+                return False
+            text, url = button["text"], button["url"]
+            if not isinstance(text, str) or not text.strip():
+                return False
+            if len(text) > BROADCAST_BUTTON_TEXT_LIMIT:
+                return False
+            if not isinstance(url, str) or not broadcast_button_url_valid(url):
+                return False
+    return True
+
+
+class BroadcastStatus(models.TextChoices):
+    DRAFT = "draft", _("draft")
+    SENDING = "sending", _("sending")
+    DONE = "done", _("done")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+class CustomerBound(models.TextChoices):
+    ANY = "any", _("bound or not")
+    BOUND = "bound", _("bound to a customer")
+    UNBOUND = "unbound", _("not bound to a customer")
+
+
+class Broadcast(models.Model):
+    """A message an admin sends to a segment of a bot's Telegram clients. The segment is
+    stored as filters and turned into BroadcastRecipient rows once, when sending starts;
+    each recipient then gets at most one outbox row (telegram_bridge.services.broadcasts).
+    """
+
+    bot = models.ForeignKey(
+        TelegramBot, on_delete=models.CASCADE, related_name="broadcasts", verbose_name=_("bot")
+    )
+    title = models.CharField(
+        _("title"), max_length=200, blank=True, help_text=_("For you; clients do not see it.")
+    )
+    text = models.TextField(_("text"))
+    # a file_id Telegram gave for a photo, or an https URL Telegram fetches itself
+    photo = models.CharField(
+        _("photo"),
+        max_length=500,
+        blank=True,
+        help_text=_("A photo's https URL or Telegram file_id; the text becomes its caption."),
+    )
+    # rows of URL buttons as stored in an outbox payload: [[{"text", "url"}], ...]
+    buttons = models.JSONField(_("buttons"), default=list, blank=True)
+    # the segment (the bot's chat and the Telegram channel are implied)
+    marker = models.CharField(
+        _("marker hit"),
+        max_length=100,
+        blank=True,
+        help_text=_("Only clients with a dialog that hit this marker."),
+    )
+    active_after = models.DateTimeField(
+        _("last activity after"), null=True, blank=True, help_text=_("Included as well.")
+    )
+    active_before = models.DateTimeField(_("last activity before"), null=True, blank=True)
+    customer_bound = models.CharField(
+        _("customer"), max_length=10, choices=CustomerBound.choices, default=CustomerBound.ANY
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=BroadcastStatus.choices, default=BroadcastStatus.DRAFT
+    )
+    recipients_total = models.PositiveIntegerField(_("recipients"), default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("broadcast")
+        verbose_name_plural = _("broadcasts")
+        indexes = [models.Index(fields=["status"], name="broadcast_status")]
+
+    def __str__(self) -> str:
+        return self.title or self.text[:50]
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        self.text = (self.text or "").strip()
+        limit = BROADCAST_CAPTION_LIMIT if self.photo else BROADCAST_TEXT_LIMIT
+        if not self.text:
+            errors["text"] = _("A broadcast needs text.")
+        elif len(self.text) > limit:
+            errors["text"] = _("At most %(limit)d characters (%(count)d given).") % {
+                "limit": limit,
+                "count": len(self.text),
+            }
+        self.photo = (self.photo or "").strip()
+        if self.photo and not (
+            BROADCAST_FILE_ID.fullmatch(self.photo) or broadcast_photo_url_valid(self.photo)
+        ):
+            errors["photo"] = _("Give an https:// URL of the photo or a Telegram file_id.")
+        if not broadcast_buttons_valid(self.buttons):
+            errors["buttons"] = _("Buttons must be rows of a text and an http(s) URL.")
+        if self.active_after and self.active_before and self.active_after >= self.active_before:
+            errors["active_before"] = _("Must be later than “last activity after”.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class RecipientStatus(models.TextChoices):
+    PENDING = "pending", _("waiting")
+    QUEUED = "queued", _("in the outbox")
+    SENDING = "sending", _("being sent")
+    SENT = "sent", _("sent")
+    FAILED = "failed", _("failed")
+    BLOCKED = "blocked", _("blocked the bot")
+    SKIPPED = "skipped", _("skipped (cancelled)")
+
+
+class BroadcastRecipient(models.Model):
+    """One client of a broadcast, materialised once (unique per broadcast and client), and
+    its result. `outbound` is the recipient's one outbox row: its presence is what makes
+    handing the recipient to the outbox idempotent."""
+
+    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="recipients")
+    client = models.ForeignKey(
+        "chats.Client", on_delete=models.CASCADE, related_name="+", verbose_name=_("client")
+    )
+    telegram_chat_id = models.BigIntegerField(_("Telegram chat"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=RecipientStatus.choices, default=RecipientStatus.PENDING
+    )
+    outbound = models.OneToOneField(
+        OutboundMessage,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="broadcast_recipient",
+    )
+    error = models.CharField(_("error"), max_length=300, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    telegram_message_id = models.BigIntegerField(_("Telegram message id"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("broadcast recipient")
+        verbose_name_plural = _("broadcast recipients")
+        constraints = [
+            models.UniqueConstraint(fields=["broadcast", "client"], name="broadcast_recipient_once")
+        ]
+        indexes = [
+            models.Index(fields=["broadcast", "status", "id"], name="broadcast_recipient_status")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client} in {self.broadcast_id}"

@@ -33,10 +33,13 @@ DEFAULT_TIMEOUT = 60.0
 
 def rate_limiter() -> AIORateLimiter:
     """Telegram's documented flood limits: 30 messages/s overall, 20/min per group.
-    A 429 is not retried here: the outbox stores `retry_after` as a deadline."""
+    The overall limit is a steady pace (one message every 1/30 s, no burst): a bucket
+    of 30 a second would let 30 go at once and 30 more within the same second, which a
+    broadcast would do every time it starts. A 429 is not retried here: the outbox
+    stores `retry_after` as a deadline."""
     return AIORateLimiter(
-        overall_max_rate=settings.TELEGRAM_MAX_MESSAGES_PER_SECOND,
-        overall_time_period=1,
+        overall_max_rate=1,
+        overall_time_period=1 / settings.TELEGRAM_MAX_MESSAGES_PER_SECOND,
         group_max_rate=settings.TELEGRAM_MAX_GROUP_MESSAGES_PER_MINUTE,
         group_time_period=60,
         max_retries=0,

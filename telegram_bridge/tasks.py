@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from telegram_bridge.services.broadcasts import broadcast_feed
 from telegram_bridge.services.outbox import outbox_deliver
+from telegram_bridge.services.scheduling import BROADCAST_FEED_TASK, task_started
 from telegram_bridge.services.sweep import telegram_sweep
 from telegram_bridge.services.updates import updates_process
 
@@ -22,3 +24,9 @@ def deliver_outbox(bot_id: int) -> int:
 @shared_task(name="telegram_bridge.sweep", ignore_result=True)
 def sweep() -> int:
     return telegram_sweep()
+
+
+@shared_task(name=BROADCAST_FEED_TASK, ignore_result=True)
+def feed_broadcast(broadcast_id: int) -> int:
+    task_started(BROADCAST_FEED_TASK, [broadcast_id])
+    return broadcast_feed(broadcast_id=broadcast_id)

@@ -51,6 +51,9 @@ def test_the_sender_is_a_rate_limited_bot_with_no_application(telegram_world, se
     sender = telegram_runtime.run(lambda: telegram_runtime.sender(world.bot.pk, world.bot.token))
     assert isinstance(sender, ExtBot)
     assert isinstance(sender.rate_limiter, AIORateLimiter)
-    assert sender.rate_limiter._base_limiter.max_rate == 25
+    limiter = sender.rate_limiter._base_limiter
+    # 25 a second as a steady pace: a bucket of one message, refilled every 1/25 s
+    assert limiter.max_rate == 1
+    assert limiter.max_rate / limiter.time_period == pytest.approx(25)
     assert not any(isinstance(value, Application) for value in vars(telegram_runtime).values())
     assert OutboundMessage.objects.get().status == SendStatus.SENT

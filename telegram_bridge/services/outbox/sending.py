@@ -3,6 +3,10 @@ Telegram chat, through the bot's rate-limited Bot (telegram_bridge.runtime: 30/s
 overall, 20/min per group) plus at most one message a second per private chat. A 429
 stores `retry_after` as the row's `not_before` and the chat waits; a user who blocked
 the bot is marked and skipped; an error is recorded on the row and never blocks others.
+Outcomes are recorded while a round runs. A broadcast's row is claimed (its recipient
+marked being sent, committed) just before its call and its result copied onto the
+recipient: one found claimed already was interrupted by a killed worker and is not sent
+twice (telegram_bridge.services.broadcasts).
 """
 
 from __future__ import annotations
@@ -16,15 +20,19 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from telegram_bridge.models import (
+    Broadcast,
+    BroadcastRecipient,
+    BroadcastStatus,
     OperatorAlert,
     OutboundMessage,
+    RecipientStatus,
     SendPurpose,
     SendStatus,
     TelegramBot,
@@ -32,19 +40,29 @@ from telegram_bridge.models import (
 )
 from telegram_bridge.runtime import telegram_runtime
 from telegram_bridge.services.outbox.writing import DELIVER_TASK, delivery_schedule
-from telegram_bridge.services.scheduling import task_started
+from telegram_bridge.services.scheduling import (
+    broadcast_feed_schedule,
+    task_schedule_later,
+    task_started,
+)
 
 logger = logging.getLogger(__name__)
 
-# rows per round: each round is recorded when it ends, so a worker killed mid-round
-# resends at most this many (about 2 s of sending at 30/s)
+# rows per round (about 2 s of sending at 30/s); outcomes are recorded every
+# RECORD_EVERY seconds during the round, so a worker killed mid-round resends only
+# what was in flight or not yet recorded (a broadcast's recipient: never, see below)
 BATCH = 60
 # rows per chat per round: with one message a second to a private chat, a round stays
 # well inside the wait below, so nothing is sent without being recorded
 PER_CHAT = 10
 ROUND_TIMEOUT = 300.0
-LEASE = timedelta(seconds=120)
+# renewed while the holder sends (every LEASE_RENEW, even mid-round), so it is short:
+# after a killed worker another sender takes over within LEASE
+LEASE = timedelta(seconds=20)
+LEASE_RENEW = 5.0
 MAX_ATTEMPTS = 8
+# how often a round's outcomes are recorded while it runs
+RECORD_EVERY = 0.2
 
 
 # --- sending ----------------------------------------------------------------------
@@ -130,6 +148,82 @@ async def _call(bot: Bot, chat_id: int, method: str, payload: dict, message_id: 
     raise ValueError(f"unknown outbound method {method}")
 
 
+INTERRUPTED = "interrupted during its Bot API call; not sent again, it may have arrived"
+
+
+def _broadcast_claim(row_id: int) -> str | None:
+    """Mark the row's broadcast recipient `sending`, committed before its Bot API call,
+    and return the status it had: a recipient found already `sending` was interrupted
+    mid-call by a killed worker and is not sent a second time; one skipped was
+    cancelled. Runs in a thread of the Telegram loop (a database call)."""
+    try:
+        with transaction.atomic():
+            recipient = (
+                BroadcastRecipient.objects.select_for_update(of=("self",))
+                .filter(outbound_id=row_id)
+                .values_list("pk", "status", "broadcast__status")
+                .first()
+            )
+            if recipient is None:
+                return None
+            if recipient[2] != BroadcastStatus.SENDING:
+                # cancelled while this row waited (a 429's retry_after, a network error)
+                # after its recipient had been claimed, so the cancel left it queued
+                return RecipientStatus.SKIPPED
+            if recipient[1] == RecipientStatus.QUEUED:
+                BroadcastRecipient.objects.filter(pk=recipient[0]).update(
+                    status=RecipientStatus.SENDING
+                )
+            return recipient[1]
+    finally:
+        connection.close_if_unusable_or_obsolete()
+
+
+def _broadcast_follow(row_id: int, outcome: Outcome, now) -> None:
+    """Copy an outcome onto the row's broadcast recipient (inside _record's transaction)."""
+    recipient = BroadcastRecipient.objects.filter(outbound_id=row_id)
+    if outcome.status == SendStatus.SENT:
+        recipient.update(
+            status=RecipientStatus.SENT,
+            sent_at=now,
+            telegram_message_id=outcome.telegram_message_id,
+            error="",
+        )
+    elif outcome.status == SendStatus.PENDING:  # a 429 or a network error: sent later
+        recipient.filter(status=RecipientStatus.SENDING).update(
+            status=RecipientStatus.QUEUED, error=outcome.error
+        )
+    elif outcome.blocked:
+        recipient.update(status=RecipientStatus.BLOCKED, error=outcome.error)
+    elif outcome.status == SendStatus.FAILED:
+        recipient.update(status=RecipientStatus.FAILED, error=outcome.error)
+    else:
+        recipient.filter(status__in=[RecipientStatus.QUEUED, RecipientStatus.SENDING]).update(
+            status=RecipientStatus.SKIPPED, error=outcome.error
+        )
+
+
+def _broadcasts_feed_after_commit(row_ids: list[int]) -> None:
+    """The outbox has room again for the broadcasts of the bot whose rows were just
+    recorded (they share one window: telegram_bridge.services.broadcasts)."""
+    if not row_ids:
+        return
+    bot_ids = set(
+        BroadcastRecipient.objects.filter(outbound_id__in=row_ids).values_list(
+            "broadcast__bot_id", flat=True
+        )
+    )
+    broadcast_ids = set(
+        Broadcast.objects.filter(bot_id__in=bot_ids, status=BroadcastStatus.SENDING).values_list(
+            "pk", flat=True
+        )
+    )
+    for broadcast_id in broadcast_ids:
+        transaction.on_commit(
+            partial(broadcast_feed_schedule, broadcast_id=broadcast_id), robust=True
+        )
+
+
 def _seconds(error: RetryAfter) -> float:
     # the private timedelta: the public attribute warns until PTB makes it a timedelta
     retry_after = getattr(error, "_retry_after", None) or error.retry_after
@@ -151,13 +245,44 @@ class PrivateChatPace:
             delay = last + interval - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
+        self.sent(bot_id, chat_id)
+
+    def sent(self, bot_id: int, chat_id: int) -> None:
+        """The chat was just sent to: its next message waits a whole interval from now.
+        Called again when a call ends, as the bot's pace (and its rate limiter) may hold
+        a message well after its chat's wait ended."""
+        if chat_id < 0:
+            return
         self._last[(bot_id, chat_id)] = time.monotonic()
         if len(self._last) > 10_000:
+            interval = settings.TELEGRAM_PRIVATE_CHAT_INTERVAL
             horizon = time.monotonic() - interval
             self._last = {key: at for key, at in self._last.items() if at > horizon}
 
 
 private_chat_pace = PrivateChatPace()
+
+
+class BotPace:
+    """A bot's overall limit (TELEGRAM_MAX_MESSAGES_PER_SECOND) as slots one interval
+    apart, each reserved by a row before its call. The bot's AIORateLimiter keeps the
+    same limit, but waits inside the call: a broadcast recipient is claimed only after
+    its slot has come, so a worker killed meanwhile leaves no recipient claimed that was
+    still waiting its turn."""
+
+    def __init__(self) -> None:
+        self._next: dict[int, float] = {}
+
+    async def wait(self, bot_id: int) -> None:
+        interval = 1 / settings.TELEGRAM_MAX_MESSAGES_PER_SECOND
+        now = time.monotonic()
+        slot = max(now, self._next.get(bot_id, now))
+        self._next[bot_id] = slot + interval  # reserved before sleeping: no two share it
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+bot_pace = BotPace()
 
 
 async def _send_chat(
@@ -174,8 +299,20 @@ async def _send_chat(
                 outcomes.append(Outcome(row["id"], SendStatus.SKIPPED, error="nothing to edit"))
                 continue
         await private_chat_pace.wait(bot_id, chat_id)
+        await bot_pace.wait(bot_id)
+        if row["purpose"] == SendPurpose.BROADCAST:
+            found = await asyncio.to_thread(_broadcast_claim, row["id"])
+            if found == RecipientStatus.SENDING:
+                outcomes.append(Outcome(row["id"], SendStatus.FAILED, error=INTERRUPTED))
+                continue
+            if found != RecipientStatus.QUEUED:  # cancelled meanwhile
+                outcomes.append(Outcome(row["id"], SendStatus.SKIPPED, error="cancelled"))
+                continue
         try:
-            result = await _call(bot, chat_id, row["method"], row["payload"], message_id)
+            try:
+                result = await _call(bot, chat_id, row["method"], row["payload"], message_id)
+            finally:
+                private_chat_pace.sent(bot_id, chat_id)
         except RetryAfter as error:
             outcomes.append(Outcome(row["id"], SendStatus.PENDING, retry_after=_seconds(error)))
             return
@@ -217,12 +354,14 @@ async def _send_chat(
         outcomes.append(Outcome(row["id"], SendStatus.SENT, telegram_message_id))
 
 
-async def _send_all(bot_id: int, token: str, by_chat: dict[int, list[dict]]) -> list[Outcome]:
-    """One round: every chat's rows concurrently, each chat in order. A round that
-    outlasts ROUND_TIMEOUT is cancelled and what was sent until then is still returned,
-    so it is recorded and not sent again."""
+async def _send_all(
+    bot_id: int, token: str, by_chat: dict[int, list[dict]], outcomes: list[Outcome]
+) -> list[Outcome]:
+    """One round: every chat's rows concurrently, each chat in order, each outcome
+    appended to `outcomes` as it happens (the caller records them while the round goes
+    on). A round that outlasts ROUND_TIMEOUT is cancelled and what was sent until then
+    is still returned, so it is recorded and not sent again."""
     sender = await telegram_runtime.sender(bot_id, token)
-    outcomes: list[Outcome] = []
     try:
         await asyncio.wait_for(
             asyncio.gather(
@@ -287,6 +426,7 @@ def _due_rows(bot_id: int, now) -> tuple[dict[int, list[dict]], float | None]:
 
 def _record(bot: TelegramBot, rows: dict[int, dict], outcomes: list[Outcome], report) -> None:
     now = timezone.now()
+    broadcast_rows: list[int] = []
     with transaction.atomic():
         for outcome in outcomes:
             row = rows[outcome.row_id]
@@ -330,6 +470,9 @@ def _record(bot: TelegramBot, rows: dict[int, dict], outcomes: list[Outcome], re
                         notice_group_error_at=now,
                     )
             OutboundMessage.objects.filter(pk=outcome.row_id).update(**update)
+            if row["purpose"] == SendPurpose.BROADCAST:
+                _broadcast_follow(outcome.row_id, outcome, now)
+                broadcast_rows.append(outcome.row_id)
             if outcome.blocked:
                 TelegramChat.objects.update_or_create(
                     bot=bot,
@@ -337,6 +480,36 @@ def _record(bot: TelegramBot, rows: dict[int, dict], outcomes: list[Outcome], re
                     defaults={"blocked_at": now},
                 )
             report.outcomes.append(outcome)
+        _broadcasts_feed_after_commit(broadcast_rows)
+
+
+def _send_and_record(
+    bot: TelegramBot, by_chat: dict[int, list[dict]], rows: dict[int, dict], report
+) -> None:
+    """Send one round on the Telegram loop and record its outcomes every RECORD_EVERY
+    seconds while it runs, so a worker killed mid-round sends again (or, for a
+    broadcast, reports as interrupted) only what was in flight, not the whole round."""
+    outcomes: list[Outcome] = []
+    future = telegram_runtime.submit(partial(_send_all, bot.pk, bot.token, by_chat, outcomes))
+    deadline = time.monotonic() + ROUND_TIMEOUT + 30
+    renewed = time.monotonic()
+    recorded = 0
+    finished = False
+    while not finished:
+        try:
+            future.result(RECORD_EVERY)
+            finished = True
+        except TimeoutError:
+            if time.monotonic() > deadline:
+                future.cancel()
+                raise
+        if time.monotonic() - renewed >= LEASE_RENEW:
+            TelegramBot.objects.filter(pk=bot.pk).update(sending_until=timezone.now() + LEASE)
+            renewed = time.monotonic()
+        fresh = outcomes[recorded:]  # appended by the loop thread meanwhile
+        recorded += len(fresh)
+        if fresh:
+            _record(bot, rows, fresh, report)
 
 
 def _drain(bot_id: int, report: DeliveryReport) -> float | None:
@@ -350,18 +523,36 @@ def _drain(bot_id: int, report: DeliveryReport) -> float | None:
             )
         )
         if blocked:
-            report.skipped += OutboundMessage.objects.filter(
-                bot_id=bot_id, status=SendStatus.PENDING, telegram_chat_id__in=blocked
-            ).update(status=SendStatus.SKIPPED, error="the user blocked the bot")
+            with transaction.atomic():
+                to_blocked = OutboundMessage.objects.filter(
+                    bot_id=bot_id, status=SendStatus.PENDING, telegram_chat_id__in=blocked
+                )
+                broadcast_rows = list(
+                    to_blocked.filter(purpose=SendPurpose.BROADCAST).values_list("pk", flat=True)
+                )
+                report.skipped += to_blocked.update(
+                    status=SendStatus.SKIPPED, error="the user blocked the bot"
+                )
+                BroadcastRecipient.objects.filter(
+                    outbound_id__in=broadcast_rows,
+                    status__in=[RecipientStatus.QUEUED, RecipientStatus.SENDING],
+                ).update(status=RecipientStatus.BLOCKED, error="the user blocked the bot")
+                _broadcasts_feed_after_commit(broadcast_rows)
         by_chat, next_due = _due_rows(bot_id, now)
         if not by_chat:
             return next_due
         rows = {row["id"]: row for chat_rows in by_chat.values() for row in chat_rows}
-        outcomes = telegram_runtime.run(
-            partial(_send_all, bot_id, bot.token, by_chat), timeout=ROUND_TIMEOUT + 30
-        )
-        _record(bot, rows, outcomes, report)
+        _send_and_record(bot, by_chat, rows, report)
         TelegramBot.objects.filter(pk=bot_id).update(sending_until=timezone.now() + LEASE)
+
+
+def _deliver_after_lease(bot_id: int) -> None:
+    """Another sender holds the lease: if it was killed, nobody would send until the
+    sweep after the lease ends, so look again just after it ends (once per bot)."""
+    until = TelegramBot.objects.filter(pk=bot_id).values_list("sending_until", flat=True).first()
+    if until is not None:
+        countdown = max((until - timezone.now()).total_seconds(), 0) + 0.5
+        task_schedule_later(DELIVER_TASK, [bot_id], countdown=countdown)
 
 
 def outbox_deliver(*, bot_id: int) -> DeliveryReport:
@@ -375,6 +566,8 @@ def outbox_deliver(*, bot_id: int) -> DeliveryReport:
     while True:
         if not _lease_take(bot_id, timezone.now()):
             report.leased = report.sent > 0 or report.deferred > 0
+            if not report.leased:
+                _deliver_after_lease(bot_id)
             break
         try:
             next_due = _drain(bot_id, report)
