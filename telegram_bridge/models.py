@@ -52,6 +52,53 @@ class TelegramBot(models.Model):
     )
     notice_group_error = models.CharField(_("notice group error"), max_length=300, blank=True)
     notice_group_error_at = models.DateTimeField(null=True, blank=True)
+    # the backend-group bridge (telegram_bridge.services.group): a forum supergroup
+    # where each client gets a topic and operators answer in it
+    forum_group_id = models.BigIntegerField(
+        _("operators' forum group id"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "A supergroup with topics turned on (its id starts with -100). The bot must be "
+            "an admin allowed to manage topics. Each client gets a topic; what operators "
+            "write in it goes to the client."
+        ),
+    )
+    forum_group_error = models.CharField(_("forum group error"), max_length=300, blank=True)
+    internal_prefix = models.CharField(
+        _("internal comment prefix"),
+        max_length=10,
+        default="#",
+        blank=True,
+        help_text=_("A message in a topic that starts with it stays in the group."),
+    )
+    keywords_required = models.BooleanField(
+        _("relay after a keyword only"),
+        default=False,
+        help_text=_(
+            "Nothing of a client reaches the group until they write one of the keywords; "
+            "the keyword then asks for a person."
+        ),
+    )
+    activation_keywords = models.CharField(
+        _("keywords"),
+        max_length=300,
+        default="operator, help, /help, /chat",
+        blank=True,
+        help_text=_("Comma-separated, matched as whole words, case-insensitive."),
+    )
+    # the parallel bot: another program on the same token that calls Telegram through
+    # Baton (telegram_bridge.services.proxy)
+    copy_parallel_bot = models.BooleanField(
+        _("copy the parallel bot's messages into topics"), default=True
+    )
+    parallel_webhook_url = models.CharField(
+        _("parallel bot's webhook"),
+        max_length=500,
+        blank=True,
+        help_text=_("Set by the parallel bot's setWebhook through Baton; updates are sent there."),
+    )
+    parallel_webhook_secret = models.CharField(max_length=256, blank=True)
     # one sender per bot at a time (keeps per-chat order); a lease, not a held lock
     sending_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -310,6 +357,7 @@ class SendPurpose(models.TextChoices):
     OPERATOR = "operator", _("to a manager")
     ALERT = "alert", _("a manager's alert")
     GROUP_NOTICE = "group_notice", _("a group notice")
+    TOPIC = "topic", _("to an operators' topic")
     BROADCAST = "broadcast", _("a broadcast")
 
 
@@ -535,3 +583,68 @@ class BroadcastRecipient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client} in {self.broadcast_id}"
+
+
+class ClientTopic(models.Model):
+    """A client's topic in the bot's operators' forum group. The thread id is empty
+    until Telegram created it, and again after someone deleted it (it is made anew when
+    something is next sent to it)."""
+
+    bot = models.ForeignKey(TelegramBot, on_delete=models.CASCADE, related_name="topics")
+    client = models.ForeignKey(
+        "chats.Client", on_delete=models.CASCADE, related_name="+", verbose_name=_("client")
+    )
+    # the forum group it lives in (a changed group id means a new topic)
+    group_id = models.BigIntegerField(_("group"))
+    message_thread_id = models.BigIntegerField(_("topic id"), null=True, blank=True)
+    name = models.CharField(_("name"), max_length=128)
+    card_message_id = models.BigIntegerField(null=True, blank=True)
+    # the request the topic shows now (its card, its /close)
+    request = models.ForeignKey(
+        "handoff.Request", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    activated_at = models.DateTimeField(_("keyword said"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("client topic")
+        verbose_name_plural = _("client topics")
+        constraints = [
+            models.UniqueConstraint(fields=["bot", "client"], name="client_topic_once"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["bot", "group_id", "message_thread_id"], name="client_topic_thread"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TopicLink(models.Model):
+    """A message relayed between a client's chat and their topic: the two Telegram
+    message ids (the second filled when it was sent), so an edit on one side edits the
+    other. `message` is the stored chats.Message when there is one."""
+
+    topic = models.ForeignKey(ClientTopic, on_delete=models.CASCADE, related_name="links")
+    # True: from the client to the topic; False: from the topic to the client
+    inbound = models.BooleanField()
+    client_message_id = models.BigIntegerField(null=True, blank=True)
+    group_message_id = models.BigIntegerField(null=True, blank=True)
+    message = models.ForeignKey(
+        "chats.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("relayed topic message")
+        verbose_name_plural = _("relayed topic messages")
+        indexes = [
+            models.Index(fields=["topic", "client_message_id"], name="topic_link_client"),
+            models.Index(fields=["topic", "group_message_id"], name="topic_link_group"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_message_id} ↔ {self.group_message_id}"
