@@ -37,7 +37,36 @@ class TelegramBotForm(forms.ModelForm):
 
     class Meta:
         model = TelegramBot
-        fields = ["chat", "token", "notice_group_id"]
+        fields = [
+            "chat",
+            "token",
+            "notice_group_id",
+            "forum_group_id",
+            "internal_prefix",
+            "keywords_required",
+            "activation_keywords",
+            "copy_parallel_bot",
+        ]
+
+    def clean_forum_group_id(self) -> int | None:
+        group_id = self.cleaned_data.get("forum_group_id")
+        if group_id is not None and not str(group_id).startswith("-100"):
+            raise forms.ValidationError(
+                _("A forum group is a supergroup: its id starts with -100 (send /groupid in it).")
+            )
+        return group_id
+
+    def clean_internal_prefix(self) -> str:
+        return (self.cleaned_data.get("internal_prefix") or "").strip()
+
+    def clean_activation_keywords(self) -> str:
+        raw = self.cleaned_data.get("activation_keywords") or ""
+        keywords = [keyword.strip() for keyword in raw.split(",") if keyword.strip()]
+        if len(keywords) > 20 or any(len(keyword) > 64 for keyword in keywords):
+            raise forms.ValidationError(_("At most 20 keywords of up to 64 characters each."))
+        if self.cleaned_data.get("keywords_required") and not keywords:
+            raise forms.ValidationError(_("Give at least one keyword, or relay without them."))
+        return ", ".join(keywords)
 
     def clean_token(self) -> str:
         token = self.cleaned_data.get("token", "")
@@ -73,11 +102,13 @@ class TelegramBotAdmin(admin.ModelAdmin):
         "webhook_error",
         "notice_group_error",
         "notice_group_error_at",
+        "forum_group_error",
+        "parallel_webhook_url",
     )
     actions = ["set_webhook"]
 
     def get_fields(self, request, obj=None):
-        fields = ["chat", "token", "notice_group_id"]
+        fields = list(TelegramBotForm.Meta.fields)
         return fields + list(self.readonly_fields) if obj else fields
 
     @admin.display(description=_("webhook"))

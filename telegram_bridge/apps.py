@@ -11,7 +11,9 @@ class TelegramBridgeConfig(AppConfig):
         from chats.registries import outbound_channels
         from handoff.registries import operator_surfaces
         from telegram_bridge.services.clients import TelegramChannel
+        from telegram_bridge.services.group import GroupSurface
         from telegram_bridge.services.operators import TelegramSurface
 
         outbound_channels.register(Messenger.TELEGRAM, TelegramChannel())
         operator_surfaces.register(TelegramSurface())
+        operator_surfaces.register(GroupSurface())

@@ -6,8 +6,10 @@ thread → sync for every update. The event loop is visited only to answer a cal
 query (at once, before anything else), with the bot's sender (telegram_bridge.runtime).
 
 What the router handles, as the Application's handlers did: callback queries; the
-bot's own membership (my_chat_member); private messages with text, a photo or a
-document; text in groups (for /groupid). Anything else is processed as nothing to do.
+bot's own membership (my_chat_member); private messages with text, a photo, a
+document, voice, audio, video, an animation or a sticker; messages in the topics of
+the bot's forum group (telegram_bridge.services.group); edits of private and topic
+messages; text in groups (for /groupid). Anything else is processed as nothing to do.
 """
 
 from __future__ import annotations
@@ -25,6 +27,14 @@ from telegram_bridge.runtime import telegram_runtime
 from telegram_bridge.services import inbound
 from telegram_bridge.services.clients import TelegramUser
 from telegram_bridge.services.files import media_attachment
+from telegram_bridge.services.group import (
+    InboundTelegramMessage,
+    TopicMessage,
+    client_message_edited,
+    telegram_message_at_work,
+    topic_message_edited,
+    topic_message_handle,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +58,12 @@ def _command(text: str) -> tuple[str | None, str]:
     return head[1:].split("@", 1)[0].lower(), rest.strip()
 
 
-def _private_message(bot: TelegramBot, update: Update) -> None:
-    message = update.message
-    text = message.text or message.caption or ""
-    command, argument = _command(message.text or "")
+# media a client or an operator may send besides photos: kept as a document
+# attachment with its Telegram type, sent on by file_id with the matching method
+FILE_KINDS = ("voice", "audio", "video", "animation", "sticker", "video_note")
+
+
+def _attachments(bot: TelegramBot, message) -> list[dict]:
     attachments = []
     if message.photo:
         attachments.append(
@@ -69,19 +81,119 @@ def _private_message(bot: TelegramBot, update: Update) -> None:
                 mime_type=message.document.mime_type or "",
             )
         )
+    for kind in FILE_KINDS:
+        media = getattr(message, kind, None)
+        if media is not None:
+            item = media_attachment(
+                bot_id=bot.pk,
+                kind=AttachmentKind.DOCUMENT,
+                file_id=media.file_id,
+                file_name=getattr(media, "file_name", None) or kind,
+                mime_type=getattr(media, "mime_type", None) or "",
+            )
+            item["telegram_type"] = kind
+            attachments.append(item)
+    return attachments
+
+
+def _text_of(message, attachments: list[dict]) -> str:
+    text = message.text or message.caption or ""
     if not text and attachments:
         first = attachments[0]
-        text = "📷" if first["kind"] == AttachmentKind.PHOTO else f"📎 {first['file_name']}"
-    inbound.private_message_handle(
-        bot=bot,
-        update_id=update.update_id,
+        if first["kind"] == AttachmentKind.PHOTO:
+            text = "📷"
+        elif first.get("telegram_type") == "sticker":
+            text = message.sticker.emoji or "🖼"
+        elif first.get("telegram_type") in ("voice", "video_note"):
+            text = "🎤"
+        else:
+            text = f"📎 {first['file_name']}"
+    return text
+
+
+def _has_content(message) -> bool:
+    return bool(
+        message.text
+        or message.photo
+        or message.document
+        or any(getattr(message, kind, None) is not None for kind in FILE_KINDS)
+    )
+
+
+def _private_message(bot: TelegramBot, update: Update) -> None:
+    message = update.message
+    attachments = _attachments(bot, message)
+    text = _text_of(message, attachments)
+    command, argument = _command(message.text or "")
+    at_work = InboundTelegramMessage(
         chat_id=message.chat_id,
-        user=_user(update),
-        text=text,
-        command=command,
-        command_argument=argument,
-        attachments=attachments,
-        reply_to=message.reply_to_message.message_id if message.reply_to_message else None,
+        message_id=message.message_id,
+        media_group_id=message.media_group_id,
+    )
+    token = telegram_message_at_work.set(at_work)
+    try:
+        inbound.private_message_handle(
+            bot=bot,
+            update_id=update.update_id,
+            chat_id=message.chat_id,
+            user=_user(update),
+            text=text,
+            command=command,
+            command_argument=argument,
+            attachments=attachments,
+            reply_to=message.reply_to_message.message_id if message.reply_to_message else None,
+        )
+    finally:
+        telegram_message_at_work.reset(token)
+
+
+def _topic_message(bot: TelegramBot, update: Update) -> None:
+    message = update.message
+    if message.from_user is None or message.from_user.is_bot or not _has_content(message):
+        return  # service messages (topic created, pinned…) and bots
+    attachments = _attachments(bot, message)
+    for item in attachments:
+        if message.media_group_id:
+            item["media_group"] = message.media_group_id
+    command, _argument = _command(message.text or "")
+    topic_message_handle(
+        bot=bot,
+        message=TopicMessage(
+            update_id=update.update_id,
+            thread_id=message.message_thread_id,
+            message_id=message.message_id,
+            user_id=message.from_user.id,
+            text=_text_of(message, attachments) if not command else message.text,
+            command=command,
+            attachments=attachments,
+            media_group_id=message.media_group_id,
+        ),
+    )
+
+
+def _edited_message(bot: TelegramBot, update: Update) -> None:
+    edited = update.edited_message
+    text = edited.text or edited.caption or ""
+    if edited.chat.type == ChatType.PRIVATE:
+        client_message_edited(
+            bot=bot,
+            chat_id=edited.chat_id,
+            message_id=edited.message_id,
+            text=text,
+            caption=edited.text is None,
+        )
+    elif _in_forum_topic(bot, edited):
+        topic_message_edited(
+            bot=bot, thread_id=edited.message_thread_id, message_id=edited.message_id, text=text
+        )
+
+
+def _in_forum_topic(bot: TelegramBot, message) -> bool:
+    return bool(
+        bot.forum_group_id
+        and message.chat.id == bot.forum_group_id
+        and message.is_topic_message
+        and message.message_thread_id
     )
 
 
@@ -128,12 +240,17 @@ def update_route(*, bot: TelegramBot, update: Update) -> None:
             bot=bot, chat_id=change.chat.id, status=change.new_chat_member.status
         )
         return
-    message = update.message  # edits and channel posts are not asked for (allowed_updates)
+    if update.edited_message is not None:
+        _edited_message(bot, update)
+        return
+    message = update.message  # channel posts are not asked for (allowed_updates)
     if message is None:
         return
     if message.chat.type == ChatType.PRIVATE:
-        if message.text or message.photo or message.document:
+        if _has_content(message):
             _private_message(bot, update)
+    elif _in_forum_topic(bot, message):
+        _topic_message(bot, update)
     elif message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and message.text:
         command, _argument = _command(message.text)
         if command:

@@ -598,6 +598,9 @@ class ClientTopic(models.Model):
     group_id = models.BigIntegerField(_("group"))
     message_thread_id = models.BigIntegerField(_("topic id"), null=True, blank=True)
     name = models.CharField(_("name"), max_length=128)
+    # the pinned card (customer, dialog link, markers, form answers): its text is kept
+    # so a topic made anew gets it again
+    card_text = models.TextField(blank=True)
     card_message_id = models.BigIntegerField(null=True, blank=True)
     # the request the topic shows now (its card, its /close)
     request = models.ForeignKey(

@@ -33,18 +33,21 @@ def operator_message_post(
     attachments: list[dict] | None = None,
     dialog_id: int | None = None,
     visible_only: bool = False,
+    co_answer: bool = False,
     now: datetime | None = None,
 ) -> tuple[Message, bool]:
     """An operator writes to the visitor "as {name}". Only the request's operator, only
-    while it is accepted. Idempotent on client_msg_id, also after the request has
-    changed: a resend of this operator's own stored reply (its ack was lost, then the
-    request closed) returns (message, False) and writes nothing.
+    while it is accepted; with `co_answer`, also another operator (several answer in
+    a backend group's topic: the request stays its operator's). Idempotent on
+    client_msg_id, also after the request has changed: a resend of this operator's own
+    stored reply (its ack was lost, then the request closed) returns (message, False)
+    and writes nothing.
 
     `request` is an instance or an id (with `dialog_id` when known: no read before the
     locks); `visible_only` refuses a request of a chat the operator does not serve
     as Request.DoesNotExist."""
     now = now or timezone.now()
-    if isinstance(request, int) and dialog_id is not None:
+    if isinstance(request, int) and dialog_id is not None and not co_answer:
         try:
             return _reply_plain(
                 request_id=request,
@@ -62,11 +65,12 @@ def operator_message_post(
         dialog, locked = request_lock(
             request, dialog_id=dialog_id, visible_to=operator if visible_only else None
         )
-        if locked.operator_id != operator.pk or locked.status != RequestStatus.ACCEPTED:
+        writer_allowed = co_answer or locked.operator_id == operator.pk
+        if not writer_allowed or locked.status != RequestStatus.ACCEPTED:
             stored = _own_reply(dialog, operator, client_msg_id)
             if stored is not None:
                 return stored, False
-            if locked.operator_id != operator.pk:
+            if not writer_allowed:
                 raise NotYourRequest("only the operator who accepted the request can write")
             raise IllegalTransition(locked.status, "written to")
         # message_post returns a reply stored before under client_msg_id (a resend)
@@ -216,8 +220,9 @@ def request_note_client_message(
 ) -> None:
     """A client wrote in a dialog with an open request: the consoles that own it or
     may accept it see the message in their inbox; in an accepted request the reply
-    timeout counts from this message, and the other operator surfaces relay it to
-    whoever holds the request. Runs inside the transaction that stored the message,
+    timeout counts from this message, and the other operator surfaces get it (a
+    Telegram operator's session relays it to whoever holds the request, the backend
+    group copies it into the client's topic, also while the request waits). Runs inside the transaction that stored the message,
     which holds the dialog's lock: one read and at most one write."""
     now = now or timezone.now()
     request = (
@@ -231,14 +236,14 @@ def request_note_client_message(
     request.dialog = dialog
     if message is not None:
         inbox_message_publish(request=request, message=message)
+        # a waiting request's messages too: the backend group's topic shows them
+        operator_surfaces.client_message(request, message)
     if request.status != RequestStatus.ACCEPTED:
         return
     settings = settings_of(request)
     Request.objects.filter(pk=request.pk).update(
         reply_deadline=now + timedelta(seconds=settings.reply_timeout_seconds)
     )
-    if message is not None:
-        operator_surfaces.client_message(request, message)
 
 
 def conversation_read_mark(*, operator: Operator, dialog_id: int, sequence: int) -> None:

@@ -10,7 +10,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram_bridge.models import TelegramBot
 from telegram_bridge.runtime import bot_for_token, telegram_runtime
 
-ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 
 
 class BotRefused(Exception):

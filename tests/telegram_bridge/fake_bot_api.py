@@ -40,6 +40,7 @@ JSON_PARAMS = frozenset(
         "media",
         "link_preview_options",
         "reply_parameters",
+        "message_ids",
     }
 )
 INT_PARAMS = frozenset(
@@ -203,6 +204,10 @@ class FakeBotApi:
         self._messages: dict[tuple[str, int | str, int], dict[str, Any]] = {}
         self._last_message_id: dict[tuple[str, int | str], int] = {}
         self._file_numbers = itertools.count(1)
+        # forum topics: (token, chat_id) -> thread id -> {"name", "closed", "deleted"}
+        self._topics: dict[tuple[str, int | str], dict[int, dict[str, Any]]] = {}
+        self._thread_numbers = itertools.count(1001)
+        self._pins: dict[tuple[str, int | str], list[int]] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -454,6 +459,11 @@ class FakeBotApi:
     def _new_message(self, bot: _Bot, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = self._chat_id(params)
         key = (bot.token, chat_id)
+        thread_id = params.get("message_thread_id")
+        if thread_id is not None:
+            topic = self._topics.get(key, {}).get(thread_id)
+            if topic is None or topic["deleted"]:
+                raise ApiError(400, "Bad Request: message thread not found")
         message_id = self._last_message_id.get(key, 0) + 1
         self._last_message_id[key] = message_id
         message: dict[str, Any] = {
@@ -492,6 +502,144 @@ class FakeBotApi:
         if not value:
             raise ApiError(400, f"Bad Request: there is no {name} in the request")
         return self._files.get(value) or _File(value, b"")
+
+    # -- forum topics (tests) ----------------------------------------------------------------
+
+    def topics(self, chat_id: int, token: str | None = None) -> dict[int, dict[str, Any]]:
+        """The group's topics: thread id -> {"name", "closed", "deleted"}."""
+        with self._lock:
+            found: dict[int, dict[str, Any]] = {}
+            for (bot_token, chat), threads in self._topics.items():
+                if chat == chat_id and token in (None, bot_token):
+                    found.update({thread: dict(topic) for thread, topic in threads.items()})
+            return found
+
+    def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        """Someone deleted the topic in Telegram (as deleteForumTopic does)."""
+        with self._lock:
+            for (_token, chat), threads in self._topics.items():
+                if chat == chat_id and thread_id in threads:
+                    threads[thread_id]["deleted"] = True
+
+    def pinned(self, chat_id: int) -> list[int]:
+        with self._lock:
+            return [m for (_t, chat), ids in self._pins.items() if chat == chat_id for m in ids]
+
+    def message(self, token: str, chat_id: int, message_id: int) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._messages.get((token, chat_id, message_id))
+            return dict(found) if found else None
+
+    def _topic(self, bot: _Bot, params: dict) -> dict[str, Any]:
+        chat_id = self._chat_id(params)
+        thread_id = self._require(params, "message_thread_id", "message thread not found")
+        topic = self._topics.get((bot.token, chat_id), {}).get(thread_id)
+        if topic is None or topic["deleted"]:
+            raise ApiError(400, "Bad Request: message thread not found")
+        return topic
+
+    def _api_createforumtopic(self, bot: _Bot, params: dict, files: dict) -> dict[str, Any]:
+        chat_id = self._chat_id(params)
+        name = self._require(params, "name", "topic name is empty")
+        if len(name) > 128:
+            raise ApiError(400, "Bad Request: TOPIC_NAME_INVALID")
+        if not isinstance(chat_id, int) or chat_id > 0:
+            raise ApiError(400, "Bad Request: the chat is not a forum")
+        thread_id = next(self._thread_numbers)
+        self._topics.setdefault((bot.token, chat_id), {})[thread_id] = {
+            "name": name,
+            "closed": False,
+            "deleted": False,
+        }
+        return {"message_thread_id": thread_id, "name": name, "icon_color": 7322096}
+
+    def _api_editforumtopic(self, bot: _Bot, params: dict, files: dict) -> bool:
+        topic = self._topic(bot, params)
+        if params.get("name"):
+            topic["name"] = params["name"]
+        return True
+
+    def _api_closeforumtopic(self, bot: _Bot, params: dict, files: dict) -> bool:
+        topic = self._topic(bot, params)
+        if topic["closed"]:
+            raise ApiError(400, "Bad Request: TOPIC_NOT_MODIFIED")
+        topic["closed"] = True
+        return True
+
+    def _api_reopenforumtopic(self, bot: _Bot, params: dict, files: dict) -> bool:
+        topic = self._topic(bot, params)
+        if not topic["closed"]:
+            raise ApiError(400, "Bad Request: TOPIC_NOT_MODIFIED")
+        topic["closed"] = False
+        return True
+
+    def _api_deleteforumtopic(self, bot: _Bot, params: dict, files: dict) -> bool:
+        self._topic(bot, params)["deleted"] = True
+        return True
+
+    def _api_pinchatmessage(self, bot: _Bot, params: dict, files: dict) -> bool:
+        chat_id = self._chat_id(params)
+        message_id = self._require(params, "message_id", "message identifier is not specified")
+        if (bot.token, chat_id, message_id) not in self._messages:
+            raise ApiError(400, "Bad Request: message to pin not found")
+        self._pins.setdefault((bot.token, chat_id), []).append(message_id)
+        return True
+
+    def _copy_one(self, bot: _Bot, params: dict, from_chat_id: int, message_id: int) -> int:
+        original = self._messages.get((bot.token, from_chat_id, message_id), {})
+        message = self._new_message(bot, params)
+        for key in ("text", "caption", "photo", "document", "voice", "sticker", "media_group_id"):
+            if key in original:
+                message[key] = original[key]
+        if "caption" in params:
+            message["caption"] = params["caption"]
+        self._store(bot, message)
+        return message["message_id"]
+
+    def _api_copymessages(self, bot: _Bot, params: dict, files: dict) -> list[dict[str, int]]:
+        from_chat_id = self._require(params, "from_chat_id", "chat_id is empty")
+        ids = params.get("message_ids")
+        if isinstance(ids, str):
+            ids = json.loads(ids)
+        if not isinstance(ids, list) or not ids or len(ids) > 100:
+            raise ApiError(400, "Bad Request: message identifiers are invalid")
+        return [{"message_id": self._copy_one(bot, params, from_chat_id, int(i))} for i in ids]
+
+    def _api_sendmediagroup(self, bot: _Bot, params: dict, files: dict) -> list[dict[str, Any]]:
+        media = params.get("media")
+        if not isinstance(media, list) or not 2 <= len(media) <= 10:
+            raise ApiError(400, "Bad Request: wrong number of media in the group")
+        group = f"fake-group-{next(self._file_numbers)}"
+        sent = []
+        for item in media:
+            message = self._new_message(bot, params)
+            message["media_group_id"] = group
+            message[item.get("type", "photo")] = {"file_id": item.get("media")}
+            if item.get("caption"):
+                message["caption"] = item["caption"]
+            sent.append(self._store(bot, message))
+        return sent
+
+    def _send_file_kind(self, bot: _Bot, params: dict, files: dict, kind: str) -> dict[str, Any]:
+        stored = self._upload_or_file_id(params, files, kind, kind)
+        message = self._new_message(bot, params)
+        message[kind] = {"file_id": stored.file_id, "file_unique_id": unique_id(stored.file_id)}
+        return self._store(bot, self._with_caption(message, params))
+
+    def _api_sendvoice(self, bot: _Bot, params: dict, files: dict) -> dict[str, Any]:
+        return self._send_file_kind(bot, params, files, "voice")
+
+    def _api_sendsticker(self, bot: _Bot, params: dict, files: dict) -> dict[str, Any]:
+        return self._send_file_kind(bot, params, files, "sticker")
+
+    def _api_sendvideo(self, bot: _Bot, params: dict, files: dict) -> dict[str, Any]:
+        return self._send_file_kind(bot, params, files, "video")
+
+    def _api_sendaudio(self, bot: _Bot, params: dict, files: dict) -> dict[str, Any]:
+        return self._send_file_kind(bot, params, files, "audio")
+
+    def _api_sendanimation(self, bot: _Bot, params: dict, files: dict) -> dict[str, Any]:
+        return self._send_file_kind(bot, params, files, "animation")
 
     # -- methods ---------------------------------------------------------------------------
 
@@ -582,9 +730,9 @@ class FakeBotApi:
         return message
 
     def _api_copymessage(self, bot: _Bot, params: dict, files: dict) -> dict[str, int]:
-        self._require(params, "from_chat_id", "chat_id is empty")
-        self._require(params, "message_id", "message identifier is not specified")
-        return {"message_id": self._new_message(bot, params)["message_id"]}
+        from_chat_id = self._require(params, "from_chat_id", "chat_id is empty")
+        message_id = self._require(params, "message_id", "message identifier is not specified")
+        return {"message_id": self._copy_one(bot, params, from_chat_id, message_id)}
 
     def _edited(self, bot: _Bot, params: dict) -> dict[str, Any] | None:
         """The stored message being edited (None for inline messages), marked edited."""

@@ -13,9 +13,13 @@ from telegram_bridge.models import FormKind
 from telegram_bridge.services.clients.forms import contact_fields, form_start
 from telegram_bridge.services.clients.sending import (
     MEDIA_KINDS,
+    album_send,
+    album_type,
     bot_of_dialog,
     client_send,
     dialog_of_message,
+    media_send,
+    media_takes_caption,
 )
 from telegram_bridge.services.outbox import keyboard
 
@@ -57,15 +61,14 @@ class TelegramChannel:
             rows += _rating_rows(rating)
         for item in media:
             if item.get("bot") == bot.pk and item.get("telegram_file_id"):
-                method = "sendPhoto" if item["kind"] == AttachmentKind.PHOTO else "sendDocument"
-                field = "photo" if item["kind"] == AttachmentKind.PHOTO else "document"
-                client_send(
-                    bot,
-                    dialog,
-                    {field: item["telegram_file_id"], "caption": text},
-                    method=method,
-                    message_id=message.pk,
-                )
+                if not media_takes_caption(item) and text.strip():
+                    client_send(bot, dialog, {"text": text}, message_id=message.pk)
+                    text = ""
+                if item.get("media_group") and album_type(item):
+                    album_send(bot, dialog, item, text, message_id=message.pk)
+                else:
+                    method, payload = media_send(item, text)
+                    client_send(bot, dialog, payload, method=method, message_id=message.pk)
                 text = ""
         if text.strip() or rows:
             payload: dict = {"text": text or "…"}

@@ -33,6 +33,7 @@ from telegram_bridge.models import FormKind, FormProgress, SendPurpose, Telegram
 from telegram_bridge.services.callback_numbers import callback_number
 from telegram_bridge.services.clients.forms import form_answer
 from telegram_bridge.services.clients.sending import client_say
+from telegram_bridge.services.group.topics import keyword_said, topic_activate
 from telegram_bridge.services.outbox import outbound_enqueue
 
 
@@ -77,6 +78,11 @@ def client_message_receive(
             if not created:
                 bot_greet(dialog=dialog)
             return
+        if bot.forum_group_id and bot.keywords_required and keyword_said(bot, text, command):
+            # the keyword opens the client to the group and asks for a person; the
+            # message itself is then stored and copied into the topic as usual
+            topic_activate(bot=bot, client=dialog.client)
+            _client_asks_for_human(bot, dialog, chat_id, reason="command")
         if command in ("human", "operator"):
             return _client_asks_for_human(bot, dialog, chat_id, reason="command")
         if command == "end":

@@ -6,13 +6,54 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import timedelta
+
+from django.utils import timezone
 
 from chats.enums import AttachmentKind
 from chats.models import Chat, Dialog, Message
-from telegram_bridge.models import OutboundMessage, SendPurpose, TelegramBot
+from telegram_bridge.models import OutboundMessage, SendPurpose, SendStatus, TelegramBot
 from telegram_bridge.services.outbox import outbound_enqueue
 
 MEDIA_KINDS = (AttachmentKind.PHOTO, AttachmentKind.DOCUMENT)
+# Telegram types kept on a document attachment ("telegram_type"), sent by file_id with
+# their own method (outbox.sending.FILE_METHODS); these two take no caption
+FILE_TYPE_METHODS = {
+    "voice": "sendVoice",
+    "audio": "sendAudio",
+    "video": "sendVideo",
+    "animation": "sendAnimation",
+    "sticker": "sendSticker",
+    "video_note": "sendVideoNote",
+}
+NO_CAPTION = ("sticker", "video_note")
+# album items as sendMediaGroup takes them
+ALBUM_TYPES = {"photo": "photo", "document": "document", "video": "video", "audio": "audio"}
+
+
+def media_send(item: dict, caption: str) -> tuple[str, dict]:
+    """The Bot API method and payload that send a Telegram attachment again by its
+    file_id (valid for the same bot in any chat)."""
+    file_id = item["telegram_file_id"]
+    telegram_type = item.get("telegram_type")
+    if telegram_type in FILE_TYPE_METHODS:
+        payload = {"file": file_id}
+        if telegram_type not in NO_CAPTION:
+            payload["caption"] = caption
+        return FILE_TYPE_METHODS[telegram_type], payload
+    if item.get("kind") == AttachmentKind.PHOTO:
+        return "sendPhoto", {"photo": file_id, "caption": caption}
+    return "sendDocument", {"document": file_id, "caption": caption}
+
+
+def media_takes_caption(item: dict) -> bool:
+    return item.get("telegram_type") not in NO_CAPTION
+
+
+def album_type(item: dict) -> str | None:
+    if item.get("kind") == AttachmentKind.PHOTO:
+        return "photo"
+    return ALBUM_TYPES.get(item.get("telegram_type") or "document")
 
 
 # the bot whose update is being handled (telegram_bridge.services.updates sets it), so
@@ -84,3 +125,46 @@ def client_say(bot: TelegramBot, chat_id: int, text: str) -> None:
         payload={"text": text},
         purpose=SendPurpose.CLIENT,
     )
+
+
+# items of an album arrive as separate messages: the send waits this long for the rest
+ALBUM_WAIT = timedelta(seconds=1.5)
+ALBUM_JOIN_MARGIN = timedelta(seconds=0.3)
+
+
+def album_send(
+    bot: TelegramBot, dialog: Dialog, item: dict, caption: str, *, message_id: int | None
+) -> OutboundMessage:
+    """An album's item (an operator's, from a topic) joins the pending sendMediaGroup of
+    its first item while that still waits, so the client gets an album."""
+    entry = {"type": album_type(item), "media": item["telegram_file_id"]}
+    if caption.strip():
+        entry["caption"] = caption[:1024]
+    chat_id = chat_id_of(dialog)
+    row = (
+        OutboundMessage.objects.select_for_update()
+        .filter(
+            bot=bot,
+            telegram_chat_id=chat_id,
+            status=SendStatus.PENDING,
+            method="sendMediaGroup",
+            not_before__gt=timezone.now() + ALBUM_JOIN_MARGIN,
+            payload__media_group=item["media_group"],
+        )
+        .order_by("-id")
+        .first()
+    )
+    if row is not None and len(row.payload["media"]) < 10:
+        row.payload["media"].append(entry)
+        row.save(update_fields=["payload"])
+        return row
+    row = client_send(
+        bot,
+        dialog,
+        {"media": [entry], "media_group": item["media_group"]},
+        method="sendMediaGroup",
+        message_id=message_id,
+    )
+    row.not_before = timezone.now() + ALBUM_WAIT
+    row.save(update_fields=["not_before"])
+    return row

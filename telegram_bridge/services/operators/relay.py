@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from chats.enums import AttachmentKind, AuthorKind
+from chats.enums import AuthorKind
 from chats.models import Message
 from distributor.models import Operator
 from handoff.enums import RequestStatus
@@ -23,6 +23,7 @@ from telegram_bridge.models import (
 )
 from telegram_bridge.selectors import request_held_by_account
 from telegram_bridge.services.clients import MEDIA_KINDS, bot_of_chat
+from telegram_bridge.services.clients.sending import media_send, media_takes_caption
 from telegram_bridge.services.operators.alerts import alerts_update, transfer_button
 from telegram_bridge.services.operators.presence import (
     PRESENCE_COMMANDS,
@@ -83,12 +84,14 @@ class TelegramSurface:
         sent_media = False
         for item in message.attachments:
             if item.get("kind") in MEDIA_KINDS and item.get("bot") == account.bot_id:
-                field = "photo" if item["kind"] == AttachmentKind.PHOTO else "document"
+                method, payload = media_send(item, text)
+                if not media_takes_caption(item):
+                    continue  # a sticker: the text message below says who sent it
                 outbound_enqueue(
                     bot=account.bot_id,
                     telegram_chat_id=account.telegram_user_id,
-                    method="sendPhoto" if field == "photo" else "sendDocument",
-                    payload={field: item["telegram_file_id"], "caption": text},
+                    method=method,
+                    payload=payload,
                     purpose=SendPurpose.OPERATOR,
                     request_id=request.pk,
                     message_id=message.pk,

@@ -23,7 +23,15 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaAudio,
+    InputMediaDocument,
+    InputMediaPhoto,
+    InputMediaVideo,
+)
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from telegram_bridge.models import (
@@ -39,6 +47,7 @@ from telegram_bridge.models import (
     TelegramChat,
 )
 from telegram_bridge.runtime import telegram_runtime
+from telegram_bridge.services.outbox.topics import topic_send, topic_states
 from telegram_bridge.services.outbox.writing import DELIVER_TASK, delivery_schedule
 from telegram_bridge.services.scheduling import (
     broadcast_feed_schedule,
@@ -108,6 +117,40 @@ def _markup(rows: list[list[dict]] | None) -> InlineKeyboardMarkup | None:
     )
 
 
+# media that an operator's topic message may carry besides photos and documents: sent
+# by file_id (valid for the same bot in every chat); stickers and video notes take no
+# caption, so the operator's name goes in a message before them (clients.channel)
+FILE_METHODS = {
+    "sendVoice": "send_voice",
+    "sendAudio": "send_audio",
+    "sendVideo": "send_video",
+    "sendAnimation": "send_animation",
+    "sendSticker": "send_sticker",
+    "sendVideoNote": "send_video_note",
+}
+MEDIA_TYPES = {
+    "photo": InputMediaPhoto,
+    "document": InputMediaDocument,
+    "video": InputMediaVideo,
+    "audio": InputMediaAudio,
+}
+
+
+SINGLE_MEDIA = {
+    "photo": "send_photo",
+    "document": "send_document",
+    "video": "send_video",
+    "audio": "send_audio",
+}
+
+
+def _media(items: list[dict]) -> list:
+    return [
+        MEDIA_TYPES[item["type"]](item["media"], caption=item.get("caption") or None)
+        for item in items
+    ]
+
+
 async def _call(bot: Bot, chat_id: int, method: str, payload: dict, message_id: int | None):
     markup = _markup(payload.get("keyboard"))
     reply = {"reply_to_message_id": payload["reply_to"]} if payload.get("reply_to") else {}
@@ -140,6 +183,22 @@ async def _call(bot: Bot, chat_id: int, method: str, payload: dict, message_id: 
             chat_id=chat_id,
             message_id=message_id,
             reply_markup=markup,  # none: Telegram removes the buttons
+        )
+    if method in FILE_METHODS:
+        caption = {"caption": payload["caption"]} if payload.get("caption") else {}
+        return await getattr(bot, FILE_METHODS[method])(
+            chat_id, payload["file"], reply_markup=markup, **caption
+        )
+    if method == "sendMediaGroup":
+        items = payload["media"]
+        if len(items) == 1:  # an album of one (the rest never came): a plain send
+            item = items[0]
+            send = SINGLE_MEDIA[item["type"]]
+            return await getattr(bot, send)(chat_id, item["media"], caption=item.get("caption"))
+        return await bot.send_media_group(chat_id, _media(items))
+    if method == "editMessageCaption":
+        return await bot.edit_message_caption(
+            chat_id=chat_id, message_id=message_id, caption=payload.get("caption") or None
         )
     if method == "editMessageReplyMarkup":
         return await bot.edit_message_reply_markup(
@@ -310,7 +369,10 @@ async def _send_chat(
                 continue
         try:
             try:
-                result = await _call(bot, chat_id, row["method"], row["payload"], message_id)
+                if row["purpose"] == SendPurpose.TOPIC:
+                    result = await topic_send(bot, chat_id, row)
+                else:
+                    result = await _call(bot, chat_id, row["method"], row["payload"], message_id)
             finally:
                 private_chat_pace.sent(bot_id, chat_id)
         except RetryAfter as error:
@@ -421,6 +483,7 @@ def _due_rows(bot_id: int, now) -> tuple[dict[int, list[dict]], float | None]:
     for chat_rows in by_chat.values():
         for row in chat_rows:
             row["alert_message_id"] = alert_message_ids.get(row["alert_id"])
+    topic_states([row for chat_rows in by_chat.values() for row in chat_rows])
     return {chat: rows for chat, rows in by_chat.items() if rows}, next_due
 
 
@@ -447,6 +510,9 @@ def _record(bot: TelegramBot, rows: dict[int, dict], outcomes: list[Outcome], re
                     TelegramBot.objects.filter(pk=bot.pk).exclude(notice_group_error="").update(
                         notice_group_error="", notice_group_error_at=None
                     )
+                if row["purpose"] == SendPurpose.TOPIC and bot.forum_group_error:
+                    TelegramBot.objects.filter(pk=bot.pk).update(forum_group_error="")
+                    bot.forum_group_error = ""
             elif outcome.status == SendStatus.PENDING:
                 if outcome.retry_after is not None and outcome.retry_after >= 0:
                     wait = outcome.retry_after  # Telegram's own figure, honoured as given
@@ -468,6 +534,12 @@ def _record(bot: TelegramBot, rows: dict[int, dict], outcomes: list[Outcome], re
                     TelegramBot.objects.filter(pk=bot.pk).update(
                         notice_group_error=outcome.error or "the group refused the message",
                         notice_group_error_at=now,
+                    )
+                if row["purpose"] == SendPurpose.TOPIC and outcome.status == SendStatus.FAILED:
+                    # shown in Admin: no rights to manage topics, not a forum, removed…
+                    bot.forum_group_error = outcome.error or "the group refused the message"
+                    TelegramBot.objects.filter(pk=bot.pk).update(
+                        forum_group_error=bot.forum_group_error
                     )
             OutboundMessage.objects.filter(pk=outcome.row_id).update(**update)
             if row["purpose"] == SendPurpose.BROADCAST:
