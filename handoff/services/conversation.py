@@ -222,8 +222,9 @@ def request_note_client_message(
     may accept it see the message in their inbox; in an accepted request the reply
     timeout counts from this message, and the other operator surfaces get it (a
     Telegram operator's session relays it to whoever holds the request, the backend
-    group copies it into the client's topic, also while the request waits). Runs inside the transaction that stored the message,
-    which holds the dialog's lock: one read and at most one write."""
+    group copies it into the client's topic, also while the request waits). Runs
+    inside the transaction that stored the message, which holds the dialog's lock: one
+    read and at most one write."""
     now = now or timezone.now()
     request = (
         Request.objects.select_related("operator", "chat", *operator_surfaces.request_related)

@@ -56,7 +56,7 @@ def open_request(world) -> tuple[Request, int]:
     client_says(world, "hello")
     client_says(world, "/human")
     request = Request.objects.get(status=RequestStatus.PENDING)
-    thread = world.api.wait_for("createForumTopic", chat_id=GROUP)[0]
+    world.api.wait_for("createForumTopic", chat_id=GROUP)
     topic = ClientTopic.objects.get()
     assert topic.message_thread_id is not None
     return request, topic.message_thread_id
