@@ -465,3 +465,20 @@ def test_admin_saves_good_bridge_settings(telegram_world):
     assert bot.internal_prefix == "//"
     assert bot.activation_keywords == "Operator, help, /chat"
     assert bot.copy_parallel_bot is False  # an unticked box
+
+
+def test_a_renamed_client_gets_the_topic_renamed(world):
+    from chats.services import client_rename
+
+    request, thread = open_request(world)
+    client_says(world, "/end")
+    client_rename(client=request.dialog.client, name="Ann Smith")
+    client_says(world, "/human")
+    renamed = world.api.wait_for("editForumTopic", chat_id=GROUP)
+    assert renamed[0].params == {
+        "chat_id": GROUP,
+        "message_thread_id": thread,
+        "name": "Ann Smith · Telegram",
+    }
+    assert world.api.topics(GROUP)[thread]["name"] == "Ann Smith · Telegram"
+    assert ClientTopic.objects.get().name == "Ann Smith · Telegram"

@@ -170,6 +170,11 @@ def topic_request_changed(*, bot: TelegramBot, request: Request) -> None:
         topic.save(update_fields=fields)
     if topic.request_id != request.pk:
         return  # an older request of this client
+    name = topic_name(client)
+    if name != topic.name:  # the client changed their name in Telegram
+        topic.name = name
+        topic.save(update_fields=["name"])
+        _topic_send(bot, topic, "editForumTopic", {"name": name})
     topic_card_refresh(bot, topic, request)
     if request.status in ENDED and topic.closed_at is None:
         topic.closed_at = timezone.now()

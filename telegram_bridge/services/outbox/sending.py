@@ -352,7 +352,8 @@ async def _send_chat(
     alert_message_ids: dict[int, int] = {}
     for index, row in enumerate(rows):
         message_id = row["payload"].get("message_id")
-        if row["method"].startswith("edit") and message_id is None:
+        topic_row = row["purpose"] == SendPurpose.TOPIC  # outbox.topics finds its ids
+        if row["method"].startswith("edit") and message_id is None and not topic_row:
             message_id = alert_message_ids.get(row["alert_id"]) or row["alert_message_id"]
             if message_id is None:
                 outcomes.append(Outcome(row["id"], SendStatus.SKIPPED, error="nothing to edit"))
