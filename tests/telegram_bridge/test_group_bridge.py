@@ -114,6 +114,11 @@ def test_internal_comments_strangers_general_and_bots_stay_in_the_group(world):
     in_topic(world, None, OLGA, "in the General topic")
     in_topic(world, thread, OLGA, "a bot's message", is_bot=True)
     in_topic(world, 424242, OLGA, "a topic of no client")
+    in_topic(world, thread, OLGA, "/start")
+    hint = world.api.succeeded("sendMessage", chat_id=GROUP)[-1].params
+    assert hint["message_thread_id"] == thread
+    assert "/close ends the conversation" in hint["text"]
+    assert "starting with # stays in the group" in hint["text"]
     assert len(world.texts_to(CLIENT)) == before
     request.refresh_from_db()
     assert request.status == RequestStatus.PENDING

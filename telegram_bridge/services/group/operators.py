@@ -90,6 +90,14 @@ def topic_message_handle(*, bot: TelegramBot, message: TopicMessage) -> None:
         if message.command == "close":
             _close(bot, topic, request, operator)
             return
+        if message.command is not None:  # not for the client: say what works here
+            hint = _("In a topic, /close ends the conversation; what you write goes to the client.")
+            if bot.internal_prefix.strip():
+                hint += " " + _("A message starting with %(prefix)s stays in the group.") % {
+                    "prefix": bot.internal_prefix.strip()
+                }
+            _say(bot, topic, hint)
+            return
         if request is None or request.status not in Request.OPEN_STATUSES:
             _say(bot, topic, _("This conversation is closed; nothing was sent to the client."))
             return
