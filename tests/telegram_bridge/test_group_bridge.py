@@ -487,3 +487,22 @@ def test_a_renamed_client_gets_the_topic_renamed(world):
     }
     assert world.api.topics(GROUP)[thread]["name"] == "Ann Smith · Telegram"
     assert ClientTopic.objects.get().name == "Ann Smith · Telegram"
+
+
+def test_the_bots_admin_page_shows_the_bridge_settings_and_a_topic_error(
+    admin_client, telegram_world
+):
+    from django.urls import reverse
+
+    bot = telegram_world.bot
+    bot.forum_group_id = GROUP
+    bot.forum_group_error = "Bad Request: <not enough rights> to create a topic"
+    bot.save()
+    page = admin_client.get(reverse("admin:telegram_bridge_telegrambot_change", args=[bot.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    for field in ("forum_group_id", "internal_prefix", "keywords_required", "activation_keywords"):
+        assert f'name="{field}"' in html
+    assert "&lt;not enough rights&gt;" in html  # shown, escaped
+    assert "<not enough rights>" not in html
+    assert bot.token not in html
