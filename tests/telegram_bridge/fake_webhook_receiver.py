@@ -41,6 +41,7 @@ class FakeWebhookReceiver:
         self._lock = threading.Lock()
         self._deliveries: list[Delivery] = []
         self._failures: list[int] = []  # statuses of the next answers
+        self._replies: list[dict] = []  # bodies of the next 200 answers
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -86,6 +87,12 @@ class FakeWebhookReceiver:
         with self._lock:
             self._failures.extend([status] * times)
 
+    def reply_next(self, document: dict) -> None:
+        """The next accepted POST is answered with `document` (JSON): a webhook's answer
+        may be a Bot API call ({"method": ..., ...})."""
+        with self._lock:
+            self._replies.append(document)
+
     def deliveries(self) -> list[Delivery]:
         with self._lock:
             return list(self._deliveries)
@@ -107,11 +114,13 @@ class FakeWebhookReceiver:
                 )
             time.sleep(0.02)
 
-    def _record(self, path: str, headers: dict[str, str], raw: bytes) -> int:
+    def _record(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, bytes]:
         with self._lock:
             status = self._failures.pop(0) if self._failures else 200
             self._deliveries.append(Delivery(path, headers, raw, status))
-            return status
+            if status != 200:
+                return status, b'{"error": "injected"}'
+            return status, json.dumps(self._replies.pop(0) if self._replies else {}).encode()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -121,8 +130,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         headers = {name.lower(): value for name, value in self.headers.items()}
-        status = self.fake._record(self.path, headers, raw)  # noqa: SLF001
-        body = b"{}" if status == 200 else b'{"error": "injected"}'
+        status, body = self.fake._record(self.path, headers, raw)  # noqa: SLF001
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -6,6 +6,7 @@ Its setWebhook / deleteWebhook / getWebhookInfo are Baton's to answer."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from telegram_bridge.models import OutboundMessage, SendPurpose, TelegramBot
@@ -195,3 +196,28 @@ def test_set_webhook_answers_like_telegram(proxy, receiver):
     emptied = proxy.post("setWebhook", data={"url": ""})
     assert emptied.json()["description"] == "Webhook was deleted"
     assert proxy.fresh().parallel_webhook_url == ""
+
+
+@pytest.fixture
+def outbox_refusing_inserts():
+    """The database refuses every new outbound row (a real failure, not a stand-in)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the trigger is written for SQLite")
+    table = OutboundMessage._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TRIGGER refuse_outbox BEFORE INSERT ON {table} "  # noqa: S608
+            "BEGIN SELECT RAISE(ABORT, 'injected: the outbox refuses rows'); END"
+        )
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER refuse_outbox")
+
+
+def test_a_copy_that_fails_does_not_change_the_bots_answer(proxy, outbox_refusing_inserts, caplog):
+    open_topic(proxy.bot, CLIENT)
+    message = proxy.run(lambda bot: bot.send_message(CLIENT, "still delivered"))
+    assert message.text == "still delivered"
+    assert proxy.world.api.succeeded("sendMessage", chat_id=CLIENT)
+    assert topic_copies() == []
+    assert any("a copy into a topic failed" in record.getMessage() for record in caplog.records)

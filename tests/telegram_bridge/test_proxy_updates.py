@@ -16,12 +16,12 @@ from telegram.error import Conflict
 
 from config.celery import TELEGRAM_SEND_QUEUE, WEBHOOKS_QUEUE
 from config.celery import app as celery_app
-from telegram_bridge.models import TelegramBot, TelegramUpdate
+from telegram_bridge.models import OutboundMessage, SendPurpose, TelegramBot, TelegramUpdate
 from telegram_bridge.services.proxy import forwarding_due_bots, parallel_updates_forward
 from telegram_bridge.services.sweep import telegram_sweep
 from tests.servers import wait_until
 from tests.telegram_bridge.fake_webhook_receiver import FakeWebhookReceiver
-from tests.telegram_bridge.proxy_helpers import Proxy, proxy_for
+from tests.telegram_bridge.proxy_helpers import Proxy, open_topic, proxy_for
 from tests.telegram_bridge.telegram_updates import callback_update, text_update
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -242,3 +242,21 @@ def test_get_updates_while_a_webhook_is_set_is_a_conflict(proxy, receiver):
     world.receive(update)
     assert proxy.post("getUpdates").json() == {"ok": True, "result": [update]}
     assert TelegramBot.objects.get(pk=world.bot.pk).parallel_webhook_url == ""
+
+
+def test_a_call_in_the_webhooks_answer_is_made_and_copied(proxy, receiver):
+    world = proxy.world
+    topic = open_topic(world.bot, CLIENT)
+    set_parallel_webhook(proxy, receiver)
+    world.receive(text_update(world.next_update_id(), user_id=CLIENT, text="/start"))
+    world.receive(text_update(world.next_update_id(), user_id=CLIENT, text="again"))
+    receiver.reply_next({"method": "sendMessage", "chat_id": CLIENT, "text": "Welcome!"})
+    receiver.reply_next({"method": "logOut"})  # not made: it would log Baton out
+    assert parallel_updates_forward(bot_id=world.bot.pk) == 2
+    [call] = world.api.succeeded("sendMessage", chat_id=CLIENT)
+    assert call.params["text"] == "Welcome!"
+    assert call.token == world.bot.token
+    assert world.api.calls("logOut") == []
+    [copy] = OutboundMessage.objects.filter(purpose=SendPurpose.TOPIC)
+    assert copy.payload["topic"] == topic.pk
+    assert len(copy.payload["message_ids"]) == 1

@@ -13,7 +13,11 @@ webhook was set are sent; what arrived while none was set was for getUpdates.
 
 The address is checked as API bots' webhooks are (distributor.services.webhooks: no
 loopback or private address unless BATON_WEBHOOK_ALLOW_PRIVATE), connecting to the
-address checked."""
+address checked.
+
+A webhook may answer with a Bot API call (JSON with "method"), which Telegram makes for
+it: so does Baton (its result goes nowhere, as at Telegram), copying what it sent to a
+client into the topic like any call through the proxy."""
 
 from __future__ import annotations
 
@@ -22,12 +26,21 @@ import logging
 from datetime import timedelta
 
 import httpx
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 
 from distributor.services.webhooks import ADDRESS_REFUSED, webhook_transport, webhook_url_check
 from telegram_bridge.models import TelegramBot, TelegramUpdate
+from telegram_bridge.services.proxy.calls import (
+    ANSWERED,
+    METHOD,
+    REFUSED,
+    ProxyAnswer,
+    parallel_sent_copy,
+    sent_messages,
+)
 from telegram_bridge.services.proxy.parallel import KEEP_FOR, parallel_types, update_type
 from telegram_bridge.services.scheduling import task_schedule, task_schedule_later, task_started
 
@@ -45,6 +58,8 @@ SEND_TIMEOUT = 15.0
 # updates sent by one task before it hands over to a new one
 BATCH = 200
 ERROR_MAX = 300
+# a webhook's answer longer than this is not read for a method call
+REPLY_MAX = 1024 * 1024
 
 
 def forwarding_schedule(*, bot_id: int) -> None:
@@ -67,12 +82,13 @@ def _body(payload: dict) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _post(url: str, secret: str, payload: dict) -> str | None:
-    """One try; None when the webhook answered 2xx, else what went wrong."""
+def _post(url: str, secret: str, payload: dict) -> tuple[str | None, dict | None]:
+    """One try: (None, a method call the webhook answered with, if any) when it answered
+    2xx, else (what went wrong, None)."""
     try:
         webhook_url_check(url)
     except ValidationError as refused:
-        return f"refused: {refused.messages[0]}"
+        return f"refused: {refused.messages[0]}", None
     headers = {"Content-Type": "application/json"}
     if secret:
         headers[SECRET_HEADER] = secret
@@ -83,11 +99,54 @@ def _post(url: str, secret: str, payload: dict) -> str | None:
             response = client.post(url, content=_body(payload), headers=headers)
     except httpx.HTTPError as error:
         if str(error) == ADDRESS_REFUSED:
-            return ADDRESS_REFUSED
-        return f"{type(error).__name__}: {error}"[:ERROR_MAX] or type(error).__name__
+            return ADDRESS_REFUSED, None
+        return f"{type(error).__name__}: {error}"[:ERROR_MAX] or type(error).__name__, None
     if 200 <= response.status_code < 300:
+        return None, _reply_call(response)
+    error = f"Wrong response from the webhook: {response.status_code} {response.reason_phrase}"
+    return error, None
+
+
+def _reply_call(response: httpx.Response) -> dict | None:
+    """A Bot API call the webhook put in its answer (JSON with "method"), which Telegram
+    makes for a webhook; None when there is none."""
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json" or not response.content or len(response.content) > REPLY_MAX:
         return None
-    return f"Wrong response from the webhook: {response.status_code} {response.reason_phrase}"
+    try:
+        document = json.loads(response.content)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or not isinstance(document.get("method"), str):
+        return None
+    return document
+
+
+def _reply_make(bot: TelegramBot, document: dict) -> None:
+    """Make the webhook's answer's call as Telegram would (its result goes nowhere, as
+    at Telegram); what it sent to a client is copied into the client's topic. Only a
+    call forwarded through the proxy is made: not the webhook methods, logOut or close."""
+    params = {key: value for key, value in document.items() if key != "method"}
+    method = document["method"]
+    if not METHOD.fullmatch(method) or method.lower() in ANSWERED | REFUSED:
+        logger.warning(
+            "bot %s: the parallel bot's webhook answered with %r: not made", bot.pk, method[:64]
+        )
+        return
+    try:
+        with httpx.Client(timeout=SEND_TIMEOUT, follow_redirects=False) as client:
+            response = client.post(f"{settings.TELEGRAM_API_URL}{bot.token}/{method}", json=params)
+        answer = ProxyAnswer(response.status_code, response.content)
+    except Exception as error:  # network, or a body httpx cannot encode: its kind only
+        logger.warning(
+            "bot %s: the call in the parallel bot's webhook answer failed (%s)",
+            bot.pk,
+            type(error).__name__,
+        )
+        return
+    sent = sent_messages(method=method, params=params, answer=answer)
+    if sent:
+        parallel_sent_copy(bot_id=bot.pk, sent=sent)
 
 
 def _finish(row: TelegramUpdate, error: str = "") -> None:
@@ -110,6 +169,7 @@ def parallel_updates_forward(*, bot_id: int) -> int:
             TelegramBot.objects.filter(pk=bot_id)
             .only(
                 "pk",
+                "token",
                 "parallel_webhook_url",
                 "parallel_webhook_secret",
                 "parallel_webhook_set_at",
@@ -145,10 +205,12 @@ def parallel_updates_forward(*, bot_id: int) -> int:
         if not claimed:
             return delivered
         attempts = head.forward_attempts + 1
-        error = _post(bot.parallel_webhook_url, bot.parallel_webhook_secret, head.payload)
+        error, reply = _post(bot.parallel_webhook_url, bot.parallel_webhook_secret, head.payload)
         if error is None:
             _finish(head)
             delivered += 1
+            if reply is not None:
+                _reply_make(bot, reply)
             continue
         delay = retry_delay(attempts)
         logger.info(

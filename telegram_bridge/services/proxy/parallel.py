@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 from telegram import Update
 
@@ -29,8 +29,6 @@ TELEGRAM_DEFAULT_UPDATES = sorted(
 )
 SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 GET_UPDATES_LIMIT = 100
-# rows read per getUpdates to find `limit` of the wanted types
-_SCAN = 1000
 
 
 class ParallelRefused(Exception):
@@ -235,25 +233,24 @@ def parallel_updates_get(*, bot_id: int, offset: int, limit: int) -> list[dict]:
     before, and a webhook set makes it a 409 Conflict."""
     now = timezone.now()
     limit = min(max(limit, 1), GET_UPDATES_LIMIT)
-    with transaction.atomic():
-        bot = TelegramBot.objects.select_for_update().get(pk=bot_id)
-        if bot.parallel_webhook_url:
-            raise ParallelRefused(409, CONFLICT)
-        queue = _queue(bot, now).filter(update_id__gte=bot.parallel_updates_offset)
-        confirmed = bot.parallel_updates_offset
-        if offset < 0:
-            last = list(queue.order_by("-update_id").values_list("update_id", flat=True)[:-offset])
-            if last:
-                confirmed = min(last)
-        elif offset > confirmed:
-            confirmed = offset
-        if confirmed != bot.parallel_updates_offset:
-            TelegramBot.objects.filter(pk=bot.pk).update(parallel_updates_offset=confirmed)
-        wanted = set(parallel_types(None, bot.parallel_allowed_updates))
-        rows = queue.filter(update_id__gte=confirmed).order_by("update_id")
-        found = [
-            row.payload
-            for row in rows.only("payload")[:_SCAN]
-            if update_type(row.payload) in wanted
-        ]
-    return found[:limit]
+    bot = TelegramBot.objects.get(pk=bot_id)
+    if bot.parallel_webhook_url:
+        raise ParallelRefused(409, CONFLICT)
+    queue = _queue(bot, now).filter(update_id__gte=bot.parallel_updates_offset)
+    confirmed = bot.parallel_updates_offset
+    if offset < 0:
+        last = list(queue.order_by("-update_id").values_list("update_id", flat=True)[:-offset])
+        if last:
+            confirmed = min(last)
+    elif offset > confirmed:
+        confirmed = offset
+    if confirmed != bot.parallel_updates_offset:
+        # only ever forward (no lock: a poll that raced another confirms no less)
+        TelegramBot.objects.filter(pk=bot.pk, parallel_updates_offset__lt=confirmed).update(
+            parallel_updates_offset=confirmed
+        )
+    wanted = Q()
+    for kind in parallel_types(None, bot.parallel_allowed_updates):
+        wanted |= Q(payload__has_key=kind)
+    rows = queue.filter(wanted, update_id__gte=confirmed).order_by("update_id")
+    return [row.payload for row in rows.only("payload")[:limit]]
