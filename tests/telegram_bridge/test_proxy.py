@@ -9,8 +9,9 @@ import pytest
 from django.db import connection
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from telegram_bridge.models import OutboundMessage, SendPurpose, TelegramBot
+from telegram_bridge.models import OutboundMessage, SendPurpose, SendStatus, TelegramBot
 from telegram_bridge.services.bots import ALLOWED_UPDATES, bot_webhook_set, webhook_url
+from telegram_bridge.services.proxy import callback_query_is_parallel
 from telegram_bridge.services.proxy.calls import ProxyAnswer, sent_messages
 from tests.telegram_bridge.fake_webhook_receiver import FakeWebhookReceiver
 from tests.telegram_bridge.proxy_helpers import FORUM, Proxy, open_topic, proxy_for
@@ -221,3 +222,29 @@ def test_a_copy_that_fails_does_not_change_the_bots_answer(proxy, outbox_refusin
     assert proxy.world.api.succeeded("sendMessage", chat_id=CLIENT)
     assert topic_copies() == []
     assert any("a copy into a topic failed" in record.getMessage() for record in caplog.records)
+
+
+def test_a_button_of_the_parallel_bots_message_is_left_to_it(proxy, receiver):
+    world = proxy.world
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("FAQ", callback_data="faq")]])
+    theirs = proxy.run(lambda bot: bot.send_message(CLIENT, "Choose", reply_markup=keyboard))
+    OutboundMessage.objects.create(
+        bot=world.bot,
+        telegram_chat_id=CLIENT,
+        method="sendMessage",
+        purpose=SendPurpose.CLIENT,
+        status=SendStatus.SENT,
+        telegram_message_id=theirs.message_id + 100,
+    )
+    ours = theirs.message_id + 100
+    # no parallel bot connected yet: every button is Baton's
+    assert not callback_query_is_parallel(bot=proxy.fresh(), chat_id=CLIENT, message_id=ours)
+    assert not callback_query_is_parallel(
+        bot=proxy.fresh(), chat_id=CLIENT, message_id=theirs.message_id
+    )
+    # connected (it set its webhook): a button on a message Baton did not send is its
+    proxy.run(lambda bot: bot.set_webhook(receiver.url))
+    bot = proxy.fresh()
+    assert callback_query_is_parallel(bot=bot, chat_id=CLIENT, message_id=theirs.message_id)
+    assert callback_query_is_parallel(bot=bot, chat_id=None, message_id=None)  # inline
+    assert not callback_query_is_parallel(bot=bot, chat_id=CLIENT, message_id=ours)

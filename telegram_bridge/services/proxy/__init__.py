@@ -20,6 +20,10 @@ from telegram_bridge.services.proxy.fanout import (
     forwarding_schedule,
     parallel_updates_forward,
 )
+from telegram_bridge.services.proxy.parallel import (
+    callback_query_is_parallel,
+    parallel_bot_connected,
+)
 
 
 def proxy_base_urls(*, bot: TelegramBot, public_url: str) -> tuple[str, str]:
@@ -31,8 +35,10 @@ def proxy_base_urls(*, bot: TelegramBot, public_url: str) -> tuple[str, str]:
 __all__ = [
     "FORWARD_TASK",
     "ProxyAnswer",
+    "callback_query_is_parallel",
     "forwarding_due_bots",
     "forwarding_schedule",
+    "parallel_bot_connected",
     "parallel_updates_forward",
     "proxy_base_urls",
     "proxy_call",

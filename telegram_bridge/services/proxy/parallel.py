@@ -17,7 +17,7 @@ from django.utils import timezone
 from telegram import Update
 
 from distributor.services.webhooks import webhook_url_check
-from telegram_bridge.models import TelegramBot, TelegramUpdate
+from telegram_bridge.models import OutboundMessage, TelegramBot, TelegramUpdate
 
 # Telegram keeps an update for getUpdates (or its webhook's retries) this long
 KEEP_FOR = timedelta(hours=24)
@@ -254,3 +254,26 @@ def parallel_updates_get(*, bot_id: int, offset: int, limit: int) -> list[dict]:
         wanted |= Q(payload__has_key=kind)
     rows = queue.filter(wanted, update_id__gte=confirmed).order_by("update_id")
     return [row.payload for row in rows.only("payload")[:limit]]
+
+
+def parallel_bot_connected(*, bot: TelegramBot) -> bool:
+    """Whether a parallel bot has been connected through the proxy: it set a webhook or
+    polled getUpdates (both record the update types it wants)."""
+    return bool(bot.parallel_webhook_url or bot.parallel_allowed_updates)
+
+
+def callback_query_is_parallel(
+    *, bot: TelegramBot, chat_id: int | None, message_id: int | None
+) -> bool:
+    """Whether a button press belongs to the parallel bot: one is connected, and the
+    button is on a message Baton did not send (no outbox row sent it), or on an inline
+    message. Baton must then neither answer the callback query (a query is answered
+    once: the parallel bot's answerCallbackQuery would fail) nor handle it.
+    For telegram_bridge.handlers (update_acknowledge and update_route)."""
+    if not parallel_bot_connected(bot=bot):
+        return False
+    if chat_id is None or message_id is None:
+        return True
+    return not OutboundMessage.objects.filter(
+        bot=bot, telegram_chat_id=chat_id, telegram_message_id=message_id
+    ).exists()
