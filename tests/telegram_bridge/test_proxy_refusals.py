@@ -121,6 +121,18 @@ def test_a_webhook_into_batons_own_network_is_refused(proxy, settings):
     assert nothing_stored(proxy)
 
 
+def test_batons_own_address_is_refused_as_the_parallel_webhook(proxy, settings, live_server):
+    settings.BATON_PUBLIC_URL = live_server.url
+    settings.TELEGRAM_PROXY_ALLOW_HTTP = True
+    for path in (f"webhook/{proxy.bot.webhook_key}/", f"proxy/{proxy.bot.webhook_key}/x"):
+        response = proxy.post("setWebhook", json={"url": f"{live_server.url}/telegram/{path}"})
+        assert response.status_code == 400
+        assert response.json()["description"] == (
+            "Bad Request: bad webhook: that is Baton's own address"
+        )
+    assert nothing_stored(proxy)
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -172,6 +172,7 @@ def test_get_webhook_info_counts_what_waits_and_tells_the_last_error(proxy, rece
     info = proxy.run(lambda bot: bot.get_webhook_info())
     assert info.pending_update_count == 2
     assert info.last_error_message == "Wrong response from the webhook: 502 Bad Gateway"
+    assert info.last_error_date <= timezone.now()
 
 
 def test_get_updates_is_emulated_from_the_stored_updates(proxy):

@@ -41,16 +41,18 @@ from telegram_bridge.services.proxy.calls import (
     parallel_sent_copy,
     sent_messages,
 )
-from telegram_bridge.services.proxy.parallel import KEEP_FOR, parallel_types, update_type
+from telegram_bridge.services.proxy.parallel import (
+    KEEP_FOR,
+    parallel_types,
+    retry_delay,
+    update_type,
+)
 from telegram_bridge.services.scheduling import task_schedule, task_schedule_later, task_started
 
 logger = logging.getLogger(__name__)
 
 FORWARD_TASK = "telegram_bridge.forward_updates"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
-# backoff after the n-th failed try: FIRST_RETRY * 2**(n-1), at most MAX_RETRY
-FIRST_RETRY = timedelta(seconds=1)
-MAX_RETRY = timedelta(minutes=5)
 # a claimed update is not claimed again for this long (a forwarder killed mid-POST
 # leaves it to the next one after that)
 CLAIM_LEASE = timedelta(seconds=60)
@@ -66,10 +68,6 @@ def forwarding_schedule(*, bot_id: int) -> None:
     """Ask a worker to send the bot's waiting updates to the parallel bot's webhook (once
     while one is queued)."""
     task_schedule(FORWARD_TASK, [bot_id])
-
-
-def retry_delay(attempts: int) -> timedelta:
-    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_RETRY)
 
 
 def _waiting(bot: TelegramBot):

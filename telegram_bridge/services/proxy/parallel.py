@@ -28,6 +28,16 @@ TELEGRAM_DEFAULT_UPDATES = sorted(
     UPDATE_TYPES - {"chat_member", "message_reaction", "message_reaction_count"}
 )
 SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# the webhook's backoff after the n-th failed try: FIRST_RETRY * 2**(n-1), at most
+# MAX_RETRY (fanout.py)
+FIRST_RETRY = timedelta(seconds=1)
+MAX_RETRY = timedelta(minutes=5)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_RETRY)
+
+
 GET_UPDATES_LIMIT = 100
 
 
@@ -87,6 +97,10 @@ def _url_check(url: object) -> str:
         raise ParallelRefused(
             400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
         )
+    public = settings.BATON_PUBLIC_URL
+    if public and url.lower().startswith(f"{public.lower()}/telegram/"):
+        # Baton's own webhook or proxy: every update would come back to Baton
+        raise ParallelRefused(400, "Bad Request: bad webhook: that is Baton's own address")
     try:
         return webhook_url_check(url)
     except ValidationError as refused:
@@ -216,9 +230,15 @@ def parallel_webhook_info(*, bot_id: int) -> dict:
     }
     if bot.parallel_webhook_url:
         info["max_connections"] = 1  # sent one at a time, in order
-        head = pending.order_by("update_id").only("forward_error", "forward_attempts").first()
-        if head is not None and head.forward_error and head.forward_attempts:
-            info["last_error_date"] = int(now.timestamp())
+        head = (
+            pending.order_by("update_id")
+            .only("forward_error", "forward_attempts", "forward_next_at")
+            .first()
+        )
+        if head is not None and head.forward_error and head.forward_next_at is not None:
+            # the next try was set at the failure, its backoff ahead
+            failed_at = head.forward_next_at - retry_delay(head.forward_attempts)
+            info["last_error_date"] = int(failed_at.timestamp())
             info["last_error_message"] = head.forward_error
     if bot.parallel_allowed_updates:
         info["allowed_updates"] = bot.parallel_allowed_updates
