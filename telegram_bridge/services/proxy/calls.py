@@ -17,7 +17,6 @@ import io
 import json
 import logging
 import re
-import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -111,11 +110,16 @@ class Incoming:
 
 # -- Telegram ---------------------------------------------------------------------------------
 
-_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# event loop -> its client. Under Daphne a process has one loop for its life; a view run
+# by a WSGI server gets a loop per request (asgiref), so the clients of closed loops are
+# dropped (a client holds its loop: a weak mapping would never let one go)
+_clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
 
 
 def _client() -> httpx.AsyncClient:
     """The event loop's client (keeps connections to Telegram open between calls)."""
+    for loop in [loop for loop in _clients if loop.is_closed()]:
+        _clients.pop(loop, None)
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
     if client is None or client.is_closed:
