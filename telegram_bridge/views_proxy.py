@@ -7,11 +7,15 @@ the path of a refused call (it logs "Unauthorized: <path>" otherwise)."""
 
 from __future__ import annotations
 
+import logging
+
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from telegram_bridge.services.proxy import ProxyAnswer, proxy_call, proxy_download, proxy_refusal
-from telegram_bridge.services.proxy.calls import Incoming
+from telegram_bridge.services.proxy.calls import Incoming, telegram_error
+
+logger = logging.getLogger(__name__)
 
 
 def _response(answer: ProxyAnswer) -> HttpResponse:
@@ -42,9 +46,14 @@ async def telegram_proxy(
         content_length=_content_length(request),
         read=request.read,
     )
-    answer = await proxy_call(
-        webhook_key=webhook_key, token=token, method=method, incoming=incoming
-    )
+    try:
+        answer = await proxy_call(
+            webhook_key=webhook_key, token=token, method=method, incoming=incoming
+        )
+    except Exception as error:
+        # answered here: Django's 500 would log the path, and with it the token
+        logger.error("Bot API proxy: a call failed (%s)", type(error).__name__, exc_info=True)
+        answer = telegram_error(500, "Internal Server Error")
     return _response(answer)
 
 
@@ -54,7 +63,11 @@ async def telegram_proxy_file(
 ) -> HttpResponse:
     if request.method != "GET":
         return _response(proxy_refusal(405))
-    answer = await proxy_download(webhook_key=webhook_key, token=token, file_path=file_path)
+    try:
+        answer = await proxy_download(webhook_key=webhook_key, token=token, file_path=file_path)
+    except Exception as error:
+        logger.error("Bot API proxy: a download failed (%s)", type(error).__name__, exc_info=True)
+        answer = telegram_error(500, "Internal Server Error")
     return _response(answer)
 
 

@@ -4,49 +4,52 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('telegram_bridge', '0009_group_bridge_and_parallel_bot'),
+        ("telegram_bridge", "0009_group_bridge_and_parallel_bot"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='telegrambot',
-            name='parallel_allowed_updates',
+            model_name="telegrambot",
+            name="parallel_allowed_updates",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='telegrambot',
-            name='parallel_updates_offset',
+            model_name="telegrambot",
+            name="parallel_updates_offset",
             field=models.BigIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='telegrambot',
-            name='parallel_webhook_set_at',
+            model_name="telegrambot",
+            name="parallel_webhook_set_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='telegramupdate',
-            name='forward_attempts',
+            model_name="telegramupdate",
+            name="forward_attempts",
             field=models.PositiveSmallIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='telegramupdate',
-            name='forward_error',
+            model_name="telegramupdate",
+            name="forward_error",
             field=models.CharField(blank=True, max_length=300),
         ),
         migrations.AddField(
-            model_name='telegramupdate',
-            name='forward_next_at',
+            model_name="telegramupdate",
+            name="forward_next_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='telegramupdate',
-            name='forwarded_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='sent to the parallel bot'),
+            model_name="telegramupdate",
+            name="forwarded_at",
+            field=models.DateTimeField(
+                blank=True, null=True, verbose_name="sent to the parallel bot"
+            ),
         ),
         migrations.AddIndex(
-            model_name='telegramupdate',
-            index=models.Index(fields=['bot', 'forwarded_at', 'received_at'], name='telegram_update_forward'),
+            model_name="telegramupdate",
+            index=models.Index(
+                fields=["bot", "forwarded_at", "received_at"], name="telegram_update_forward"
+            ),
         ),
     ]

@@ -7,6 +7,7 @@ import logging
 
 import httpx
 import pytest
+from django.db import connection
 
 from telegram_bridge.models import OutboundMessage, TelegramBot
 from telegram_bridge.services.proxy import calls
@@ -30,7 +31,7 @@ def proxy(telegram_world, live_server, settings, caplog) -> Proxy:
     # whatever a test did, no token (the bot's, or a wrong one) is in a log record
     records = caplog.get_records("call")
     for record in records:
-        message = record.getMessage()
+        message = logging.Formatter().format(record)  # with any traceback
         assert made.token.split(":")[1] not in message
         assert WRONG_SECRET not in message
 
@@ -233,3 +234,33 @@ def test_telegram_unreachable_is_a_telegram_shaped_bad_gateway(proxy, settings):
     }
     download = httpx.get(f"{proxy.base}file/bot{proxy.token}/files/a", timeout=10)
     assert download.status_code == 502
+
+
+@pytest.fixture
+def bots_refusing_updates():
+    """The database refuses every change of a bot row (a real failure, not a stand-in)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the trigger is written for SQLite")
+    table = TelegramBot._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TRIGGER refuse_bot_update BEFORE UPDATE ON {table} "  # noqa: S608
+            "BEGIN SELECT RAISE(ABORT, 'injected: bots are read-only'); END"
+        )
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER refuse_bot_update")
+
+
+def test_an_unexpected_failure_is_a_telegram_shaped_500_that_logs_no_token(
+    proxy, bots_refusing_updates, caplog
+):
+    response = proxy.post("setWebhook", json={"url": HOOK})
+    assert response.status_code == 500
+    assert response.json() == {
+        "ok": False,
+        "error_code": 500,
+        "description": "Internal Server Error",
+    }
+    assert any("a call failed" in record.getMessage() for record in caplog.records)
+    assert proxy.world.api.calls("setWebhook") == []

@@ -132,7 +132,7 @@ async def _telegram(
 ) -> ProxyAnswer:
     try:
         response = await _client().request(method, url, content=content, headers=headers)
-    except httpx.HTTPError as error:
+    except (httpx.HTTPError, OSError) as error:  # OSError: reading the bot's body
         # the error's text may hold the URL, and so the token: its kind only
         logger.warning(
             "Bot API proxy of bot %s: Telegram did not answer (%s)", bot_id, type(error).__name__
