@@ -29,7 +29,7 @@ import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from distributor.services.webhooks import ADDRESS_REFUSED, webhook_transport, webhook_url_check
 from telegram_bridge.models import TelegramBot, TelegramUpdate
@@ -83,10 +83,11 @@ def _body(payload: dict) -> bytes:
 def _post(url: str, secret: str, payload: dict) -> tuple[str | None, dict | None]:
     """One try: (None, a method call the webhook answered with, if any) when it answered
     2xx, else (what went wrong, None)."""
-    try:
-        webhook_url_check(url)
-    except ValidationError as refused:
-        return f"refused: {refused.messages[0]}", None
+    with translation.override("en"):  # told to the parallel bot by getWebhookInfo
+        try:
+            webhook_url_check(url)
+        except ValidationError as refused:
+            return f"refused: {refused.messages[0]}", None
     headers = {"Content-Type": "application/json"}
     if secret:
         headers[SECRET_HEADER] = secret

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from telegram import Update
 
 from distributor.services.webhooks import webhook_url_check
@@ -101,10 +101,12 @@ def _url_check(url: object) -> str:
     if public and url.lower().startswith(f"{public.lower()}/telegram/"):
         # Baton's own webhook or proxy: every update would come back to Baton
         raise ParallelRefused(400, "Bad Request: bad webhook: that is Baton's own address")
-    try:
-        return webhook_url_check(url)
-    except ValidationError as refused:
-        raise ParallelRefused(400, f"Bad Request: bad webhook: {refused.messages[0]}") from None
+    with translation.override("en"):  # the Bot API speaks English
+        try:
+            return webhook_url_check(url)
+        except ValidationError as refused:
+            description = f"Bad Request: bad webhook: {refused.messages[0]}"
+            raise ParallelRefused(400, description) from None
 
 
 def _drop_pending(bot: TelegramBot, now) -> None:
