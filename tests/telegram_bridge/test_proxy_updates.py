@@ -261,3 +261,17 @@ def test_a_call_in_the_webhooks_answer_is_made_and_copied(proxy, receiver):
     [copy] = OutboundMessage.objects.filter(purpose=SendPurpose.TOPIC)
     assert copy.payload["topic"] == topic.pk
     assert len(copy.payload["message_ids"]) == 1
+
+
+def test_a_webhook_that_became_a_private_address_is_not_called(proxy, receiver, settings):
+    world = proxy.world
+    set_parallel_webhook(proxy, receiver)
+    world.receive(text_update(world.next_update_id(), user_id=CLIENT, text="hello"))
+    # the rule is checked again at every try (a name may resolve elsewhere later)
+    settings.BATON_WEBHOOK_ALLOW_PRIVATE = False
+    assert parallel_updates_forward(bot_id=world.bot.pk) == 0
+    assert receiver.deliveries() == []
+    row = TelegramUpdate.objects.get(bot=world.bot)
+    assert row.forward_error.startswith("refused: ")
+    assert (row.forwarded_at, row.forward_attempts) == (None, 1)
+    assert row.forward_next_at is not None
