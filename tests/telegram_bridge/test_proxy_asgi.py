@@ -1,19 +1,21 @@
 """The Bot API proxy as production serves it: Daphne in a child process (the ASGI path),
 pointed at the fake Telegram. A large upload is streamed through byte-exact, a body sent
 without a length (chunked) is forwarded whole, and a send to a client with a topic is
-copied."""
+copied; a long poll of getUpdates holds up no other call."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import threading
 
 import httpx
 import pytest
 
 from telegram_bridge.models import OutboundMessage, SendPurpose
-from tests.servers import DaphneServer
+from tests.servers import DaphneServer, wait_until
 from tests.telegram_bridge.proxy_helpers import Proxy, open_topic, proxy_for
+from tests.telegram_bridge.telegram_updates import text_update
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -89,3 +91,24 @@ def test_a_body_without_a_length_is_forwarded_whole(proxy):
     assert response.status_code == 200
     assert response.json()["result"]["text"] == "sent in chunks"
     assert proxy.world.api.succeeded("sendMessage")[-1].params["text"] == "sent in chunks"
+
+
+def test_a_long_poll_holds_up_no_other_call(proxy):
+    world = proxy.world
+    got: list = []
+    poller = threading.Thread(
+        target=lambda: got.extend(proxy.run(lambda bot: bot.get_updates(timeout=30))),
+        daemon=True,
+    )
+    poller.start()
+    wait_until(lambda: proxy.fresh().parallel_allowed_updates, seconds=30)  # it is polling
+    # while it waits, the other calls of the bot go through
+    message = proxy.run(lambda bot: bot.send_message(CLIENT, "meanwhile"))
+    assert message.text == "meanwhile"
+    assert poller.is_alive()
+    update = text_update(world.next_update_id(), user_id=CLIENT, text="while polling")
+    world.receive(update)
+    poller.join(timeout=60)
+    assert [(item.update_id, item.message.text) for item in got] == [
+        (update["update_id"], "while polling")
+    ]
