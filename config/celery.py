@@ -24,7 +24,12 @@ REPORTS_TASKS = ("reports.build_job", "reports.job_deliver", "reports.schedules_
 # and their retry sweep wait in a queue of their own: a slow or dead bot never delays the
 # handoff deadline sweep on "celery".
 WEBHOOKS_QUEUE = "webhooks"
-WEBHOOKS_TASKS = ("distributor.webhook_deliver", "distributor.webhooks_sweep")
+# The parallel bot's webhook (telegram_bridge's Bot API proxy) is such a server too.
+WEBHOOKS_TASKS = (
+    "distributor.webhook_deliver",
+    "distributor.webhooks_sweep",
+    "telegram_bridge.forward_updates",
+)
 app.conf.task_routes = {
     "telegram_bridge.deliver_outbox": {"queue": TELEGRAM_SEND_QUEUE},
     **{name: {"queue": WEBHOOKS_QUEUE} for name in WEBHOOKS_TASKS},

@@ -136,8 +136,9 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 def daphne_command(fd: int, application: str = DAPHNE_APPLICATION) -> list[str]:
-    """Daphne serving `application` from the inherited listening socket `fd`."""
-    return [sys.executable, "-m", "daphne", "--fd", str(fd), application]
+    """Daphne serving `application` from the inherited listening socket `fd` (its
+    access log without bot tokens: config/daphne_main.py)."""
+    return [sys.executable, "-m", "config.daphne_main", "--fd", str(fd), application]
 
 
 def answers_http(host: str, port: int) -> bool:

@@ -333,6 +333,9 @@ TELEGRAM_MAX_GROUP_MESSAGES_PER_MINUTE = float(
 )
 TELEGRAM_PRIVATE_CHAT_INTERVAL = float(os.environ.get("TELEGRAM_PRIVATE_CHAT_INTERVAL", "1"))
 TELEGRAM_CONNECT_LINK_HOURS = env_int("TELEGRAM_CONNECT_LINK_HOURS", default=24)
+# the parallel bot's webhook (set through Baton's Bot API proxy) must be https, as
+# Telegram requires, unless this is on (a bot on this host or network, tests)
+TELEGRAM_PROXY_ALLOW_HTTP = env_bool("TELEGRAM_PROXY_ALLOW_HTTP", default=False)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["handoff.api.authentication.ApiKeyAuthentication"],

@@ -99,6 +99,20 @@ class TelegramBot(models.Model):
         help_text=_("Set by the parallel bot's setWebhook through Baton; updates are sent there."),
     )
     parallel_webhook_secret = models.CharField(max_length=256, blank=True)
+    # since when updates are fanned out to parallel_webhook_url (set when the parallel
+    # bot's setWebhook found none set): updates stored before are not sent there
+    parallel_webhook_set_at = models.DateTimeField(
+        _("parallel bot's webhook set"), null=True, blank=True
+    )
+    # the update types the parallel bot asked for (setWebhook / getUpdates); [] is
+    # Telegram's default (every type but chat_member and the reactions)
+    parallel_allowed_updates = models.JSONField(
+        _("update types the parallel bot wants"), default=list, blank=True
+    )
+    # getUpdates emulation: updates below this update_id were confirmed by the parallel bot
+    parallel_updates_offset = models.BigIntegerField(
+        _("parallel bot's getUpdates offset"), default=0
+    )
     # one sender per bot at a time (keeps per-chat order); a lease, not a held lock
     sending_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -159,6 +173,18 @@ class TelegramUpdate(models.Model):
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     processed_at = models.DateTimeField(_("finished"), null=True, blank=True)
     error = models.CharField(_("last error"), max_length=500, blank=True)
+    # the fan-out to the parallel bot's webhook (telegram_bridge.services.proxy): sent
+    # (or given up, with forward_error) at; tries made; the next try not before
+    forwarded_at = models.DateTimeField(_("sent to the parallel bot"), null=True, blank=True)
+    forward_attempts = models.PositiveSmallIntegerField(
+        _("tries to send to the parallel bot"), default=0
+    )
+    forward_next_at = models.DateTimeField(
+        _("next try to send to the parallel bot"), null=True, blank=True
+    )
+    forward_error = models.CharField(
+        _("error sending to the parallel bot"), max_length=300, blank=True
+    )
 
     class Meta:
         verbose_name = _("received update")
@@ -169,6 +195,9 @@ class TelegramUpdate(models.Model):
         indexes = [
             models.Index(fields=["bot", "telegram_chat_id", "processed_at", "update_id"]),
             models.Index(fields=["processed_at", "received_at"]),
+            models.Index(
+                fields=["bot", "forwarded_at", "received_at"], name="telegram_update_forward"
+            ),
         ]
 
     def __str__(self) -> str:

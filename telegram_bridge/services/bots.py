@@ -38,6 +38,42 @@ def bot_token_check(*, token: str) -> tuple[int, str]:
     return user.id, user.username or ""
 
 
+def bot_allowed_updates(*, bot: TelegramBot, parallel: list[str] | None = None) -> list[str]:
+    """The update types Baton's webhook asks Telegram for: ours, and what the parallel
+    bot (telegram_bridge.services.proxy) asked for, so it gets them too."""
+    wanted = set(ALLOWED_UPDATES)
+    wanted.update(bot.parallel_allowed_updates if parallel is None else parallel)
+    return sorted(wanted)
+
+
+def bot_allowed_updates_widen(
+    *, token: str, webhook_key: str, webhook_secret: str, allowed_updates: list[str]
+) -> bool:
+    """Make Baton's webhook ask for `allowed_updates` too (the parallel bot asked for
+    more than Baton does): set again at the address Telegram has, when that address is
+    Baton's webhook of this bot. Returns whether it was set again; False when Telegram
+    already sends these, or Baton's webhook is not set (setting it from Admin asks for
+    them: bot_webhook_set). TelegramError when Telegram refuses."""
+
+    async def widen() -> bool:
+        async with bot_for_token(token) as telegram_bot:
+            info = await telegram_bot.get_webhook_info()
+            if not info.url.endswith(f"/telegram/webhook/{webhook_key}/"):
+                return False
+            have = set(info.allowed_updates or ())
+            if set(allowed_updates) <= have:
+                return False
+            await telegram_bot.set_webhook(
+                url=info.url,
+                secret_token=webhook_secret,
+                allowed_updates=sorted(have | set(allowed_updates)),
+                max_connections=info.max_connections or 40,
+            )
+            return True
+
+    return telegram_runtime.run(widen, timeout=30)
+
+
 def webhook_url(*, bot: TelegramBot, public_url: str) -> str:
     return f"{public_url.rstrip('/')}/telegram/webhook/{bot.webhook_key}/"
 
@@ -52,7 +88,7 @@ def bot_webhook_set(*, bot: TelegramBot, public_url: str, language: str = "en") 
             await telegram_bot.set_webhook(
                 url=url,
                 secret_token=bot.webhook_secret,
-                allowed_updates=ALLOWED_UPDATES,
+                allowed_updates=bot_allowed_updates(bot=bot),
                 max_connections=40,
             )
             await telegram_bot.set_my_commands(

@@ -1,5 +1,6 @@
 """The periodic safety net: updates nobody processed (a worker died, the broker was
-away), outbound rows that are due and broadcasts still sending are scheduled again."""
+away), outbound rows that are due, updates waiting for the parallel bot's webhook and
+broadcasts still sending are scheduled again."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.utils import timezone
 from telegram_bridge.models import OutboundMessage, SendStatus
 from telegram_bridge.services.broadcasts import broadcasts_unfinished
 from telegram_bridge.services.outbox import delivery_schedule
+from telegram_bridge.services.proxy import forwarding_due_bots, forwarding_schedule
 from telegram_bridge.services.scheduling import broadcast_feed_schedule
 from telegram_bridge.services.updates import processing_schedule, stale_updates
 
@@ -27,6 +29,9 @@ def telegram_sweep() -> int:
     )
     for bot_id in bots:
         delivery_schedule(bot_id=bot_id)
+        scheduled += 1
+    for bot_id in forwarding_due_bots():
+        forwarding_schedule(bot_id=bot_id)
         scheduled += 1
     for broadcast_id in broadcasts_unfinished():
         broadcast_feed_schedule(broadcast_id=broadcast_id)

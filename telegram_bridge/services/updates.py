@@ -22,6 +22,7 @@ from telegram_bridge.handlers import update_acknowledge, update_route
 from telegram_bridge.models import TelegramBot, TelegramChat, TelegramUpdate, UpdateState
 from telegram_bridge.runtime import telegram_runtime
 from telegram_bridge.services.clients import bot_at_work
+from telegram_bridge.services.proxy.fanout import forwarding_schedule
 from telegram_bridge.services.scheduling import task_schedule, task_started
 
 logger = logging.getLogger(__name__)
@@ -112,6 +113,8 @@ def update_insert(*, bot_id: int, update_id: int, chat_id: int | None, payload: 
         "state": UpdateState.PENDING,
         "attempts": 0,
         "error": "",
+        "forward_attempts": 0,
+        "forward_error": "",
     }
     fields = [TelegramUpdate._meta.get_field(name) for name in columns]
     params = [
@@ -312,6 +315,9 @@ def updates_process(*, bot_id: int, telegram_chat_id: int | None) -> int:
     bot = TelegramBot.objects.select_related("chat").filter(pk=bot_id).first()
     if bot is None:
         return 0
+    if bot.parallel_webhook_url:
+        # the parallel bot gets the new updates too (Bot API proxy)
+        forwarding_schedule(bot_id=bot_id)
     if telegram_chat_id is None:
         return _process_without_chat(bot)
     finished = 0
