@@ -21,6 +21,7 @@ from telegram_bridge.models import (
     TelegramUpdate,
 )
 from telegram_bridge.services.bots import BotRefused, bot_token_check, bot_webhook_set, webhook_url
+from telegram_bridge.services.proxy import proxy_base_urls
 
 
 class TelegramBotForm(forms.ModelForm):
@@ -103,6 +104,7 @@ class TelegramBotAdmin(admin.ModelAdmin):
         "notice_group_error",
         "notice_group_error_at",
         "forum_group_error",
+        "parallel_bot_addresses",
         "parallel_webhook_url",
     )
     actions = ["set_webhook"]
@@ -130,6 +132,15 @@ class TelegramBotAdmin(admin.ModelAdmin):
                 bot.notice_group_error,
             )
         return str(bot.notice_group_id)
+
+    @admin.display(description=_("parallel bot's Bot API addresses"))
+    def parallel_bot_addresses(self, bot: TelegramBot) -> str:
+        base, files = proxy_base_urls(
+            bot=bot, public_url=settings.BATON_PUBLIC_URL or "https://<your host>"
+        )
+        return format_html(
+            "base_url: <code>{}</code><br>base_file_url: <code>{}</code>", base, files
+        )
 
     @admin.display(description=_("webhook address"))
     def webhook_address(self, bot: TelegramBot) -> str:

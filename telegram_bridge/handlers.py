@@ -35,6 +35,7 @@ from telegram_bridge.services.group import (
     topic_message_edited,
     topic_message_handle,
 )
+from telegram_bridge.services.proxy import callback_query_is_parallel
 
 logger = logging.getLogger(__name__)
 
@@ -207,12 +208,22 @@ def update_acknowledge(*, bot: TelegramBot, update: Update) -> None:
     answered at once (the spinner on the button stops). Called with no transaction
     open, since it waits for the network."""
     query = update.callback_query
-    if query is None:
-        return
+    if query is None or _parallel_press(bot, update):
+        return  # the parallel bot answers its own buttons (a query is answered once)
     try:
         telegram_runtime.run(partial(_answer, bot.pk, bot.token, query.id), ANSWER_TIMEOUT)
     except (TelegramError, TimeoutError):
         logger.info("could not answer callback query %s", query.id)
+
+
+def _parallel_press(bot: TelegramBot, update: Update) -> bool:
+    """A button of a message the parallel bot sent (not Baton): its business."""
+    message = update.callback_query.message
+    return callback_query_is_parallel(
+        bot=bot,
+        chat_id=message.chat.id if message else None,
+        message_id=message.message_id if message else None,
+    )
 
 
 def _callback_query(bot: TelegramBot, update: Update) -> None:
@@ -232,7 +243,8 @@ def update_route(*, bot: TelegramBot, update: Update) -> None:
     """Handle one update (after update_acknowledge), inside the caller's transaction;
     an exception means it failed (and may be tried again)."""
     if update.callback_query is not None:
-        _callback_query(bot, update)
+        if not _parallel_press(bot, update):
+            _callback_query(bot, update)
         return
     if update.my_chat_member is not None:
         change = update.my_chat_member

@@ -505,4 +505,7 @@ def test_the_bots_admin_page_shows_the_bridge_settings_and_a_topic_error(
         assert f'name="{field}"' in html
     assert "&lt;not enough rights&gt;" in html  # shown, escaped
     assert "<not enough rights>" not in html
+    assert f"/telegram/proxy/{bot.webhook_key}/bot</code>" in html  # for the parallel bot
+    assert f"/telegram/proxy/{bot.webhook_key}/file/bot</code>" in html
+    assert 'name="copy_parallel_bot"' in html
     assert bot.token not in html
