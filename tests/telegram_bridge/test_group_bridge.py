@@ -509,3 +509,21 @@ def test_the_bots_admin_page_shows_the_bridge_settings_and_a_topic_error(
     assert f"/telegram/proxy/{bot.webhook_key}/file/bot</code>" in html
     assert 'name="copy_parallel_bot"' in html
     assert bot.token not in html
+
+
+def test_what_the_parallel_bot_sends_a_client_is_copied_into_their_topic(world):
+    from telegram_bridge.services.group import parallel_messages_copy
+
+    request, thread = open_request(world)
+    assert parallel_messages_copy(bot=world.bot, chat_id=CLIENT, message_ids=[4001, 4002])
+    world.settle()
+    copy = world.api.succeeded("copyMessages", chat_id=GROUP)[-1]
+    assert copy.params["from_chat_id"] == CLIENT
+    assert copy.params["message_ids"] == [4001, 4002]
+    assert copy.params["message_thread_id"] == thread
+    # switched off, or a chat with no open topic: nothing
+    world.bot.copy_parallel_bot = False
+    assert not parallel_messages_copy(bot=world.bot, chat_id=CLIENT, message_ids=[4003])
+    world.bot.copy_parallel_bot = True
+    assert not parallel_messages_copy(bot=world.bot, chat_id=777, message_ids=[4004])
+    assert not parallel_messages_copy(bot=world.bot, chat_id=GROUP, message_ids=[4005])
