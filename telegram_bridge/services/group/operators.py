@@ -65,6 +65,10 @@ def _say(bot: TelegramBot, topic: ClientTopic, text: str) -> None:
     )
 
 
+def _not_served() -> str:
+    return _("you do not serve this chat or its channel")
+
+
 def is_internal(bot: TelegramBot, text: str) -> bool:
     prefix = bot.internal_prefix.strip()
     return bool(prefix) and text.lstrip().startswith(prefix)
@@ -111,9 +115,13 @@ def topic_message_handle(*, bot: TelegramBot, message: TopicMessage) -> None:
                 client_msg_id=f"tg:{message.update_id}",
                 attachments=message.attachments or None,
                 co_answer=True,
+                visible_only=True,  # a co-answer too: only a manager serving the chat
             )
         except HandoffError as refusal:
             _say(bot, topic, _("Not sent: %(reason)s") % {"reason": refusal.detail})
+            return
+        except Request.DoesNotExist:  # the console would not show it to this manager
+            _say(bot, topic, _("Not sent: %(reason)s") % {"reason": _not_served()})
             return
     if created:
         TopicLink.objects.create(
@@ -126,9 +134,15 @@ def _close(bot: TelegramBot, topic: ClientTopic, request: Request | None, operat
         _say(bot, topic, _("There is no open conversation in this topic."))
         return
     try:
-        request_close(request=request.pk, reason=CloseReason.OPERATOR, actor=operator)
+        # visible_only: a waiting request may be closed by any actor, so ask, as the
+        # console does, whether this manager serves the chat
+        request_close(
+            request=request.pk, reason=CloseReason.OPERATOR, actor=operator, visible_only=True
+        )
     except HandoffError as refusal:
         _say(bot, topic, _("Not closed: %(reason)s") % {"reason": refusal.detail})
+    except Request.DoesNotExist:
+        _say(bot, topic, _("Not closed: %(reason)s") % {"reason": _not_served()})
 
 
 def _edit_text(message: Message, text: str) -> None:
