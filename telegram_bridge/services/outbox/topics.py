@@ -144,6 +144,13 @@ async def topic_send(bot: Bot, chat_id: int, row: dict):
         except BadRequest as error:
             if "not_modified" in str(error).lower() or "not modified" in str(error).lower():
                 return True  # closed or open already
+            if method in TOPIC_MANAGING and _thread_gone(error):
+                # someone deleted the topic: nothing to close, reopen or rename, and no
+                # fault of the group's; the next send makes it anew
+                state.thread_id = None
+                state.card_message_id = None
+                await asyncio.to_thread(_topic_made, state.topic_id, None, None)
+                return None
             raise
     for attempt in range(2):
         if state.thread_id is None:
