@@ -4,8 +4,10 @@ what a hostile group member or a demanding user found wrong."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from chats.models import Message
+from chats.models import Dialog, Message
 from handoff.enums import RequestStatus
 from handoff.models import Request
 from telegram_bridge.models import ClientTopic, OutboundMessage, SendStatus
@@ -19,6 +21,7 @@ from tests.telegram_bridge.test_group_bridge import (
     open_request,
 )
 from tests.telegram_bridge.test_handoff_flow import connect_operator
+from tests.telegram_bridge.telegram_updates import text_update
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -85,3 +88,32 @@ def test_closing_a_deleted_topic_is_no_forum_group_error(world):
     world.bot.refresh_from_db()
     assert world.bot.forum_group_error == ""
     assert Request.objects.filter(status=RequestStatus.PENDING).exists()
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite takes no row locks (no FOR UPDATE)"
+)
+def test_a_keyword_locks_the_dialog_and_the_request_before_the_topic(world):
+    """handoff's lock order is dialog -> request, and the topic after them (an accept
+    locks the topic in its request_changed). The keyword that shows an open request to
+    the group locked the topic first and the dialog after: with an accept of the same
+    request at that moment, each waited for the other (a deadlock)."""
+    world.bot.keywords_required = True
+    world.bot.activation_keywords = "manager, /chat"
+    world.bot.save(update_fields=["keywords_required", "activation_keywords"])
+    client_says(world, "/human")  # a request open before the keyword (not in the group)
+    request = Request.objects.get()
+    assert request.is_open
+    world.receive(text_update(world.next_update_id(), user_id=CLIENT, text="/chat"))
+    with CaptureQueriesContext(connection) as queries:
+        world.settle()
+    locks = [query["sql"] for query in queries.captured_queries if "FOR UPDATE" in query["sql"]]
+
+    def first_lock(model) -> int:
+        table = f'FROM "{model._meta.db_table}"'
+        return next(index for index, sql in enumerate(locks) if table in sql)
+
+    assert first_lock(Dialog) < first_lock(ClientTopic)
+    assert first_lock(Request) < first_lock(ClientTopic)
+    world.api.wait_for("createForumTopic", chat_id=GROUP)
+    assert ClientTopic.objects.get().request_id == request.pk
