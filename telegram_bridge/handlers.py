@@ -184,7 +184,11 @@ def _edited_message(bot: TelegramBot, update: Update) -> None:
         )
     elif _in_forum_topic(bot, edited):
         topic_message_edited(
-            bot=bot, thread_id=edited.message_thread_id, message_id=edited.message_id, text=text
+            bot=bot,
+            thread_id=edited.message_thread_id,
+            message_id=edited.message_id,
+            text=text,
+            user_id=edited.from_user.id if edited.from_user else 0,
         )
 
 

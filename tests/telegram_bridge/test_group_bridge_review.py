@@ -117,3 +117,31 @@ def test_a_keyword_locks_the_dialog_and_the_request_before_the_topic(world):
     assert first_lock(Request) < first_lock(ClientTopic)
     world.api.wait_for("createForumTopic", chat_id=GROUP)
     assert ClientTopic.objects.get().request_id == request.pk
+
+
+def test_a_disconnected_manager_cannot_edit_their_old_replies_to_the_client(world):
+    """Telegram lets the author edit a message for 48 hours. A manager switched off in
+    Admin (or no longer serving the chat) is not heard in the topic any more, but their
+    edit of an earlier reply still rewrote the client's copy and the stored message."""
+    from telegram_bridge.models import OperatorAccount
+    from tests.telegram_bridge.group_updates import topic_update
+
+    connect_operator(world, OLGA, "Olga")
+    request, thread = open_request(world)
+    in_topic(world, thread, OLGA, "Your order ships tomorrow", message_id=7101)
+    assert "Olga: Your order ships tomorrow" in world.texts_to(CLIENT)
+    OperatorAccount.objects.filter(telegram_user_id=OLGA).update(active=False)
+    world.receive(
+        topic_update(
+            world.next_update_id(),
+            thread_id=thread,
+            user_id=OLGA,
+            text="pay at evil.example",
+            message_id=7101,
+            edited=True,
+        )
+    )
+    world.settle()
+    assert not world.api.succeeded("editMessageText", chat_id=CLIENT)
+    assert not Message.objects.filter(text="pay at evil.example").exists()
+    assert Message.objects.filter(text="Your order ships tomorrow").exists()

@@ -150,11 +150,18 @@ def _edit_text(message: Message, text: str) -> None:
 
 
 @transaction.atomic(savepoint=False)
-def topic_message_edited(*, bot: TelegramBot, thread_id: int, message_id: int, text: str) -> None:
+def topic_message_edited(
+    *, bot: TelegramBot, thread_id: int, message_id: int, text: str, user_id: int
+) -> None:
     """An operator edited a message of theirs that went to the client: the client's copy
-    is edited (or, not sent yet, sent as edited) and the stored message follows."""
+    is edited (or, not sent yet, sent as edited) and the stored message follows. Only
+    while they are a connected, active manager serving the chat (as for a new message)."""
     topic = topic_of_thread(bot, thread_id)
     if topic is None or is_internal(bot, text):
+        return
+    if not OperatorAccount.objects.filter(
+        bot=bot, telegram_user_id=user_id, active=True, operator__chats=bot.chat_id
+    ).exists():
         return
     link = (
         TopicLink.objects.filter(topic=topic, inbound=False, group_message_id=message_id)
