@@ -71,7 +71,8 @@ def _attachments(bot: TelegramBot, message) -> list[dict]:
                 bot_id=bot.pk, kind=AttachmentKind.PHOTO, file_id=message.photo[-1].file_id
             )
         )
-    if message.document:
+    # a GIF comes with `document` set too ("for backward compatibility"): one file
+    if message.document and message.animation is None:
         attachments.append(
             media_attachment(
                 bot_id=bot.pk,

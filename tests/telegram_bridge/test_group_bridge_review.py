@@ -145,3 +145,34 @@ def test_a_disconnected_manager_cannot_edit_their_old_replies_to_the_client(worl
     assert not world.api.succeeded("editMessageText", chat_id=CLIENT)
     assert not Message.objects.filter(text="pay at evil.example").exists()
     assert Message.objects.filter(text="Your order ships tomorrow").exists()
+
+
+def test_a_gif_from_a_topic_reaches_the_client_once(world):
+    """Telegram sends a GIF with both `animation` and `document` set ("for backward
+    compatibility"); each became an attachment, so the client got the GIF twice (a
+    sendDocument and a sendAnimation) and the stored message carried two files."""
+    from tests.telegram_bridge.group_updates import topic_update
+
+    connect_operator(world, OLGA, "Olga")
+    request, thread = open_request(world)
+    update = topic_update(world.next_update_id(), thread_id=thread, user_id=OLGA, text=None)
+    gif = {
+        "file_id": "operator-gif-AAAAAAAAAAAAAAAAAAAAA",
+        "file_unique_id": "gif-1",
+        "file_name": "funny.gif.mp4",
+        "mime_type": "video/mp4",
+    }
+    update["message"]["animation"] = {**gif, "width": 200, "height": 200, "duration": 2}
+    update["message"]["document"] = dict(gif)
+    update["message"]["caption"] = "look"
+    world.receive(update)
+    world.settle()
+    sends = [
+        call.method
+        for call in world.api.succeeded()
+        if call.params.get("chat_id") == CLIENT and call.method in ("sendDocument", "sendAnimation")
+    ]
+    assert sends == ["sendAnimation"]
+    reply = Message.objects.get(text="look")
+    assert len(reply.attachments) == 1
+    assert reply.attachments[0]["telegram_type"] == "animation"
