@@ -176,3 +176,55 @@ def test_a_gif_from_a_topic_reaches_the_client_once(world):
     reply = Message.objects.get(text="look")
     assert len(reply.attachments) == 1
     assert reply.attachments[0]["telegram_type"] == "animation"
+
+
+def test_an_internal_album_stays_in_the_group_whole(world):
+    """An album's caption is on its first item only. An operator who shares two
+    screenshots in the topic as an internal comment ("# ...") kept the first one in the
+    group, but the second (no caption, so no prefix) went to the client."""
+    from tests.telegram_bridge.group_updates import topic_update
+    from tests.telegram_bridge.test_group_bridge import _album_due
+
+    connect_operator(world, OLGA, "Olga")
+    request, thread = open_request(world)
+    in_topic(world, thread, OLGA, "Hello")  # accepts: later replies would go out
+    before = len(world.api.succeeded(chat_id=CLIENT))
+    for number in (1, 2):
+        world.receive(
+            topic_update(
+                world.next_update_id(),
+                thread_id=thread,
+                user_id=OLGA,
+                text="# his account, for Pavel" if number == 1 else None,
+                photo=f"internal-shot-{number}-AAAAAAAAAAAAAAAA",
+                media_group_id="internal-album",
+            )
+        )
+    world.settle()
+    _album_due()
+    world.settle()
+    assert len(world.api.succeeded(chat_id=CLIENT)) == before
+    assert list(Message.objects.filter(author_kind="operator").values_list("text", flat=True)) == [
+        "Hello"
+    ]
+    # a relayed album still goes out whole
+    for number in (1, 2):
+        world.receive(
+            topic_update(
+                world.next_update_id(),
+                thread_id=thread,
+                user_id=OLGA,
+                text="your receipts" if number == 1 else None,
+                photo=f"receipt-{number}-AAAAAAAAAAAAAAAA",
+                media_group_id="client-album",
+            )
+        )
+    world.settle()
+    _album_due()
+    world.settle()
+    albums = world.api.succeeded("sendMediaGroup", chat_id=CLIENT)
+    assert len(albums) == 1
+    assert [item["media"] for item in albums[0].params["media"]] == [
+        "receipt-1-AAAAAAAAAAAAAAAA",
+        "receipt-2-AAAAAAAAAAAAAAAA",
+    ]

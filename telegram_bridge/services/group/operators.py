@@ -24,6 +24,7 @@ from telegram_bridge.models import (
     SendPurpose,
     SendStatus,
     TelegramBot,
+    TelegramUpdate,
     TopicLink,
 )
 from telegram_bridge.services.outbox import outbound_enqueue
@@ -79,7 +80,7 @@ def topic_message_handle(*, bot: TelegramBot, message: TopicMessage) -> None:
     """A message in a topic. The General topic, topics of no client, internal comments
     and people who are not managers connected to this bot change nothing."""
     topic = topic_of_thread(bot, message.thread_id)
-    if topic is None or is_internal(bot, message.text):
+    if topic is None or is_internal(bot, message.text) or _album_left_in_group(bot, message):
         return
     account = (
         OperatorAccount.objects.select_related("operator")
@@ -127,6 +128,28 @@ def topic_message_handle(*, bot: TelegramBot, message: TopicMessage) -> None:
         TopicLink.objects.create(
             topic=topic, inbound=False, group_message_id=message.message_id, message=posted
         )
+
+
+def _album_left_in_group(bot: TelegramBot, message: TopicMessage) -> bool:
+    """An album's caption is on its first item: the later items follow what became of
+    it, so an internal comment's album (or one not sent) stays in the group whole.
+    An item is a later one when an earlier update of the group holds its album."""
+    if not message.media_group_id:
+        return False
+    earlier = list(
+        TelegramUpdate.objects.filter(
+            bot=bot,
+            update_id__lt=message.update_id,
+            update_id__gte=message.update_id - 100,  # an album's items come together
+            payload__message__chat__id=bot.forum_group_id,
+            payload__message__media_group_id=message.media_group_id,
+        ).values_list("payload__message__message_id", flat=True)
+    )
+    if not earlier:
+        return False  # the album's first item: judged by itself
+    return not TopicLink.objects.filter(
+        topic__bot=bot, inbound=False, group_message_id__in=earlier
+    ).exists()
 
 
 def _close(bot: TelegramBot, topic: ClientTopic, request: Request | None, operator) -> None:
