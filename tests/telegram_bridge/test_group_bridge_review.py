@@ -10,18 +10,19 @@ from django.test.utils import CaptureQueriesContext
 from chats.models import Dialog, Message
 from handoff.enums import RequestStatus
 from handoff.models import Request
-from telegram_bridge.models import ClientTopic, OutboundMessage, SendStatus
-from tests.telegram_bridge.group_updates import GROUP
+from telegram_bridge.models import ClientTopic, OperatorAccount, OutboundMessage, SendStatus
+from tests.telegram_bridge.group_updates import GROUP, topic_update
+from tests.telegram_bridge.telegram_updates import text_update
 from tests.telegram_bridge.test_group_bridge import (
     CLIENT,
     OLGA,
     PAVEL,
+    _album_due,
     client_says,
     in_topic,
     open_request,
 )
 from tests.telegram_bridge.test_handoff_flow import connect_operator
-from tests.telegram_bridge.telegram_updates import text_update
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -123,8 +124,6 @@ def test_a_disconnected_manager_cannot_edit_their_old_replies_to_the_client(worl
     """Telegram lets the author edit a message for 48 hours. A manager switched off in
     Admin (or no longer serving the chat) is not heard in the topic any more, but their
     edit of an earlier reply still rewrote the client's copy and the stored message."""
-    from telegram_bridge.models import OperatorAccount
-    from tests.telegram_bridge.group_updates import topic_update
 
     connect_operator(world, OLGA, "Olga")
     request, thread = open_request(world)
@@ -151,7 +150,6 @@ def test_a_gif_from_a_topic_reaches_the_client_once(world):
     """Telegram sends a GIF with both `animation` and `document` set ("for backward
     compatibility"); each became an attachment, so the client got the GIF twice (a
     sendDocument and a sendAnimation) and the stored message carried two files."""
-    from tests.telegram_bridge.group_updates import topic_update
 
     connect_operator(world, OLGA, "Olga")
     request, thread = open_request(world)
@@ -182,8 +180,6 @@ def test_an_internal_album_stays_in_the_group_whole(world):
     """An album's caption is on its first item only. An operator who shares two
     screenshots in the topic as an internal comment ("# ...") kept the first one in the
     group, but the second (no caption, so no prefix) went to the client."""
-    from tests.telegram_bridge.group_updates import topic_update
-    from tests.telegram_bridge.test_group_bridge import _album_due
 
     connect_operator(world, OLGA, "Olga")
     request, thread = open_request(world)
