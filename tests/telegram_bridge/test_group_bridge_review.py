@@ -3,6 +3,8 @@ what a hostile group member or a demanding user found wrong."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -10,7 +12,13 @@ from django.test.utils import CaptureQueriesContext
 from chats.models import Dialog, Message
 from handoff.enums import RequestStatus
 from handoff.models import Request
-from telegram_bridge.models import ClientTopic, OperatorAccount, OutboundMessage, SendStatus
+from telegram_bridge.models import (
+    ClientTopic,
+    OperatorAccount,
+    OutboundMessage,
+    SendStatus,
+    TopicLink,
+)
 from tests.telegram_bridge.group_updates import GROUP, topic_update
 from tests.telegram_bridge.telegram_updates import text_update
 from tests.telegram_bridge.test_group_bridge import (
@@ -224,3 +232,35 @@ def test_an_internal_album_stays_in_the_group_whole(world):
         "receipt-1-AAAAAAAAAAAAAAAA",
         "receipt-2-AAAAAAAAAAAAAAAA",
     ]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite keeps a thread's connection by design"
+)
+def test_the_senders_topic_records_give_their_connection_back(world):
+    """The sender records a made topic and the copies' ids from threads of its event
+    loop (asyncio.to_thread). Those threads took a pooled PostgreSQL connection each and
+    never gave it back: after enough of them the pool ran dry and every later database
+    call waited 30 s and failed ("couldn't get a connection"): the group suite's topic
+    sends failed so after about thirty tests. _broadcast_claim, run the same way, gives
+    its connection back; so do these now."""
+    from telegram_bridge.services.outbox import topics
+
+    request, thread = open_request(world)
+    topic = ClientTopic.objects.get()
+    client_says(world, "hi")
+    link = TopicLink.objects.get(inbound=True, message__text="hi")
+    held: list[bool] = []
+
+    def record(call, *args) -> None:
+        call(*args)
+        held.append(connection.connection is not None)
+
+    for call, args in (
+        (topics._topic_made, (topic.pk, thread, topic.card_message_id)),
+        (topics._links_record, ([link.pk], [link.group_message_id])),
+    ):
+        worker = threading.Thread(target=record, args=(call, *args))
+        worker.start()
+        worker.join()
+    assert held == [False, False]
