@@ -264,3 +264,23 @@ def test_the_senders_topic_records_give_their_connection_back(world):
         worker.start()
         worker.join()
     assert held == [False, False]
+
+
+def test_a_new_forum_group_gets_the_open_conversation_at_the_clients_next_message(world):
+    """The admin moves the bridge to another forum group while a client's request is
+    open: the client's next messages were dropped (the topic was of the old group) until
+    the request changed state, so the new group saw nothing of the conversation."""
+    request, thread = open_request(world)
+    new_group = -1001111111111
+    world.bot.forum_group_id = new_group
+    world.bot.save(update_fields=["forum_group_id"])
+    message_id = client_says(world, "still waiting", message_id=880)
+    created = world.api.succeeded("createForumTopic", chat_id=new_group)
+    assert len(created) == 1
+    copies = world.api.succeeded("copyMessages", chat_id=new_group)
+    assert [call.params["message_ids"] for call in copies] == [[message_id]]
+    topic = ClientTopic.objects.get()
+    assert topic.group_id == new_group
+    assert copies[0].params["message_thread_id"] == topic.message_thread_id
+    card = world.api.succeeded("sendMessage", chat_id=new_group)[0]
+    assert "waiting for an operator" in card.params["text"]

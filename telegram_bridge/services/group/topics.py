@@ -261,8 +261,13 @@ def topic_client_message(*, bot: TelegramBot, request: Request, message: Message
         .select_related("client")
         .first()
     )
-    if topic is None or topic.group_id != bot.forum_group_id:
+    if topic is None:
         return
+    if topic.group_id != bot.forum_group_id:
+        # the bridge moved to another group meanwhile: the topic is made there (with its
+        # card) by this message's copy, rather than the conversation missing from it
+        topic_request_changed(bot=bot, request=request)
+        topic = ClientTopic.objects.select_related("client").get(pk=topic.pk)
     at_work = telegram_message_at_work.get()
     client = topic.client
     if (
