@@ -19,7 +19,7 @@ from telegram_bridge.models import (
     SendStatus,
     TopicLink,
 )
-from tests.telegram_bridge.group_updates import GROUP, topic_update
+from tests.telegram_bridge.group_updates import GROUP, client_edit_update, topic_update
 from tests.telegram_bridge.telegram_updates import text_update
 from tests.telegram_bridge.test_group_bridge import (
     CLIENT,
@@ -284,3 +284,26 @@ def test_a_new_forum_group_gets_the_open_conversation_at_the_clients_next_messag
     assert copies[0].params["message_thread_id"] == topic.message_thread_id
     card = world.api.succeeded("sendMessage", chat_id=new_group)[0]
     assert "waiting for an operator" in card.params["text"]
+
+
+def test_an_edit_telegram_refuses_is_no_forum_group_error(world):
+    """A client edits a message whose copy is gone (someone deleted it in the topic, or
+    the topic was made anew): Telegram answers "message to edit not found". That is no
+    fault of the group's, yet the bot's page showed it as the forum group's error (the
+    field the docs reserve for a group refusing topics: no rights, not a forum)."""
+    request, thread = open_request(world)
+    client_says(world, "my order is lte", message_id=810)
+    world.api.fail_bad_request(
+        "editMessageText", "Bad Request: message to edit not found", chat_id=GROUP
+    )
+    world.receive(
+        client_edit_update(
+            world.next_update_id(), user_id=CLIENT, message_id=810, text="my order is late"
+        )
+    )
+    world.settle()
+    failed = OutboundMessage.objects.get(status=SendStatus.FAILED)
+    assert failed.method == "editMessageText"
+    assert "not found" in failed.error
+    world.bot.refresh_from_db()
+    assert world.bot.forum_group_error == ""
