@@ -156,6 +156,8 @@ def _topic_message(bot: TelegramBot, update: Update) -> None:
     for item in attachments:
         if message.media_group_id:
             item["media_group"] = message.media_group_id
+            if not message.caption:  # a later item: the album's caption is on its first
+                item["album_uncaptioned"] = True
     command, _argument = _command(message.text or "")
     topic_message_handle(
         bot=bot,

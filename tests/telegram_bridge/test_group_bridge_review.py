@@ -307,3 +307,29 @@ def test_an_edit_telegram_refuses_is_no_forum_group_error(world):
     assert "not found" in failed.error
     world.bot.refresh_from_db()
     assert world.bot.forum_group_error == ""
+
+
+def test_an_operators_album_carries_only_the_caption_they_wrote(world):
+    """An album's caption is on its first item; the others have none, so they were
+    given the placeholder text "📷" and reached the client captioned "Olga: 📷" each,
+    around (and, in Telegram's album view, instead of) the one caption written."""
+    connect_operator(world, OLGA, "Olga")
+    request, thread = open_request(world)
+    for number in (1, 2, 3):
+        world.receive(
+            topic_update(
+                world.next_update_id(),
+                thread_id=thread,
+                user_id=OLGA,
+                text="three photos" if number == 1 else None,
+                photo=f"operator-photo-{number}-AAAAAAAAAAAAAAAA",
+                media_group_id="album-3",
+            )
+        )
+    world.settle()
+    _album_due()
+    world.settle()
+    media = world.api.succeeded("sendMediaGroup", chat_id=CLIENT)[0].params["media"]
+    assert [item.get("caption") for item in media] == ["Olga: three photos", None, None]
+    # and the album's row is recorded as sent (the fake answered what PTB cannot read)
+    assert OutboundMessage.objects.get(method="sendMediaGroup").status == SendStatus.SENT
