@@ -333,3 +333,25 @@ def test_an_operators_album_carries_only_the_caption_they_wrote(world):
     assert [item.get("caption") for item in media] == ["Olga: three photos", None, None]
     # and the album's row is recorded as sent (the fake answered what PTB cannot read)
     assert OutboundMessage.objects.get(method="sendMediaGroup").status == SendStatus.SENT
+
+
+def test_admin_refuses_an_internal_prefix_that_swallows_close(world):
+    """With the internal prefix "/", every command in a topic is an internal comment:
+    /close never closed anything, silently. Admin refuses it and changes nothing."""
+    from telegram_bridge.admin import TelegramBotForm
+
+    bot = world.bot
+    form = TelegramBotForm(
+        data={
+            "chat": bot.chat_id,
+            "token": "",
+            "forum_group_id": str(GROUP),
+            "internal_prefix": " / ",
+            "activation_keywords": "operator",
+        },
+        instance=bot,
+    )
+    assert not form.is_valid()
+    assert "internal_prefix" in form.errors
+    bot.refresh_from_db()
+    assert bot.internal_prefix == "#"
