@@ -58,7 +58,12 @@ class TelegramBotForm(forms.ModelForm):
         return group_id
 
     def clean_internal_prefix(self) -> str:
-        return (self.cleaned_data.get("internal_prefix") or "").strip()
+        prefix = (self.cleaned_data.get("internal_prefix") or "").strip()
+        if prefix and "/close".startswith(prefix):  # /close would stay in the group
+            raise forms.ValidationError(
+                _("This prefix would keep /close in the group; choose another.")
+            )
+        return prefix
 
     def clean_activation_keywords(self) -> str:
         raw = self.cleaned_data.get("activation_keywords") or ""

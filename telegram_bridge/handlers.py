@@ -72,7 +72,8 @@ def _attachments(bot: TelegramBot, message) -> list[dict]:
                 bot_id=bot.pk, kind=AttachmentKind.PHOTO, file_id=message.photo[-1].file_id
             )
         )
-    if message.document:
+    # a GIF comes with `document` set too ("for backward compatibility"): one file
+    if message.document and message.animation is None:
         attachments.append(
             media_attachment(
                 bot_id=bot.pk,
@@ -156,6 +157,8 @@ def _topic_message(bot: TelegramBot, update: Update) -> None:
     for item in attachments:
         if message.media_group_id:
             item["media_group"] = message.media_group_id
+            if not message.caption:  # a later item: the album's caption is on its first
+                item["album_uncaptioned"] = True
     command, _argument = _command(message.text or "")
     topic_message_handle(
         bot=bot,
@@ -185,7 +188,11 @@ def _edited_message(bot: TelegramBot, update: Update) -> None:
         )
     elif _in_forum_topic(bot, edited):
         topic_message_edited(
-            bot=bot, thread_id=edited.message_thread_id, message_id=edited.message_id, text=text
+            bot=bot,
+            thread_id=edited.message_thread_id,
+            message_id=edited.message_id,
+            text=text,
+            user_id=edited.from_user.id if edited.from_user else 0,
         )
 
 

@@ -614,7 +614,12 @@ class FakeBotApi:
         for item in media:
             message = self._new_message(bot, params)
             message["media_group_id"] = group
-            message[item.get("type", "photo")] = {"file_id": item.get("media")}
+            kind, file_id = item.get("type", "photo"), item.get("media")
+            sent_file = {"file_id": file_id, "file_unique_id": unique_id(str(file_id))}
+            if kind == "photo":  # as Telegram answers: the sizes of the photo, a list
+                message["photo"] = [{**sent_file, "width": 1280, "height": 960}]
+            else:
+                message[kind] = sent_file
             if item.get("caption"):
                 message["caption"] = item["caption"]
             sent.append(self._store(bot, message))

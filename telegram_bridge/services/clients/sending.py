@@ -155,6 +155,10 @@ def album_send(
         .first()
     )
     if row is not None and len(row.payload["media"]) < 10:
+        if item.get("album_uncaptioned"):
+            # a later item has no caption of its own: its placeholder ("Olga: 📷") stays
+            # off the album, so the caption written on the first item is the album's
+            entry.pop("caption", None)
         row.payload["media"].append(entry)
         row.save(update_fields=["payload"])
         return row

@@ -24,6 +24,7 @@ from telegram_bridge.models import (
     SendPurpose,
     SendStatus,
     TelegramBot,
+    TelegramUpdate,
     TopicLink,
 )
 from telegram_bridge.services.outbox import outbound_enqueue
@@ -65,6 +66,10 @@ def _say(bot: TelegramBot, topic: ClientTopic, text: str) -> None:
     )
 
 
+def _not_served() -> str:
+    return _("you do not serve this chat or its channel")
+
+
 def is_internal(bot: TelegramBot, text: str) -> bool:
     prefix = bot.internal_prefix.strip()
     return bool(prefix) and text.lstrip().startswith(prefix)
@@ -75,7 +80,7 @@ def topic_message_handle(*, bot: TelegramBot, message: TopicMessage) -> None:
     """A message in a topic. The General topic, topics of no client, internal comments
     and people who are not managers connected to this bot change nothing."""
     topic = topic_of_thread(bot, message.thread_id)
-    if topic is None or is_internal(bot, message.text):
+    if topic is None or is_internal(bot, message.text) or _album_left_in_group(bot, message):
         return
     account = (
         OperatorAccount.objects.select_related("operator")
@@ -111,9 +116,13 @@ def topic_message_handle(*, bot: TelegramBot, message: TopicMessage) -> None:
                 client_msg_id=f"tg:{message.update_id}",
                 attachments=message.attachments or None,
                 co_answer=True,
+                visible_only=True,  # a co-answer too: only a manager serving the chat
             )
         except HandoffError as refusal:
             _say(bot, topic, _("Not sent: %(reason)s") % {"reason": refusal.detail})
+            return
+        except Request.DoesNotExist:  # the console would not show it to this manager
+            _say(bot, topic, _("Not sent: %(reason)s") % {"reason": _not_served()})
             return
     if created:
         TopicLink.objects.create(
@@ -121,14 +130,42 @@ def topic_message_handle(*, bot: TelegramBot, message: TopicMessage) -> None:
         )
 
 
+def _album_left_in_group(bot: TelegramBot, message: TopicMessage) -> bool:
+    """An album's caption is on its first item: the later items follow what became of
+    it, so an internal comment's album (or one not sent) stays in the group whole.
+    An item is a later one when an earlier update of the group holds its album."""
+    if not message.media_group_id:
+        return False
+    earlier = list(
+        TelegramUpdate.objects.filter(
+            bot=bot,
+            update_id__lt=message.update_id,
+            update_id__gte=message.update_id - 100,  # an album's items come together
+            payload__message__chat__id=bot.forum_group_id,
+            payload__message__media_group_id=message.media_group_id,
+        ).values_list("payload__message__message_id", flat=True)
+    )
+    if not earlier:
+        return False  # the album's first item: judged by itself
+    return not TopicLink.objects.filter(
+        topic__bot=bot, inbound=False, group_message_id__in=earlier
+    ).exists()
+
+
 def _close(bot: TelegramBot, topic: ClientTopic, request: Request | None, operator) -> None:
     if request is None or request.status not in Request.OPEN_STATUSES:
         _say(bot, topic, _("There is no open conversation in this topic."))
         return
     try:
-        request_close(request=request.pk, reason=CloseReason.OPERATOR, actor=operator)
+        # visible_only: a waiting request may be closed by any actor, so ask, as the
+        # console does, whether this manager serves the chat
+        request_close(
+            request=request.pk, reason=CloseReason.OPERATOR, actor=operator, visible_only=True
+        )
     except HandoffError as refusal:
         _say(bot, topic, _("Not closed: %(reason)s") % {"reason": refusal.detail})
+    except Request.DoesNotExist:
+        _say(bot, topic, _("Not closed: %(reason)s") % {"reason": _not_served()})
 
 
 def _edit_text(message: Message, text: str) -> None:
@@ -136,11 +173,18 @@ def _edit_text(message: Message, text: str) -> None:
 
 
 @transaction.atomic(savepoint=False)
-def topic_message_edited(*, bot: TelegramBot, thread_id: int, message_id: int, text: str) -> None:
+def topic_message_edited(
+    *, bot: TelegramBot, thread_id: int, message_id: int, text: str, user_id: int
+) -> None:
     """An operator edited a message of theirs that went to the client: the client's copy
-    is edited (or, not sent yet, sent as edited) and the stored message follows."""
+    is edited (or, not sent yet, sent as edited) and the stored message follows. Only
+    while they are a connected, active manager serving the chat (as for a new message)."""
     topic = topic_of_thread(bot, thread_id)
     if topic is None or is_internal(bot, text):
+        return
+    if not OperatorAccount.objects.filter(
+        bot=bot, telegram_user_id=user_id, active=True, operator__chats=bot.chat_id
+    ).exists():
         return
     link = (
         TopicLink.objects.filter(topic=topic, inbound=False, group_message_id=message_id)

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from chats.enums import AttachmentKind, Messenger
-from chats.models import Client, MarkerHit, Message
+from chats.models import Client, Dialog, MarkerHit, Message
 from distributor.models import CustomerBinding
 from handoff.enums import RequestStatus
 from handoff.models import Request
@@ -202,17 +202,28 @@ def keyword_said(bot: TelegramBot, text: str, command: str | None) -> bool:
 def topic_activate(*, bot: TelegramBot, client: Client) -> None:
     """The client said a keyword: the group sees them from now until the request ends
     (a request already open is shown at once)."""
+    # handoff's lock order: the open request's dialog, then the request, then the topic
+    # (locking the topic first deadlocked with an accept of that request meanwhile)
+    request = None
+    opened = (
+        Request.objects.filter(dialog__client=client, status__in=Request.OPEN_STATUSES)
+        .order_by("-id")
+        .values_list("pk", "dialog_id")
+        .first()
+    )
+    if opened is not None:
+        list(Dialog.objects.select_for_update().filter(pk=opened[1]).values_list("pk"))
+        request = (
+            Request.objects.select_for_update(of=("self",))
+            .filter(pk=opened[0], status__in=Request.OPEN_STATUSES)
+            .select_related("dialog__client", "chat", "operator")
+            .first()
+        )
     topic = _topic_for_update(bot, client, create=True)
     if topic.activated_at is not None:
         return
     topic.activated_at = timezone.now()
     topic.save(update_fields=["activated_at"])
-    request = (
-        Request.objects.filter(dialog__client=client, status__in=Request.OPEN_STATUSES)
-        .select_related("dialog__client", "chat", "operator")
-        .order_by("-id")
-        .first()
-    )
     if request is not None:
         topic_request_changed(bot=bot, request=request)
 
@@ -250,8 +261,13 @@ def topic_client_message(*, bot: TelegramBot, request: Request, message: Message
         .select_related("client")
         .first()
     )
-    if topic is None or topic.group_id != bot.forum_group_id:
+    if topic is None:
         return
+    if topic.group_id != bot.forum_group_id:
+        # the bridge moved to another group meanwhile: the topic is made there (with its
+        # card) by this message's copy, rather than the conversation missing from it
+        topic_request_changed(bot=bot, request=request)
+        topic = ClientTopic.objects.select_related("client").get(pk=topic.pk)
     at_work = telegram_message_at_work.get()
     client = topic.client
     if (

@@ -536,7 +536,11 @@ def _record(bot: TelegramBot, rows: dict[int, dict], outcomes: list[Outcome], re
                         notice_group_error=outcome.error or "the group refused the message",
                         notice_group_error_at=now,
                     )
-                if row["purpose"] == SendPurpose.TOPIC and outcome.status == SendStatus.FAILED:
+                if (
+                    row["purpose"] == SendPurpose.TOPIC
+                    and outcome.status == SendStatus.FAILED
+                    and not row["method"].startswith("edit")  # a message gone: no group fault
+                ):
                     # shown in Admin: no rights to manage topics, not a forum, removed…
                     bot.forum_group_error = outcome.error or "the group refused the message"
                     TelegramBot.objects.filter(pk=bot.pk).update(

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from django.db import connection
 from telegram import Bot
 from telegram.error import BadRequest
 
@@ -55,15 +56,23 @@ def _thread_gone(error: BadRequest) -> bool:
     return any(marker in message for marker in THREAD_GONE)
 
 
+# both run in a thread of the Telegram loop (asyncio.to_thread), as _broadcast_claim
+# does, and give its connection back (a pooled one was otherwise held by the thread)
 def _topic_made(topic_id: int, thread_id: int | None, card_message_id: int | None) -> None:
-    ClientTopic.objects.filter(pk=topic_id).update(
-        message_thread_id=thread_id, card_message_id=card_message_id
-    )
+    try:
+        ClientTopic.objects.filter(pk=topic_id).update(
+            message_thread_id=thread_id, card_message_id=card_message_id
+        )
+    finally:
+        connection.close_if_unusable_or_obsolete()
 
 
 def _links_record(link_ids: list[int], message_ids: list[int]) -> None:
-    for link_id, message_id in zip(link_ids, message_ids, strict=False):
-        TopicLink.objects.filter(pk=link_id).update(group_message_id=message_id)
+    try:
+        for link_id, message_id in zip(link_ids, message_ids, strict=False):
+            TopicLink.objects.filter(pk=link_id).update(group_message_id=message_id)
+    finally:
+        connection.close_if_unusable_or_obsolete()
 
 
 async def _card_send(bot: Bot, chat_id: int, state: TopicState, text: str) -> None:
@@ -144,6 +153,13 @@ async def topic_send(bot: Bot, chat_id: int, row: dict):
         except BadRequest as error:
             if "not_modified" in str(error).lower() or "not modified" in str(error).lower():
                 return True  # closed or open already
+            if method in TOPIC_MANAGING and _thread_gone(error):
+                # someone deleted the topic: nothing to close, reopen or rename, and no
+                # fault of the group's; the next send makes it anew
+                state.thread_id = None
+                state.card_message_id = None
+                await asyncio.to_thread(_topic_made, state.topic_id, None, None)
+                return None
             raise
     for attempt in range(2):
         if state.thread_id is None:
