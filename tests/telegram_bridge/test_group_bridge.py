@@ -377,7 +377,7 @@ def test_a_web_visitors_messages_are_retold_in_their_topic(world):
 @pytest.mark.parametrize(
     "name",
     [
-        "A" * 200,  # a client's name is at most 200 characters (PostgreSQL holds it to it)
+        "A" * 200,
         "👩‍👩‍👧‍👦" * 28,
         "e\u0301" * 100,
         "",
@@ -487,3 +487,43 @@ def test_a_renamed_client_gets_the_topic_renamed(world):
     }
     assert world.api.topics(GROUP)[thread]["name"] == "Ann Smith · Telegram"
     assert ClientTopic.objects.get().name == "Ann Smith · Telegram"
+
+
+def test_the_bots_admin_page_shows_the_bridge_settings_and_a_topic_error(
+    admin_client, telegram_world
+):
+    from django.urls import reverse
+
+    bot = telegram_world.bot
+    bot.forum_group_id = GROUP
+    bot.forum_group_error = "Bad Request: <not enough rights> to create a topic"
+    bot.save()
+    page = admin_client.get(reverse("admin:telegram_bridge_telegrambot_change", args=[bot.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    for field in ("forum_group_id", "internal_prefix", "keywords_required", "activation_keywords"):
+        assert f'name="{field}"' in html
+    assert "&lt;not enough rights&gt;" in html  # shown, escaped
+    assert "<not enough rights>" not in html
+    assert f"/telegram/proxy/{bot.webhook_key}/bot</code>" in html  # for the parallel bot
+    assert f"/telegram/proxy/{bot.webhook_key}/file/bot</code>" in html
+    assert 'name="copy_parallel_bot"' in html
+    assert bot.token not in html
+
+
+def test_what_the_parallel_bot_sends_a_client_is_copied_into_their_topic(world):
+    from telegram_bridge.services.group import parallel_messages_copy
+
+    request, thread = open_request(world)
+    assert parallel_messages_copy(bot=world.bot, chat_id=CLIENT, message_ids=[4001, 4002])
+    world.settle()
+    copy = world.api.succeeded("copyMessages", chat_id=GROUP)[-1]
+    assert copy.params["from_chat_id"] == CLIENT
+    assert copy.params["message_ids"] == [4001, 4002]
+    assert copy.params["message_thread_id"] == thread
+    # switched off, or a chat with no open topic: nothing
+    world.bot.copy_parallel_bot = False
+    assert not parallel_messages_copy(bot=world.bot, chat_id=CLIENT, message_ids=[4003])
+    world.bot.copy_parallel_bot = True
+    assert not parallel_messages_copy(bot=world.bot, chat_id=777, message_ids=[4004])
+    assert not parallel_messages_copy(bot=world.bot, chat_id=GROUP, message_ids=[4005])
