@@ -77,8 +77,20 @@ def client_media_update(
     caption: str | None = None,
     media_group_id: str | None = None,
     voice: str | None = None,
+    sticker: str | None = None,
 ) -> dict[str, Any]:
     content: dict[str, Any] = {}
+    if sticker:
+        content["sticker"] = {
+            "file_id": sticker,
+            "file_unique_id": sticker[:8],
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": "😀",
+        }
     if photo:
         content["photo"] = photo_sizes(photo)
     if voice:

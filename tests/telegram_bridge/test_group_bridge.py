@@ -527,3 +527,47 @@ def test_what_the_parallel_bot_sends_a_client_is_copied_into_their_topic(world):
     world.bot.copy_parallel_bot = True
     assert not parallel_messages_copy(bot=world.bot, chat_id=777, message_ids=[4004])
     assert not parallel_messages_copy(bot=world.bot, chat_id=GROUP, message_ids=[4005])
+
+
+def test_a_topic_made_anew_gets_its_card_even_after_a_429_on_it(world):
+    request, thread = open_request(world)
+    world.api.delete_topic(GROUP, thread)
+    world.api.fail_flood("sendMessage", retry_after=1, chat_id=GROUP)
+    client_says(world, "still there?")
+    assert not world.api.succeeded("copyMessages")  # waits for the retry_after
+    OutboundMessage.objects.filter(status=SendStatus.PENDING).update(not_before=timezone.now())
+    world.settle()
+    new_thread = ClientTopic.objects.get().message_thread_id
+    assert new_thread != thread
+    in_new = [
+        call for call in world.api.succeeded() if call.params.get("message_thread_id") == new_thread
+    ]
+    assert [call.method for call in in_new] == ["sendMessage", "copyMessages"]
+    assert "waiting for an operator" in in_new[0].params["text"]
+    assert len(world.api.succeeded("createForumTopic")) == 2  # not made a third time
+
+
+def test_a_private_operator_gets_a_clients_sticker_after_who_sent_it(world):
+    from telegram_bridge.models import OperatorAccount
+    from telegram_bridge.services.operators import operator_accept
+
+    world.bot.forum_group_id = None
+    world.bot.save(update_fields=["forum_group_id"])
+    connect_operator(world, OLGA, "Olga")
+    client_says(world, "/human")
+    request = Request.objects.get()
+    operator_accept(account=OperatorAccount.objects.get(), request_id=request.pk)
+    world.settle()
+    world.receive(
+        client_media_update(
+            world.next_update_id(), user_id=CLIENT, sticker="client-sticker-AAAAAAAAAAAAAAAAAAAA"
+        )
+    )
+    world.settle()
+    to_olga = [
+        call.method
+        for call in world.api.succeeded()
+        if call.params.get("chat_id") == OLGA and call.method in ("sendMessage", "sendSticker")
+    ]
+    assert to_olga[-2:] == ["sendMessage", "sendSticker"]
+    assert world.texts_to(OLGA)[-1].endswith(": 😀")

@@ -82,31 +82,33 @@ class TelegramSurface:
         label = client_label(request)
         text = f"{label}: {message.text}"
         sent_media = False
+        uncaptioned: list[tuple[str, dict]] = []  # stickers: after the "who" line
         for item in message.attachments:
             if item.get("kind") in MEDIA_KINDS and item.get("bot") == account.bot_id:
                 method, payload = media_send(item, text)
                 if not media_takes_caption(item):
-                    continue  # a sticker: the text message below says who sent it
-                outbound_enqueue(
-                    bot=account.bot_id,
-                    telegram_chat_id=account.telegram_user_id,
-                    method=method,
-                    payload=payload,
-                    purpose=SendPurpose.OPERATOR,
-                    request_id=request.pk,
-                    message_id=message.pk,
-                )
+                    uncaptioned.append((method, payload))
+                    continue
+                _operator_send(account, request, message, method, payload)
                 sent_media = True
         if not sent_media:
-            outbound_enqueue(
-                bot=account.bot_id,
-                telegram_chat_id=account.telegram_user_id,
-                method="sendMessage",
-                payload={"text": text},
-                purpose=SendPurpose.OPERATOR,
-                request_id=request.pk,
-                message_id=message.pk,
-            )
+            _operator_send(account, request, message, "sendMessage", {"text": text})
+        for method, payload in uncaptioned:
+            _operator_send(account, request, message, method, payload)
+
+
+def _operator_send(
+    account: OperatorAccount, request: Request, message: Message, method: str, payload: dict
+) -> None:
+    outbound_enqueue(
+        bot=account.bot_id,
+        telegram_chat_id=account.telegram_user_id,
+        method=method,
+        payload=payload,
+        purpose=SendPurpose.OPERATOR,
+        request_id=request.pk,
+        message_id=message.pk,
+    )
 
 
 def _session_open(request: Request) -> OperatorSession | None:

@@ -169,6 +169,12 @@ async def topic_send(bot: Bot, chat_id: int, row: dict):
             if method == "topicCard":
                 return True  # made with this card
         try:
+            if state.card_message_id is None and state.card_text and method != "topicCard":
+                # the topic was made but its card was not sent (a 429 right after): now
+                await _card_send(bot, chat_id, state, state.card_text)
+                await asyncio.to_thread(
+                    _topic_made, state.topic_id, state.thread_id, state.card_message_id
+                )
             result = await _topic_call(bot, chat_id, method, payload, state)
         except BadRequest as error:
             if attempt == 0 and _thread_gone(error):
