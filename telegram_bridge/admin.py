@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from chats.views import public_base_url
 from telegram_bridge.models import (
+    ClientTopic,
     ConnectLink,
     OperatorAccount,
     OutboundMessage,
@@ -305,3 +306,32 @@ class TelegramUpdateAdmin(admin.ModelAdmin):
 
 # broadcasts have an admin module of their own
 from telegram_bridge import admin_broadcasts  # noqa: E402, F401
+
+
+@admin.register(ClientTopic)
+class ClientTopicAdmin(admin.ModelAdmin):
+    """The clients' topics in the bots' forum groups: which request each shows, whether
+    it is closed, and whether the client said a keyword. Read-only: the bridge keeps
+    them; deleting one makes the client's next request start a new topic."""
+
+    list_display = ("name", "bot", "message_thread_id", "request", "activated_at", "closed_at")
+    list_filter = ("bot",)
+    search_fields = ("name",)
+    list_select_related = ("bot", "request")
+    raw_id_fields = ("client", "request")
+    readonly_fields = (
+        "bot",
+        "client",
+        "group_id",
+        "message_thread_id",
+        "name",
+        "card_text",
+        "card_message_id",
+        "request",
+        "activated_at",
+        "closed_at",
+        "created_at",
+    )
+
+    def has_add_permission(self, request) -> bool:
+        return False

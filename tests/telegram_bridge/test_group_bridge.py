@@ -571,3 +571,21 @@ def test_a_private_operator_gets_a_clients_sticker_after_who_sent_it(world):
     ]
     assert to_olga[-2:] == ["sendMessage", "sendSticker"]
     assert world.texts_to(OLGA)[-1].endswith(": 😀")
+
+
+def test_admin_lists_client_topics_and_shows_one_escaped(admin_client, world):
+    from django.urls import reverse
+
+    request, thread = open_request(world)
+    topic = ClientTopic.objects.get()
+    ClientTopic.objects.filter(pk=topic.pk).update(
+        name="<script>alert(1)</script> · Telegram", card_text="<b>card</b>"
+    )
+    listing = admin_client.get(reverse("admin:telegram_bridge_clienttopic_changelist"))
+    assert listing.status_code == 200
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in listing.content.decode()
+    assert "<script>alert(1)" not in listing.content.decode()
+    page = admin_client.get(reverse("admin:telegram_bridge_clienttopic_change", args=[topic.pk]))
+    assert page.status_code == 200
+    assert "&lt;b&gt;card&lt;/b&gt;" in page.content.decode()
+    assert str(thread) in page.content.decode()
