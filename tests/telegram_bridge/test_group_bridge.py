@@ -589,3 +589,18 @@ def test_admin_lists_client_topics_and_shows_one_escaped(admin_client, world):
     assert page.status_code == 200
     assert "&lt;b&gt;card&lt;/b&gt;" in page.content.decode()
     assert str(thread) in page.content.decode()
+
+
+def test_the_parallel_bots_messages_wait_for_the_keyword_too(world):
+    from telegram_bridge.services.group import parallel_messages_copy
+
+    world.bot.keywords_required = True
+    world.bot.save(update_fields=["keywords_required"])
+    client_says(world, "/human")  # a request, but no keyword yet
+    assert not parallel_messages_copy(bot=world.bot, chat_id=CLIENT, message_ids=[4001])
+    world.settle()
+    assert not world.api.succeeded("createForumTopic")
+    client_says(world, "operator please")
+    assert parallel_messages_copy(bot=world.bot, chat_id=CLIENT, message_ids=[4002])
+    world.settle()
+    assert world.api.succeeded("copyMessages", chat_id=GROUP)[-1].params["message_ids"] == [4002]

@@ -19,6 +19,9 @@ def topic_of_telegram_chat(*, bot: TelegramBot, chat_id: int) -> ClientTopic | N
             client__messenger=Messenger.TELEGRAM,
             client__external_id=str(chat_id),
             closed_at__isnull=True,
+            # a topic showing a request (not one kept for a client who has not said
+            # a keyword yet: the group must not see them)
+            request__isnull=False,
         )
         .only("pk", "group_id")
         .first()
