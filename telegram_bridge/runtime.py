@@ -15,15 +15,19 @@ updates are routed by telegram_bridge.handlers without one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import TypeVar
 
+from aiolimiter import AsyncLimiter
 from django.conf import settings
 from telegram import Bot
-from telegram.ext import AIORateLimiter, ExtBot
+from telegram.ext import BaseRateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
 T = TypeVar("T")
@@ -31,18 +35,58 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT = 60.0
 
 
-def rate_limiter() -> AIORateLimiter:
-    """Telegram's documented flood limits: 30 messages/s overall, 20/min per group.
-    The overall limit is a steady pace (one message every 1/30 s, no burst): a bucket
-    of 30 a second would let 30 go at once and 30 more within the same second, which a
-    broadcast would do every time it starts. A 429 is not retried here: the outbox
-    stores `retry_after` as a deadline."""
-    return AIORateLimiter(
-        overall_max_rate=1,
-        overall_time_period=1 / settings.TELEGRAM_MAX_MESSAGES_PER_SECOND,
-        group_max_rate=settings.TELEGRAM_MAX_GROUP_MESSAGES_PER_MINUTE,
-        group_time_period=60,
-        max_retries=0,
+class SendRateLimiter(BaseRateLimiter[None]):
+    """Telegram's documented flood limits, measured where a call really starts: at most
+    TELEGRAM_MAX_MESSAGES_PER_SECOND calls with a chat in any one second (a sliding
+    window over the last calls' start instants), and 20 a minute per group. The outbox
+    spaces its calls one 1/30 s slot apart before they get here (sending.BotPace), so
+    this window rarely waits: it is the hard cap. A steady leaky bucket (python-telegram-
+    bot's AIORateLimiter) would keep every delay a slow database write put in front of
+    a call for the rest of the run, with the calls queued behind it already claimed.
+    A 429 is not retried here: the outbox stores `retry_after` as a deadline."""
+
+    def __init__(self, per_second: float, group_per_minute: float) -> None:
+        self._limit = max(1, round(per_second))
+        self._period = self._limit / per_second
+        self._starts: deque[float] = deque(maxlen=self._limit)
+        self._lock: asyncio.Lock | None = None
+        self._group_per_minute = group_per_minute
+        self._groups: dict[int | str, AsyncLimiter] = {}
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def _window(self) -> None:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:  # first come, first served
+            while len(self._starts) == self._limit:
+                wait = self._starts[0] + self._period - time.monotonic()
+                if wait <= 0:
+                    break
+                await asyncio.sleep(wait)
+            self._starts.append(time.monotonic())
+
+    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
+        chat_id = data.get("chat_id")
+        with contextlib.suppress(ValueError, TypeError):
+            chat_id = int(chat_id)
+        if (isinstance(chat_id, int) and chat_id < 0) or isinstance(chat_id, str):
+            group = self._groups.get(chat_id)
+            if group is None:
+                group = self._groups[chat_id] = AsyncLimiter(self._group_per_minute, 60)
+            await group.acquire()
+        if chat_id is not None:
+            await self._window()
+        return await callback(*args, **kwargs)
+
+
+def rate_limiter() -> SendRateLimiter:
+    return SendRateLimiter(
+        settings.TELEGRAM_MAX_MESSAGES_PER_SECOND, settings.TELEGRAM_MAX_GROUP_MESSAGES_PER_MINUTE
     )
 
 
