@@ -48,6 +48,9 @@ class SendRateLimiter(BaseRateLimiter[None]):
     def __init__(self, per_second: float, group_per_minute: float) -> None:
         self._limit = max(1, round(per_second))
         self._period = self._limit / per_second
+        # calls held back are let go one after another, never in a burst: a burst would
+        # come back a period later when its calls leave the window, and again after
+        self._spacing = 0.5 / per_second
         self._starts: deque[float] = deque(maxlen=self._limit)
         self._lock: asyncio.Lock | None = None
         self._group_per_minute = group_per_minute
@@ -63,8 +66,11 @@ class SendRateLimiter(BaseRateLimiter[None]):
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:  # first come, first served
-            while len(self._starts) == self._limit:
-                wait = self._starts[0] + self._period - time.monotonic()
+            while self._starts:
+                now = time.monotonic()
+                wait = self._starts[-1] + self._spacing - now
+                if len(self._starts) == self._limit:
+                    wait = max(wait, self._starts[0] + self._period - now)
                 if wait <= 0:
                     break
                 await asyncio.sleep(wait)

@@ -86,9 +86,15 @@ LEASE_RENEW = 5.0
 LEASE_MARGIN = 3.0
 # after another process let go of the lease: its calls of the last second count
 PACE_WINDOW = timedelta(seconds=1)
+# the bot's slots are this much further apart than its limit allows, so a call that a
+# slow claim (a database write) made late is absorbed, not pressed against the next
+# ones (the sender's rate limiter would hold those back, claimed)
+PACE_SLACK = 0.01
 MAX_ATTEMPTS = 8
-# how often outcomes are recorded while batches run
+# how often outcomes are recorded while batches run; a sender whose recordings the
+# database refuses for longer than RECORD_GIVE_UP stops (and lets go of the lease)
 RECORD_EVERY = 0.2
+RECORD_GIVE_UP = 30.0
 
 
 # --- sending ----------------------------------------------------------------------
@@ -408,7 +414,7 @@ class BotPace:
             raise LeaseLost(f"bot {bot_id}: no sender lease runs at this call's slot")
 
     async def wait(self, bot_id: int) -> None:
-        interval = 1 / settings.TELEGRAM_MAX_MESSAGES_PER_SECOND
+        interval = (1 + PACE_SLACK) / settings.TELEGRAM_MAX_MESSAGES_PER_SECOND
         with self._lock:
             now = time.monotonic()
             slot = max(now, self._next.get(bot_id, now))
@@ -722,13 +728,22 @@ def _send_and_record(bot: TelegramBot, lease: Lease, report: DeliveryReport) -> 
     if another sender took it). Returns seconds until the next deferred row."""
     batches: list[_Batch] = []
     renewed = time.monotonic()
-    recorded_ok = True
+    refused_since: float | None = None
     try:
         while True:
             if time.monotonic() - renewed >= LEASE_RENEW:
                 _lease_renew(lease)
                 renewed = time.monotonic()
             recorded_ok = _record_batches(bot, batches, report)
+            if recorded_ok:
+                refused_since = None
+            elif refused_since is None:
+                refused_since = time.monotonic()
+            elif time.monotonic() - refused_since > RECORD_GIVE_UP:
+                raise DatabaseError(f"could not record the sends of bot {bot.pk}")
+            for batch in batches:
+                if batch.future.done() and not batch.future.cancelled():
+                    batch.future.result()  # a batch that could not start (no sender): raise
             batches = [batch for batch in batches if not batch.finished]
             next_due = None
             if recorded_ok and sum(batch.unsent for batch in batches) < LOW_WATER:
@@ -761,8 +776,6 @@ def _send_and_record(bot: TelegramBot, lease: Lease, report: DeliveryReport) -> 
                     running, RECORD_EVERY, return_when=concurrent.futures.FIRST_COMPLETED
                 )
             elif batches:  # all sent, not all recorded: the database refused
-                if time.monotonic() > lease.ends_at - LEASE_MARGIN:
-                    raise DatabaseError(f"could not record the sends of bot {bot.pk}")
                 time.sleep(RECORD_EVERY)
     finally:
         _batches_end(bot, lease, batches, report)
