@@ -35,23 +35,38 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT = 60.0
 
 
+class _Call:
+    """A call in the limiter's window: when it was let go and when its answer came."""
+
+    __slots__ = ("end", "start")
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.end: float | None = None
+
+
 class SendRateLimiter(BaseRateLimiter[None]):
-    """Telegram's documented flood limits, measured where a call really starts: at most
-    TELEGRAM_MAX_MESSAGES_PER_SECOND calls with a chat in any one second (a sliding
-    window over the last calls' start instants), and 20 a minute per group. The outbox
-    spaces its calls one 1/30 s slot apart before they get here (sending.BotPace), so
-    this window rarely waits: it is the hard cap. A steady leaky bucket (python-telegram-
-    bot's AIORateLimiter) would keep every delay a slow database write put in front of
-    a call for the rest of the run, with the calls queued behind it already claimed.
-    A 429 is not retried here: the outbox stores `retry_after` as a deadline."""
+    """Telegram's documented flood limits: at most TELEGRAM_MAX_MESSAGES_PER_SECOND
+    calls with a chat in any one second, and 20 a minute per group.
+
+    The second is a sliding window over the last calls' departures. A call's departure
+    is when it was let go, or later if its answer came late: its answer's instant less
+    the quickest round trip seen lately. So a call held up after it was let go (the
+    process stalled: CPU, the GIL) still counts from when it really left, and the calls
+    after it do not press against it at Telegram's end. The outbox spaces its calls
+    slots apart before they get here (sending.BotPace), so this window rarely waits: it
+    is the hard cap, and calls it holds back go one after another, never in a burst (a
+    burst would come back a second later as its calls leave the window, and again
+    after). Unlike a leaky bucket (python-telegram-bot's AIORateLimiter), it does not
+    keep for the rest of the run every delay a slow database write put in front of a
+    call. A 429 is not retried here: the outbox stores `retry_after` as a deadline."""
 
     def __init__(self, per_second: float, group_per_minute: float) -> None:
         self._limit = max(1, round(per_second))
         self._period = self._limit / per_second
-        # calls held back are let go one after another, never in a burst: a burst would
-        # come back a period later when its calls leave the window, and again after
         self._spacing = 0.5 / per_second
-        self._starts: deque[float] = deque(maxlen=self._limit)
+        self._calls: deque[_Call] = deque(maxlen=self._limit)
+        self._round_trips: deque[float] = deque(maxlen=64)
         self._lock: asyncio.Lock | None = None
         self._group_per_minute = group_per_minute
         self._groups: dict[int | str, AsyncLimiter] = {}
@@ -62,19 +77,28 @@ class SendRateLimiter(BaseRateLimiter[None]):
     async def shutdown(self) -> None:
         return None
 
-    async def _window(self) -> None:
+    def _departure(self, call: _Call) -> float | None:
+        if call.end is None:
+            return None  # under way for a whole period: wait for its answer
+        quickest = min(self._round_trips, default=0.0)
+        return max(call.start, call.end - quickest)
+
+    async def _window(self) -> _Call:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:  # first come, first served
-            while self._starts:
+            while self._calls:
                 now = time.monotonic()
-                wait = self._starts[-1] + self._spacing - now
-                if len(self._starts) == self._limit:
-                    wait = max(wait, self._starts[0] + self._period - now)
+                wait = self._calls[-1].start + self._spacing - now
+                if len(self._calls) == self._limit:
+                    departure = self._departure(self._calls[0])
+                    wait = max(wait, 0.005 if departure is None else departure + self._period - now)
                 if wait <= 0:
                     break
                 await asyncio.sleep(wait)
-            self._starts.append(time.monotonic())
+            call = _Call(time.monotonic())
+            self._calls.append(call)
+            return call
 
     async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
         chat_id = data.get("chat_id")
@@ -85,9 +109,14 @@ class SendRateLimiter(BaseRateLimiter[None]):
             if group is None:
                 group = self._groups[chat_id] = AsyncLimiter(self._group_per_minute, 60)
             await group.acquire()
-        if chat_id is not None:
-            await self._window()
-        return await callback(*args, **kwargs)
+        if chat_id is None:
+            return await callback(*args, **kwargs)
+        call = await self._window()
+        try:
+            return await callback(*args, **kwargs)
+        finally:
+            call.end = time.monotonic()
+            self._round_trips.append(call.end - call.start)
 
 
 def rate_limiter() -> SendRateLimiter:
