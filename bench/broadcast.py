@@ -252,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_kill and killed_at is None and successes >= args.kill_at * len(eligible):
                 workers[-1].process.kill()  # SIGKILL to the group: worker, pool, beat
                 workers[-1].process.wait(timeout=30)
+                successes = len(fake.succeeded("sendMessage"))  # all it sent, counted now
                 killed_at = (now - started, successes)
                 print(
                     f"# t={now - started:.1f} s: worker killed after {successes} sends", flush=True

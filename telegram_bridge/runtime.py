@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import os
 import threading
 import time
@@ -36,13 +37,21 @@ DEFAULT_TIMEOUT = 60.0
 
 
 class _Call:
-    """A call in the limiter's window: when it was let go and when its answer came."""
+    """A call in the limiter's window: when it was let go (or its turn reserved) and
+    when its answer came."""
 
-    __slots__ = ("end", "start")
+    __slots__ = ("end", "start", "started")
 
-    def __init__(self, start: float) -> None:
+    def __init__(self, start: float, started: bool = True) -> None:
         self.start = start
+        self.started = started
         self.end: float | None = None
+
+
+# the turn a task reserved for its next call (SendRateLimiter.reserve)
+_reserved: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
+    "telegram_reserved_call", default=None
+)
 
 
 class SendRateLimiter(BaseRateLimiter[None]):
@@ -78,12 +87,24 @@ class SendRateLimiter(BaseRateLimiter[None]):
         return None
 
     def _departure(self, call: _Call) -> float | None:
+        if not call.started:
+            return call.start  # reserved and not (yet) made: counts from its turn
         if call.end is None:
             return None  # under way for a whole period: wait for its answer
         quickest = min(self._round_trips, default=0.0)
         return max(call.start, call.end - quickest)
 
-    async def _window(self) -> _Call:
+    async def reserve(self) -> None:
+        """Wait for the next call's turn under the limit and reserve it for the calling
+        task's next call, which then goes without waiting. The outbox reserves before it
+        marks a broadcast recipient as being sent, so a recipient is never marked while
+        its call still waits here (a worker killed then would leave it ambiguous)."""
+        unused = _reserved.get()
+        if unused is not None:
+            unused.started = False  # the task did not make its call
+        _reserved.set(await self._window(started=False))
+
+    async def _window(self, started: bool = True) -> _Call:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:  # first come, first served
@@ -96,7 +117,7 @@ class SendRateLimiter(BaseRateLimiter[None]):
                 if wait <= 0:
                     break
                 await asyncio.sleep(wait)
-            call = _Call(time.monotonic())
+            call = _Call(time.monotonic(), started)
             self._calls.append(call)
             return call
 
@@ -111,7 +132,12 @@ class SendRateLimiter(BaseRateLimiter[None]):
             await group.acquire()
         if chat_id is None:
             return await callback(*args, **kwargs)
-        call = await self._window()
+        call = _reserved.get()
+        if call is not None:  # its turn came before: it goes now
+            _reserved.set(None)
+            call.start, call.started = max(call.start, time.monotonic()), True
+        else:
+            call = await self._window()
         try:
             return await callback(*args, **kwargs)
         finally:
@@ -194,6 +220,12 @@ class TelegramRuntime:
             await sender.initialize()
             self._senders[bot_id] = (token, sender)
             return sender
+
+    def rate_limiter(self, bot_id: int) -> SendRateLimiter | None:
+        """The rate limiter of the bot's sender on this loop, if it has one yet."""
+        cached = self._senders.get(bot_id)
+        limiter = cached[1].rate_limiter if cached is not None else None
+        return limiter if isinstance(limiter, SendRateLimiter) else None
 
     async def forget(self, bot_id: int) -> None:
         cached = self._senders.pop(bot_id, None)

@@ -10,9 +10,11 @@ puts a broadcast recipient back in the queue at once.
 - The database refusing to record outcomes for a while: sending stops taking rows, the
   outcomes are recorded once it accepts them again, the lease is let go at the end and
   nothing is sent twice.
-- A broadcast recipient answered 429, or whose call could not connect, is back in the
-  queue before the round's outcomes are recorded (a worker killed meanwhile leaves it
-  to be sent, not reported as interrupted), and is sent once later.
+- A broadcast recipient answered 429 is back in the queue before the round's outcomes
+  are recorded (a worker killed meanwhile leaves it to be sent, not reported as
+  interrupted), and is sent once later; so is one whose call provably did not deliver
+  (no connection made, an error status from Telegram). One whose call may have
+  delivered (a read timeout, a dropped connection) is failed, never sent twice.
 """
 
 from __future__ import annotations

@@ -423,6 +423,12 @@ class BotPace:
         if slot > now:
             await asyncio.sleep(slot - now)
         self._refuse(bot_id, time.monotonic())  # let go or lost while this one waited
+        # the sender's hard cap, waited for here (before a broadcast recipient is
+        # claimed), not after: its call then goes at once
+        limiter = telegram_runtime.rate_limiter(bot_id)
+        if limiter is not None:
+            await limiter.reserve()
+            self._refuse(bot_id, time.monotonic())
 
 
 bot_pace = BotPace()
