@@ -39,6 +39,7 @@ from telegram_bridge.models import (
     SendStatus,
     TelegramBot,
 )
+from telegram_bridge.runtime import SendRateLimiter
 from telegram_bridge.services.broadcasts import broadcast_feed, broadcast_start
 from telegram_bridge.services.outbox import outbound_enqueue, outbox_deliver, sending
 from tests.servers import wait_until
@@ -291,3 +292,60 @@ def test_a_call_that_may_have_delivered_is_failed_never_sent_twice(telegram_worl
     assert outcome.error.startswith(sending.NO_ANSWER)
     # the recipient stays "being sent" until the outcome is recorded as failed
     assert BroadcastRecipient.objects.get().status == RecipientStatus.SENDING
+
+
+def limiter_calls(limiter: SendRateLimiter, answers: list[float], reserve: bool = False):
+    """Make one call a chat through the limiter per entry of `answers` (how long each
+    call takes to be answered), all at once; returns (start, end) per call, in order."""
+    made: list[tuple[float, float]] = []
+
+    async def call(number: int, answer: float) -> None:
+        async def send() -> dict:
+            start = time.monotonic()
+            await asyncio.sleep(answer)
+            made.append((start, time.monotonic()))
+            made.sort()
+            return {}
+
+        if reserve:
+            await limiter.reserve()
+        await limiter.process_request(send, (), {}, "sendMessage", {"chat_id": number}, None)
+
+    async def main() -> None:
+        await asyncio.gather(
+            *(call(number, answer) for number, answer in enumerate(answers, start=1))
+        )
+
+    asyncio.run(main())
+    return made
+
+
+def test_the_limiter_lets_no_call_leave_within_a_second_of_the_one_n_before():
+    limiter = SendRateLimiter(per_second=5, group_per_minute=20)
+
+    made = limiter_calls(limiter, [0.0] * 11)
+
+    starts = [start for start, _end in made]
+    assert all(later - earlier >= 1.0 for earlier, later in zip(starts, starts[5:], strict=False))
+
+
+def test_a_call_answered_late_counts_from_when_it_really_left():
+    # the first call is held up 0.5 s after it was let go (as in a stalled process):
+    # its departure is its answer less the quickest round trip, not when it was let go
+    limiter = SendRateLimiter(per_second=5, group_per_minute=20)
+
+    made = limiter_calls(limiter, [0.5] + [0.0] * 5)
+    made.sort()  # by start
+
+    first_end, sixth_start = made[0][1], sorted(made)[5][0]
+    assert sixth_start - first_end >= 1.0 - 0.01
+
+
+def test_a_reserved_call_goes_without_waiting_again():
+    limiter = SendRateLimiter(per_second=5, group_per_minute=20)
+
+    made = limiter_calls(limiter, [0.0] * 11, reserve=True)
+
+    starts = [start for start, _end in made]
+    assert all(later - earlier >= 1.0 for earlier, later in zip(starts, starts[5:], strict=False))
+    assert all(not call.started or call.end is not None for call in limiter._calls)
