@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import io
 import re
+import secrets
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -80,7 +82,19 @@ def buttons_parse(text: str) -> list[list[dict]]:
     return rows
 
 
+SUBMISSION_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def submission_token_new() -> str:
+    return secrets.token_urlsafe(24)
+
+
 class BroadcastForm(forms.ModelForm):
+    # the ADD page's one-time token (stored unique on the broadcast): the same form
+    # submitted twice (a double click on "Save and send") makes one broadcast, sent once
+    submission_token = forms.CharField(
+        widget=forms.HiddenInput, initial=submission_token_new, required=False
+    )
     buttons = forms.CharField(
         label=_("Buttons"),
         required=False,
@@ -95,12 +109,22 @@ class BroadcastForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if self.instance.pk:  # only the ADD page makes a broadcast
+            self.fields.pop("submission_token", None)
         if self.instance.pk and "buttons" in self.fields:
             self.initial["buttons"] = "\n".join(
                 f"{button['text']} | {button['url']}"
                 for row in self.instance.buttons
                 for button in row
             )
+
+    def clean(self):
+        cleaned = super().clean()
+        # a hidden field: its error is shown above the form, where the admin sees it
+        token = cleaned.get("submission_token")
+        if "submission_token" in self.fields and not SUBMISSION_TOKEN.fullmatch(token or ""):
+            self.add_error(None, _("This form has expired: reload the page and submit it again."))
+        return cleaned
 
     def clean_buttons(self) -> list[list[dict]]:
         return buttons_parse(self.cleaned_data.get("buttons") or "")
@@ -273,7 +297,18 @@ class BroadcastAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change) -> None:
         if not change:
             obj.created_by = request.user
-            obj.save()
+            obj.submission_token = form.cleaned_data["submission_token"]
+            try:
+                with transaction.atomic():
+                    obj.save()
+            except IntegrityError:
+                # the same form again (a double click): carry on with the broadcast the
+                # first submission made (its Send is idempotent), make no second one
+                first = Broadcast.objects.filter(submission_token=obj.submission_token).first()
+                if first is None:
+                    raise
+                obj.__dict__.update(first.__dict__)
+                obj.resubmitted = True
             return
         # only a draft is edited, and never over a start that happened meanwhile
         changed = {field: getattr(obj, field) for field in EDITABLE if field in form.changed_data}
@@ -319,6 +354,11 @@ class BroadcastAdmin(admin.ModelAdmin):
             )
             return HttpResponseRedirect(change_url)
         return None
+
+    def log_addition(self, request, obj, message):
+        if getattr(obj, "resubmitted", False):  # nothing was added
+            return None
+        return super().log_addition(request, obj, message)
 
     def response_add(self, request, obj, post_url_continue=None):
         return self._after_save(request, obj) or super().response_add(

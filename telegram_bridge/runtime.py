@@ -15,15 +15,20 @@ updates are routed by telegram_bridge.handlers without one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import os
 import threading
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import TypeVar
 
+from aiolimiter import AsyncLimiter
 from django.conf import settings
 from telegram import Bot
-from telegram.ext import AIORateLimiter, ExtBot
+from telegram.ext import BaseRateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
 T = TypeVar("T")
@@ -31,18 +36,118 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT = 60.0
 
 
-def rate_limiter() -> AIORateLimiter:
-    """Telegram's documented flood limits: 30 messages/s overall, 20/min per group.
-    The overall limit is a steady pace (one message every 1/30 s, no burst): a bucket
-    of 30 a second would let 30 go at once and 30 more within the same second, which a
-    broadcast would do every time it starts. A 429 is not retried here: the outbox
-    stores `retry_after` as a deadline."""
-    return AIORateLimiter(
-        overall_max_rate=1,
-        overall_time_period=1 / settings.TELEGRAM_MAX_MESSAGES_PER_SECOND,
-        group_max_rate=settings.TELEGRAM_MAX_GROUP_MESSAGES_PER_MINUTE,
-        group_time_period=60,
-        max_retries=0,
+class _Call:
+    """A call in the limiter's window: when it was let go (or its turn reserved) and
+    when its answer came."""
+
+    __slots__ = ("end", "start", "started")
+
+    def __init__(self, start: float, started: bool = True) -> None:
+        self.start = start
+        self.started = started
+        self.end: float | None = None
+
+
+# the turn a task reserved for its next call (SendRateLimiter.reserve)
+_reserved: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
+    "telegram_reserved_call", default=None
+)
+
+
+class SendRateLimiter(BaseRateLimiter[None]):
+    """Telegram's documented flood limits: at most TELEGRAM_MAX_MESSAGES_PER_SECOND
+    calls with a chat in any one second, and 20 a minute per group.
+
+    The second is a sliding window over the last calls' departures. A call's departure
+    is when it was let go, or later if its answer came late: its answer's instant less
+    the quickest round trip seen lately. So a call held up after it was let go (the
+    process stalled: CPU, the GIL) still counts from when it really left, and the calls
+    after it do not press against it at Telegram's end. The outbox spaces its calls
+    slots apart before they get here (sending.BotPace), so this window rarely waits: it
+    is the hard cap, and calls it holds back go one after another, never in a burst (a
+    burst would come back a second later as its calls leave the window, and again
+    after). Unlike a leaky bucket (python-telegram-bot's AIORateLimiter), it does not
+    keep for the rest of the run every delay a slow database write put in front of a
+    call. A 429 is not retried here: the outbox stores `retry_after` as a deadline."""
+
+    def __init__(self, per_second: float, group_per_minute: float) -> None:
+        self._limit = max(1, round(per_second))
+        self._period = self._limit / per_second
+        self._spacing = 0.5 / per_second
+        self._calls: deque[_Call] = deque(maxlen=self._limit)
+        self._round_trips: deque[float] = deque(maxlen=64)
+        self._lock: asyncio.Lock | None = None
+        self._group_per_minute = group_per_minute
+        self._groups: dict[int | str, AsyncLimiter] = {}
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    def _departure(self, call: _Call) -> float | None:
+        if not call.started:
+            return call.start  # reserved and not (yet) made: counts from its turn
+        if call.end is None:
+            return None  # under way for a whole period: wait for its answer
+        quickest = min(self._round_trips, default=0.0)
+        return max(call.start, call.end - quickest)
+
+    async def reserve(self) -> None:
+        """Wait for the next call's turn under the limit and reserve it for the calling
+        task's next call, which then goes without waiting. The outbox reserves before it
+        marks a broadcast recipient as being sent, so a recipient is never marked while
+        its call still waits here (a worker killed then would leave it ambiguous)."""
+        unused = _reserved.get()
+        if unused is not None:
+            unused.started = False  # the task did not make its call
+        _reserved.set(await self._window(started=False))
+
+    async def _window(self, started: bool = True) -> _Call:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:  # first come, first served
+            while self._calls:
+                now = time.monotonic()
+                wait = self._calls[-1].start + self._spacing - now
+                if len(self._calls) == self._limit:
+                    departure = self._departure(self._calls[0])
+                    wait = max(wait, 0.005 if departure is None else departure + self._period - now)
+                if wait <= 0:
+                    break
+                await asyncio.sleep(wait)
+            call = _Call(time.monotonic(), started)
+            self._calls.append(call)
+            return call
+
+    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
+        chat_id = data.get("chat_id")
+        with contextlib.suppress(ValueError, TypeError):
+            chat_id = int(chat_id)
+        if (isinstance(chat_id, int) and chat_id < 0) or isinstance(chat_id, str):
+            group = self._groups.get(chat_id)
+            if group is None:
+                group = self._groups[chat_id] = AsyncLimiter(self._group_per_minute, 60)
+            await group.acquire()
+        if chat_id is None:
+            return await callback(*args, **kwargs)
+        call = _reserved.get()
+        if call is not None:  # its turn came before: it goes now
+            _reserved.set(None)
+            call.start, call.started = max(call.start, time.monotonic()), True
+        else:
+            call = await self._window()
+        try:
+            return await callback(*args, **kwargs)
+        finally:
+            call.end = time.monotonic()
+            self._round_trips.append(call.end - call.start)
+
+
+def rate_limiter() -> SendRateLimiter:
+    return SendRateLimiter(
+        settings.TELEGRAM_MAX_MESSAGES_PER_SECOND, settings.TELEGRAM_MAX_GROUP_MESSAGES_PER_MINUTE
     )
 
 
@@ -115,6 +220,12 @@ class TelegramRuntime:
             await sender.initialize()
             self._senders[bot_id] = (token, sender)
             return sender
+
+    def rate_limiter(self, bot_id: int) -> SendRateLimiter | None:
+        """The rate limiter of the bot's sender on this loop, if it has one yet."""
+        cached = self._senders.get(bot_id)
+        limiter = cached[1].rate_limiter if cached is not None else None
+        return limiter if isinstance(limiter, SendRateLimiter) else None
 
     async def forget(self, bot_id: int) -> None:
         cached = self._senders.pop(bot_id, None)

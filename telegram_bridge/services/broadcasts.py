@@ -9,8 +9,10 @@ outbox (its sending, its 30/s per bot and 1/s per chat pacing, its 429 handling)
   transaction that marks the recipient queued, so a worker killed mid-way loses both or
   keeps both, and a re-run hands on only recipients still pending.
 - The outbox marks a recipient `sending` (committed) just before its Bot API call and
-  records the result after it; one found `sending` again was interrupted mid-call and is
-  failed, never sent a second time.
+  records the result after it; an answer that says it was not delivered (a 429, no
+  connection made) puts it back in the queue at once. So one found `sending` again had
+  its call started and no answer recorded (a killed worker, a lost answer): it may have
+  arrived, and is failed, never sent a second time (Telegram has no idempotency key).
 - `broadcast_cancel` stops it: waiting recipients are skipped, nothing more is sent.
 """
 

@@ -5,6 +5,8 @@ the XLSX download."""
 from __future__ import annotations
 
 import io
+import re
+import secrets
 
 import pytest
 from django.urls import reverse
@@ -36,6 +38,8 @@ def form(bot, **fields) -> dict:
         "active_before_0": "",
         "active_before_1": "",
         "customer_bound": "any",
+        # the ADD page's one-time token (a change page ignores it)
+        "submission_token": secrets.token_urlsafe(24),
     }
     data.update(fields)
     return data
@@ -216,3 +220,55 @@ def test_a_new_broadcast_can_be_saved_and_sent_at_once(admin_client, clients):
     assert (broadcast.status, broadcast.recipients_total) == (BroadcastStatus.SENDING, 2)
     assert "Sending to 2 clients." in response.content.decode()
     assert response.redirect_chain[-1][0] == change_url(broadcast)
+
+
+def test_the_add_page_carries_a_new_one_time_token_each_time(admin_client, telegram_world):
+    tokens = [
+        re.search(
+            rb'<input type="hidden" name="submission_token" value="([^"]+)"',
+            admin_client.get(ADD).content,
+        ).group(1)
+        for _page in range(2)
+    ]
+    assert tokens[0] != tokens[1]
+
+
+def test_save_and_send_submitted_twice_makes_one_broadcast_sent_once(admin_client, clients):
+    # a double click on "Save and send": the same form, token included, posted twice
+    data = form(clients.bot) | {"_send": "1"}
+    first = admin_client.post(ADD, data)
+    second = admin_client.post(ADD, data, follow=True)
+
+    broadcast = Broadcast.objects.get()
+    assert first["Location"] == change_url(broadcast)
+    assert second.redirect_chain[-1][0] == change_url(broadcast)
+    assert broadcast.status == BroadcastStatus.SENDING
+    assert sorted(
+        BroadcastRecipient.objects.filter(broadcast=broadcast).values_list(
+            "telegram_chat_id", flat=True
+        )
+    ) == [ANN, BOB]
+    drive(clients.bot, broadcast)
+    assert sorted(call.params["chat_id"] for call in clients.api.succeeded("sendMessage")) == [
+        ANN,
+        BOB,
+    ]
+
+
+def test_save_submitted_twice_makes_one_draft(admin_client, clients):
+    data = form(clients.bot, title="Spring")
+    admin_client.post(ADD, data)
+    admin_client.post(ADD, data)
+    assert list(Broadcast.objects.values_list("title", "status")) == [
+        ("Spring", BroadcastStatus.DRAFT)
+    ]
+
+
+@pytest.mark.parametrize("token", ["", "short", "has spaces in it, and more than 16"])
+def test_a_missing_or_bad_token_is_refused_and_nothing_saved(admin_client, clients, token):
+    response = admin_client.post(ADD, form(clients.bot, submission_token=token) | {"_send": "1"})
+    assert response.status_code == 200
+    assert "This form has expired: reload the page and submit it again." in (
+        response.content.decode()
+    )
+    assert not Broadcast.objects.exists()

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import grimp
 import pytest
-from telegram.ext import AIORateLimiter, Application, ExtBot
+from telegram.ext import Application, ExtBot
 
 from config.celery import TELEGRAM_SEND_QUEUE
 from config.celery import app as celery_app
 from telegram_bridge.models import OutboundMessage, SendPurpose, SendStatus
-from telegram_bridge.runtime import telegram_runtime
+from telegram_bridge.runtime import SendRateLimiter, telegram_runtime
 from telegram_bridge.services.outbox import outbound_enqueue, outbox_deliver
 
 
@@ -50,10 +50,9 @@ def test_the_sender_is_a_rate_limited_bot_with_no_application(telegram_world, se
 
     sender = telegram_runtime.run(lambda: telegram_runtime.sender(world.bot.pk, world.bot.token))
     assert isinstance(sender, ExtBot)
-    assert isinstance(sender.rate_limiter, AIORateLimiter)
-    limiter = sender.rate_limiter._base_limiter
-    # 25 a second as a steady pace: a bucket of one message, refilled every 1/25 s
-    assert limiter.max_rate == 1
-    assert limiter.max_rate / limiter.time_period == pytest.approx(25)
+    assert isinstance(sender.rate_limiter, SendRateLimiter)
+    limiter = sender.rate_limiter
+    # at most 25 calls starting within any one second (the outbox spaces them 1/25 s)
+    assert (limiter._limit, limiter._period) == (25, pytest.approx(1.0))
     assert not any(isinstance(value, Application) for value in vars(telegram_runtime).values())
     assert OutboundMessage.objects.get().status == SendStatus.SENT

@@ -1,27 +1,45 @@
 """Sending the outbox: one sender per bot (a lease) sends pending rows in order per
-Telegram chat, through the bot's rate-limited Bot (telegram_bridge.runtime: 30/s
-overall, 20/min per group) plus at most one message a second per private chat. A 429
-stores `retry_after` as the row's `not_before` and the chat waits; a user who blocked
-the bot is marked and skipped; an error is recorded on the row and never blocks others.
-Outcomes are recorded while a round runs. A broadcast's row is claimed (its recipient
-marked being sent, committed) just before its call and its result copied onto the
-recipient: one found claimed already was interrupted by a killed worker and is not sent
-twice (telegram_bridge.services.broadcasts).
+Telegram chat, at most 30 calls a second per bot (BotPace spaces them, the sender's
+SendRateLimiter caps them: telegram_bridge.runtime), 20 a minute per group and one a
+second per private chat. A 429 stores `retry_after` as the row's `not_before` and the
+chat waits; a user who blocked the bot is marked and skipped; an error is recorded on
+the row and never blocks others.
+
+The sender is a conveyor: it takes the next due rows while the previous ones are still
+being sent, so the bot's pace has no pause between rounds, and records outcomes every
+RECORD_EVERY seconds; a recording that fails (a database error) is tried again, and no
+new rows are taken meanwhile.
+
+The lease (TelegramBot.sending_until) is the sender's fencing token: renewed and let go
+only by the holder that wrote its current value, and only sent under while it runs
+(BotPace refuses a slot past it), so a stalled sender whose lease another process took
+sends nothing more. Letting go leaves the instant of release in it: a sender of another
+process that takes over within a second waits until that second is over, as the pacing
+state (the last calls' instants) lives in the process that made them.
+
+A broadcast's row is claimed (its recipient marked `sending`, committed) right before
+its call, after its slot came; an answer that says it was not delivered (a 429, or no
+connection made) puts the recipient back in the queue at once, in its own commit. So a
+recipient found `sending` is the one ambiguous state: its call started and no answer
+was recorded. Telegram has no idempotency key, so it may or may not have arrived; it is
+failed as interrupted and never sent twice (telegram_bridge.services.broadcasts).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
+import httpx
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from telegram import (
     Bot,
@@ -57,21 +75,35 @@ from telegram_bridge.services.scheduling import (
 
 logger = logging.getLogger(__name__)
 
-# rows per round (about 2 s of sending at 30/s); outcomes are recorded every
-# RECORD_EVERY seconds during the round, so a worker killed mid-round resends only
+# rows per batch (about 2 s of sending at 30/s); outcomes are recorded every
+# RECORD_EVERY seconds while batches run, so a worker killed mid-batch resends only
 # what was in flight or not yet recorded (a broadcast's recipient: never, see below)
 BATCH = 60
-# rows per chat per round: with one message a second to a private chat, a round stays
+# rows per chat per batch: with one message a second to a private chat, a batch stays
 # well inside the wait below, so nothing is sent without being recorded
 PER_CHAT = 10
 ROUND_TIMEOUT = 300.0
-# renewed while the holder sends (every LEASE_RENEW, even mid-round), so it is short:
-# after a killed worker another sender takes over within LEASE
+# the next batch is taken when fewer rows than this (about a second of sending) are
+# left to send, and at most IN_FLIGHT rows are sent at a time
+LOW_WATER = 30
+IN_FLIGHT = 2 * BATCH
+# renewed while the holder sends (every LEASE_RENEW), so it is short: after a killed
+# worker another sender takes over within LEASE. No call starts in the last
+# LEASE_MARGIN of the lease as its holder last renewed it.
 LEASE = timedelta(seconds=20)
 LEASE_RENEW = 5.0
+LEASE_MARGIN = 3.0
+# after another process let go of the lease: its calls of the last second count
+PACE_WINDOW = timedelta(seconds=1)
+# the bot's slots are this much further apart than its limit allows, so a call that a
+# slow claim (a database write) made late is absorbed, not pressed against the next
+# ones (the sender's rate limiter would hold those back, claimed)
+PACE_SLACK = 0.01
 MAX_ATTEMPTS = 8
-# how often a round's outcomes are recorded while it runs
+# how often outcomes are recorded while batches run; a sender whose recordings the
+# database refuses for longer than RECORD_GIVE_UP stops (and lets go of the lease)
 RECORD_EVERY = 0.2
+RECORD_GIVE_UP = 30.0
 
 
 # --- sending ----------------------------------------------------------------------
@@ -97,16 +129,68 @@ class DeliveryReport:
     outcomes: list[Outcome] = field(default_factory=list)
 
 
-def _lease_take(bot_id: int, now) -> bool:
-    return bool(
-        TelegramBot.objects.filter(pk=bot_id)
-        .filter(Q(sending_until__isnull=True) | Q(sending_until__lt=now))
-        .update(sending_until=now + LEASE)
+class LeaseLost(Exception):
+    """The bot's lease was taken by another sender (ours had run out): stop sending."""
+
+
+@dataclass
+class Lease:
+    """A held sender lease: `until` is the value this holder wrote last (its token)."""
+
+    bot_id: int
+    until: datetime
+    ends_at: float  # time.monotonic() at `until`, as seen when it was written
+
+
+# per process: the instant each bot's lease was let go by this process, last time
+_released: dict[int, datetime] = {}
+
+
+def _lease_take(bot_id: int, now: datetime) -> Lease | None:
+    """Take the bot's lease if it is free (never taken, let go, or run out); None if
+    another sender holds it. Taken within a second of another process letting go (or
+    its lease running out), no call starts before that second is over."""
+    found = TelegramBot.objects.filter(pk=bot_id).values_list("sending_until", flat=True).first()
+    if found is not None and found > now:
+        return None
+    until = now + LEASE
+    free = TelegramBot.objects.filter(pk=bot_id)
+    free = (
+        free.filter(sending_until__isnull=True)
+        if found is None
+        else free.filter(sending_until=found)
     )
+    if not free.update(sending_until=until):
+        return None  # another sender took it meanwhile
+    lease = Lease(bot_id, until, time.monotonic() + LEASE.total_seconds())
+    if found is not None and _released.get(bot_id) != found:
+        # the last sender was another process: its pace is unknown here
+        bot_pace.hold(bot_id, time.monotonic() + (found + PACE_WINDOW - now).total_seconds())
+    bot_pace.allow(bot_id, lease.ends_at - LEASE_MARGIN)
+    return lease
 
 
-def _lease_release(bot_id: int) -> None:
-    TelegramBot.objects.filter(pk=bot_id).update(sending_until=None)
+def _lease_renew(lease: Lease) -> None:
+    """Extend the lease if it is still ours; raise LeaseLost if another sender took it."""
+    now = timezone.now()
+    ends_at = time.monotonic() + LEASE.total_seconds()
+    if not TelegramBot.objects.filter(pk=lease.bot_id, sending_until=lease.until).update(
+        sending_until=now + LEASE
+    ):
+        bot_pace.allow(lease.bot_id, None)
+        raise LeaseLost(f"the sender lease of bot {lease.bot_id} was taken by another sender")
+    lease.until, lease.ends_at = now + LEASE, ends_at
+    bot_pace.allow(lease.bot_id, ends_at - LEASE_MARGIN)
+
+
+def _lease_release(lease: Lease) -> None:
+    """Let go of the lease if it is still ours, leaving the instant of release in it."""
+    bot_pace.allow(lease.bot_id, None)
+    now = timezone.now()
+    if TelegramBot.objects.filter(pk=lease.bot_id, sending_until=lease.until).update(
+        sending_until=now
+    ):
+        _released[lease.bot_id] = now
 
 
 def _markup(rows: list[list[dict]] | None) -> InlineKeyboardMarkup | None:
@@ -208,6 +292,7 @@ async def _call(bot: Bot, chat_id: int, method: str, payload: dict, message_id: 
 
 
 INTERRUPTED = "interrupted during its Bot API call; not sent again, it may have arrived"
+NO_ANSWER = "no answer to its Bot API call; not sent again, it may have arrived"
 
 
 def _broadcast_claim(row_id: int) -> str | None:
@@ -236,6 +321,41 @@ def _broadcast_claim(row_id: int) -> str | None:
             return recipient[1]
     finally:
         connection.close_if_unusable_or_obsolete()
+
+
+def _broadcast_unclaim(row_id: int, error: str) -> None:
+    """Telegram's answer says the row's message was not delivered (a 429, or no
+    connection was made): put its broadcast recipient back in the queue now, in its own
+    commit, so a worker killed before the round's outcomes are recorded leaves it to be
+    sent, not reported as interrupted. Runs in a thread of the Telegram loop."""
+    try:
+        BroadcastRecipient.objects.filter(
+            outbound_id=row_id, status=RecipientStatus.SENDING
+        ).update(status=RecipientStatus.QUEUED, error=error[:300])
+    finally:
+        connection.close_if_unusable_or_obsolete()
+
+
+def _never_sent(error: TelegramError) -> bool:
+    """Whether a failed call provably did not deliver: Telegram answered (an error
+    status), or no connection was made. A timeout or a connection lost after the request
+    went out may have delivered it."""
+    cause = error.__cause__
+    if cause is None:
+        return True  # an answer from Telegram (a 5xx, an unexpected error code)
+    return isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+async def _retry_outcome(row: dict, error: TelegramError, retry_after: float) -> Outcome:
+    """The outcome of a call to try again later (a 429, a network error or a 5xx).
+    A broadcast's recipient goes back to the queue at once if the call provably did not
+    deliver, and is failed (never sent twice) if it may have."""
+    if row["purpose"] == SendPurpose.BROADCAST:
+        if not isinstance(error, RetryAfter) and not _never_sent(error):
+            return Outcome(row["id"], SendStatus.FAILED, error=f"{NO_ANSWER}: {error}"[:300])
+        await asyncio.to_thread(_broadcast_unclaim, row["id"], str(error))
+    error_text = "" if isinstance(error, RetryAfter) else str(error)[:300]
+    return Outcome(row["id"], SendStatus.PENDING, error=error_text, retry_after=retry_after)
 
 
 def _broadcast_follow(row_id: int, outcome: Outcome, now) -> None:
@@ -290,13 +410,14 @@ def _seconds(error: RetryAfter) -> float:
 
 
 class PrivateChatPace:
-    """At most one message a second to a private chat, across this process's drains."""
+    """At most one message a second to a private chat, across this process's drains
+    (another process's last calls are waited out when the lease moves: _lease_take)."""
 
     def __init__(self) -> None:
         self._last: dict[tuple[int, int], float] = {}
 
     async def wait(self, bot_id: int, chat_id: int) -> None:
-        if chat_id < 0:  # groups are paced by AIORateLimiter's group limit
+        if chat_id < 0:  # groups are paced by the sender's group limit
             return
         interval = settings.TELEGRAM_PRIVATE_CHAT_INTERVAL
         last = self._last.get((bot_id, chat_id))
@@ -324,21 +445,49 @@ private_chat_pace = PrivateChatPace()
 
 class BotPace:
     """A bot's overall limit (TELEGRAM_MAX_MESSAGES_PER_SECOND) as slots one interval
-    apart, each reserved by a row before its call. The bot's AIORateLimiter keeps the
-    same limit, but waits inside the call: a broadcast recipient is claimed only after
-    its slot has come, so a worker killed meanwhile leaves no recipient claimed that was
-    still waiting its turn."""
+    apart, each reserved by a row before its call, one pace for all the batches of the
+    process (so there is no pause between them). A broadcast recipient is claimed only
+    after its slot has come, so a worker killed meanwhile leaves no recipient claimed
+    that was still waiting its turn. A slot is given only while the sender's lease runs
+    (`allow`), and not before another process's last second is over (`hold`)."""
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()  # `hold` and `allow` come from the sender's thread
         self._next: dict[int, float] = {}
+        self._allowed: dict[int, float] = {}
+
+    def hold(self, bot_id: int, until: float) -> None:
+        with self._lock:
+            self._next[bot_id] = max(self._next.get(bot_id, until), until)
+
+    def allow(self, bot_id: int, until: float | None) -> None:
+        """Slots may be given until `until` (time.monotonic()); None: no more."""
+        with self._lock:
+            if until is None:
+                self._allowed.pop(bot_id, None)
+            else:
+                self._allowed[bot_id] = until
+
+    def _refuse(self, bot_id: int, at: float) -> None:
+        if at > self._allowed.get(bot_id, float("-inf")):
+            raise LeaseLost(f"bot {bot_id}: no sender lease runs at this call's slot")
 
     async def wait(self, bot_id: int) -> None:
-        interval = 1 / settings.TELEGRAM_MAX_MESSAGES_PER_SECOND
-        now = time.monotonic()
-        slot = max(now, self._next.get(bot_id, now))
-        self._next[bot_id] = slot + interval  # reserved before sleeping: no two share it
+        interval = (1 + PACE_SLACK) / settings.TELEGRAM_MAX_MESSAGES_PER_SECOND
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next.get(bot_id, now))
+            self._refuse(bot_id, slot)
+            self._next[bot_id] = slot + interval  # reserved before sleeping: no two share it
         if slot > now:
             await asyncio.sleep(slot - now)
+        self._refuse(bot_id, time.monotonic())  # let go or lost while this one waited
+        # the sender's hard cap, waited for here (before a broadcast recipient is
+        # claimed), not after: its call then goes at once
+        limiter = telegram_runtime.rate_limiter(bot_id)
+        if limiter is not None:
+            await limiter.reserve()
+            self._refuse(bot_id, time.monotonic())
 
 
 bot_pace = BotPace()
@@ -377,7 +526,7 @@ async def _send_chat(
             finally:
                 private_chat_pace.sent(bot_id, chat_id)
         except RetryAfter as error:
-            outcomes.append(Outcome(row["id"], SendStatus.PENDING, retry_after=_seconds(error)))
+            outcomes.append(await _retry_outcome(row, error, _seconds(error)))
             return
         except Forbidden as error:
             # blocked by the user, kicked from the group: nothing more goes to this chat
@@ -398,9 +547,7 @@ async def _send_chat(
                 outcomes.append(Outcome(row["id"], SendStatus.FAILED, error=str(error)[:300]))
             continue
         except (NetworkError, TelegramError) as error:  # timeouts, 5xx: try again later
-            outcomes.append(
-                Outcome(row["id"], SendStatus.PENDING, error=str(error)[:300], retry_after=-1)
-            )
+            outcomes.append(await _retry_outcome(row, error, -1))
             return
         except OSError as error:  # a file to upload is gone: sending again will not help
             outcomes.append(
@@ -426,29 +573,41 @@ async def _send_all(
     is still returned, so it is recorded and not sent again."""
     sender = await telegram_runtime.sender(bot_id, token)
     try:
-        await asyncio.wait_for(
+        # one chat's failure (a database error claiming a row, the lease lost) ends that
+        # chat's sending, never the others' while they are under way
+        ended = await asyncio.wait_for(
             asyncio.gather(
                 *(
                     _send_chat(sender, bot_id, chat, rows, outcomes)
                     for chat, rows in by_chat.items()
-                )
+                ),
+                return_exceptions=True,
             ),
             ROUND_TIMEOUT,
         )
     except TimeoutError:
         logger.warning("a Telegram send round of bot %s ran out of time", bot_id)
+    else:
+        for error in ended:
+            if isinstance(error, LeaseLost):
+                logger.info("%s", error)
+            elif isinstance(error, BaseException):
+                logger.error("sending to a chat of bot %s stopped", bot_id, exc_info=error)
     return outcomes
 
 
-def _due_rows(bot_id: int, now) -> tuple[dict[int, list[dict]], float | None]:
+def _due_rows(
+    bot_id: int, now, busy: set[int] = frozenset()
+) -> tuple[dict[int, list[dict]], float | None]:
     """Pending rows grouped by chat, in id order, at most PER_CHAT per chat and BATCH in
     all. A chat whose next row waits for a 429's retry_after is left out entirely (its
-    order is kept), and never holds up the chats behind it."""
+    order is kept), and never holds up the chats behind it; so is a `busy` chat (its
+    rows are being sent)."""
     pending = OutboundMessage.objects.filter(bot_id=bot_id, status=SendStatus.PENDING)
     deferred = list(
         pending.filter(not_before__gt=now).values_list("telegram_chat_id", "not_before")
     )
-    waiting = {chat for chat, _at in deferred}
+    waiting = {chat for chat, _at in deferred} | set(busy)
     next_due = min(((at - now).total_seconds() for _chat, at in deferred), default=None)
     by_chat: dict[int, list[dict]] = defaultdict(list)
     taken = 0
@@ -560,67 +719,174 @@ def _record(bot: TelegramBot, rows: dict[int, dict], outcomes: list[Outcome], re
         _broadcasts_feed_after_commit(broadcast_rows)
 
 
-def _send_and_record(
-    bot: TelegramBot, by_chat: dict[int, list[dict]], rows: dict[int, dict], report
-) -> None:
-    """Send one round on the Telegram loop and record its outcomes every RECORD_EVERY
-    seconds while it runs, so a worker killed mid-round sends again (or, for a
-    broadcast, reports as interrupted) only what was in flight, not the whole round."""
-    outcomes: list[Outcome] = []
-    future = telegram_runtime.submit(partial(_send_all, bot.pk, bot.token, by_chat, outcomes))
-    deadline = time.monotonic() + ROUND_TIMEOUT + 30
-    renewed = time.monotonic()
-    recorded = 0
-    finished = False
-    while not finished:
-        try:
-            future.result(RECORD_EVERY)
-            finished = True
-        except TimeoutError:
-            if time.monotonic() > deadline:
-                future.cancel()
-                raise
-        if time.monotonic() - renewed >= LEASE_RENEW:
-            TelegramBot.objects.filter(pk=bot.pk).update(sending_until=timezone.now() + LEASE)
-            renewed = time.monotonic()
-        fresh = outcomes[recorded:]  # appended by the loop thread meanwhile
-        recorded += len(fresh)
-        if fresh:
-            _record(bot, rows, fresh, report)
+@dataclass
+class _Batch:
+    """Rows handed to the Telegram loop at once; their chats are busy until every
+    outcome the batch appended is recorded."""
+
+    future: concurrent.futures.Future
+    rows: dict[int, dict]
+    chats: set[int]
+    outcomes: list[Outcome]
+    deadline: float
+    recorded: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.future.done() and self.recorded == len(self.outcomes)
+
+    @property
+    def unsent(self) -> int:
+        return 0 if self.future.done() else len(self.rows) - len(self.outcomes)
 
 
-def _drain(bot_id: int, report: DeliveryReport) -> float | None:
-    """Send due rows until none are left; return seconds until the next deferred row."""
-    bot = TelegramBot.objects.get(pk=bot_id)
-    while True:
-        now = timezone.now()
-        blocked = set(
-            TelegramChat.objects.filter(bot_id=bot_id, blocked_at__isnull=False).values_list(
-                "telegram_chat_id", flat=True
-            )
+def _skip_blocked(bot_id: int, report: DeliveryReport) -> None:
+    """Rows to users who blocked the bot are skipped (their broadcast recipients
+    recorded as blocked)."""
+    blocked = set(
+        TelegramChat.objects.filter(bot_id=bot_id, blocked_at__isnull=False).values_list(
+            "telegram_chat_id", flat=True
         )
-        if blocked:
-            with transaction.atomic():
-                to_blocked = OutboundMessage.objects.filter(
-                    bot_id=bot_id, status=SendStatus.PENDING, telegram_chat_id__in=blocked
+    )
+    if not blocked:
+        return
+    with transaction.atomic():
+        to_blocked = OutboundMessage.objects.filter(
+            bot_id=bot_id, status=SendStatus.PENDING, telegram_chat_id__in=blocked
+        )
+        broadcast_rows = list(
+            to_blocked.filter(purpose=SendPurpose.BROADCAST).values_list("pk", flat=True)
+        )
+        report.skipped += to_blocked.update(
+            status=SendStatus.SKIPPED, error="the user blocked the bot"
+        )
+        BroadcastRecipient.objects.filter(
+            outbound_id__in=broadcast_rows,
+            status__in=[RecipientStatus.QUEUED, RecipientStatus.SENDING],
+        ).update(status=RecipientStatus.BLOCKED, error="the user blocked the bot")
+        _broadcasts_feed_after_commit(broadcast_rows)
+
+
+def _record_batches(bot: TelegramBot, batches: list[_Batch], report: DeliveryReport) -> bool:
+    """Record the outcomes the batches appended since last time, in one transaction;
+    False if the database refused (they are recorded next time instead)."""
+    fresh: list[tuple[_Batch, int]] = []
+    rows: dict[int, dict] = {}
+    outcomes: list[Outcome] = []
+    for batch in batches:
+        count = len(batch.outcomes)  # appended by the loop thread meanwhile
+        if count > batch.recorded:
+            fresh.append((batch, count))
+            rows.update(batch.rows)
+            outcomes.extend(batch.outcomes[batch.recorded : count])
+    if not outcomes:
+        return True
+    counted = DeliveryReport()  # added to the report once the transaction committed
+    try:
+        _record(bot, rows, outcomes, counted)
+    except DatabaseError:
+        logger.warning(
+            "could not record %d Telegram send outcomes of bot %s; trying again",
+            len(outcomes),
+            bot.pk,
+            exc_info=True,
+        )
+        return False
+    for batch, count in fresh:
+        batch.recorded = count
+    report.sent += counted.sent
+    report.failed += counted.failed
+    report.skipped += counted.skipped
+    report.deferred += counted.deferred
+    report.outcomes.extend(counted.outcomes)
+    return True
+
+
+def _send_and_record(bot: TelegramBot, lease: Lease, report: DeliveryReport) -> float | None:
+    """Send due rows until none are left, as a conveyor: the next batch is taken while
+    the last one is still being sent (when fewer than LOW_WATER of its rows wait), so
+    the bot's pace never pauses between batches; outcomes are recorded every
+    RECORD_EVERY seconds, a failed recording is tried again (no new rows are taken
+    until it succeeds), and the lease is renewed every LEASE_RENEW seconds (LeaseLost
+    if another sender took it). Returns seconds until the next deferred row."""
+    batches: list[_Batch] = []
+    renewed = time.monotonic()
+    refused_since: float | None = None
+    try:
+        while True:
+            if time.monotonic() - renewed >= LEASE_RENEW:
+                _lease_renew(lease)
+                renewed = time.monotonic()
+            recorded_ok = _record_batches(bot, batches, report)
+            if recorded_ok:
+                refused_since = None
+            elif refused_since is None:
+                refused_since = time.monotonic()
+            elif time.monotonic() - refused_since > RECORD_GIVE_UP:
+                raise DatabaseError(f"could not record the sends of bot {bot.pk}")
+            for batch in batches:
+                if batch.future.done() and not batch.future.cancelled():
+                    batch.future.result()  # a batch that could not start (no sender): raise
+            batches = [batch for batch in batches if not batch.finished]
+            next_due = None
+            if recorded_ok and sum(batch.unsent for batch in batches) < LOW_WATER:
+                in_flight = sum(len(batch.rows) for batch in batches)
+                if in_flight < IN_FLIGHT:
+                    _skip_blocked(bot.pk, report)
+                    busy = {chat for batch in batches for chat in batch.chats}
+                    by_chat, next_due = _due_rows(bot.pk, timezone.now(), busy)
+                    if by_chat:
+                        outcomes: list[Outcome] = []
+                        batches.append(
+                            _Batch(
+                                future=telegram_runtime.submit(
+                                    partial(_send_all, bot.pk, bot.token, by_chat, outcomes)
+                                ),
+                                rows={row["id"]: row for rows in by_chat.values() for row in rows},
+                                chats=set(by_chat),
+                                outcomes=outcomes,
+                                deadline=time.monotonic() + ROUND_TIMEOUT + 30,
+                            )
+                        )
+                    elif not batches:
+                        return next_due
+            running = [batch.future for batch in batches if not batch.future.done()]
+            for batch in batches:
+                if not batch.future.done() and time.monotonic() > batch.deadline:
+                    batch.future.cancel()
+            if running:
+                concurrent.futures.wait(
+                    running, RECORD_EVERY, return_when=concurrent.futures.FIRST_COMPLETED
                 )
-                broadcast_rows = list(
-                    to_blocked.filter(purpose=SendPurpose.BROADCAST).values_list("pk", flat=True)
-                )
-                report.skipped += to_blocked.update(
-                    status=SendStatus.SKIPPED, error="the user blocked the bot"
-                )
-                BroadcastRecipient.objects.filter(
-                    outbound_id__in=broadcast_rows,
-                    status__in=[RecipientStatus.QUEUED, RecipientStatus.SENDING],
-                ).update(status=RecipientStatus.BLOCKED, error="the user blocked the bot")
-                _broadcasts_feed_after_commit(broadcast_rows)
-        by_chat, next_due = _due_rows(bot_id, now)
-        if not by_chat:
-            return next_due
-        rows = {row["id"]: row for chat_rows in by_chat.values() for row in chat_rows}
-        _send_and_record(bot, by_chat, rows, report)
-        TelegramBot.objects.filter(pk=bot_id).update(sending_until=timezone.now() + LEASE)
+            elif batches:  # all sent, not all recorded: the database refused
+                time.sleep(RECORD_EVERY)
+    finally:
+        _batches_end(bot, lease, batches, report)
+
+
+def _batches_end(
+    bot: TelegramBot, lease: Lease, batches: list[_Batch], report: DeliveryReport
+) -> None:
+    """On the way out because of an error (or the lease lost): no new call starts, the
+    calls under way get their answers (or are cancelled after ROUND_TIMEOUT), and what
+    they appended is recorded if the database lets us."""
+    if not batches:
+        return
+    bot_pace.allow(lease.bot_id, None)
+    futures = [batch.future for batch in batches]
+    done, running = concurrent.futures.wait(futures, ROUND_TIMEOUT + 30)
+    for future in running:
+        future.cancel()
+    try:
+        _record_batches(bot, batches, report)
+    except Exception:
+        logger.exception("could not record the last sends of bot %s", bot.pk)
+
+
+def _drain(lease: Lease, report: DeliveryReport) -> float | None:
+    """Send due rows until none are left; return seconds until the next deferred row."""
+    bot = TelegramBot.objects.get(pk=lease.bot_id)
+    return _send_and_record(bot, lease, report)
 
 
 def _deliver_after_lease(bot_id: int) -> None:
@@ -641,15 +907,19 @@ def outbox_deliver(*, bot_id: int) -> DeliveryReport:
     report = DeliveryReport()
     next_due: float | None = None
     while True:
-        if not _lease_take(bot_id, timezone.now()):
+        lease = _lease_take(bot_id, timezone.now())
+        if lease is None:
             report.leased = report.sent > 0 or report.deferred > 0
             if not report.leased:
                 _deliver_after_lease(bot_id)
             break
         try:
-            next_due = _drain(bot_id, report)
+            next_due = _drain(lease, report)
+        except LeaseLost:
+            logger.warning("bot %s: another sender took the lease; this one stops", bot_id)
+            return report  # the rows are the new holder's now
         finally:
-            _lease_release(bot_id)
+            _lease_release(lease)
         due_now, next_due = _due_rows(bot_id, timezone.now())
         if not due_now:
             break
