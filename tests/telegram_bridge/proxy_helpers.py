@@ -12,8 +12,9 @@ import httpx
 from telegram import Bot
 
 from chats.enums import Messenger
+from handoff.models import Request
 from telegram_bridge.models import ClientTopic, TelegramBot
-from tests.chats.factories import ClientFactory
+from tests.chats.factories import ClientFactory, DialogFactory
 from tests.telegram_bridge.conftest import TelegramWorld
 
 FORUM = -1001234567890
@@ -65,6 +66,14 @@ def open_topic(bot: TelegramBot, user_id: int) -> ClientTopic:
     client = ClientFactory(
         chat=bot.chat, messenger=Messenger.TELEGRAM, external_id=str(user_id), name=f"u{user_id}"
     )
+    # a topic shows a request (group.copying copies only into one that does)
+    dialog = DialogFactory(client=client)
+    request = Request.objects.create(dialog=dialog, chat=bot.chat, reason="headset")
     return ClientTopic.objects.create(
-        bot=bot, client=client, group_id=FORUM, name=f"u{user_id} · Telegram", message_thread_id=7
+        bot=bot,
+        client=client,
+        group_id=FORUM,
+        name=f"u{user_id} · Telegram",
+        message_thread_id=7,
+        request=request,
     )
