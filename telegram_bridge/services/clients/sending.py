@@ -6,14 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import timedelta
-
-from django.utils import timezone
 
 from chats.enums import AttachmentKind
 from chats.models import Chat, Dialog, Message
-from telegram_bridge.models import OutboundMessage, SendPurpose, SendStatus, TelegramBot
-from telegram_bridge.services.outbox import outbound_enqueue
+from telegram_bridge.models import OutboundMessage, SendPurpose, TelegramBot
+from telegram_bridge.services.outbox import album_row_waiting, album_wait, outbound_enqueue
 
 MEDIA_KINDS = (AttachmentKind.PHOTO, AttachmentKind.DOCUMENT)
 # Telegram types kept on a document attachment ("telegram_type"), sent by file_id with
@@ -127,11 +124,6 @@ def client_say(bot: TelegramBot, chat_id: int, text: str) -> None:
     )
 
 
-# items of an album arrive as separate messages: the send waits this long for the rest
-ALBUM_WAIT = timedelta(seconds=1.5)
-ALBUM_JOIN_MARGIN = timedelta(seconds=0.3)
-
-
 def album_send(
     bot: TelegramBot, dialog: Dialog, item: dict, caption: str, *, message_id: int | None
 ) -> OutboundMessage:
@@ -141,18 +133,11 @@ def album_send(
     if caption.strip():
         entry["caption"] = caption[:1024]
     chat_id = chat_id_of(dialog)
-    row = (
-        OutboundMessage.objects.select_for_update()
-        .filter(
-            bot=bot,
-            telegram_chat_id=chat_id,
-            status=SendStatus.PENDING,
-            method="sendMediaGroup",
-            not_before__gt=timezone.now() + ALBUM_JOIN_MARGIN,
-            payload__media_group=item["media_group"],
-        )
-        .order_by("-id")
-        .first()
+    row = album_row_waiting(
+        bot_id=bot.pk,
+        telegram_chat_id=chat_id,
+        method="sendMediaGroup",
+        media_group=item["media_group"],
     )
     if row is not None and len(row.payload["media"]) < 10:
         if item.get("album_uncaptioned"):
@@ -169,6 +154,5 @@ def album_send(
         method="sendMediaGroup",
         message_id=message_id,
     )
-    row.not_before = timezone.now() + ALBUM_WAIT
-    row.save(update_fields=["not_before"])
+    album_wait(row)
     return row

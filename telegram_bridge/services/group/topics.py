@@ -8,7 +8,6 @@ import re
 import unicodedata
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -24,18 +23,13 @@ from handoff.enums import RequestStatus
 from handoff.models import Request
 from telegram_bridge.models import (
     ClientTopic,
-    OutboundMessage,
     SendPurpose,
-    SendStatus,
     TelegramBot,
     TopicLink,
 )
-from telegram_bridge.services.outbox import outbound_enqueue
+from telegram_bridge.services.outbox import album_row_waiting, album_wait, outbound_enqueue
 
 TOPIC_NAME_LIMIT = 128  # Telegram's, in UTF-16 code units
-# items of an album arrive as separate updates: the copy waits this long for the others
-ALBUM_WAIT = timedelta(seconds=1.5)
-ALBUM_JOIN_MARGIN = timedelta(seconds=0.3)
 ENDED = (RequestStatus.CLOSED, RequestStatus.EXPIRED)
 
 
@@ -230,19 +224,12 @@ def topic_activate(*, bot: TelegramBot, client: Client) -> None:
 
 def _album_join(topic: ClientTopic, at_work: InboundTelegramMessage, link: TopicLink) -> bool:
     """Add an album's item to the copy of its first item while that still waits."""
-    row = (
-        OutboundMessage.objects.select_for_update()
-        .filter(
-            bot_id=topic.bot_id,
-            telegram_chat_id=topic.group_id,
-            status=SendStatus.PENDING,
-            method="copyMessages",
-            not_before__gt=timezone.now() + ALBUM_JOIN_MARGIN,
-            payload__topic=topic.pk,
-            payload__media_group=at_work.media_group_id,
-        )
-        .order_by("-id")
-        .first()
+    row = album_row_waiting(
+        bot_id=topic.bot_id,
+        telegram_chat_id=topic.group_id,
+        method="copyMessages",
+        media_group=at_work.media_group_id,
+        topic=topic.pk,
     )
     if row is None or len(row.payload["message_ids"]) >= 10:
         return False
@@ -286,6 +273,8 @@ def topic_client_message(*, bot: TelegramBot, request: Request, message: Message
             "message_ids": [at_work.message_id],
             "links": [link.pk],
         }
+        if at_work.media_group_id:
+            payload["media_group"] = at_work.media_group_id
         row = outbound_enqueue(
             bot=bot,
             telegram_chat_id=topic.group_id,
@@ -296,9 +285,7 @@ def topic_client_message(*, bot: TelegramBot, request: Request, message: Message
             message_id=message.pk,
         )
         if at_work.media_group_id:
-            row.payload["media_group"] = at_work.media_group_id
-            row.not_before = timezone.now() + ALBUM_WAIT
-            row.save(update_fields=["payload", "not_before"])
+            album_wait(row)
         return
     link = TopicLink.objects.create(topic=topic, inbound=True, message=message)
     lines = [f"{client.name or _('Client')}: {message.text}"]

@@ -7,6 +7,8 @@ from telegram_bridge.services.outbox.writing import (
     CAPTION_LIMIT,
     DELIVER_TASK,
     TEXT_LIMIT,
+    album_row_waiting,
+    album_wait,
     delivery_schedule,
     keyboard,
     outbound_enqueue,
@@ -14,6 +16,8 @@ from telegram_bridge.services.outbox.writing import (
 
 __all__ = [
     "CAPTION_LIMIT",
+    "album_row_waiting",
+    "album_wait",
     "DELIVER_TASK",
     "TEXT_LIMIT",
     "DeliveryReport",

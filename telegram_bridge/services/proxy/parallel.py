@@ -149,6 +149,15 @@ def parallel_polling_check(*, bot_id: int) -> None:
         raise ParallelRefused(409, CONFLICT)
 
 
+# what setWebhook and deleteWebhook change on the bot
+WEBHOOK_FIELDS = [
+    "parallel_webhook_url",
+    "parallel_webhook_secret",
+    "parallel_webhook_set_at",
+    "parallel_updates_offset",
+]
+
+
 def parallel_webhook_set(
     *,
     bot_id: int,
@@ -176,14 +185,7 @@ def parallel_webhook_set(
         bot.parallel_webhook_secret = secret
         if drop_pending_updates:
             _drop_pending(bot, now)
-        bot.save(
-            update_fields=[
-                "parallel_webhook_url",
-                "parallel_webhook_secret",
-                "parallel_webhook_set_at",
-                "parallel_updates_offset",
-            ]
-        )
+        bot.save(update_fields=WEBHOOK_FIELDS)
     return "Webhook is already set" if unchanged else "Webhook was set"
 
 
@@ -199,14 +201,7 @@ def parallel_webhook_delete(*, bot_id: int, drop_pending_updates: bool) -> str:
         bot.parallel_webhook_set_at = None
         if drop_pending_updates:
             _drop_pending(bot, now)
-        bot.save(
-            update_fields=[
-                "parallel_webhook_url",
-                "parallel_webhook_secret",
-                "parallel_webhook_set_at",
-                "parallel_updates_offset",
-            ]
-        )
+        bot.save(update_fields=WEBHOOK_FIELDS)
     return "Webhook was deleted" if had else "Webhook is already deleted"
 
 
