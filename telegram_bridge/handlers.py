@@ -26,6 +26,7 @@ from telegram_bridge.models import TelegramBot
 from telegram_bridge.runtime import telegram_runtime
 from telegram_bridge.services import inbound
 from telegram_bridge.services.clients import TelegramUser
+from telegram_bridge.services.clients.sending import FILE_TYPE_METHODS
 from telegram_bridge.services.files import media_attachment
 from telegram_bridge.services.group import (
     InboundTelegramMessage,
@@ -61,7 +62,7 @@ def _command(text: str) -> tuple[str | None, str]:
 
 # media a client or an operator may send besides photos: kept as a document
 # attachment with its Telegram type, sent on by file_id with the matching method
-FILE_KINDS = ("voice", "audio", "video", "animation", "sticker", "video_note")
+FILE_KINDS = tuple(FILE_TYPE_METHODS)
 
 
 def _attachments(bot: TelegramBot, message) -> list[dict]:

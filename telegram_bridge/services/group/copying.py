@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chats.enums import Messenger
-from telegram_bridge.models import ClientTopic, SendPurpose, TelegramBot
+from telegram_bridge.models import ClientTopic, OutboundMessage, SendPurpose, TelegramBot
 from telegram_bridge.services.outbox import outbound_enqueue
 
 
@@ -28,17 +28,38 @@ def topic_of_telegram_chat(*, bot: TelegramBot, chat_id: int) -> ClientTopic | N
     )
 
 
+def topic_enqueue(
+    *,
+    bot: TelegramBot,
+    topic: ClientTopic,
+    method: str,
+    payload: dict,
+    request_id: int | None = None,
+    message_id: int | None = None,
+) -> OutboundMessage:
+    """Record a Bot API call in the client's topic: the sender finds the topic's thread
+    (making the topic when it has none) from the payload's "topic"."""
+    return outbound_enqueue(
+        bot=bot,
+        telegram_chat_id=topic.group_id,
+        method=method,
+        payload={"topic": topic.pk, **payload},
+        purpose=SendPurpose.TOPIC,
+        request_id=request_id,
+        message_id=message_id,
+    )
+
+
 def topic_copy(
     *, bot: TelegramBot, topic: ClientTopic, from_chat_id: int, message_ids: list[int]
 ) -> None:
     """Copy messages of the chat `from_chat_id` into the topic: one copyMessages call,
     so an album stays an album."""
-    outbound_enqueue(
+    topic_enqueue(
         bot=bot,
-        telegram_chat_id=topic.group_id,
+        topic=topic,
         method="copyMessages",
-        payload={"topic": topic.pk, "from_chat_id": from_chat_id, "message_ids": list(message_ids)},
-        purpose=SendPurpose.TOPIC,
+        payload={"from_chat_id": from_chat_id, "message_ids": list(message_ids)},
     )
 
 

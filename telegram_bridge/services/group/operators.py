@@ -27,6 +27,7 @@ from telegram_bridge.models import (
     TelegramUpdate,
     TopicLink,
 )
+from telegram_bridge.services.group.copying import topic_enqueue
 from telegram_bridge.services.outbox import outbound_enqueue
 
 logger = logging.getLogger(__name__)
@@ -57,13 +58,7 @@ def topic_of_thread(bot: TelegramBot, thread_id: int) -> ClientTopic | None:
 
 
 def _say(bot: TelegramBot, topic: ClientTopic, text: str) -> None:
-    outbound_enqueue(
-        bot=bot,
-        telegram_chat_id=topic.group_id,
-        method="sendMessage",
-        payload={"topic": topic.pk, "text": text},
-        purpose=SendPurpose.TOPIC,
-    )
+    topic_enqueue(bot=bot, topic=topic, method="sendMessage", payload={"text": text})
 
 
 def _not_served() -> str:
@@ -237,10 +232,9 @@ def client_message_edited(
     if link.group_message_id is None:
         return  # not copied yet: the copy will be of the edited message
     field = "caption" if caption else "text"
-    outbound_enqueue(
+    topic_enqueue(
         bot=bot,
-        telegram_chat_id=link.topic.group_id,
+        topic=link.topic,
         method="editMessageCaption" if caption else "editMessageText",
-        payload={"topic": link.topic_id, field: text, "message_id": link.group_message_id},
-        purpose=SendPurpose.TOPIC,
+        payload={field: text, "message_id": link.group_message_id},
     )

@@ -23,11 +23,11 @@ from handoff.enums import RequestStatus
 from handoff.models import Request
 from telegram_bridge.models import (
     ClientTopic,
-    SendPurpose,
     TelegramBot,
     TopicLink,
 )
-from telegram_bridge.services.outbox import album_row_waiting, album_wait, outbound_enqueue
+from telegram_bridge.services.group.copying import topic_enqueue
+from telegram_bridge.services.outbox import album_row_waiting, album_wait
 
 TOPIC_NAME_LIMIT = 128  # Telegram's, in UTF-16 code units
 ENDED = (RequestStatus.CLOSED, RequestStatus.EXPIRED)
@@ -125,23 +125,13 @@ def _topic_for_update(bot: TelegramBot, client: Client, *, create: bool) -> Clie
     return topic
 
 
-def _topic_send(bot: TelegramBot, topic: ClientTopic, method: str, payload: dict) -> None:
-    outbound_enqueue(
-        bot=bot,
-        telegram_chat_id=topic.group_id,
-        method=method,
-        payload={"topic": topic.pk, **payload},
-        purpose=SendPurpose.TOPIC,
-    )
-
-
 def topic_card_refresh(bot: TelegramBot, topic: ClientTopic, request: Request) -> None:
     with override(request.chat.language):
         text = card_text(request, topic.client)
     if text != topic.card_text:
         topic.card_text = text
         topic.save(update_fields=["card_text"])
-        _topic_send(bot, topic, "topicCard", {"text": text})
+        topic_enqueue(bot=bot, topic=topic, method="topicCard", payload={"text": text})
 
 
 def topic_request_changed(*, bot: TelegramBot, request: Request) -> None:
@@ -160,7 +150,7 @@ def topic_request_changed(*, bot: TelegramBot, request: Request) -> None:
         if topic.closed_at is not None:
             topic.closed_at = None
             fields.append("closed_at")
-            _topic_send(bot, topic, "reopenForumTopic", {})
+            topic_enqueue(bot=bot, topic=topic, method="reopenForumTopic", payload={})
         topic.save(update_fields=fields)
     if topic.request_id != request.pk:
         return  # an older request of this client
@@ -168,13 +158,13 @@ def topic_request_changed(*, bot: TelegramBot, request: Request) -> None:
     if name != topic.name:  # the client changed their name in Telegram
         topic.name = name
         topic.save(update_fields=["name"])
-        _topic_send(bot, topic, "editForumTopic", {"name": name})
+        topic_enqueue(bot=bot, topic=topic, method="editForumTopic", payload={"name": name})
     topic_card_refresh(bot, topic, request)
     if request.status in ENDED and topic.closed_at is None:
         topic.closed_at = timezone.now()
         topic.activated_at = None
         topic.save(update_fields=["closed_at", "activated_at"])
-        _topic_send(bot, topic, "closeForumTopic", {})
+        topic_enqueue(bot=bot, topic=topic, method="closeForumTopic", payload={})
 
 
 def keyword_said(bot: TelegramBot, text: str, command: str | None) -> bool:
@@ -268,19 +258,17 @@ def topic_client_message(*, bot: TelegramBot, request: Request, message: Message
         if at_work.media_group_id and _album_join(topic, at_work, link):
             return
         payload = {
-            "topic": topic.pk,
             "from_chat_id": at_work.chat_id,
             "message_ids": [at_work.message_id],
             "links": [link.pk],
         }
         if at_work.media_group_id:
             payload["media_group"] = at_work.media_group_id
-        row = outbound_enqueue(
+        row = topic_enqueue(
             bot=bot,
-            telegram_chat_id=topic.group_id,
+            topic=topic,
             method="copyMessages",
             payload=payload,
-            purpose=SendPurpose.TOPIC,
             request_id=request.pk,
             message_id=message.pk,
         )
@@ -292,4 +280,9 @@ def topic_client_message(*, bot: TelegramBot, request: Request, message: Message
     for item in message.attachments:
         if item.get("kind") in (AttachmentKind.PHOTO, AttachmentKind.DOCUMENT) and item.get("url"):
             lines.append(f"{settings.BATON_PUBLIC_URL}{item['url']}")
-    _topic_send(bot, topic, "sendMessage", {"text": "\n".join(lines), "links": [link.pk]})
+    topic_enqueue(
+        bot=bot,
+        topic=topic,
+        method="sendMessage",
+        payload={"text": "\n".join(lines), "links": [link.pk]},
+    )
