@@ -5,11 +5,29 @@ conftest.py; the tests themselves are marked `browser` and
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
 # the fixtures, for `from tests.browser_fixtures import *` in a test module or conftest.py
-__all__ = ["_patient_expect", "browser", "new_page", "page"]
+__all__ = ["_patient_expect", "browser", "new_page", "page", "screenshot_sizes", "screenshot_keep"]
+
+# screenshots the browser tests keep for people to look at (gitignored; CI may upload it)
+ARTEFACTS = Path(__file__).resolve().parent.parent / "var" / "test-artifacts"
+# the two sizes every screen is looked at: a desktop and a phone
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+screenshot_sizes = {"desktop": DESKTOP, "phone": PHONE}
+
+
+def screenshot_keep(page, name: str) -> Path:
+    """Save a full-page screenshot as var/test-artifacts/<name>.png and return its path."""
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTEFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
