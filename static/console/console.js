@@ -1,6 +1,9 @@
 // Baton operator console: one websocket (/ws/console/), lists updated live, one
 // request watched at a time. Text is always set with textContent.
 
+import { createAttention, titleBadge } from "./notify.js";
+import { composerKeys, installShortcuts } from "./shortcuts.js";
+
 const root = document.getElementById("console");
 const $ = (id) => document.getElementById(id);
 const labels = {
@@ -27,7 +30,18 @@ const labels = {
   toBot: root.dataset.labelToBot,
   reasonRequired: root.dataset.labelReasonRequired,
   targetRequired: root.dataset.labelTargetRequired,
+  rejected: root.dataset.labelRejected,
+  undo: root.dataset.labelUndo,
+  newRequest: root.dataset.labelNewRequest,
+  newMessage: root.dataset.labelNewMessage,
+  soundOn: root.dataset.labelSoundOn,
+  soundOff: root.dataset.labelSoundOff,
 };
+const attention = createAttention(root.dataset.operator);
+// a Reject is sent after this long, unless the operator undoes it
+const REJECT_UNDO_MS = 5000;
+// requests whose reject waits out its undo time: id -> the timer that sends it
+const rejecting = new Map();
 // a request status in the page's language (data-status-<value>), else the raw value
 const statusLabel = (status) => root.getAttribute(`data-status-${status}`) || status;
 // the server closes for good with these: the session is over, or the user is no operator
@@ -41,7 +55,6 @@ let backoff = 500;
 let ready = false;
 let selected = Number(root.dataset.selected) || null;
 let lastSequence = 0;
-const baseTitle = document.title;
 // inbox messages of requests this page does not list yet (a message's event may come
 // just before its request's): applied when the request arrives. Bounded: at most
 // EARLY_REQUESTS requests (the oldest dropped first), EARLY_MESSAGES each, and emptied
@@ -123,24 +136,16 @@ function newId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function beep() {
-  try {
-    const audio = new AudioContext();
-    const tone = audio.createOscillator();
-    tone.frequency.value = 880;
-    tone.connect(audio.destination);
-    tone.start();
-    tone.stop(audio.currentTime + 0.15);
-  } catch {
-    // no audio available: the badge still shows
-  }
-}
-
-// the tab title counts the requests waiting for someone to accept them
+// the tab title counts everything waiting for this operator: requests to accept and
+// unread messages in their conversations (from the snapshot at load, then live)
 function badge() {
-  let waiting = 0;
-  for (const request of requests.values()) if (section(request) === "pending") waiting += 1;
-  document.title = waiting > 0 ? `(${waiting}) ${baseTitle}` : baseTitle;
+  let pending = 0;
+  for (const request of requests.values()) {
+    const name = section(request);
+    if (name === "pending") pending += 1;
+    else if (name === "mine") pending += request.unread || 0;
+  }
+  titleBadge(pending);
 }
 
 // an inline notice instead of alert(): it does not block, and the operator dismisses it
@@ -175,6 +180,7 @@ function countdown(deadline) {
 }
 
 function section(request) {
+  if (rejecting.has(request.id)) return null;
   if (request.status === "pending" || request.status === "queued") return offeredElsewhere(request) ? null : "pending";
   if (request.status === "accepted") return request.operator_id === me ? "mine" : null;
   if (request.status === "closed") return "closed";
@@ -297,11 +303,12 @@ function requestMerge(fresh) {
   return known;
 }
 
-// Send says what it will do: reply, reply and then close, or only close
+// the close dialog's button says what it will do: send the reply, then close; or close
 function sendLabel() {
+  const confirm = $("close-confirm-yes");
   const text = $("reply-text").value.trim();
-  if (!$("close").checked) $("reply-send").textContent = labels.send;
-  else $("reply-send").textContent = text ? labels.sendClose : labels.close;
+  confirm.textContent = text ? confirm.dataset.labelSendClose : confirm.dataset.labelClose;
+  $("close-confirm-reply").hidden = !text;
 }
 
 function select(id) {
@@ -309,7 +316,6 @@ function select(id) {
   // opening a conversation reads it (the server marks it read on watch)
   const request = requests.get(id);
   if (request) request.unread = 0;
-  $("close").checked = false;
   $("transfer").hidden = true;
   sendLabel();
   lastSequence = 0;
@@ -354,9 +360,8 @@ function renderDetail() {
   $("reject").hidden = !waiting;
   $("transfer-open").hidden = !mine;
   if (!mine) $("transfer").hidden = true;
-  $("close-label").hidden = !mine;
-  if (!mine) $("close").checked = false;
-  sendLabel();
+  $("close-request").hidden = !mine;
+  if (!mine && $("close-confirm").open) $("close-confirm").close();
   $("reply").hidden = !mine;
   const note = handedOn.get(request.id);
   $("transferred-note").textContent = note || "";
@@ -507,7 +512,7 @@ function handle(frame) {
     }
     case "request_changed": {
       const known = requestMerge(frame.request);
-      if (!known && section(frame.request) === "pending") beep();
+      if (!known && section(frame.request) === "pending") announceRequest(requests.get(frame.request.id));
       renderLists();
       if (frame.request.id === selected) renderDetail();
       break;
@@ -528,14 +533,17 @@ function handle(frame) {
       if (fresh && request) {
         inboxApply(request, frame.message);
         renderLists();
+        if (document.hidden && ready) announceMessage(request, frame.message);
       }
       break;
     }
     case "inbox": {
       const request = requests.get(frame.request);
       if (request) {
+        const fresh = frame.message.sequence > (request.last_sequence || 0);
         inboxApply(request, frame.message);
         renderLists();
+        if (fresh && (request.id !== selected || document.hidden)) announceMessage(request, frame.message);
       } else {
         const waiting = early.get(frame.request) || [];
         waiting.push(frame.message);
@@ -588,7 +596,7 @@ function handle(frame) {
       break;
     }
     case "transfer_received":
-      beep();
+      attention.beep();
       notice(`${frame.from} ${labels.transferReceived}: ${frame.reason}`);
       break;
     case "error":
@@ -643,29 +651,134 @@ function connect() {
   });
 }
 
-$("accept").addEventListener("click", () => send({ type: "accept", request: selected }));
-$("reject").addEventListener("click", () => send({ type: "reject", request: selected }));
-// ticking "Close the request" sends nothing: the next Send closes (after its reply)
-$("close").addEventListener("change", sendLabel);
-$("reply-text").addEventListener("input", sendLabel);
-$("reply").addEventListener("submit", (event) => {
-  event.preventDefault();
+// --- attention: a new request, a message in a conversation not in front of the operator
+function announceRequest(request) {
+  attention.beep();
+  attention.desktop(labels.newRequest, `${request.client} · ${request.chat}`, `baton-request-${request.id}`, () => select(request.id));
+}
+
+function announceMessage(request, message) {
+  if (message.author_kind !== "client") return;
+  if (request.status === "closed" || section(request) === null) return;
+  attention.desktop(`${labels.newMessage} ${request.client}`, message.text || message.preview || "", `baton-request-${request.id}`, () => select(request.id));
+}
+
+function soundShow() {
+  const muted = attention.isMuted();
+  $("sound").textContent = muted ? labels.soundOff : labels.soundOn;
+  $("sound").setAttribute("aria-pressed", String(!muted));
+}
+
+$("sound").addEventListener("click", () => {
+  attention.setMuted(!attention.isMuted());
+  soundShow();
+});
+soundShow();
+$("notifications").hidden = attention.permission() !== "default";
+$("notifications").addEventListener("click", async () => {
+  await attention.askPermission();
+  $("notifications").hidden = attention.permission() !== "default";
+});
+
+// --- accept, reject (with a moment to undo it), close (after a confirmation) -----------
+function accept() {
+  const request = requests.get(selected);
+  if (request && (request.status === "pending" || request.status === "queued")) send({ type: "accept", request: selected });
+}
+
+function rejectUndone(id) {
+  clearTimeout(rejecting.get(id));
+  rejecting.delete(id);
+  $("undo").querySelector(`[data-request="${id}"]`)?.remove();
+  renderLists();
+  if (!selected && requests.has(id)) select(id);
+}
+
+function rejectSend(id) {
+  rejecting.delete(id);
+  $("undo").querySelector(`[data-request="${id}"]`)?.remove();
+  send({ type: "reject", request: id });
+  renderLists();
+}
+
+function reject() {
+  const id = selected;
+  const request = requests.get(id);
+  if (!request || rejecting.has(id)) return;
+  rejecting.set(id, setTimeout(() => rejectSend(id), REJECT_UNDO_MS));
+  const toast = document.createElement("div");
+  toast.className = "undo-toast";
+  toast.dataset.request = String(id);
+  const text = document.createElement("span");
+  text.textContent = `${labels.rejected} ${request.client}.`;
+  const undo = document.createElement("button");
+  undo.type = "button";
+  undo.textContent = labels.undo;
+  undo.addEventListener("click", () => rejectUndone(id));
+  toast.append(text, undo);
+  $("undo").appendChild(toast);
+  unavailable();
+  $("empty").textContent = "";
+  renderLists();
+  undo.focus();
+}
+
+// leaving the page does not undo a reject the operator meant
+window.addEventListener("pagehide", () => {
+  for (const id of [...rejecting.keys()]) {
+    clearTimeout(rejecting.get(id));
+    rejectSend(id);
+  }
+});
+
+function closeAsk() {
+  const request = requests.get(selected);
+  if (!request || request.status !== "accepted" || request.operator_id !== me || $("close-confirm").open) return;
+  sendLabel();
+  $("close-confirm").showModal();
+}
+
+function replySend(closing) {
   const text = $("reply-text").value.trim();
-  const closing = $("close").checked;
   if (!selected) return;
   if (!text) {
     if (closing) send({ type: "close", request: selected });
     return;
   }
   $("reply-text").value = "";
-  sendLabel();
   const frame = { type: "message", request: selected, client_msg_id: newId(), text };
   if (closing) closeAfter.set(frame.client_msg_id, selected);
   outbox.set(frame.client_msg_id, frame);
   saveOutbox();
   drawPendingOf(selected);
   send(frame);
+}
+
+$("accept").addEventListener("click", accept);
+$("reject").addEventListener("click", reject);
+$("close-request").addEventListener("click", closeAsk);
+$("close-cancel").addEventListener("click", () => $("close-confirm").close());
+$("close-confirm").addEventListener("close", () => {
+  if ($("close-confirm").returnValue === "close") replySend(true);
+  $("close-confirm").returnValue = "";
+  if (!$("detail").hidden) $("reply-text").focus();
 });
+$("reply").addEventListener("submit", (event) => {
+  event.preventDefault();
+  replySend(false);
+});
+composerKeys($("reply-text"), $("reply"));
+const openShortcuts = installShortcuts(
+  {
+    select,
+    selected: () => selected,
+    accept,
+    close: closeAsk,
+    search: () => ($("search") || $("reply-text")).focus(),
+  },
+  $("shortcuts"),
+);
+$("shortcuts-open").addEventListener("click", openShortcuts);
 
 // --- transfer: to another operator of the chat (offline or full ones disabled) or back
 // to the bot, with a reason ------------------------------------------------------------

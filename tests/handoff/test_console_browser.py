@@ -169,9 +169,9 @@ def test_operator_accepts_talks_and_closes_and_the_visitor_rates(daphne_server, 
     # then: the operator sees it live
     expect(console.locator("#messages .from-client .text")).to_have_text([VISITOR_REPLY])
 
-    # when: the operator ticks "Close the request" and sends with no text ("Close")
-    console.locator("#close").check()
-    console.locator("#reply button[type=submit]").click()
+    # when: the operator presses Close and confirms
+    console.locator("#close-request").click()
+    console.locator("#close-confirm-yes").click()
 
     # then: the console turns read-only and the visitor is asked for a rating
     expect(console.locator("#readonly")).to_be_visible()

@@ -1,6 +1,7 @@
-"""The console's "Close the request" box means "close after sending" (issue 8, review
-walk): ticking it closes nothing; Send then reads "Send and close" and sends the reply
-first, closing once the server has it, or reads "Close" with no text and closes at once."""
+"""Closing from the console is a button with a confirmation (issue 13, point 5; it was a
+checkbox that meant "close after sending"): Close asks first; Cancel or Esc changes
+nothing; with a reply in the box the dialog says it is sent first, and the request
+closes only once the server has the reply."""
 
 from __future__ import annotations
 
@@ -11,44 +12,41 @@ from chats.enums import AuthorKind
 from chats.models import Message
 from handoff.enums import RequestStatus
 from handoff.models import Request
+from tests.browser_fixtures import screenshot_keep, screenshot_sizes
 from tests.handoff.test_console_browser import demo_chat_with_handoff, operator_logs_in
 from tests.handoff.test_console_outbox_browser import operator_accepts_a_visitor
 from tests.servers import wait_until
 
 GOODBYE = "Goodbye"
 ENDED = "The conversation with the operator has ended."
-SEND = "Reply as Olga"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_ticking_close_waits_for_the_goodbye_then_closes(daphne_server, new_page):
-    # given: the operator talks to a visitor
+def test_close_with_a_reply_in_the_box_sends_it_first_then_closes(daphne_server, new_page):
+    # given: the operator talks to a visitor and has typed a goodbye
     demo_chat_with_handoff()
     console = new_page()
     alerts = operator_logs_in(console, daphne_server)
     widget = operator_accepts_a_visitor(console, new_page(), daphne_server)
-    send = console.locator("#reply button[type=submit]")
-    expect(send).to_have_text(SEND)
-
-    # when: the operator ticks "Close the request"
-    console.locator("#close").check()
-
-    # then: nothing is closed yet; the reply box stays, and Send says it will close
-    expect(send).to_have_text("Close")
-    expect(console.locator("#reply")).to_be_visible()
-    expect(console.locator("#readonly")).to_be_hidden()
-    assert Request.objects.get().status == RequestStatus.ACCEPTED
-
-    # when: the operator types a goodbye
     console.locator("#reply-text").fill(GOODBYE)
 
-    # then
-    expect(send).to_have_text("Send and close")
+    # when: the operator presses Close
+    console.locator("#close-request").click()
+
+    # then: a dialog asks, saying the reply goes first; nothing is closed yet
+    dialog = console.get_by_role("dialog", name="Close this conversation?")
+    expect(dialog).to_be_visible()
+    expect(console.locator("#close-confirm-reply")).to_be_visible()
+    expect(console.locator("#close-confirm-yes")).to_have_text("Send and close")
+    expect(console.locator("#close-confirm-yes")).to_be_focused()
+    for size, viewport in screenshot_sizes.items():
+        console.set_viewport_size(viewport)
+        screenshot_keep(console, f"console-close-confirm-{size}")
     assert Request.objects.get().status == RequestStatus.ACCEPTED
 
-    # when: the operator sends it
-    send.click()
+    # when: the operator confirms
+    console.locator("#close-confirm-yes").click()
 
     # then: the visitor reads the goodbye, then that the conversation ended
     messages = widget.locator("#baton-messages")
@@ -58,43 +56,47 @@ def test_ticking_close_waits_for_the_goodbye_then_closes(daphne_server, new_page
     request = wait_until(lambda: Request.objects.filter(status=RequestStatus.CLOSED).first())
     assert request.close_reason == "operator"
     goodbye = Message.objects.get(text=GOODBYE, author_kind=AuthorKind.OPERATOR)
-    ended = Message.objects.get(text=ENDED)
-    assert goodbye.sequence < ended.sequence
-    # and: the console shows it read-only
+    assert goodbye.sequence < Message.objects.get(text=ENDED).sequence
+    # and: the console shows it read-only, without a Close button
     expect(console.locator("#readonly")).to_be_visible()
     expect(console.locator("#reply")).to_be_hidden()
-    expect(console.locator("#list-closed li")).to_have_count(1)
-    expect(console.locator("#messages .from-operator[data-sequence] .text")).to_have_text([GOODBYE])
+    expect(console.locator("#close-request")).to_be_hidden()
     assert alerts == []
     expect(console.locator("#notices .notice")).to_have_count(0)
 
 
-def test_close_with_no_text_closes_at_once_and_unticking_changes_nothing(daphne_server, new_page):
+def test_cancel_and_escape_change_nothing_and_close_with_no_text_closes_at_once(
+    daphne_server, new_page
+):
     # given: the operator talks to a visitor
     demo_chat_with_handoff()
     console = new_page()
-    alerts = operator_logs_in(console, daphne_server)
+    operator_logs_in(console, daphne_server)
     widget = operator_accepts_a_visitor(console, new_page(), daphne_server)
-    send = console.locator("#reply button[type=submit]")
+    dialog = console.get_by_role("dialog", name="Close this conversation?")
 
-    # when: the operator ticks the box and unticks it again
-    console.locator("#close").check()
-    expect(send).to_have_text("Close")
-    console.locator("#close").uncheck()
+    # when: the operator opens the dialog and cancels, then opens it and presses Esc
+    console.locator("#close-request").click()
+    console.locator("#close-cancel").click()
+    expect(dialog).to_be_hidden()
+    console.locator("#close-request").click()
+    expect(dialog).to_be_visible()
+    console.keyboard.press("Escape")
 
-    # then: Send is Send again, and the request is still open
-    expect(send).to_have_text(SEND)
+    # then: the request is still open and the operator can go on
+    expect(dialog).to_be_hidden()
     console.locator("#reply-text").fill("Still here")
-    send.click()
+    console.locator("#reply-text").press("Enter")
     expect(console.locator("#messages .from-operator[data-sequence] .text")).to_have_text(
         ["Still here"]
     )
     assert Request.objects.get().status == RequestStatus.ACCEPTED
 
-    # when: the operator ticks it and sends with no text
-    console.locator("#close").check()
-    expect(send).to_have_text("Close")
-    send.click()
+    # when: the operator closes with an empty box (the dialog's button reads "Close")
+    console.locator("#close-request").click()
+    expect(console.locator("#close-confirm-reply")).to_be_hidden()
+    expect(console.locator("#close-confirm-yes")).to_have_text("Close")
+    console.locator("#close-confirm-yes").click()
 
     # then: the request closes at once, with nothing more sent
     expect(console.locator("#readonly")).to_be_visible()
@@ -103,5 +105,3 @@ def test_close_with_no_text_closes_at_once_and_unticking_changes_nothing(daphne_
     assert list(
         Message.objects.filter(author_kind=AuthorKind.OPERATOR).values_list("text", flat=True)
     ) == ["Still here"]
-    assert alerts == []
-    expect(console.locator("#notices .notice")).to_have_count(0)

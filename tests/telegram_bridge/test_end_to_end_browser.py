@@ -375,9 +375,9 @@ def test_telegram_user_talks_to_a_console_operator_and_rates(telegram, new_page)
         console.locator("#messages .from-client .text").filter(has_text="Great, thank you!")
     ).to_have_count(1)
 
-    # when: the operator ticks "Close the request" and sends with no text ("Close")
-    console.locator("#close").check()
-    console.locator("#reply button[type=submit]").click()
+    # when: the operator presses Close and confirms
+    console.locator("#close-request").click()
+    console.locator("#close-confirm-yes").click()
 
     # then: the console turns read-only, and the Telegram user is told and asked to rate
     expect(console.locator("#readonly")).to_be_visible()
