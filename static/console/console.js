@@ -342,6 +342,16 @@ function unavailable() {
   history.replaceState(null, "", "/console/");
 }
 
+// back to the lists (on a phone they and the conversation take turns on screen)
+function deselect() {
+  selected = null;
+  lastSequence = 0;
+  $("messages").replaceChildren();
+  $("detail").hidden = true;
+  history.replaceState(null, "", "/console/");
+  renderLists();
+}
+
 function renderDetail() {
   const request = requests.get(selected);
   if (!request) return;
@@ -754,6 +764,7 @@ function replySend(closing) {
   send(frame);
 }
 
+$("back").addEventListener("click", deselect);
 $("accept").addEventListener("click", accept);
 $("reject").addEventListener("click", reject);
 $("close-request").addEventListener("click", closeAsk);
