@@ -83,7 +83,10 @@ def a_visitor_with_history(dialog: Dialog, operator: Operator) -> Request:
         customer=CustomerFactory(name="Ann Example", email="ann@example.com", phone=None),
     )
     PageVisit.objects.create(
-        dialog=dialog, url="https://shop.example/checkout", title="Checkout", visited_at=two_days_ago
+        dialog=dialog,
+        url="https://shop.example/checkout",
+        title="Checkout",
+        visited_at=two_days_ago,
     )
     return Request.objects.create(
         dialog=dialog,
@@ -162,9 +165,7 @@ def test_the_operator_sees_times_days_safe_links_the_panel_and_writes_a_private_
     expect(panel).to_be_visible()
     expect(console.locator("#panel-channel")).to_have_text("Web")
     expect(console.locator("#panel-customer dd")).to_have_text(["Ann Example", "ann@example.com"])
-    expect(console.locator("#panel-customer a")).to_have_attribute(
-        "href", "mailto:ann@example.com"
-    )
+    expect(console.locator("#panel-customer a")).to_have_attribute("href", "mailto:ann@example.com")
     # (latest first: the demo page the widget reported, then the older checkout)
     pages = console.locator("#panel-pages li")
     expect(pages).to_have_count(2)
