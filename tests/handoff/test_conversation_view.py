@@ -307,3 +307,20 @@ def test_notes_are_not_messages(world):
     current.dialog.refresh_from_db()
     assert current.dialog.messages.count() == before
     assert not current.dialog.messages.filter(text="internal").exists()
+
+
+# --- the Admin: read-only ----------------------------------------------------------------
+
+
+def test_the_admin_shows_notes_read_only_and_escaped(world, admin_client):
+    current = world["current"]
+    conversation_note_add(
+        request_id=current.pk, operator=world["olga"], text="Be <b>kind</b>", client_msg_id="n1"
+    )
+    request_page = admin_client.get(f"/admin/handoff/request/{current.pk}/change/")
+    dialog_page = admin_client.get(f"/admin/chats/dialog/{current.dialog_id}/change/")
+    for page in (request_page, dialog_page):
+        content = page.content.decode()
+        assert "Be &lt;b&gt;kind&lt;/b&gt;" in content
+        assert "Be <b>kind</b>" not in content
+    assert 'name="notes-0-text"' not in request_page.content.decode()
