@@ -107,6 +107,11 @@ def test_the_operator_sees_times_days_safe_links_the_panel_and_writes_a_private_
     # given: the demo chat, the operator in the console, a visitor with some history
     chat = demo_chat_with_handoff()
     console = new_page()
+    script_errors: list[str] = []
+    console.on("pageerror", lambda error: script_errors.append(str(error)))
+    console.on(
+        "console", lambda line: script_errors.append(line.text) if line.type == "error" else None
+    )
     alerts = operator_logs_in(console, daphne_server)
     visitor = new_page()
     widget = visitor_opens_the_chat(visitor, daphne_server)
@@ -215,4 +220,5 @@ def test_the_operator_sees_times_days_safe_links_the_panel_and_writes_a_private_
     screenshot_keep(console, "console-conversation-note-desktop")
     screenshot_keep(visitor, "widget-after-private-note-desktop")
     assert alerts == []
+    assert script_errors == []
     expect(console.locator("#notices .notice")).to_have_count(0)
