@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from chats.admin import ChatAdmin, DialogAdmin, ReadOnlyInline
 from chats.models import Chat, Dialog, Script
 from handoff.models import (
+    ConversationNote,
     Feedback,
     FormField,
     HandoffSettings,
@@ -241,6 +242,15 @@ class RequestEventInline(admin.TabularInline):
         return False
 
 
+class ConversationNoteInline(ReadOnlyInline):
+    """Operators' private notes on the request: read-only here, as in the console."""
+
+    model = ConversationNote
+    fields = ["created_at", "author_name", "text"]
+    readonly_fields = fields
+    verbose_name_plural = _("private notes (operators only)")
+
+
 @admin.register(Request)
 class RequestAdmin(admin.ModelAdmin):
     """A record: a request changes only through handoff's services (the state machine,
@@ -278,7 +288,7 @@ class RequestAdmin(admin.ModelAdmin):
         "rating",
     ]
     readonly_fields = ["answers", "rating"]
-    inlines = [RequestEventInline]
+    inlines = [RequestEventInline, ConversationNoteInline]
 
     @admin.display(description=_("form answers"))
     def answers(self, request: Request) -> str:
@@ -304,7 +314,7 @@ class DialogRequestInline(admin.TabularInline):
     """A dialog's requests for a person, with their form answers, on the dialog's page."""
 
     model = Request
-    fields = ["status", "reason", "operator", "answers", "created_at", "close_reason"]
+    fields = ["status", "reason", "operator", "answers", "notes", "created_at", "close_reason"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -314,6 +324,20 @@ class DialogRequestInline(admin.TabularInline):
     @admin.display(description=_("form answers"))
     def answers(self, request: Request) -> str:
         return form_answers_html(request.form_answers)
+
+    @admin.display(description=_("private notes"))
+    def notes(self, request: Request) -> str:
+        """The operators' private notes, escaped, one a line ("Olga: text")."""
+        notes = request.notes.all()
+        if not notes:
+            return "—"
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join("", "<li>{}: {}</li>", ((n.author_name, n.text) for n in notes)),
+        )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("notes")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

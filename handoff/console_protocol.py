@@ -19,6 +19,7 @@ from chats.frames import (
     frame_string,
 )
 from distributor.enums import Presence
+from handoff.models import ConversationNote
 
 # a transfer's reason: as handoff.services.transfer.TRANSFER_REASON_MAX (the event note holds
 # "transferred to <name>: <reason>" in 300 characters)
@@ -180,6 +181,39 @@ class Transfer:
         return cls(request_id=request_id, to_operator_id=to_operator_id, reason=reason)
 
 
+@dataclass(frozen=True)
+class Note:
+    """A private note on a conversation (operators only): stored once per client_msg_id."""
+
+    request_id: int
+    client_msg_id: str
+    text: str
+
+    @classmethod
+    def from_body(cls, body: dict) -> Note:
+        client_msg_id = frame_client_msg_id(body)
+        text = body.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise FrameError("malformed", "'text' must be a non-empty string")
+        if len(text) > ConversationNote.TEXT_MAX_CHARS:
+            raise FrameError(
+                "text_too_long",
+                f"a note may be at most {ConversationNote.TEXT_MAX_CHARS} characters",
+            )
+        return cls(request_id=frame_id(body, "request"), client_msg_id=client_msg_id, text=text)
+
+
+@dataclass(frozen=True)
+class VisitorPanel:
+    """Ask for the side panel of a request the console watches (and its notes)."""
+
+    request_id: int
+
+    @classmethod
+    def from_body(cls, body: dict) -> VisitorPanel:
+        return cls(request_id=frame_id(body, "request"))
+
+
 ConsoleFrame = (
     Watch
     | Accept
@@ -192,6 +226,8 @@ ConsoleFrame = (
     | SetPresence
     | TransferTargets
     | Transfer
+    | Note
+    | VisitorPanel
 )
 
 CONSOLE_FRAMES: dict[str, type[ConsoleFrame]] = {
@@ -206,6 +242,8 @@ CONSOLE_FRAMES: dict[str, type[ConsoleFrame]] = {
     "presence": SetPresence,
     "transfer_targets": TransferTargets,
     "transfer": Transfer,
+    "note": Note,
+    "visitor_panel": VisitorPanel,
 }
 
 

@@ -65,7 +65,7 @@ from chats.streaming import DialogStreamMixin
 from distributor.enums import Presence
 from distributor.models import Operator
 from distributor.services import operator_presence_renew, operator_presence_set
-from handoff import selectors, services
+from handoff import selectors, selectors_conversation, services
 from handoff.access import ConsoleSession, session_digest
 from handoff.console_accepts import ConsoleAcceptsMixin, settled_refuse
 from handoff.console_protocol import (
@@ -74,6 +74,7 @@ from handoff.console_protocol import (
     ConsoleFrame,
     ConsoleFrameError,
     Heartbeat,
+    Note,
     Ping,
     Refresh,
     Reject,
@@ -81,6 +82,7 @@ from handoff.console_protocol import (
     SetPresence,
     Transfer,
     TransferTargets,
+    VisitorPanel,
     Watch,
     console_frame_parse,
 )
@@ -89,6 +91,7 @@ from handoff.models import Request
 from handoff.realtime import (
     console_chat_group,
     console_operator_group,
+    console_request_group,
     presence_changed_publish,
     request_summary,
     transfer_received_publish,
@@ -200,6 +203,10 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
 
     async def unwatch(self) -> None:
         await self.dialog_group_leave()
+        if self.watched is not None:
+            await self.channel_layer.group_discard(
+                console_request_group(self.watched["id"]), self.channel_name
+            )
         if self.stream_dialog_id is not None and self.operator is not None and not self.ended:
             await database_sync_to_async(services.conversation_read_mark)(
                 operator=self.operator, dialog_id=self.stream_dialog_id, sequence=self.last_sent
@@ -330,6 +337,18 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
             )
         elif isinstance(frame, Transfer):
             await self.handle_transfer(frame)
+        elif isinstance(frame, Note):
+            await self.handle_note(frame)
+        elif isinstance(frame, VisitorPanel):
+            panel, notes = await self.call(frame.request_id, _visitor_panel)
+            await self.send_json(
+                {
+                    "type": "visitor_panel",
+                    "request": frame.request_id,
+                    "panel": panel,
+                    "notes": notes,
+                }
+            )
 
     async def session_call(self, service: Callable[..., Any], **kwargs: Any) -> Any:
         """Confirm the session and run `service` (taking the operator) in one database
@@ -406,6 +425,30 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
         if message.dialog_id == self.stream_dialog_id:
             await self.deliver(message_payload(message))
 
+    async def handle_note(self, frame: Note) -> None:
+        """Store the private note (once per client_msg_id) and answer with it; the
+        consoles watching the request, this one too, get it as a `note` frame."""
+        try:
+            note, created = await self.call(
+                frame.request_id,
+                _note_add,
+                reply_id=frame.client_msg_id,
+                client_msg_id=frame.client_msg_id,
+                text=frame.text,
+            )
+        except ConsoleFrameError as error:
+            error.client_msg_id = error.client_msg_id or frame.client_msg_id
+            raise
+        await self.send_json(
+            {
+                "type": "note",
+                "request": frame.request_id,
+                "note": selectors_conversation.note_payload(note),
+                "client_msg_id": frame.client_msg_id,
+                "duplicate": not created,
+            }
+        )
+
     async def handle_watch(self, frame: Watch) -> None:
         operator, summary = await database_call(
             _checked,
@@ -430,6 +473,11 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
             dialog_group_name(self.stream_dialog_id), self.channel_name
         )
         self.in_dialog_group = True
+        # private notes: for the consoles watching the request only (never the dialog's
+        # group, which the visitor's widget is in)
+        await self.channel_layer.group_add(
+            console_request_group(frame.request_id), self.channel_name
+        )
         await self.send_json({"type": "watching", "request": summary})
         await self.catch_up()
         await database_sync_to_async(services.conversation_read_mark)(
@@ -524,6 +572,12 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
     async def dialog_status(self, event: dict) -> None:
         await self.send_json({"type": "dialog_status", "status": event["status"]})
 
+    async def console_note(self, event: dict) -> None:
+        """A private note on the watched request (from this or another console)."""
+        note = event["note"]
+        if self.watched is not None and note.get("request") == self.watched["id"]:
+            await self.send_json({"type": "note", "request": note["request"], "note": note})
+
     async def dialog_queue(self, event: dict) -> None:
         """The visitor's place in the queue: the console shows the request's status."""
 
@@ -553,6 +607,20 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
         if self.watched is not None and self.watched["chat_id"] not in self.chat_ids:
             await self.unwatch()
         await self.send_snapshot()
+
+
+def _note_add(
+    *, operator: Operator, request: int, client_msg_id: str, text: str, **_kwargs: Any
+) -> tuple[Any, bool]:
+    return services.conversation_note_add(
+        request_id=request, operator=operator, text=text, client_msg_id=client_msg_id
+    )
+
+
+def _visitor_panel(*, operator: Operator, request: int, **_kwargs: Any) -> tuple[dict, list[dict]]:
+    """The side panel of a request the operator may open, and its private notes."""
+    panel = selectors_conversation.visitor_panel(operator=operator, request_id=request)
+    return panel, selectors_conversation.conversation_notes(request_id=request)
 
 
 def _close_as_operator(*, operator: Operator, **kwargs: Any) -> Request:

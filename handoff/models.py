@@ -447,3 +447,42 @@ class ConversationRead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operator_id} read {self.dialog_id} to {self.last_read_sequence}"
+
+
+class ConversationNote(models.Model):
+    """A private note an operator leaves on a conversation: for operators only. It is
+    not a message: it never reaches the visitor (widget, Telegram), the feedback or an
+    export; consoles watching the request get it live (handoff.services.notes)."""
+
+    TEXT_MAX_CHARS = 2000
+
+    request = models.ForeignKey(
+        Request, on_delete=models.CASCADE, related_name="notes", verbose_name=_("request")
+    )
+    author = models.ForeignKey(
+        "distributor.Operator",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conversation_notes",
+        verbose_name=_("author"),
+    )
+    # kept as it was, so the note still reads right when the profile is renamed or removed
+    author_name = models.CharField(_("author's name"), max_length=200, blank=True)
+    text = models.TextField(_("text"), max_length=TEXT_MAX_CHARS)
+    # the console's id for the note: a resend of the same note is stored once
+    client_msg_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(_("written at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("private note")
+        verbose_name_plural = _("private notes")
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "client_msg_id"], name="conversation_note_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"note {self.pk} on request {self.request_id}"

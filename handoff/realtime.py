@@ -201,3 +201,20 @@ def transfer_received_publish(*, request: Request, from_name: str, reason: str) 
             )
         ]
     )
+
+
+# --- private notes (the console's conversation view) -----------------------------------
+# A note goes to the consoles watching its request (console.request.<id>, joined on
+# watch), never to the dialog's group: the visitor's widget is in that one.
+CONSOLE_NOTE = event_type("console.note")
+
+
+def console_request_group(request_id: int) -> str:
+    return f"console.request.{request_id}"
+
+
+def note_added_publish(*, request_id: int, note: dict) -> None:
+    """After commit, give the note to every console watching its request."""
+    group_send_after_commit(
+        [(console_request_group(request_id), {"type": CONSOLE_NOTE, "note": note})]
+    )

@@ -386,3 +386,9 @@ def with_load(operators: QuerySet[Operator]) -> QuerySet[Operator]:
     """Annotate `held`, `offered` and `load` (their sum: what the cap counts)."""
     held, offered = load_counts()
     return operators.annotate(held=held, offered=offered).annotate(load=F("held") + F("offered"))
+
+
+def requests_visible_to(operator: Operator) -> QuerySet[Request]:
+    """Every request this operator may see now (the rule the console lists, opens and
+    authorises by), for reads that need more than one request."""
+    return _visible(operator)

@@ -313,3 +313,7 @@ class WidgetConsumer(DialogStreamMixin, SocketConsumer):
 
     async def console_transfer(self, event: dict) -> None:
         """A conversation handed to an operator: nothing for a visitor."""
+
+    async def console_note(self, event: dict) -> None:
+        """An operator's private note: never for a visitor (and never sent to a dialog's
+        group; handoff.realtime.note_added_publish)."""

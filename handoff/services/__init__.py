@@ -50,6 +50,7 @@ from handoff.services.lifecycle import (
     request_close,
     request_close_by_client,
 )
+from handoff.services.notes import conversation_note_add, note_text_check
 from handoff.services.opening import request_open, request_reason_check
 from handoff.services.sweep import deadlines_sweep
 from handoff.services.transfer import TRANSFER_REASON_MAX, request_transfer
@@ -74,6 +75,7 @@ __all__ = [
     "client_contact_submit",
     "client_form_submit",
     "contact_form_submit",
+    "conversation_note_add",
     "conversation_read_mark",
     "deadlines_sweep",
     "feedback_record",
@@ -81,6 +83,7 @@ __all__ = [
     "handoff_form_submit",
     "handoff_settings_for",
     "working_hours_for",
+    "note_text_check",
     "operator_message_post",
     "request_ask_feedback",
     "queue_position",

@@ -3,6 +3,8 @@
 
 import { createAttention, titleBadge } from "./notify.js";
 import { composerKeys, installShortcuts } from "./shortcuts.js";
+import { attachmentNodes, daysMark, messageStamp, messageText } from "./conversation.js";
+import { conversationView } from "./panel.js";
 
 const root = document.getElementById("console");
 const $ = (id) => document.getElementById(id);
@@ -16,6 +18,8 @@ const labels = {
   unavailable: root.dataset.labelUnavailable,
   ended: root.dataset.labelEnded,
   document: root.dataset.labelDocument || "document",
+  image: root.dataset.labelImage || "image",
+  openImage: root.dataset.labelOpenImage || "",
   waiting: root.dataset.labelWaiting || "waiting",
   unread: root.dataset.labelUnread || "unread",
   offered: root.dataset.labelOffered || "offered to you",
@@ -463,28 +467,14 @@ function renderMessage(message) {
   } else {
     const text = document.createElement("div");
     text.className = "text";
-    text.textContent = message.text;
+    messageText(text, message.text);
     item.appendChild(text);
   }
-  for (const attachment of attachments) {
-    if (!attachment.url || (attachment.kind !== "photo" && attachment.kind !== "document")) continue;
-    const link = document.createElement("a");
-    link.className = `media ${attachment.kind}`;
-    link.href = attachment.url;
-    link.target = "_blank";
-    link.rel = "noopener";
-    if (attachment.kind === "photo") {
-      const image = document.createElement("img");
-      image.alt = "";
-      image.src = attachment.url;
-      link.appendChild(image);
-    } else {
-      link.textContent = `📎 ${attachment.file_name || labels.document}`;
-    }
-    item.appendChild(link);
-  }
+  item.append(...attachmentNodes(attachments, labels));
+  messageStamp(item, message.created_at);
   // stored messages go above the replies still waiting for their ack
   $("messages").insertBefore(item, $("messages").querySelector("[data-pending]"));
+  daysMark($("messages"));
   $("messages").scrollTop = $("messages").scrollHeight;
 }
 
@@ -501,6 +491,7 @@ function refuse(clientMsgId, detail) {
 }
 
 function handle(frame) {
+  if (view(frame)) return;
   switch (frame.type) {
     case "requests": {
       const first = !ready;
@@ -830,6 +821,8 @@ $("presence").addEventListener("change", () => {
   send({ type: "presence", presence: $("presence").value });
 });
 
+// the conversation view: the visitor's panel and private notes (static/console/panel.js)
+const view = conversationView({ root, send, selected: () => selected, messages: $("messages") });
 if (selected) drawPendingOf(selected);
 connect();
 setInterval(() => send({ type: "heartbeat" }), HEARTBEAT_MS);

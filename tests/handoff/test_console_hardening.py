@@ -436,6 +436,11 @@ def sample_events(request: Request) -> dict[str, dict]:
             "from": "Ivan",
             "reason": "sample",
         },
+        # a private note: consoles watching its request only (their own group)
+        "console.note": {
+            "type": "console.note",
+            "note": {"id": 1, "request": request.pk, "author": "Ivan", "text": "sample"},
+        },
     }
 
 
@@ -453,6 +458,7 @@ CONSOLE_FRAME = {
     "access.changed": "requests",
     "console.presence": "presence",
     "console.transfer": "transfer_received",
+    "console.note": "note",
 }
 
 
