@@ -1,5 +1,6 @@
 // Baton operator console: one websocket (/ws/console/), lists updated live, one
 // request watched at a time. Text is always set with textContent.
+import { rowFocusable, rowFocused, rowRefocus, rowsKeyboard } from "./a11y.js";
 
 const root = document.getElementById("console");
 const $ = (id) => document.getElementById(id);
@@ -189,11 +190,13 @@ function renderLists() {
   }
   lists.pending.sort((a, b) => a.created_at.localeCompare(b.created_at));
   lists.closed.sort((a, b) => (b.closed_at || "").localeCompare(a.closed_at || ""));
+  const focused = rowFocused(document.querySelector(".lists"));
   for (const [name, items] of Object.entries(lists)) {
     const list = $(`list-${name}`);
     list.replaceChildren(...items.map(listItem));
     $(`count-${name}`).textContent = String(items.length);
   }
+  rowRefocus(document.querySelector(".lists"), focused);
   badge();
 }
 
@@ -209,6 +212,7 @@ function listItem(request) {
   const item = document.createElement("li");
   item.dataset.request = String(request.id);
   if (request.id === selected) item.classList.add("selected");
+  rowFocusable(item, request.id === selected);
   const title = document.createElement("div");
   title.className = "title";
   const name = document.createElement("span");
@@ -709,6 +713,7 @@ $("presence").addEventListener("change", () => {
   send({ type: "presence", presence: $("presence").value });
 });
 
+rowsKeyboard(document.querySelector(".lists"));
 if (selected) drawPendingOf(selected);
 connect();
 setInterval(() => send({ type: "heartbeat" }), HEARTBEAT_MS);
