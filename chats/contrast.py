@@ -65,7 +65,9 @@ def colour_parse(value: str) -> tuple[RGB, float]:
 def colour_over(value: str, backdrop: RGB) -> RGB:
     """The opaque colour seen when `value` is painted over `backdrop`."""
     rgb, alpha = colour_parse(value)
-    return tuple(alpha * top + (1 - alpha) * bottom for top, bottom in zip(rgb, backdrop, strict=True))
+    return tuple(
+        alpha * top + (1 - alpha) * bottom for top, bottom in zip(rgb, backdrop, strict=True)
+    )
 
 
 def relative_luminance(rgb: RGB) -> float:

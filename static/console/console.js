@@ -1,6 +1,7 @@
 // Baton operator console: one websocket (/ws/console/), lists updated live, one
 // request watched at a time. Text is always set with textContent.
 import { rowFocusable, rowFocused, rowRefocus, rowsKeyboard } from "./a11y.js";
+import { cannedPicker } from "./canned.js";
 
 const root = document.getElementById("console");
 const $ = (id) => document.getElementById(id);
@@ -585,6 +586,9 @@ function handle(frame) {
     case "transfer_targets":
       if (frame.request === selected) transferFormFill(frame);
       break;
+    case "canned_replies":
+      canned.set(frame.request, frame.replies);
+      break;
     case "transferred": {
       handedOn.set(frame.request, frame.to ? `${labels.transferredTo} ${frame.to}.` : labels.transferredBot);
       $("transfer").hidden = true;
@@ -714,6 +718,18 @@ $("presence").addEventListener("change", () => {
 });
 
 rowsKeyboard(document.querySelector(".lists"));
+// "/" in the reply box: the canned replies of the request on screen, variables filled
+// from what the page shows (the visitor's name: client_name when the list has it)
+const canned = cannedPicker({
+  input: $("reply-text"),
+  label: root.dataset.labelCanned,
+  context: () => {
+    const request = requests.get(selected);
+    if (!request) return null;
+    const visitor = request.client_name || request.client;
+    return { request: request.id, visitor_name: visitor, operator_name: root.dataset.operatorName, chat_name: request.chat };
+  },
+});
 if (selected) drawPendingOf(selected);
 connect();
 setInterval(() => send({ type: "heartbeat" }), HEARTBEAT_MS);

@@ -96,9 +96,7 @@ def test_console_and_widget_pass_axe_through_a_whole_conversation(daphne_server,
     expect(messages.locator(".from-operator .text")).to_have_text(["Hello Ann, how can I help?"])
     widget.locator("#baton-input").fill("Where is my parcel?")
     widget.locator("#baton-input").press("Enter")
-    expect(console.locator("#messages .from-client .text")).to_contain_text(
-        ["Where is my parcel?"]
-    )
+    expect(console.locator("#messages .from-client .text")).to_contain_text(["Where is my parcel?"])
     found |= scan_at_both_sizes(console, "console-conversation")
     found |= scan_at_both_sizes(visitor, "widget-operator", frame)
 
