@@ -137,14 +137,19 @@ def test_an_operator_works_a_request_with_the_keyboard_alone(daphne_server, new_
     demo_chat_with_handoff()
     console = new_page()
     operator_logs_in(console, daphne_server)
+    first_visitor = new_page()
+    visitor_opens_the_chat(first_visitor, daphne_server).locator("#baton-headset").click()
+    expect(console.locator("#list-pending li")).to_have_count(1)
     visitor = new_page()
     widget = visitor_opens_the_chat(visitor, daphne_server)
     widget.locator("#baton-headset").click()
-    expect(console.locator("#list-pending li")).to_have_count(1)
+    expect(console.locator("#list-pending li")).to_have_count(2)
 
-    # when: the operator tabs to the request's row and presses Enter
+    # when: the operator tabs to the waiting list, moves down to the last row, Enter
     assert tab_until(console, "#list-pending li[data-request]")
     assert focus_outline(console) == "solid"
+    console.keyboard.press("ArrowDown")
+    assert console.evaluate("() => document.activeElement.matches('#list-pending li:last-child')")
     console.keyboard.press("Enter")
 
     # then: the request opens; Tab reaches Accept, and Enter accepts it
