@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from chats.contrast import AA_NORMAL_TEXT, widget_contrast_shortfalls
 from chats.models import (
     Chat,
     Client,
@@ -83,6 +84,30 @@ class ChatAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    def save_model(self, request, obj: Chat, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # hard-to-read colours are the owner's choice (a brand colour): said, not refused
+        for shortfall in widget_contrast_shortfalls(
+            bot_color=obj.bot_color,
+            operator_color=obj.operator_color,
+            user_color=obj.user_color,
+            button_color=obj.button_color,
+            button_text_color=obj.button_text_color,
+        ):
+            self.message_user(
+                request,
+                _(
+                    "Hard to read in the widget: %(what)s has a contrast of %(ratio)s:1; "
+                    "text needs at least %(minimum)s:1 (WCAG AA)."
+                )
+                % {
+                    "what": shortfall.what,
+                    "ratio": f"{shortfall.ratio:.2f}",
+                    "minimum": AA_NORMAL_TEXT,
+                },
+                messages.WARNING,
+            )
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)

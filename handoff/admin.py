@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from chats.admin import ChatAdmin, DialogAdmin, ReadOnlyInline
 from chats.models import Chat, Dialog, Script
 from handoff.models import (
+    CannedReply,
     ConversationNote,
     Feedback,
     FormField,
@@ -357,3 +358,14 @@ admin.site.unregister(Dialog)
 @admin.register(Dialog)
 class DialogWithRequestsAdmin(DialogAdmin):
     inlines = [DialogRequestInline, *DialogAdmin.inlines, FeedbackInline]
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):
+    """Replies the chat's operators insert in the console with "/" and the shortcut."""
+
+    list_display = ["shortcut", "title", "chat"]
+    list_filter = ["chat"]
+    search_fields = ["shortcut", "title", "text"]
+    fields = ["chat", "shortcut", "title", "text"]
+    list_select_related = ["chat"]

@@ -478,7 +478,12 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
         await self.channel_layer.group_add(
             console_request_group(frame.request_id), self.channel_name
         )
+        canned_replies = summary.pop("canned_replies")
         await self.send_json({"type": "watching", "request": summary})
+        # the watched request's chat's canned replies only (the "/" picker, issue 13)
+        await self.send_json(
+            {"type": "canned_replies", "request": summary["id"], "replies": canned_replies}
+        )
         await self.catch_up()
         await database_sync_to_async(services.conversation_read_mark)(
             operator=self.operator, dialog_id=self.stream_dialog_id, sequence=self.last_sent
@@ -716,6 +721,9 @@ def _watch_open(*, operator: Operator, request_id: int) -> dict | None:
         return None
     summary = request_summary(request)
     summary["last_sequence"] = request.dialog.last_sequence
+    summary["canned_replies"] = selectors.canned_replies_for_operator(
+        operator=operator, chat_id=request.chat_id
+    )
     summary["refusal"] = None
     if _held_by_another(summary, operator.pk):
         summary["refusal"] = services.RequestAlreadyTaken(request.status, summary["operator"])

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import uuid
 from zoneinfo import available_timezones
 
@@ -486,3 +487,75 @@ class ConversationNote(models.Model):
 
     def __str__(self) -> str:
         return f"note {self.pk} on request {self.request_id}"
+
+
+CANNED_REPLY_VARIABLES = ("visitor_name", "operator_name", "chat_name")
+_CANNED_PLACEHOLDER = re.compile(r"\{([^{}\s]*)\}")
+
+
+class CannedReply(models.Model):
+    """A reply an operator of the chat inserts in the console by typing `/` and its
+    shortcut (issue 13). Its text may name {visitor_name}, {operator_name} and
+    {chat_name}, filled in when it is inserted (the console fills them client-side from
+    what it shows; CannedReply.render is the same rule)."""
+
+    chat = models.ForeignKey("chats.Chat", on_delete=models.CASCADE, related_name="canned_replies")
+    shortcut = models.SlugField(
+        _("shortcut"),
+        max_length=40,
+        help_text=_("Typed after “/” in the console, e.g. “thanks” for /thanks."),
+    )
+    title = models.CharField(_("title"), max_length=100)
+    text = models.TextField(
+        _("text"),
+        max_length=4000,
+        help_text=_(
+            "May use {visitor_name}, {operator_name} and {chat_name}; they are filled in "
+            "when the operator inserts the reply."
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("canned reply")
+        verbose_name_plural = _("canned replies")
+        ordering = ["chat", "shortcut"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chat", "shortcut"], name="one_canned_reply_per_shortcut"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut} — {self.title}"
+
+    def clean(self) -> None:
+        super().clean()
+        unknown = sorted(
+            {
+                name
+                for name in _CANNED_PLACEHOLDER.findall(self.text or "")
+                if name not in CANNED_REPLY_VARIABLES
+            }
+        )
+        if unknown:
+            raise ValidationError(
+                {
+                    "text": _(
+                        "Unknown variable %(names)s: use {visitor_name}, {operator_name} "
+                        "or {chat_name}."
+                    )
+                    % {"names": ", ".join(f"{{{name}}}" for name in unknown)}
+                }
+            )
+
+    def render(self, *, visitor_name: str, operator_name: str, chat_name: str) -> str:
+        """The text with its variables filled in (each value inserted as it is: a
+        value holding "{chat_name}" is not expanded again)."""
+        values = {
+            "visitor_name": visitor_name,
+            "operator_name": operator_name,
+            "chat_name": chat_name,
+        }
+        return _CANNED_PLACEHOLDER.sub(
+            lambda match: values.get(match.group(1), match.group(0)), self.text
+        )

@@ -34,12 +34,14 @@ from distributor.selectors import eligible_filter, managers_eligible
 from distributor.services import presence_effective
 from handoff.access import ConsoleSession
 from handoff.enums import RequestStatus
-from handoff.models import ConversationRead, Request
+from handoff.models import CannedReply, ConversationRead, Request
 from handoff.realtime import PREVIEW_CHARS, request_summary
 
 DATABASE_SESSIONS = "django.contrib.sessions.backends.db"
 
 CLOSED_SHOWN = 50
+# a chat's canned replies sent to the console at most (the picker filters them as typed)
+CANNED_REPLIES_SHOWN = 500
 
 
 def operator_for_user(user) -> Operator | None:
@@ -392,3 +394,14 @@ def requests_visible_to(operator: Operator) -> QuerySet[Request]:
     """Every request this operator may see now (the rule the console lists, opens and
     authorises by), for reads that need more than one request."""
     return _visible(operator)
+
+
+def canned_replies_for_operator(*, operator: Operator, chat_id: int) -> list[dict]:
+    """The canned replies of one chat the operator serves (none for a chat they do not),
+    as the console's picker needs them, by shortcut."""
+    replies = CannedReply.objects.filter(
+        chat_id=chat_id, chat__operators=operator, chat__operators__user__is_active=True
+    ).order_by("shortcut")[:CANNED_REPLIES_SHOWN]
+    return [
+        {"shortcut": reply.shortcut, "title": reply.title, "text": reply.text} for reply in replies
+    ]

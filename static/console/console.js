@@ -1,6 +1,7 @@
 // Baton operator console: one websocket (/ws/console/), lists updated live, one
 // request watched at a time. Text is always set with textContent.
-
+import { rowFocusable, rowFocused, rowRefocus, rowsKeyboard } from "./a11y.js";
+import { cannedPicker } from "./canned.js";
 import { createAttention, titleBadge } from "./notify.js";
 import { composerKeys, installShortcuts } from "./shortcuts.js";
 import { attachmentNodes, daysMark, messageStamp, messageText } from "./conversation.js";
@@ -196,11 +197,13 @@ function renderLists() {
   }
   lists.pending.sort((a, b) => a.created_at.localeCompare(b.created_at));
   lists.closed.sort((a, b) => (b.closed_at || "").localeCompare(a.closed_at || ""));
+  const focused = rowFocused(document.querySelector(".lists"));
   for (const [name, items] of Object.entries(lists)) {
     const list = $(`list-${name}`);
     list.replaceChildren(...items.map(listItem));
     $(`count-${name}`).textContent = String(items.length);
   }
+  rowRefocus(document.querySelector(".lists"), focused);
   badge();
 }
 
@@ -216,6 +219,7 @@ function listItem(request) {
   const item = document.createElement("li");
   item.dataset.request = String(request.id);
   if (request.id === selected) item.classList.add("selected");
+  rowFocusable(item, request.id === selected);
   const title = document.createElement("div");
   title.className = "title";
   const name = document.createElement("span");
@@ -587,6 +591,9 @@ function handle(frame) {
     case "transfer_targets":
       if (frame.request === selected) transferFormFill(frame);
       break;
+    case "canned_replies":
+      canned.set(frame.request, frame.replies);
+      break;
     case "transferred": {
       handedOn.set(frame.request, frame.to ? `${labels.transferredTo} ${frame.to}.` : labels.transferredBot);
       $("transfer").hidden = true;
@@ -766,7 +773,6 @@ $("reply").addEventListener("submit", (event) => {
   event.preventDefault();
   replySend(false);
 });
-composerKeys($("reply-text"), $("reply"));
 const openShortcuts = installShortcuts(
   {
     select,
@@ -823,6 +829,21 @@ $("presence").addEventListener("change", () => {
 
 // the conversation view: the visitor's panel and private notes (static/console/panel.js)
 const view = conversationView({ root, send, selected: () => selected, messages: $("messages") });
+rowsKeyboard(document.querySelector(".lists"));
+// "/" in the reply box: the canned replies of the request on screen, variables filled
+// from what the page shows (the visitor's name: client_name when the list has it)
+const canned = cannedPicker({
+  input: $("reply-text"),
+  label: root.dataset.labelCanned,
+  context: () => {
+    const request = requests.get(selected);
+    if (!request) return null;
+    const visitor = request.client_name || request.client;
+    return { request: request.id, visitor_name: visitor, operator_name: root.dataset.operatorName, chat_name: request.chat };
+  },
+});
+// after the picker: Enter picks a canned reply while its list is open, else sends
+composerKeys($("reply-text"), $("reply"));
 if (selected) drawPendingOf(selected);
 connect();
 setInterval(() => send({ type: "heartbeat" }), HEARTBEAT_MS);

@@ -79,7 +79,7 @@ export function daysMark(list) {
     if (day !== previous) {
       const separator = document.createElement("li");
       separator.className = "day";
-      separator.setAttribute("role", "separator");
+      // a list item of its own (a role="separator" inside an <ol> breaks the list for screen readers)
       separator.dataset.day = day;
       separator.textContent = dayLabel(createdAt);
       list.insertBefore(separator, item);

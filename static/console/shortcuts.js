@@ -26,7 +26,7 @@ export function neighbour(selected, step) {
 // the input method's)
 export function composerKeys(textarea, form) {
   textarea.addEventListener("keydown", (event) => {
-    if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.defaultPrevented || event.key !== "Enter" || event.shiftKey || event.isComposing || event.altKey || event.ctrlKey || event.metaKey) return;
     event.preventDefault();
     form.requestSubmit();
   });
