@@ -20,6 +20,10 @@ from chats.frames import (
 )
 from distributor.enums import Presence
 
+# the search box: a query's length after trimming (handoff.selectors.requests_search)
+SEARCH_MIN_CHARS = 2
+SEARCH_MAX_CHARS = 200
+
 # a transfer's reason: as handoff.services.transfer.TRANSFER_REASON_MAX (the event note holds
 # "transferred to <name>: <reason>" in 300 characters)
 TRANSFER_REASON_MAX_CHARS = 150
@@ -180,6 +184,41 @@ class Transfer:
         return cls(request_id=request_id, to_operator_id=to_operator_id, reason=reason)
 
 
+@dataclass(frozen=True)
+class ClosedPage:
+    """The closed list's next page, after the closed request `after` (the cursor the
+    snapshot's `closed_next` or the previous page's `next` gave)."""
+
+    after: int
+
+    @classmethod
+    def from_body(cls, body: dict) -> ClosedPage:
+        return cls(after=frame_id(body, "after"))
+
+
+@dataclass(frozen=True)
+class Search:
+    """The search box: visitors' names, customers' phones and e-mails, message text."""
+
+    query: str
+
+    @classmethod
+    def from_body(cls, body: dict) -> Search:
+        query = body.get("query")
+        if not isinstance(query, str):
+            raise FrameError("malformed", "'query' must be a string")
+        query = query.strip()
+        if len(query) < SEARCH_MIN_CHARS:
+            raise FrameError(
+                "query_too_short", f"a search needs at least {SEARCH_MIN_CHARS} characters"
+            )
+        if len(query) > SEARCH_MAX_CHARS:
+            raise FrameError(
+                "query_too_long", f"a search may be at most {SEARCH_MAX_CHARS} characters"
+            )
+        return cls(query=query)
+
+
 ConsoleFrame = (
     Watch
     | Accept
@@ -192,6 +231,8 @@ ConsoleFrame = (
     | SetPresence
     | TransferTargets
     | Transfer
+    | ClosedPage
+    | Search
 )
 
 CONSOLE_FRAMES: dict[str, type[ConsoleFrame]] = {
@@ -206,6 +247,8 @@ CONSOLE_FRAMES: dict[str, type[ConsoleFrame]] = {
     "presence": SetPresence,
     "transfer_targets": TransferTargets,
     "transfer": Transfer,
+    "closed_page": ClosedPage,
+    "search": Search,
 }
 
 
