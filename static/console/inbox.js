@@ -21,8 +21,6 @@ export function inboxLabels(root) {
     slaOverdue: label("sla-overdue", "overdue {time}"),
     slaFirst: label("sla-first", "first response SLA"),
     slaNext: label("sla-next", "next response SLA"),
-    noResults: label("no-results", "Nothing found."),
-    heldBy: label("held-by", "held by"),
     channel: (channel) => root.getAttribute(`data-channel-${channel}`) || channel || "",
   };
 }

@@ -5,11 +5,13 @@ filters' rows, the closed list's pages (one row per request) and the search."""
 from datetime import datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chats.enums import Messenger
 from chats.services import dialog_receive_client_message, dialog_start_or_resume
-from distributor.models import Customer
+from distributor.models import Customer, Operator
 from distributor.services import customer_bind
 from handoff import selectors
 from handoff.models import FormField, HandoffSettings, Request
@@ -327,3 +329,30 @@ def test_search_returns_at_most_fifty(desk):
     for number in range(55):
         ask(desk["chat"], client__name=f"Zed {number}")
     assert len(found(desk["olga"], "zed")) == 50
+
+
+def test_the_snapshot_costs_the_same_statements_however_many_rows(desk):
+    def statements() -> int:
+        with CaptureQueriesContext(connection) as context:
+            selectors.inbox_snapshot(operator=desk["olga"])
+        return len(context.captured_queries)
+
+    # given: one request of each kind (the operators may hold them all)
+    Operator.objects.update(max_simultaneous_dialogs=50)
+
+    def one_of_each(number: int) -> None:
+        ask(desk["chat"], client__name=f"Wait {number}")
+        mine = ask(desk["chat"])
+        request_accept(request=mine, operator=desk["olga"])
+        theirs = ask(desk["chat"])
+        request_accept(request=theirs, operator=desk["ivan"])
+        request_close(request=ask(desk["chat"]), reason="client")
+
+    one_of_each(0)
+    few = statements()
+    # when: ten times as many
+    for number in range(1, 10):
+        one_of_each(number)
+    # then
+    assert statements() == few
+    assert few <= 8
