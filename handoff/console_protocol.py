@@ -21,6 +21,10 @@ from chats.frames import (
 from distributor.enums import Presence
 from handoff.models import ConversationNote
 
+# the search box: a query's length after trimming (handoff.selectors.requests_search)
+SEARCH_MIN_CHARS = 2
+SEARCH_MAX_CHARS = 200
+
 # a transfer's reason: as handoff.services.transfer.TRANSFER_REASON_MAX (the event note holds
 # "transferred to <name>: <reason>" in 300 characters)
 TRANSFER_REASON_MAX_CHARS = 150
@@ -214,6 +218,41 @@ class VisitorPanel:
         return cls(request_id=frame_id(body, "request"))
 
 
+@dataclass(frozen=True)
+class ClosedPage:
+    """The closed list's next page, after the closed request `after` (the cursor the
+    snapshot's `closed_next` or the previous page's `next` gave)."""
+
+    after: int
+
+    @classmethod
+    def from_body(cls, body: dict) -> ClosedPage:
+        return cls(after=frame_id(body, "after"))
+
+
+@dataclass(frozen=True)
+class Search:
+    """The search box: visitors' names, customers' phones and e-mails, message text."""
+
+    query: str
+
+    @classmethod
+    def from_body(cls, body: dict) -> Search:
+        query = body.get("query")
+        if not isinstance(query, str):
+            raise FrameError("malformed", "'query' must be a string")
+        query = query.strip()
+        if len(query) < SEARCH_MIN_CHARS:
+            raise FrameError(
+                "query_too_short", f"a search needs at least {SEARCH_MIN_CHARS} characters"
+            )
+        if len(query) > SEARCH_MAX_CHARS:
+            raise FrameError(
+                "query_too_long", f"a search may be at most {SEARCH_MAX_CHARS} characters"
+            )
+        return cls(query=query)
+
+
 ConsoleFrame = (
     Watch
     | Accept
@@ -228,6 +267,8 @@ ConsoleFrame = (
     | Transfer
     | Note
     | VisitorPanel
+    | ClosedPage
+    | Search
 )
 
 CONSOLE_FRAMES: dict[str, type[ConsoleFrame]] = {
@@ -244,6 +285,8 @@ CONSOLE_FRAMES: dict[str, type[ConsoleFrame]] = {
     "transfer": Transfer,
     "note": Note,
     "visitor_panel": VisitorPanel,
+    "closed_page": ClosedPage,
+    "search": Search,
 }
 
 

@@ -71,6 +71,7 @@ from handoff.console_accepts import ConsoleAcceptsMixin, settled_refuse
 from handoff.console_protocol import (
     Accept,
     Close,
+    ClosedPage,
     ConsoleFrame,
     ConsoleFrameError,
     Heartbeat,
@@ -79,6 +80,7 @@ from handoff.console_protocol import (
     Refresh,
     Reject,
     Reply,
+    Search,
     SetPresence,
     Transfer,
     TransferTargets,
@@ -259,10 +261,10 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
                 self.offered_here.add(summary["id"])
 
     async def send_snapshot(self) -> None:
-        items = await database_sync_to_async(selectors.requests_for_operator)(
-            operator=self.operator
-        )
-        self.summaries_seen(items)
+        snapshot = await database_sync_to_async(selectors.inbox_snapshot)(operator=self.operator)
+        items = snapshot["items"]
+        # colleagues' conversations ("all my chats"): their later changes reach the page
+        self.summaries_seen([*items, *snapshot["others"]])
         self.waiting_shown = {
             item["id"] for item in items if item["status"] in Request.WAITING_STATUSES
         }
@@ -273,6 +275,9 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
                 "my_name": self.operator.display_name,
                 "presence": self.operator.presence,
                 "items": items,
+                "others": snapshot["others"],
+                "closed_next": snapshot["closed_next"],
+                "sla": snapshot["sla"],
             }
         )
 
@@ -349,6 +354,13 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
                     "notes": notes,
                 }
             )
+        elif isinstance(frame, ClosedPage):
+            page = await self.session_call(_closed_page, after=frame.after)
+            self.summaries_seen(page["items"])
+            await self.send_json({"type": "closed_page", "after": frame.after, **page})
+        elif isinstance(frame, Search):
+            items = await self.session_call(selectors.requests_search, query=frame.query)
+            await self.send_json({"type": "search_results", "query": frame.query, "items": items})
 
     async def session_call(self, service: Callable[..., Any], **kwargs: Any) -> Any:
         """Confirm the session and run `service` (taking the operator) in one database
@@ -630,6 +642,15 @@ def _visitor_panel(*, operator: Operator, request: int, **_kwargs: Any) -> tuple
 
 def _close_as_operator(*, operator: Operator, **kwargs: Any) -> Request:
     return services.request_close(actor=operator, reason=CloseReason.OPERATOR, **kwargs)
+
+
+def _closed_page(*, operator: Operator, after: int) -> dict:
+    """The closed list's page after `after`; a cursor that is not a closed request of
+    this operator's list is not_found (ConsoleFrameError naming no request)."""
+    try:
+        return selectors.closed_page(operator=operator, after=after)
+    except Request.DoesNotExist:
+        raise ConsoleFrameError("not_found", "no such closed request", None) from None
 
 
 def _offered_elsewhere(summary: dict, operator_id: int) -> bool:

@@ -25,6 +25,7 @@ from chats.realtime import dialog_group_name, event_type, group_send_after_commi
 from distributor.selectors import managers_eligible_now
 from handoff.enums import RequestStatus
 from handoff.models import Request
+from handoff.visitors import client_alias, client_name
 
 CONSOLE_REQUEST = event_type("console.request")
 CONSOLE_INBOX = event_type("console.inbox")
@@ -52,6 +53,11 @@ def request_summary(request: Request) -> dict:
         "dialog": dialog.session_id,
         "dialog_id": request.dialog_id,
         "client": str(dialog.client),
+        # the console's list row (handoff.visitors): the visitor's name ("" when none is
+        # known: the page shows "Visitor <alias>"), the alias, and the channel's icon
+        "client_name": client_name(dialog.client),
+        "client_alias": client_alias(dialog.client_id),
+        "channel": dialog.messenger,
         "operator": request.operator.display_name if request.operator else None,
         "operator_id": request.operator_id,
         "created_at": request.created_at.isoformat(),

@@ -4,6 +4,7 @@ do not serve."""
 from __future__ import annotations
 
 import functools
+from datetime import UTC, datetime, timedelta
 from importlib import import_module
 from types import SimpleNamespace
 
@@ -14,6 +15,7 @@ from django.contrib.sessions.models import Session
 from django.db import connection
 from django.db.models import (
     Count,
+    Exists,
     F,
     Func,
     IntegerField,
@@ -34,12 +36,13 @@ from distributor.selectors import eligible_filter, managers_eligible
 from distributor.services import presence_effective
 from handoff.access import ConsoleSession
 from handoff.enums import RequestStatus
-from handoff.models import CannedReply, ConversationRead, Request
+from handoff.models import CannedReply, ConversationRead, HandoffSettings, Request
 from handoff.realtime import PREVIEW_CHARS, request_summary
 
 DATABASE_SESSIONS = "django.contrib.sessions.backends.db"
 
-CLOSED_SHOWN = 50
+CLOSED_SHOWN = 50  # one page of the closed list (more with a closed_page frame)
+SEARCH_SHOWN = 50
 # a chat's canned replies sent to the console at most (the picker filters them as typed)
 CANNED_REPLIES_SHOWN = 500
 
@@ -193,31 +196,171 @@ def offered_elsewhere(operator: Operator) -> Q:
     )
 
 
+def _listed(operator: Operator) -> QuerySet[Request]:
+    """_visible, with what a list row shows of the visitor (their bound customer)."""
+    return _visible(operator).select_related("dialog__client__customer_binding__customer")
+
+
 def requests_for_operator(*, operator: Operator) -> list[dict]:
     """What the console lists: waiting requests of the operator's chats that they are
-    eligible for (minus those they rejected), their own open ones, and the latest
-    closed ones they took part in (or could have: closed before anyone took it)."""
+    eligible for (minus those they rejected), their own open ones, and the first page of
+    the latest closed ones they took part in (or could have: closed before anyone took
+    it)."""
+    return inbox_snapshot(operator=operator)["items"]
+
+
+def inbox_snapshot(*, operator: Operator) -> dict:
+    """The console's list on connect: `items` (as requests_for_operator), `others` (the
+    open conversations colleagues hold in the operator's chats: the "all my chats"
+    filter; read-only rows), `closed_next` (the cursor of the closed list's next page,
+    None when there is none) and `sla` (each served chat's response targets, so the
+    page applies the same rule to rows that change live)."""
     waiting = (
-        _visible(operator)
+        _listed(operator)
         .filter(status__in=Request.WAITING_STATUSES)
         .exclude(rejected_by=operator)
         .order_by("created_at")
     )
-    mine = _visible(operator).filter(status=RequestStatus.ACCEPTED, operator=operator)
-    closed = (
-        _visible(operator)
-        .filter(Q(status="closed") & (Q(operator=operator) | Q(operator__isnull=True)))
-        .order_by("-closed_at")[:CLOSED_SHOWN]
+    mine = _listed(operator).filter(status=RequestStatus.ACCEPTED, operator=operator)
+    others = (
+        _listed(operator)
+        .filter(status=RequestStatus.ACCEPTED)
+        .exclude(operator=operator)
+        .order_by("created_at")
     )
-    return [inbox_summary(request) for request in _with_inbox([*waiting, *mine, *closed], operator)]
+    closed, closed_next = _closed_rows(operator, after=None)
+    targets = sla_targets(chat_ids=served_chat_ids(operator=operator))
+    listed = [*waiting, *mine]
+    open_rows = _with_inbox([*listed, *others], operator)
+    rows = [inbox_summary(request, sla=targets) for request in open_rows]
+    closed_rows = [inbox_summary(request) for request in _with_inbox(closed, operator)]
+    return {
+        "items": [*sorted(rows[: len(listed)], key=urgency), *closed_rows],
+        "others": sorted(rows[len(listed) :], key=urgency),
+        "closed_next": closed_next,
+        "sla": {
+            str(chat_id): {"first": first, "next": later}
+            for chat_id, (first, later) in targets.items()
+        },
+    }
+
+
+def urgency(row: dict) -> tuple:
+    """The list's order (static/console/inbox.js sorts by the same key): rows with an SLA
+    deadline first, the earliest first (so the most overdue lead, then the least time
+    left), then the visitors waiting longest, then the rest by their opening."""
+    never = datetime.max.replace(tzinfo=UTC)
+
+    def moment(value: str | None) -> datetime:
+        return datetime.fromisoformat(value) if value else never
+
+    return (
+        moment(row.get("sla_deadline")),
+        moment(row.get("waiting_since")),
+        moment(row["created_at"]),
+        row["id"],
+    )
+
+
+def _closed_scope(operator: Operator) -> QuerySet[Request]:
+    return _listed(operator).filter(
+        Q(status=RequestStatus.CLOSED) & (Q(operator=operator) | Q(operator__isnull=True))
+    )
+
+
+def _closed_rows(operator: Operator, *, after: int | None) -> tuple[list[Request], int | None]:
+    """A page of the closed list, newest first (closed_at, then id: a total order, so
+    no row is shown twice nor skipped), after the closed request `after` (its id: the
+    last row the page shows). Request.DoesNotExist when `after` is not a closed request
+    of this list."""
+    rows = _closed_scope(operator).order_by("-closed_at", "-pk")
+    if after is not None:
+        last = _closed_scope(operator).values("closed_at", "pk").get(pk=after)
+        rows = rows.filter(
+            Q(closed_at__lt=last["closed_at"]) | Q(closed_at=last["closed_at"], pk__lt=last["pk"])
+        )
+    page = list(rows[: CLOSED_SHOWN + 1])
+    more = len(page) > CLOSED_SHOWN
+    page = page[:CLOSED_SHOWN]
+    return page, (page[-1].pk if more and page else None)
+
+
+def closed_page(*, operator: Operator, after: int) -> dict:
+    """The closed list's page after the closed request `after` (the cursor the previous
+    page gave): {"items", "next"}; Request.DoesNotExist for a cursor that is not a
+    closed request of this operator's list."""
+    rows, following = _closed_rows(operator, after=after)
+    return {
+        "items": [inbox_summary(request) for request in _with_inbox(rows, operator)],
+        "next": following,
+    }
+
+
+def requests_search(*, operator: Operator, query: str) -> list[dict]:
+    """Up to SEARCH_SHOWN requests the operator may see (their chats, eligible or held,
+    not offered to someone else, not rejected while waiting) whose visitor's name, bound
+    customer's name, phone or e-mail, or any message of the dialog contains `query`
+    (case-insensitive; a query with digits also matches a phone by its digits alone).
+    Newest first. A fixed number of statements, however many match."""
+    query = query.strip()
+    matches = (
+        Q(dialog__client__name__icontains=query)
+        | Q(dialog__client__customer_binding__customer__name__icontains=query)
+        | Q(dialog__client__customer_binding__customer__email__icontains=query)
+        | Q(dialog__client__customer_binding__customer__phone__icontains=query)
+        | Exists(Message.objects.filter(dialog_id=OuterRef("dialog_id"), text__icontains=query))
+    )
+    digits = "".join(character for character in query if character.isdigit())
+    if len(digits) >= 2 and digits != query:
+        # "+7 (999) 123" finds "+7999123…": phones are stored normalised (E.164)
+        matches |= Q(dialog__client__customer_binding__customer__phone__icontains=digits)
+    found = list(
+        _listed(operator)
+        .filter(matches)
+        .exclude(Q(status__in=Request.WAITING_STATUSES) & Q(rejected_by=operator))
+        .order_by("-created_at", "-pk")[:SEARCH_SHOWN]
+    )
+    targets = sla_targets(chat_ids={request.chat_id for request in found})
+    return [inbox_summary(request, sla=targets) for request in _with_inbox(found, operator)]
+
+
+def sla_targets(*, chat_ids) -> dict[int, tuple[int, int]]:
+    """Each chat's (first response, next response) SLA in seconds, in one statement (a
+    chat without settings yet has the defaults)."""
+    first_default = HandoffSettings._meta.get_field("sla_first_response_seconds").default
+    next_default = HandoffSettings._meta.get_field("sla_next_response_seconds").default
+    targets = {chat_id: (first_default, next_default) for chat_id in chat_ids}
+    if targets:
+        for chat_id, first, later in HandoffSettings.objects.filter(
+            chat_id__in=list(targets)
+        ).values_list("chat_id", "sla_first_response_seconds", "sla_next_response_seconds"):
+            targets[chat_id] = (first, later)
+    return targets
 
 
 def _with_inbox(requests: list[Request], operator: Operator) -> list[Request]:
-    """Annotate each request with its inbox row's facts, in one more statement."""
+    """Annotate each request with its inbox row's facts, in one more statement (two
+    when open and closed requests are mixed).
+
+    A closed request's row shows its own last exchange: the last message of the
+    visitor or an operator up to its closing, not the dialog's last message (a dialog
+    that asked for a person three times showed three identical closed rows, each with
+    the dialog's last message: the rating prompt)."""
+    closed = [request for request in requests if request.status == RequestStatus.CLOSED]
+    still_open = [request for request in requests if request.status != RequestStatus.CLOSED]
+    if closed and still_open:
+        _with_inbox(still_open, operator)
+        _with_inbox(closed, operator)
+        return requests
     if not requests:
         return []
     dialog_messages = Message.objects.filter(dialog_id=OuterRef("dialog_id"))
     last = dialog_messages.order_by("-sequence")
+    if closed:
+        last = last.filter(
+            created_at__lte=OuterRef("closed_at"),
+            author_kind__in=(AuthorKind.CLIENT, AuthorKind.OPERATOR),
+        )
     read_to = Coalesce(
         Subquery(
             ConversationRead.objects.filter(
@@ -281,7 +424,7 @@ def _with_inbox(requests: list[Request], operator: Operator) -> list[Request]:
     return requests
 
 
-def inbox_summary(request: Request) -> dict:
+def inbox_summary(request: Request, *, sla: dict[int, tuple[int, int]] | None = None) -> dict:
     """A request's list row: its summary and its inbox facts (unread visitor messages
     since this operator last read it, the last message, since when the visitor waits:
     from the request's opening until a person answers in it, then from their first
@@ -304,7 +447,18 @@ def inbox_summary(request: Request) -> dict:
     else:
         waiting_since = None
     last_at = inbox.get("last_message_at")
+    # the SLA the visitor waits against (what Zendesk and Intercom do): the first
+    # response until a person answered in this request, the next response after that
+    answered = inbox.get("answered_sequence") is not None
+    sla_deadline = sla_seconds = None
+    if waiting_since is not None and sla is not None and request.chat_id in sla:
+        first, later = sla[request.chat_id]
+        sla_seconds = later if answered else first
+        sla_deadline = waiting_since + timedelta(seconds=sla_seconds)
     summary.update(
+        answered=answered,
+        sla_seconds=sla_seconds,
+        sla_deadline=sla_deadline.isoformat() if sla_deadline else None,
         last_sequence=inbox.get("last_sequence") or 0,
         unread=inbox.get("unread", 0) if request.status != RequestStatus.CLOSED else 0,
         preview=(inbox.get("preview_text") or "")[:PREVIEW_CHARS],

@@ -6,6 +6,7 @@ import { createAttention, titleBadge } from "./notify.js";
 import { composerKeys, installShortcuts } from "./shortcuts.js";
 import { attachmentNodes, daysMark, messageStamp, messageText } from "./conversation.js";
 import { conversationView } from "./panel.js";
+import { displayName, inboxStart, rowDecorate, tick, urgencyCompare } from "./inbox.js";
 
 const root = document.getElementById("console");
 const $ = (id) => document.getElementById(id);
@@ -66,7 +67,7 @@ const EARLY_REQUESTS = 50;
 const EARLY_MESSAGES = 20;
 // the inbox facts of a list row; a request_changed frame carries none, so they are kept.
 // last_sequence: the last message counted in the row (an event may come twice)
-const INBOX_FIELDS = ["unread", "preview", "preview_author", "last_message_at", "waiting_since", "last_sequence"];
+const INBOX_FIELDS = ["unread", "preview", "preview_author", "last_message_at", "waiting_since", "last_sequence", "answered", "sla_deadline", "sla_seconds", "sla_basis"];
 const PREVIEW_CHARS = 120;
 // presence: the header's toggle, remembered per operator in this browser and asked for
 // when the socket connects (/ws/console/?presence=); the heartbeat renews it (the server
@@ -76,6 +77,8 @@ const PRESENCES = ["online", "away", "offline"];
 const presenceKey = `baton.console.${root.dataset.operator}.presence`;
 // requests this page handed on: id -> the read-only note shown with them
 const handedOn = new Map();
+// the list's filters, closed pages and search (inbox.js)
+const inbox = inboxStart(root, { requests, send, render: () => renderLists(), listItem: (request) => listItem(request) });
 
 function presenceChosen() {
   try {
@@ -184,18 +187,19 @@ function countdown(deadline) {
 function section(request) {
   if (rejecting.has(request.id)) return null;
   if (request.status === "pending" || request.status === "queued") return offeredElsewhere(request) ? null : "pending";
-  if (request.status === "accepted") return request.operator_id === me ? "mine" : null;
+  if (request.status === "accepted") return request.operator_id === me ? "mine" : "others";
   if (request.status === "closed") return "closed";
   return null;
 }
 
 function renderLists() {
-  const lists = { pending: [], mine: [], closed: [] };
+  const lists = { pending: [], mine: [], others: [], closed: [] };
+  inbox.follow(requests);
   for (const request of requests.values()) {
     const name = section(request);
     if (name) lists[name].push(request);
   }
-  lists.pending.sort((a, b) => a.created_at.localeCompare(b.created_at));
+  for (const name of ["pending", "mine", "others"]) lists[name].sort(urgencyCompare);
   lists.closed.sort((a, b) => (b.closed_at || "").localeCompare(a.closed_at || ""));
   const focused = rowFocused(document.querySelector(".lists"));
   for (const [name, items] of Object.entries(lists)) {
@@ -204,6 +208,7 @@ function renderLists() {
     $(`count-${name}`).textContent = String(items.length);
   }
   rowRefocus(document.querySelector(".lists"), focused);
+  inbox.redrawResults();
   badge();
 }
 
@@ -224,7 +229,7 @@ function listItem(request) {
   title.className = "title";
   const name = document.createElement("span");
   name.className = "client";
-  name.textContent = request.client;
+  name.textContent = displayName(request, inbox.labels);
   title.appendChild(name);
   if (request.waiting_since && request.status !== "closed") {
     const waiting = document.createElement("span");
@@ -255,7 +260,7 @@ function listItem(request) {
   sub.textContent = `${request.chat} · ${statusLabel(request.status)}${request.operator ? ` · ${request.operator}` : ""}`;
   item.append(title, preview, sub);
   item.addEventListener("click", () => select(request.id));
-  return item;
+  return rowDecorate(item, request, inbox.labels, me);
 }
 
 // the server's times are ISO 8601 in UTC with microseconds: compared as strings, so
@@ -297,6 +302,8 @@ function requestMerge(fresh) {
     if (!(field in fresh)) merged[field] = known ? known[field] : null;
   }
   if (!known) merged.unread = merged.unread || 0;
+  // a name once known stays (a change published without the customer it came from)
+  if (known && !fresh.client_name && known.client_name) merged.client_name = known.client_name;
   if (!merged.waiting_since && (fresh.status === "pending" || fresh.status === "queued")) merged.waiting_since = fresh.created_at;
   if (fresh.status === "closed") merged.unread = 0;
   requests.set(fresh.id, merged);
@@ -363,7 +370,7 @@ function renderDetail() {
   $("empty").hidden = true;
   $("detail").hidden = false;
   replyEnable(true);
-  $("detail-client").textContent = request.client;
+  $("detail-client").textContent = displayName(request, inbox.labels);
   $("detail-chat").textContent = request.chat;
   const waiting = request.status === "pending" || request.status === "queued";
   const mine = request.status === "accepted" && request.operator_id === me;
@@ -505,6 +512,7 @@ function handle(frame) {
       requests.clear();
       early.clear();
       for (const request of frame.items) requests.set(request.id, request);
+      inbox.snapshot(frame);
       if (selected && requests.has(selected)) requests.get(selected).unread = 0;
       if (selected && !requests.has(selected)) unavailable();
       renderLists();
@@ -588,6 +596,12 @@ function handle(frame) {
       renderLists();
       break;
     }
+    case "closed_page":
+      inbox.closedPage(frame);
+      break;
+    case "search_results":
+      inbox.searchResults(frame);
+      break;
     case "transfer_targets":
       if (frame.request === selected) transferFormFill(frame);
       break;
@@ -664,7 +678,8 @@ function announceRequest(request) {
 
 function announceMessage(request, message) {
   if (message.author_kind !== "client") return;
-  if (request.status === "closed" || section(request) === null) return;
+  // the operator's own conversations and those waiting for someone (not colleagues')
+  if (!["pending", "mine"].includes(section(request))) return;
   attention.desktop(`${labels.newMessage} ${request.client}`, message.text || message.preview || "", `baton-request-${request.id}`, () => select(request.id));
 }
 
@@ -855,3 +870,5 @@ setInterval(() => {
 }, 1000);
 // the waiting times move on
 setInterval(() => { if (requests.size) renderLists(); }, 30000);
+// every second the rows' waiting times and SLA countdowns move on (their text only)
+setInterval(() => tick($("lists"), requests, inbox.labels, (since) => `${labels.waiting} ${waited(since)}`), 1000);
