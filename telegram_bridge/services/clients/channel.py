@@ -73,7 +73,9 @@ class TelegramChannel:
                 text = ""
             elif item.get("upload_id") is not None:
                 # a file uploaded in the console or the widget: sent from our disk
-                upload = upload_send(item, text)
+                # no text: the caption says who sent it ("Olga"), not "Olga: "
+                caption = text if message.text.strip() or not text else message.author_name
+                upload = upload_send(item, caption)
                 if upload is not None:
                     method, payload = upload
                     client_send(bot, dialog, payload, method=method, message_id=message.pk)
