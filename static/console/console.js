@@ -1,6 +1,8 @@
 // Baton operator console: one websocket (/ws/console/), lists updated live, one
 // request watched at a time. Text is always set with textContent.
 
+import { attachInit } from "./attach.js";
+
 const root = document.getElementById("console");
 const $ = (id) => document.getElementById(id);
 const labels = {
@@ -665,6 +667,20 @@ $("reply").addEventListener("submit", (event) => {
   saveOutbox();
   drawPendingOf(selected);
   send(frame);
+});
+
+// the paperclip (attach.js): an uploaded file goes out as a reply naming its upload,
+// through the outbox like any reply
+attachInit({
+  root,
+  selected: () => selected,
+  send: (requestId, upload) => {
+    const frame = { type: "message", request: requestId, client_msg_id: newId(), text: "", attachments: [{ upload }] };
+    outbox.set(frame.client_msg_id, frame);
+    saveOutbox();
+    drawPendingOf(requestId);
+    send(frame);
+  },
 });
 
 // --- transfer: to another operator of the chat (offline or full ones disabled) or back
