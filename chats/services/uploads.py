@@ -19,7 +19,7 @@ import unicodedata
 import warnings
 import zipfile
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 
 from django.conf import settings
@@ -412,3 +412,25 @@ def client_message_with_uploads(
         )
         upload_attachments_bind(uploads=uploads, message=result.message)
     return result
+
+
+def uploads_delete_unattached(*, now: datetime | None = None) -> int:
+    """Delete the uploads no message took within BATON_UPLOAD_UNATTACHED_HOURS (the
+    visitor or operator chose a file and never sent it), rows first and their files
+    after the commit; returns how many. Idempotent: a second run finds nothing."""
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.BATON_UPLOAD_UNATTACHED_HOURS)
+    with transaction.atomic():
+        stale = list(
+            Upload.objects.select_for_update(skip_locked=True).filter(
+                message__isnull=True, created_at__lt=cutoff
+            )
+        )
+        paths = [(upload.file.storage, upload.file.name) for upload in stale if upload.file]
+        Upload.objects.filter(pk__in=[upload.pk for upload in stale]).delete()
+
+        def delete_files() -> None:
+            for storage, name in paths:
+                storage.delete(name)
+
+        transaction.on_commit(delete_files, robust=True)
+    return len(stale)

@@ -3,8 +3,11 @@ their uploader."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from chats.enums import AttachmentKind, AuthorKind
 from chats.models import Message, Upload
@@ -14,6 +17,7 @@ from chats.services.uploads import (
     client_message_with_uploads,
     file_name_clean,
     upload_store,
+    uploads_delete_unattached,
 )
 from tests.chats import upload_files as files
 from tests.chats.factories import ClientFactory, DialogFactory
@@ -297,3 +301,27 @@ def test_the_same_upload_twice_in_one_message_is_refused(dialog):
         client_message_with_uploads(
             dialog=dialog, text="", client_msg_id="m1", tokens=[upload.token, upload.token]
         )
+
+
+# --- files never sent -------------------------------------------------------------------
+
+
+def test_uploads_never_sent_are_deleted_with_their_files(
+    dialog, media_root, settings, django_capture_on_commit_callbacks
+):
+    settings.BATON_UPLOAD_UNATTACHED_HOURS = 24
+    sent = visitor_upload(dialog, "sent.png")
+    client_message_with_uploads(dialog=dialog, text="", client_msg_id="m1", tokens=[sent.token])
+    forgotten = visitor_upload(dialog, "forgotten.png")
+    visitor_upload(dialog, "fresh.png")
+    Upload.objects.filter(pk__in=[sent.pk, forgotten.pk]).update(
+        created_at=timezone.now() - timedelta(hours=25)
+    )
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        deleted = uploads_delete_unattached()
+    # then
+    assert deleted == 1
+    assert set(Upload.objects.values_list("file_name", flat=True)) == {"sent.png", "fresh.png"}
+    assert len(stored_files(media_root)) == 2
+    assert uploads_delete_unattached() == 0
