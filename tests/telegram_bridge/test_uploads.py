@@ -99,3 +99,25 @@ def test_a_web_visitors_file_reaches_the_manager_on_telegram(telegram_world):
     [relayed] = world.api.succeeded("sendDocument", chat_id=OPERATOR_USER)
     assert relayed.files["document"]["content"] == files.pdf()
     assert relayed.params["caption"].endswith(": my receipt")
+
+
+def test_a_web_visitors_photo_without_text_is_captioned_with_their_name(telegram_world):
+    world = telegram_world
+    connect_operator(world)
+    dialog = DialogFactory(client__chat=world.bot.chat, client__name="Ann")
+    request = request_open(dialog=dialog, reason="headset")
+    world.settle()
+    press(world, f"a:{request.pk}", user_id=OPERATOR_USER)
+    upload = upload_store(
+        dialog=dialog,
+        file=files.uploaded("receipt.png", files.png()),
+        file_name="receipt.png",
+        client=dialog.client,
+    )
+    # when
+    client_message_with_uploads(dialog=dialog, text="", client_msg_id="w1", tokens=[upload.token])
+    world.settle()
+    # then
+    [relayed] = world.api.succeeded("sendPhoto", chat_id=OPERATOR_USER)
+    assert relayed.files["photo"]["content"] == files.png()
+    assert relayed.params["caption"] == "Ann"

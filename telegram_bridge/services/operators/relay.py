@@ -96,8 +96,8 @@ class TelegramSurface:
                 _operator_send(account, request, message, method, payload)
                 sent_media = True
             elif item.get("kind") in MEDIA_KINDS and item.get("upload_id") is not None:
-                # a web visitor's upload: sent from our disk
-                upload = upload_send(item, text)
+                # a web visitor's upload: sent from our disk, captioned "Ann" without text
+                upload = upload_send(item, text if message.text.strip() else label)
                 if upload is not None:
                     _operator_send(account, request, message, *upload)
                     sent_media = True
