@@ -197,3 +197,48 @@ def frame_client_msg_id(body: dict) -> str:
 def frame_client_msg_id_or_none(body: dict) -> str | None:
     value = body.get("client_msg_id")
     return value if isinstance(value, str) and CLIENT_MSG_ID.fullmatch(value) else None
+
+
+# an upload's token (chats.models.new_upload_token: URL-safe base64)
+UPLOAD_TOKEN = re.compile(r"[A-Za-z0-9_\-]{1,40}")
+MAX_ATTACHMENTS = 10
+
+
+def frame_upload_tokens(body: dict) -> tuple[str, ...]:
+    """A message's 'attachments': absent, or a list of at most MAX_ATTACHMENTS objects
+    {"upload": token} naming files uploaded over HTTP (chats.services.uploads)."""
+    if "attachments" not in body:
+        return ()
+    items = body["attachments"]
+    if (
+        not isinstance(items, list)
+        or len(items) > MAX_ATTACHMENTS
+        or not all(
+            isinstance(item, dict)
+            and set(item) == {"upload"}
+            and isinstance(item["upload"], str)
+            and UPLOAD_TOKEN.fullmatch(item["upload"])
+            for item in items
+        )
+    ):
+        raise FrameError(
+            "malformed",
+            f"'attachments' must be a list of at most {MAX_ATTACHMENTS} objects "
+            '{"upload": "<token>"}',
+        )
+    return tuple(item["upload"] for item in items)
+
+
+def frame_text_with_uploads(body: dict) -> tuple[str, tuple[str, ...]]:
+    """A message's text and uploads: the text may be empty (or absent) when the message
+    carries files, else as frame_message_text."""
+    uploads = frame_upload_tokens(body)
+    if not uploads:
+        return frame_message_text(body), ()
+    text = body.get("text", "")
+    if not isinstance(text, str):
+        raise FrameError("malformed", "'text' must be a string")
+    max_chars = settings.BATON_WIDGET_MAX_TEXT_CHARS
+    if len(text) > max_chars:
+        raise FrameError("text_too_long", f"a message may be at most {max_chars} characters")
+    return text, uploads

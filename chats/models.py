@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
@@ -594,3 +595,62 @@ class MessagePrice(models.Model):
             raise ValidationError(
                 _("Another price of this channel and direction covers part of this period.")
             )
+
+
+def new_upload_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def upload_path(instance: Upload, filename: str) -> str:
+    # the stored name is never the uploader's: a random folder and a fixed name
+    return f"uploads/{secrets.token_hex(16)}/content"
+
+
+class Upload(models.Model):
+    """A file a visitor or an operator uploaded for one dialog (chats.services.uploads):
+    checked by its content before it is stored, attached to at most one message, and
+    only by whoever uploaded it (the visitor's client, or the operator's user)."""
+
+    token = models.CharField(max_length=40, unique=True, default=new_upload_token, editable=False)
+    dialog = models.ForeignKey(Dialog, on_delete=models.CASCADE, related_name="uploads")
+    # who uploaded it: a visitor (their client) or an operator (their user)
+    client = models.ForeignKey(
+        Client, null=True, blank=True, on_delete=models.CASCADE, related_name="uploads"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    kind = models.CharField(max_length=20)  # AttachmentKind.PHOTO or DOCUMENT
+    file = models.FileField(upload_to=upload_path, max_length=200)
+    file_name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # the message it is attached to: set once, in the transaction that stores the message
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="uploads"
+    )
+
+    class Meta:
+        verbose_name = _("upload")
+        verbose_name_plural = _("uploads")
+        indexes = [
+            models.Index(fields=["client", "created_at"], name="upload_client_created"),
+            models.Index(fields=["user", "created_at"], name="upload_user_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(client__isnull=False, user__isnull=True)
+                | Q(client__isnull=True, user__isnull=False),
+                name="upload_one_uploader",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.file_name

@@ -16,8 +16,8 @@ from chats.frames import (
     frame_client_msg_id,
     frame_id,
     frame_int,
-    frame_message_text,
     frame_string,
+    frame_text_with_uploads,
 )
 
 
@@ -43,10 +43,14 @@ class Hello:
 class ClientText:
     client_msg_id: str
     text: str
+    # tokens of files the visitor uploaded (chats.services.uploads): then text may be ""
+    uploads: tuple[str, ...] = ()
 
     @classmethod
     def from_body(cls, body: dict) -> ClientText:
-        return cls(client_msg_id=frame_client_msg_id(body), text=frame_message_text(body))
+        client_msg_id = frame_client_msg_id(body)
+        text, uploads = frame_text_with_uploads(body)
+        return cls(client_msg_id=client_msg_id, text=text, uploads=uploads)
 
 
 @dataclass(frozen=True)

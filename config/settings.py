@@ -179,6 +179,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_int("BATON_WEBHOOKS_SWEEP_SECONDS", default=10),
         "options": {"expires": 30},
     },
+    # files uploaded but never sent in a message (chats.services.uploads)
+    "uploads-unattached-delete": {
+        "task": "chats.delete_unattached_uploads",
+        "schedule": 60 * 60,
+        "options": {"expires": 60 * 60},
+    },
     # builds the scheduled reports that are due (delivered when built)
     "reports-schedules": {
         "task": "reports.schedules_run",
@@ -311,6 +317,13 @@ BATON_WIDGET_RATE_BURST = env_int("BATON_WIDGET_RATE_BURST", default=20)
 BATON_WIDGET_RATE_PER_SECOND = env_int("BATON_WIDGET_RATE_PER_SECOND", default=5)
 # a dialog the bot has, with no message for this long, closes (a beat task every minute)
 BATON_DIALOG_IDLE_CLOSE_HOURS = env_int("BATON_DIALOG_IDLE_CLOSE_HOURS", default=24)
+# attachments (chats.services.uploads): the largest file, the largest image in pixels, and
+# how many files one visitor or operator may upload per hour
+BATON_UPLOAD_MAX_BYTES = env_int("BATON_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+BATON_UPLOAD_MAX_PIXELS = env_int("BATON_UPLOAD_MAX_PIXELS", default=25_000_000)
+BATON_UPLOAD_PER_HOUR = env_int("BATON_UPLOAD_PER_HOUR", default=60)
+# an upload no message took within this many hours is deleted (a beat task, hourly)
+BATON_UPLOAD_UNATTACHED_HOURS = env_int("BATON_UPLOAD_UNATTACHED_HOURS", default=24)
 
 # API bots' webhooks may point at loopback or private addresses (a bot on this host or
 # network). Off in production (DEBUG off): Baton must not be made to call into its own

@@ -15,8 +15,8 @@ from chats.frames import (
     frame_id,
     frame_id_or_none,
     frame_int,
-    frame_message_text,
     frame_string,
+    frame_text_with_uploads,
 )
 from distributor.enums import Presence
 from handoff.models import ConversationNote
@@ -95,13 +95,18 @@ class Reply:
     request_id: int
     client_msg_id: str
     text: str
+    # tokens of files the operator uploaded for this request: then text may be ""
+    uploads: tuple[str, ...] = ()
 
     @classmethod
     def from_body(cls, body: dict) -> Reply:
+        client_msg_id = frame_client_msg_id(body)
+        text, uploads = frame_text_with_uploads(body)
         return cls(
-            client_msg_id=frame_client_msg_id(body),
-            text=frame_message_text(body),
+            client_msg_id=client_msg_id,
+            text=text,
             request_id=frame_id(body, "request"),
+            uploads=uploads,
         )
 
 

@@ -60,6 +60,7 @@ from chats.realtime import (
     user_access_group,
 )
 from chats.services import DialogClosed
+from chats.services.uploads import UploadNotUsable
 from chats.sockets import SocketConsumer
 from chats.streaming import DialogStreamMixin
 from distributor.enums import Presence
@@ -98,6 +99,7 @@ from handoff.realtime import (
     request_summary,
     transfer_received_publish,
 )
+from handoff.services.attachments import operator_message_with_uploads
 from handoff.settled import settled_note
 
 CLOSE_NOT_LOGGED_IN = 4401
@@ -419,13 +421,16 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
         return result
 
     async def handle_reply(self, frame: Reply) -> None:
-        message, created = await self.call(
-            frame.request_id,
-            services.operator_message_post,
-            reply_id=frame.client_msg_id,
-            client_msg_id=frame.client_msg_id,
-            text=frame.text,
-        )
+        if frame.uploads:
+            message, created = await self.reply_with_uploads(frame)
+        else:
+            message, created = await self.call(
+                frame.request_id,
+                services.operator_message_post,
+                reply_id=frame.client_msg_id,
+                client_msg_id=frame.client_msg_id,
+                text=frame.text,
+            )
         await self.send_json(
             {
                 "type": "ack",
@@ -460,6 +465,22 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
                 "duplicate": not created,
             }
         )
+
+    async def reply_with_uploads(self, frame: Reply) -> tuple:
+        """A reply naming the operator's uploads (handoff.services.attachments)."""
+        try:
+            return await self.call(
+                frame.request_id,
+                operator_message_with_uploads,
+                reply_id=frame.client_msg_id,
+                client_msg_id=frame.client_msg_id,
+                text=frame.text,
+                tokens=list(frame.uploads),
+            )
+        except UploadNotUsable as refusal:
+            raise ConsoleFrameError(
+                refusal.code, refusal.message, frame.request_id, frame.client_msg_id
+            ) from None
 
     async def handle_watch(self, frame: Watch) -> None:
         operator, summary = await database_call(

@@ -11,12 +11,14 @@ import time
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import override
 
 from chats import selectors, services
 from chats.enums import Messenger
 from chats.group_commit import ClientMessageNotStored, client_message_group_commit
 from chats.models import Chat, Dialog
 from chats.realtime import database_call, dialog_group_name, frame_encode, message_payload
+from chats.services.uploads import UploadNotUsable, client_message_with_uploads
 from chats.sockets import SocketConsumer
 from chats.streaming import DialogStreamMixin
 from chats.visitor_tokens import InvalidVisitorToken, visitor_token_read
@@ -67,6 +69,11 @@ class TokenBucket:
             self.tokens -= 1
             return True
         return False
+
+
+def _message_with_uploads(*, language: str, **kwargs) -> services.ClientMessageResult:
+    with override(language):
+        return client_message_with_uploads(**kwargs)
 
 
 class WidgetConsumer(DialogStreamMixin, SocketConsumer):
@@ -166,7 +173,9 @@ class WidgetConsumer(DialogStreamMixin, SocketConsumer):
         await self.catch_up()
 
     async def handle_frame(self, frame) -> None:
-        if isinstance(frame, ClientText):
+        if isinstance(frame, ClientText) and frame.uploads:
+            await self.handle_message_with_uploads(frame)
+        elif isinstance(frame, ClientText):
             await self.handle_client_message(frame.client_msg_id, frame.text)
         elif isinstance(frame, ButtonPress):
             await self.handle_button(frame)
@@ -216,6 +225,28 @@ class WidgetConsumer(DialogStreamMixin, SocketConsumer):
             await self.close(code=CLOSE_TRY_AGAIN)
             return
         await self.acknowledge(client_msg_id, result)
+
+    async def handle_message_with_uploads(self, frame: ClientText) -> None:
+        """A message naming the visitor's uploads: stored (not group-committed) with the
+        claim of its files, refusals in the chat's language."""
+        try:
+            result = await database_call(
+                _message_with_uploads,
+                dialog=self.dialog,
+                language=self.chat.language,
+                text=frame.text,
+                client_msg_id=frame.client_msg_id,
+                tokens=list(frame.uploads),
+            )
+        except UploadNotUsable as refusal:
+            raise FrameError(refusal.code, refusal.message, frame.client_msg_id) from None
+        except services.DialogClosed:
+            raise FrameError(
+                "dialog_closed", "this dialog is closed", frame.client_msg_id
+            ) from None
+        except ValidationError as error:
+            raise FrameError("invalid", " ".join(error.messages), frame.client_msg_id) from None
+        await self.acknowledge(frame.client_msg_id, result)
 
     async def handle_button(self, frame: ButtonPress) -> None:
         try:

@@ -8,6 +8,8 @@ import { attachmentNodes, daysMark, messageStamp, messageText } from "./conversa
 import { conversationView } from "./panel.js";
 import { displayName, inboxStart, rowDecorate, tick, urgencyCompare } from "./inbox.js";
 
+import { attachInit } from "./attach.js";
+
 const root = document.getElementById("console");
 const $ = (id) => document.getElementById(id);
 const labels = {
@@ -799,6 +801,20 @@ const openShortcuts = installShortcuts(
   $("shortcuts"),
 );
 $("shortcuts-open").addEventListener("click", openShortcuts);
+
+// the paperclip (attach.js): an uploaded file goes out as a reply naming its upload,
+// through the outbox like any reply
+attachInit({
+  root,
+  selected: () => selected,
+  send: (requestId, upload) => {
+    const frame = { type: "message", request: requestId, client_msg_id: newId(), text: "", attachments: [{ upload }] };
+    outbox.set(frame.client_msg_id, frame);
+    saveOutbox();
+    drawPendingOf(requestId);
+    send(frame);
+  },
+});
 
 // --- transfer: to another operator of the chat (offline or full ones disabled) or back
 // to the bot, with a reason ------------------------------------------------------------

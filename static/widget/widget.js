@@ -1,6 +1,8 @@
 // Baton widget frame: talks to Baton over one websocket (docs/protocol.md).
 // Message text is always set with textContent.
 
+import { attachInit } from "./attach.js";
+
 const root = document.getElementById("baton-widget");
 const chatKey = root.dataset.chat;
 const labels = {
@@ -518,6 +520,14 @@ form.addEventListener("submit", (event) => {
   if (!text) return;
   input.value = "";
   sendFrame({ type: "message", text });
+});
+
+// the paperclip (attach.js): an uploaded file goes out as a message naming its upload
+attachInit({
+  root,
+  token: () => token,
+  canSend: () => greeted && !ended,
+  send: (upload) => sendFrame({ type: "message", text: "", attachments: [{ upload }] }),
 });
 
 if (headset) headset.addEventListener("click", () => transmit({ type: "handoff" }));

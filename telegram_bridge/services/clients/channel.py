@@ -20,6 +20,7 @@ from telegram_bridge.services.clients.sending import (
     dialog_of_message,
     media_send,
     media_takes_caption,
+    upload_send,
 )
 from telegram_bridge.services.outbox import keyboard
 
@@ -70,6 +71,15 @@ class TelegramChannel:
                     method, payload = media_send(item, text)
                     client_send(bot, dialog, payload, method=method, message_id=message.pk)
                 text = ""
+            elif item.get("upload_id") is not None:
+                # a file uploaded in the console or the widget: sent from our disk
+                # no text: the caption says who sent it ("Olga"), not "Olga: "
+                caption = text if message.text.strip() or not text else message.author_name
+                upload = upload_send(item, caption)
+                if upload is not None:
+                    method, payload = upload
+                    client_send(bot, dialog, payload, method=method, message_id=message.pk)
+                    text = ""
         if text.strip() or rows:
             payload: dict = {"text": text or "…"}
             if rows:

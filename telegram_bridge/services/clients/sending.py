@@ -9,6 +9,7 @@ from contextvars import ContextVar
 
 from chats.enums import AttachmentKind
 from chats.models import Chat, Dialog, Message
+from chats.selectors_uploads import upload_file_path
 from telegram_bridge.models import OutboundMessage, SendPurpose, TelegramBot
 from telegram_bridge.services.outbox import album_row_waiting, album_wait, outbound_enqueue
 
@@ -41,6 +42,38 @@ def media_send(item: dict, caption: str) -> tuple[str, dict]:
     if item.get("kind") == AttachmentKind.PHOTO:
         return "sendPhoto", {"photo": file_id, "caption": caption}
     return "sendDocument", {"document": file_id, "caption": caption}
+
+
+# what the Bot API takes as a photo upload (larger or odd-shaped ones go as documents)
+PHOTO_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+PHOTO_MAX_SIDES = 10_000
+PHOTO_MAX_RATIO = 20
+
+
+def upload_send(item: dict, caption: str) -> tuple[str, dict] | None:
+    """The Bot API method and payload that upload a file of ours (an attachment from
+    chats.services.uploads, "upload_id") from disk: photos with sendPhoto when Telegram
+    takes them as photos, anything else with sendDocument. None when the file is gone.
+    The outbox row keeps the path, never the bytes (outbox.sending opens it)."""
+    found = upload_file_path(upload_id=item.get("upload_id"))
+    if found is None:
+        return None
+    path, upload = found
+    width, height = upload.width or 0, upload.height or 0
+    as_photo = (
+        upload.kind == AttachmentKind.PHOTO
+        and upload.content_type != "image/gif"
+        and upload.size <= PHOTO_UPLOAD_MAX_BYTES
+        and 0 < width + height <= PHOTO_MAX_SIDES
+        and max(width, height) <= PHOTO_MAX_RATIO * min(width, height)
+    )
+    if as_photo:
+        return "sendPhoto", {"photo_path": path, "caption": caption}
+    return "sendDocument", {
+        "document_path": path,
+        "file_name": upload.file_name,
+        "caption": caption,
+    }
 
 
 def media_takes_caption(item: dict) -> bool:

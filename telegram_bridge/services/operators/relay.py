@@ -23,7 +23,11 @@ from telegram_bridge.models import (
 )
 from telegram_bridge.selectors import request_held_by_account
 from telegram_bridge.services.clients import MEDIA_KINDS, bot_of_chat
-from telegram_bridge.services.clients.sending import media_send, media_takes_caption
+from telegram_bridge.services.clients.sending import (
+    media_send,
+    media_takes_caption,
+    upload_send,
+)
 from telegram_bridge.services.operators.alerts import alerts_update, transfer_button
 from telegram_bridge.services.operators.presence import (
     PRESENCE_COMMANDS,
@@ -91,6 +95,12 @@ class TelegramSurface:
                     continue
                 _operator_send(account, request, message, method, payload)
                 sent_media = True
+            elif item.get("kind") in MEDIA_KINDS and item.get("upload_id") is not None:
+                # a web visitor's upload: sent from our disk, captioned "Ann" without text
+                upload = upload_send(item, text if message.text.strip() else label)
+                if upload is not None:
+                    _operator_send(account, request, message, *upload)
+                    sent_media = True
         if not sent_media:
             _operator_send(account, request, message, "sendMessage", {"text": text})
         for method, payload in uncaptioned:

@@ -240,6 +240,12 @@ async def _call(bot: Bot, chat_id: int, method: str, payload: dict, message_id: 
     reply = {"reply_to_message_id": payload["reply_to"]} if payload.get("reply_to") else {}
     if method == "sendMessage":
         return await bot.send_message(chat_id, payload["text"], reply_markup=markup, **reply)
+    if method == "sendPhoto" and payload.get("photo_path"):
+        # a file of ours (chats.services.uploads): uploaded from disk at each attempt
+        with open(payload["photo_path"], "rb") as photo:
+            return await bot.send_photo(
+                chat_id, photo, caption=payload.get("caption") or None, reply_markup=markup
+            )
     if method == "sendPhoto":
         return await bot.send_photo(
             chat_id, payload["photo"], caption=payload.get("caption") or None, reply_markup=markup
