@@ -11,6 +11,7 @@ from chats.frames import (
     FrameError,
     frame_body_load,
     frame_body_parse,
+    frame_bool,
     frame_client_msg_id,
     frame_id,
     frame_id_or_none,
@@ -180,6 +181,19 @@ class Transfer:
         return cls(request_id=request_id, to_operator_id=to_operator_id, reason=reason)
 
 
+@dataclass(frozen=True)
+class Typing:
+    """The operator started (true) or stopped (false) typing a reply in their accepted
+    request: passed on to the visitor, never stored (handoff.live_signals)."""
+
+    request_id: int
+    typing: bool
+
+    @classmethod
+    def from_body(cls, body: dict) -> Typing:
+        return cls(request_id=frame_id(body, "request"), typing=frame_bool(body, "typing"))
+
+
 ConsoleFrame = (
     Watch
     | Accept
@@ -192,6 +206,7 @@ ConsoleFrame = (
     | SetPresence
     | TransferTargets
     | Transfer
+    | Typing
 )
 
 CONSOLE_FRAMES: dict[str, type[ConsoleFrame]] = {
@@ -206,6 +221,7 @@ CONSOLE_FRAMES: dict[str, type[ConsoleFrame]] = {
     "presence": SetPresence,
     "transfer_targets": TransferTargets,
     "transfer": Transfer,
+    "typing": Typing,
 }
 
 
