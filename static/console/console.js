@@ -1,5 +1,6 @@
 // Baton operator console: one websocket (/ws/console/), lists updated live, one
 // request watched at a time. Text is always set with textContent.
+import { consoleTypingAttach } from "./typing.js";
 
 const root = document.getElementById("console");
 const $ = (id) => document.getElementById(id);
@@ -305,6 +306,8 @@ function sendLabel() {
 }
 
 function select(id) {
+  typing.stop();
+  typing.clear();
   selected = id;
   // opening a conversation reads it (the server marks it read on watch)
   const request = requests.get(id);
@@ -521,7 +524,11 @@ function handle(frame) {
       renderLists();
       break;
     }
+    case "typing":
+      typing.receive(frame);
+      break;
     case "message": {
+      if (frame.message.author_kind === "client") typing.clear();
       const fresh = frame.message.sequence > lastSequence;
       renderMessage(frame.message);
       const request = requests.get(selected);
@@ -709,6 +716,15 @@ $("presence").addEventListener("change", () => {
   send({ type: "presence", presence: $("presence").value });
 });
 
+const typing = consoleTypingAttach({
+  field: $("reply-text"),
+  line: $("typing-line"),
+  template: root.dataset.labelTyping,
+  send,
+  selected: () => selected,
+  mayType: (id) => requests.get(id)?.status === "accepted" && requests.get(id)?.operator_id === me,
+  nameOf: (id) => requests.get(id)?.client_name || requests.get(id)?.client || "",
+});
 if (selected) drawPendingOf(selected);
 connect();
 setInterval(() => send({ type: "heartbeat" }), HEARTBEAT_MS);
