@@ -156,8 +156,10 @@ async def test_the_visitors_typing_does_not_reach_a_console_watching_another_req
     # then: Ivan's next frame about a dialog is that message, not the typing
     frames = await receive_until(
         ivan,
-        lambda frame: frame["type"] == "message"
-        and frame["message"]["text"] == "hello from the other visitor",
+        lambda frame: (
+            frame["type"] == "message"
+            and frame["message"]["text"] == "hello from the other visitor"
+        ),
     )
     assert [frame for frame in frames if frame["type"] == "typing"] == []
     await widget.disconnect()

@@ -205,9 +205,7 @@ def test_the_console_shows_the_visitor_typing_at_desktop_and_phone_sizes(daphne_
 # --- the frame: full screen on phones, a compact header --------------------------------
 
 
-def test_on_a_phone_the_open_chat_fills_the_screen_and_closes_with_its_button(
-    daphne_server, page
-):
+def test_on_a_phone_the_open_chat_fills_the_screen_and_closes_with_its_button(daphne_server, page):
     # given: the demo site on a phone
     demo_chat_with_handoff()
     page.set_viewport_size(screenshot_sizes["phone"])  # noqa: F405
