@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from chats.enums import AuthorKind
@@ -186,15 +185,10 @@ async def test_the_visitors_typing_with_the_bot_goes_nowhere_and_is_no_error(wor
     await widget.send_json_to({"type": "typing", "typing": True})
     await widget.send_json_to({"type": "ping"})
 
-    # then: the next frame is the pong (no error)
-    assert (await receive_until(widget, of_type("pong")))[-1] == {"type": "pong"}
-    assert not [f for f in await _drain_until_pong(widget) if f["type"] == "error"]
+    # then: the frames up to the pong hold no error and no typing
+    frames = await receive_until(widget, of_type("pong"))
+    assert [frame for frame in frames if frame["type"] in ("error", "typing")] == []
     await widget.disconnect()
-
-
-async def _drain_until_pong(widget):
-    await widget.send_json_to({"type": "ping"})
-    return await receive_until(widget, of_type("pong"))
 
 
 @pytest.mark.parametrize(
@@ -416,15 +410,3 @@ def _token_of(dialog: Dialog) -> str:
     from chats.visitor_tokens import _signer
 
     return _signer(dialog.chat.public_key).sign(dialog.client.external_id)
-
-
-async def test_a_console_ignores_seen_and_typing_events_of_other_dialogs(world):
-    # the event handlers exist on both consumers (every registered type must)
-    from chats.realtime import EVENT_TYPES
-
-    assert {"dialog.typing", "dialog.seen"} <= EVENT_TYPES
-    user = await sync_to_async(get_user_model().objects.get)(pk=world["olga"].user_id)
-    olga = await console_for(user)
-    await olga.send_json_to({"type": "ping"})
-    assert (await receive_until(olga, of_type("pong")))[-1] == {"type": "pong"}
-    await olga.disconnect()
