@@ -144,6 +144,14 @@ def frame_int(
     return value
 
 
+def frame_bool(body: dict, name: str) -> bool:
+    """A JSON true or false (not 0, 1 or a string)."""
+    value = body.get(name)
+    if not isinstance(value, bool):
+        raise FrameError("malformed", f"'{name}' must be true or false")
+    return value
+
+
 def frame_id(body: dict, name: str) -> int:
     """The id of a stored row (a request, a button): a positive integer."""
     return frame_int(body, name, minimum=1)

@@ -13,6 +13,7 @@ from chats.frames import (
     FrameError,
     frame_body_load,
     frame_body_parse,
+    frame_bool,
     frame_client_msg_id,
     frame_id,
     frame_int,
@@ -138,6 +139,18 @@ class Rating:
         return cls(request_id=frame_id(body, "request"), score=frame_int(body, "score"))
 
 
+@dataclass(frozen=True)
+class Typing:
+    """The visitor started (true) or stopped (false) typing: passed on to the operators
+    watching, never stored (handoff.live_signals)."""
+
+    typing: bool
+
+    @classmethod
+    def from_body(cls, body: dict) -> Typing:
+        return cls(typing=frame_bool(body, "typing"))
+
+
 WidgetFrame = (
     Hello
     | ClientText
@@ -148,6 +161,7 @@ WidgetFrame = (
     | FormAnswers
     | CloseAsk
     | Rating
+    | Typing
 )
 
 WIDGET_FRAMES: dict[str, type[WidgetFrame]] = {
@@ -161,6 +175,7 @@ WIDGET_FRAMES: dict[str, type[WidgetFrame]] = {
     "contact": FormAnswers,
     "close": CloseAsk,
     "rate": Rating,
+    "typing": Typing,
 }
 
 

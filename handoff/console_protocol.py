@@ -11,6 +11,7 @@ from chats.frames import (
     FrameError,
     frame_body_load,
     frame_body_parse,
+    frame_bool,
     frame_client_msg_id,
     frame_id,
     frame_id_or_none,
@@ -258,6 +259,19 @@ class Search:
         return cls(query=query)
 
 
+@dataclass(frozen=True)
+class Typing:
+    """The operator started (true) or stopped (false) typing a reply in their accepted
+    request: passed on to the visitor, never stored (handoff.live_signals)."""
+
+    request_id: int
+    typing: bool
+
+    @classmethod
+    def from_body(cls, body: dict) -> Typing:
+        return cls(request_id=frame_id(body, "request"), typing=frame_bool(body, "typing"))
+
+
 ConsoleFrame = (
     Watch
     | Accept
@@ -274,6 +288,7 @@ ConsoleFrame = (
     | VisitorPanel
     | ClosedPage
     | Search
+    | Typing
 )
 
 CONSOLE_FRAMES: dict[str, type[ConsoleFrame]] = {
@@ -292,6 +307,7 @@ CONSOLE_FRAMES: dict[str, type[ConsoleFrame]] = {
     "visitor_panel": VisitorPanel,
     "closed_page": ClosedPage,
     "search": Search,
+    "typing": Typing,
 }
 
 

@@ -52,6 +52,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from chats.enums import AuthorKind
 from chats.realtime import (
     database_call,
     dialog_group_name,
@@ -85,11 +86,19 @@ from handoff.console_protocol import (
     SetPresence,
     Transfer,
     TransferTargets,
+    Typing,
     VisitorPanel,
     Watch,
     console_frame_parse,
 )
 from handoff.enums import CloseReason, RequestStatus
+from handoff.live_signals import (
+    TYPING_FROM_CLIENT,
+    TYPING_FROM_OPERATOR,
+    TypingThrottle,
+    conversation_read_mark_and_tell,
+    typing_publish,
+)
 from handoff.models import Request
 from handoff.realtime import (
     console_chat_group,
@@ -164,6 +173,8 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
         # requests this socket rejected: their messages are not its to see (the list
         # leaves them out too)
         self.rejected: set[int] = set()
+        # the operator's typing, per request they type in (handoff.live_signals)
+        self.typing: dict[int, TypingThrottle] = {}
         # the presence the page asks for, set before this socket joins its operator's
         # group: the other consoles of the operator are told, this one reads it in its
         # snapshot
@@ -212,8 +223,11 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
                 console_request_group(self.watched["id"]), self.channel_name
             )
         if self.stream_dialog_id is not None and self.operator is not None and not self.ended:
-            await database_sync_to_async(services.conversation_read_mark)(
-                operator=self.operator, dialog_id=self.stream_dialog_id, sequence=self.last_sent
+            await database_call(
+                conversation_read_mark_and_tell,
+                operator=self.operator,
+                dialog_id=self.stream_dialog_id,
+                sequence=self.last_sent,
             )
         self.stream_dialog_id = None
         self.watched = None
@@ -363,6 +377,21 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
         elif isinstance(frame, Search):
             items = await self.session_call(selectors.requests_search, query=frame.query)
             await self.send_json({"type": "search_results", "query": frame.query, "items": items})
+        elif isinstance(frame, Typing):
+            await self.handle_typing(frame)
+
+    async def handle_typing(self, frame: Typing) -> None:
+        """The operator types in their accepted request: the visitor is told (never
+        stored); any other request is refused like a reply would be."""
+        dialog_id = await self.call(frame.request_id, _typing_dialog)
+        throttle = self.typing.setdefault(frame.request_id, TypingThrottle())
+        if throttle.allows(frame.typing):
+            await typing_publish(
+                dialog_id=dialog_id,
+                side=TYPING_FROM_OPERATOR,
+                typing=frame.typing,
+                name=self.operator.display_name,
+            )
 
     async def session_call(self, service: Callable[..., Any], **kwargs: Any) -> Any:
         """Confirm the session and run `service` (taking the operator) in one database
@@ -518,11 +547,47 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
             {"type": "canned_replies", "request": summary["id"], "replies": canned_replies}
         )
         await self.catch_up()
-        await database_sync_to_async(services.conversation_read_mark)(
-            operator=self.operator, dialog_id=self.stream_dialog_id, sequence=self.last_sent
+        await database_call(
+            conversation_read_mark_and_tell,
+            operator=self.operator,
+            dialog_id=self.stream_dialog_id,
+            sequence=self.last_sent,
         )
 
     # --- events: one handler per type in chats.realtime.EVENT_TYPES -------------
+    async def dialog_message(self, event: dict) -> None:
+        """Stream the message; a visitor's message shown to the watching operator is
+        read (the visitor's widget is told: "Seen")."""
+        before = self.last_sent
+        await super().dialog_message(event)
+        if (
+            self.watched is not None
+            and not self.ended
+            and self.last_sent > before
+            and event["message"]["author_kind"] == AuthorKind.CLIENT
+        ):
+            await database_call(
+                conversation_read_mark_and_tell,
+                operator=self.operator,
+                dialog_id=self.stream_dialog_id,
+                sequence=self.last_sent,
+            )
+
+    async def dialog_typing(self, event: dict) -> None:
+        """The visitor of the watched dialog types: shown to this operator. Operators'
+        typing (their own, a colleague's) is not shown in consoles."""
+        if (
+            self.watched is not None
+            and event["dialog_id"] == self.stream_dialog_id
+            and event["from"] == TYPING_FROM_CLIENT
+        ):
+            await self.send_json(
+                {"type": "typing", "request": self.watched["id"], "typing": event["typing"]}
+            )
+
+    async def dialog_seen(self, event: dict) -> None:
+        """How far operators read the dialog: for the visitor's widget only."""
+
     async def console_request(self, event: dict) -> None:
         summary = event["request"]
         settled_note(summary["id"], summary["status"], summary["operator"])
@@ -747,6 +812,14 @@ def _transfer(
                 request=transferred, from_name=operator.display_name, reason=reason
             )
     return transferred
+
+
+def _typing_dialog(*, operator: Operator, request: int, **_kwargs: Any) -> int:
+    """The dialog of the request the operator types in: only their accepted one."""
+    found = selectors.request_get_for_operator(operator=operator, request_id=request)
+    if found.status != RequestStatus.ACCEPTED or found.operator_id != operator.pk:
+        raise services.NotYourRequest("only the operator who holds a conversation can type in it")
+    return found.dialog_id
 
 
 def _held_by_another(summary: dict, operator_id: int) -> bool:

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import override
 
 from chats import selectors, services
-from chats.enums import Messenger
+from chats.enums import DialogStatus, Messenger
 from chats.group_commit import ClientMessageNotStored, client_message_group_commit
 from chats.models import Chat, Dialog
 from chats.realtime import database_call, dialog_group_name, frame_encode, message_payload
@@ -33,7 +33,15 @@ from chats.widget_protocol import (
     PageOpened,
     Ping,
     Rating,
+    Typing,
     widget_frame_parse,
+)
+from handoff.live_signals import (
+    TYPING_FROM_CLIENT,
+    TYPING_FROM_OPERATOR,
+    TypingThrottle,
+    dialog_seen_sequence,
+    typing_publish,
 )
 from handoff.services import (
     HandoffError,
@@ -92,6 +100,7 @@ class WidgetConsumer(DialogStreamMixin, SocketConsumer):
         self.dialog = None
         self.last_sent = 0
         self.rate_limited = 0
+        self.typing = TypingThrottle()
         self.bucket = TokenBucket(
             burst=settings.BATON_WIDGET_RATE_BURST,
             per_second=settings.BATON_WIDGET_RATE_PER_SECOND,
@@ -161,6 +170,7 @@ class WidgetConsumer(DialogStreamMixin, SocketConsumer):
         same_dialog = frame.dialog == dialog.session_id
         # a claim beyond what exists would make deliver() drop every later message
         self.last_sent = min(frame.last_sequence, dialog.last_sequence) if same_dialog else 0
+        seen = await database_call(dialog_seen_sequence, dialog_id=dialog.pk)
         await self.send_json(
             {
                 "type": "welcome",
@@ -168,6 +178,7 @@ class WidgetConsumer(DialogStreamMixin, SocketConsumer):
                 "status": dialog.status,
                 "last_sequence": dialog.last_sequence,
                 "headset": dialog.headset_visible,
+                "seen": seen,
             }
         )
         await self.catch_up()
@@ -186,6 +197,8 @@ class WidgetConsumer(DialogStreamMixin, SocketConsumer):
         elif isinstance(frame, Ping):
             await self.catch_up()
             await self.send_json({"type": "pong"})
+        elif isinstance(frame, Typing):
+            await self.handle_typing(frame)
         else:
             await self.handle_handoff_frame(frame)
 
@@ -315,7 +328,33 @@ class WidgetConsumer(DialogStreamMixin, SocketConsumer):
         except ValidationError as error:
             raise FrameError("invalid", " ".join(error.messages)) from None
 
+    async def handle_typing(self, frame: Typing) -> None:
+        """Passed on (never stored) only while a person may be reading: the request
+        waits or an operator holds it; with the bot nobody is told, and no error."""
+        if self.dialog.status not in (DialogStatus.WAITING, DialogStatus.OPERATOR):
+            return
+        if self.typing.allows(frame.typing):
+            await typing_publish(
+                dialog_id=self.dialog.pk, side=TYPING_FROM_CLIENT, typing=frame.typing
+            )
+
     # --- events: one handler per type in chats.realtime.EVENT_TYPES -------------
+    async def dialog_typing(self, event: dict) -> None:
+        """The operator's typing goes to the visitor; the visitor's own (from another
+        tab of theirs) is not shown back to them."""
+        if (
+            self.dialog is not None
+            and event["dialog_id"] == self.dialog.pk
+            and event["from"] == TYPING_FROM_OPERATOR
+        ):
+            await self.send_json(
+                {"type": "typing", "name": event["name"], "typing": event["typing"]}
+            )
+
+    async def dialog_seen(self, event: dict) -> None:
+        if self.dialog is not None and event["dialog_id"] == self.dialog.pk:
+            await self.send_json({"type": "seen", "sequence": event["sequence"]})
+
     async def dialog_queue(self, event: dict) -> None:
         if self.dialog is not None:
             await self.send_json({"type": "queue", "position": event["position"]})

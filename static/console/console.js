@@ -9,6 +9,7 @@ import { conversationView } from "./panel.js";
 import { displayName, inboxStart, rowDecorate, tick, urgencyCompare } from "./inbox.js";
 
 import { attachInit } from "./attach.js";
+import { consoleTypingAttach } from "./typing.js";
 
 const root = document.getElementById("console");
 const $ = (id) => document.getElementById(id);
@@ -326,6 +327,8 @@ function sendLabel() {
 }
 
 function select(id) {
+  typing.stop();
+  typing.clear();
   selected = id;
   // opening a conversation reads it (the server marks it read on watch)
   const request = requests.get(id);
@@ -538,7 +541,11 @@ function handle(frame) {
       renderLists();
       break;
     }
+    case "typing":
+      typing.receive(frame);
+      break;
     case "message": {
+      if (frame.message.author_kind === "client") typing.clear();
       const fresh = frame.message.sequence > lastSequence;
       renderMessage(frame.message);
       const request = requests.get(selected);
@@ -675,14 +682,14 @@ function connect() {
 // --- attention: a new request, a message in a conversation not in front of the operator
 function announceRequest(request) {
   attention.beep();
-  attention.desktop(labels.newRequest, `${request.client} · ${request.chat}`, `baton-request-${request.id}`, () => select(request.id));
+  attention.desktop(labels.newRequest, `${displayName(request, inbox.labels)} · ${request.chat}`, `baton-request-${request.id}`, () => select(request.id));
 }
 
 function announceMessage(request, message) {
   if (message.author_kind !== "client") return;
   // the operator's own conversations and those waiting for someone (not colleagues')
   if (!["pending", "mine"].includes(section(request))) return;
-  attention.desktop(`${labels.newMessage} ${request.client}`, message.text || message.preview || "", `baton-request-${request.id}`, () => select(request.id));
+  attention.desktop(`${labels.newMessage} ${displayName(request, inbox.labels)}`, message.text || message.preview || "", `baton-request-${request.id}`, () => select(request.id));
 }
 
 function soundShow() {
@@ -732,7 +739,7 @@ function reject() {
   toast.className = "undo-toast";
   toast.dataset.request = String(id);
   const text = document.createElement("span");
-  text.textContent = `${labels.rejected} ${request.client}.`;
+  text.textContent = `${labels.rejected} ${displayName(request, inbox.labels)}.`;
   const undo = document.createElement("button");
   undo.type = "button";
   undo.textContent = labels.undo;
@@ -869,12 +876,21 @@ const canned = cannedPicker({
   context: () => {
     const request = requests.get(selected);
     if (!request) return null;
-    const visitor = request.client_name || request.client;
+    const visitor = displayName(request, inbox.labels);
     return { request: request.id, visitor_name: visitor, operator_name: root.dataset.operatorName, chat_name: request.chat };
   },
 });
 // after the picker: Enter picks a canned reply while its list is open, else sends
 composerKeys($("reply-text"), $("reply"));
+const typing = consoleTypingAttach({
+  field: $("reply-text"),
+  line: $("typing-line"),
+  template: root.dataset.labelTyping,
+  send,
+  selected: () => selected,
+  mayType: (id) => requests.get(id)?.status === "accepted" && requests.get(id)?.operator_id === me,
+  nameOf: (id) => (requests.has(id) ? displayName(requests.get(id), inbox.labels) : ""),
+});
 if (selected) drawPendingOf(selected);
 connect();
 setInterval(() => send({ type: "heartbeat" }), HEARTBEAT_MS);

@@ -11,6 +11,19 @@
   var frame = null;
   var panel = null;
   var opened = false;
+  var row = null;
+  // phones: the open chat fills the screen (its header's close button minimises it)
+  var phone = window.matchMedia ? window.matchMedia("(max-width: 480px)") : null;
+  var pageOverflow = null;
+  var PANEL_DESKTOP = {
+    position: "static", top: "", left: "", right: "", bottom: "", width: "370px",
+    maxWidth: "calc(100vw - 40px)", height: "560px", maxHeight: "calc(100vh - 110px)",
+    borderRadius: "12px", boxShadow: "0 8px 30px rgba(0,0,0,.25)",
+  };
+  var PANEL_PHONE = {
+    position: "fixed", top: "0", left: "0", right: "0", bottom: "0", width: "100%",
+    maxWidth: "none", height: "100%", maxHeight: "none", borderRadius: "0", boxShadow: "none",
+  };
 
   function el(tag, styles) {
     var node = document.createElement(tag);
@@ -26,9 +39,27 @@
     post({ baton: "page", url: location.href, title: document.title, visited_at: Date.now() });
   }
 
+  function layout() {
+    var full = Boolean(phone && phone.matches);
+    Object.assign(panel.style, full ? PANEL_PHONE : PANEL_DESKTOP);
+    panel.setAttribute("data-baton-layout", full ? "full" : "panel");
+    // full screen: the launcher is under the chat (and would take taps); the page
+    // behind does not scroll
+    row.style.display = full && opened ? "none" : "flex";
+    var lock = full && opened;
+    if (lock && pageOverflow === null) {
+      pageOverflow = document.documentElement.style.overflow;
+      document.documentElement.style.overflow = "hidden";
+    } else if (!lock && pageOverflow !== null) {
+      document.documentElement.style.overflow = pageOverflow;
+      pageOverflow = null;
+    }
+  }
+
   function setOpen(value) {
     opened = value;
     panel.style.display = value ? "block" : "none";
+    layout();
     post({ baton: value ? "open" : "close" });
   }
 
@@ -50,7 +81,7 @@
     frame.id = "baton-frame";
     panel.appendChild(frame);
 
-    var row = el("div", { display: "flex", gap: "8px", alignItems: "center" });
+    row = el("div", { display: "flex", gap: "8px", alignItems: "center" });
     (config.messenger_links || []).forEach(function (link) {
       if (!/^https?:\/\//i.test(link.url)) return;
       var anchor = el("a", {
@@ -78,6 +109,8 @@
     root.appendChild(panel);
     root.appendChild(row);
     document.body.appendChild(root);
+    layout();
+    if (phone && phone.addEventListener) phone.addEventListener("change", layout);
 
     window.addEventListener("message", function (event) {
       if (event.origin !== base || event.source !== frame.contentWindow) return;

@@ -1,5 +1,10 @@
 // Baton widget frame: talks to Baton over one websocket (docs/protocol.md).
-// Message text is always set with textContent.
+// Message text is always set with textContent (links: common/richtext.js, DOM nodes).
+import { setRichText } from "../common/richtext.js";
+import { composerFollowForms, formFoldable } from "./form_focus.js";
+import { ratingControl } from "./rating.js";
+import { runsMark, seenMark } from "./threads.js";
+import { typingIndicator, typingSender } from "../common/typing.js";
 
 import { attachInit } from "./attach.js";
 
@@ -20,6 +25,17 @@ const labels = {
   queue: root.dataset.labelQueue,
   newChat: root.dataset.labelNewChat,
   document: root.dataset.labelDocument || "document",
+  image: root.dataset.labelImage || "image",
+  typing: root.dataset.labelTyping,
+  seen: root.dataset.labelSeen || "Seen",
+  formLater: root.dataset.labelFormLater,
+  formReopen: root.dataset.labelFormReopen,
+  rating: {
+    group: root.dataset.labelRating,
+    bad: root.dataset.labelRatingBad,
+    good: root.dataset.labelRatingGood,
+    stars: [1, 2, 3, 4, 5].map((count) => root.getAttribute(`data-label-star-${count}`)),
+  },
 };
 // attachment kinds as the server spells them (chats.enums.AttachmentKind, in the page)
 const ATTACHMENT = JSON.parse(document.getElementById("baton-attachment-kinds").textContent);
@@ -31,6 +47,14 @@ const form = document.getElementById("baton-form");
 const input = document.getElementById("baton-input");
 const stateLine = document.getElementById("baton-state");
 const headset = document.getElementById("baton-headset");
+const headerAvatar = document.querySelector(".widget-header .avatar");
+// the operator's typing, shown above the composer; the visitor's, sent while a person may read
+const typingLine = typingIndicator(document.getElementById("baton-typing"), labels.typing);
+const typingOut = typingSender((typing) => transmit({ type: "typing", typing }));
+// how far operators have read (the seen frame), and the operator's name once known
+let seenSequence = 0;
+let operatorName = "";
+let dialogStatus = "";
 
 // localStorage may be unavailable (blocked third-party storage): fall back to memory
 const memory = new Map();
@@ -109,7 +133,11 @@ function statusLabel(status) {
 }
 
 function applyStatus(status) {
-  setState(statusLabel(status));
+  dialogStatus = status;
+  // the header names the operator once one is connected (cut short with an ellipsis)
+  setState(status === "operator" && operatorName ? `${operatorName} · ${labels.operator}` : statusLabel(status));
+  headerAvatar.src = status === "operator" ? root.dataset.avatarOperator : root.dataset.avatarBot;
+  if (status !== "operator" && status !== "waiting") typingOut.stop();
   const closed = status === "closed";
   ended = closed;
   if (headset) headset.hidden = status !== "bot" || !headsetOffered;
@@ -140,6 +168,7 @@ function timeOf(iso) {
 function bubble(kind, text, authorName, createdAt) {
   const item = document.createElement("li");
   item.className = `message from-${kind}`;
+  item.dataset.author = authorName || "";
   if (kind === "bot" || kind === "operator") {
     const avatar = document.createElement("img");
     avatar.className = "avatar";
@@ -158,7 +187,7 @@ function bubble(kind, text, authorName, createdAt) {
   if (text !== null) {
     const textNode = document.createElement("div");
     textNode.className = "text";
-    textNode.textContent = text;
+    setRichText(textNode, text);
     body.appendChild(textNode);
   }
   const meta = document.createElement("div");
@@ -236,17 +265,36 @@ function renderForm(item, type, fields, values) {
     transmit({ type, answers });
   });
   item.querySelector(".body").appendChild(form);
+  formFoldable(form, { later: labels.formLater, reopen: labels.formReopen }, formsChanged);
+}
+
+// an open form takes the composer's place (one Send button: the form's)
+function formsChanged() {
+  const wasOpen = form.hidden;
+  const open = composerFollowForms(list, form);
+  if (open && !wasOpen) {
+    const first = list.querySelector(".inline-form:not([data-folded]) input, .inline-form:not([data-folded]) select");
+    if (first) first.focus({ preventScroll: true });
+  }
 }
 
 function renderMedia(item, attachment) {
   // photos and documents carried from Telegram: fetched through our signed address
   const body = item.querySelector(".body");
   if (attachment.kind === ATTACHMENT.PHOTO) {
+    // a bounded thumbnail (widget.css); the full image opens in a new tab
+    const link = document.createElement("a");
+    link.className = "photo-link";
+    link.href = attachment.url;
+    link.target = "_blank";
+    link.rel = "noopener";
     const image = document.createElement("img");
     image.className = "photo";
-    image.alt = "";
+    image.alt = attachment.file_name || labels.image;
+    image.loading = "lazy";
     image.src = attachment.url;
-    body.appendChild(image);
+    link.appendChild(image);
+    body.appendChild(link);
   } else {
     const link = document.createElement("a");
     link.className = "document";
@@ -273,16 +321,8 @@ function renderAttachment(item, attachment) {
   } else if (attachment.kind === ATTACHMENT.FORM_ANSWERS) {
     renderAnswers(item, attachment.answers);
   } else if (attachment.kind === ATTACHMENT.RATING) {
-    const row = document.createElement("div");
-    row.className = "buttons rating";
-    for (let score = 1; score <= attachment.scale; score += 1) {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "bot-button";
-      button.textContent = String(score);
-      button.addEventListener("click", () => transmit({ type: "rate", request: attachment.request, score }));
-      row.appendChild(button);
-    }
+    const scale = Number(attachment.scale);
+    const row = ratingControl(scale, labels.rating, (score) => transmit({ type: "rate", request: attachment.request, score }));
     item.querySelector(".body").appendChild(row);
   }
 }
@@ -306,11 +346,14 @@ function finishForms(kind) {
   const selector = FORM_SELECTORS[kind];
   if (!selector) return;
   for (const node of list.querySelectorAll(selector)) {
+    const reopen = node.nextElementSibling;
+    if (reopen && reopen.classList.contains("form-reopen")) reopen.remove();
     const done = document.createElement("div");
     done.className = "meta";
     done.textContent = labels.thanks;
     node.replaceWith(done);
   }
+  formsChanged();
 }
 
 function pendingBubble(clientMsgId) {
@@ -320,6 +363,7 @@ function pendingBubble(clientMsgId) {
 // stored messages go above the visitor's unacknowledged ones, which stay last
 function appendStored(item) {
   list.insertBefore(item, list.querySelector("[data-pending]"));
+  runsMark(list);
   list.scrollTop = list.scrollHeight;
 }
 
@@ -328,6 +372,7 @@ function drawPending(frame) {
   const item = bubble("client", frame.text, "", null);
   item.dataset.pending = frame.client_msg_id;
   list.appendChild(item);
+  runsMark(list);
   list.scrollTop = list.scrollHeight;
 }
 
@@ -344,9 +389,17 @@ function renderMessage(message) {
   const item = bubble(message.author_kind, text, message.author_name, message.created_at);
   item.dataset.sequence = String(message.sequence);
   renderButtons(item, message.buttons);
+  if (message.author_kind === "operator" && message.author_name) {
+    operatorName = message.author_name;
+    if (dialogStatus === "operator") applyStatus(dialogStatus);
+  }
+  // a message from the other side ends its "typing…"
+  if (message.author_kind !== "client") typingLine.clear();
   for (const attachment of attachments) renderAttachment(item, attachment);
-  if (answers) finishForms(answers.of);
   appendStored(item);
+  if (answers) finishForms(answers.of);
+  else formsChanged();
+  if (message.author_kind === "client") seenMark(list, seenSequence, labels.seen);
 }
 
 // the server refused this frame for good: it leaves the outbox, and the visitor sees which
@@ -414,6 +467,7 @@ function handle(frame) {
       }
       greeted = true;
       headsetOffered = Boolean(frame.headset);
+      seenSequence = Number(frame.seen) || 0;
       applyStatus(frame.status);
       if (ended && outbox.size && !wasRestarting) startNewChat();
       else flush();
@@ -438,6 +492,18 @@ function handle(frame) {
       break;
     case "done":
       finishForms(frame.of);
+      break;
+    case "typing":
+      if (frame.typing) typingLine.show(frame.name);
+      else typingLine.clear();
+      if (frame.name && frame.name !== operatorName) {
+        operatorName = String(frame.name);
+        if (dialogStatus === "operator") applyStatus(dialogStatus);
+      }
+      break;
+    case "seen":
+      seenSequence = Math.max(seenSequence, Number(frame.sequence) || 0);
+      seenMark(list, seenSequence, labels.seen);
       break;
     case "error":
       if (frame.code === "dialog_closed") {
@@ -519,8 +585,15 @@ form.addEventListener("submit", (event) => {
   const text = input.value.trim();
   if (!text) return;
   input.value = "";
+  typingOut.stop();
   sendFrame({ type: "message", text });
 });
+// the visitor's typing is told only while a person may read it (waiting or connected)
+input.addEventListener("input", () => {
+  if ((dialogStatus === "waiting" || dialogStatus === "operator") && input.value.trim()) typingOut.input();
+  else typingOut.stop();
+});
+input.addEventListener("blur", () => typingOut.stop());
 
 // the paperclip (attach.js): an uploaded file goes out as a message naming its upload
 attachInit({

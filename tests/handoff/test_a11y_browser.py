@@ -112,7 +112,7 @@ def test_console_and_widget_pass_axe_through_a_whole_conversation(daphne_server,
     found |= scan_at_both_sizes(console, "console-close-confirm")
     console.locator("#close-confirm-yes").click()
     expect(console.locator("#readonly")).to_be_visible()
-    expect(messages.locator(".rating .bot-button")).to_have_count(5)
+    expect(messages.get_by_role("radio")).to_have_count(5)
     found |= scan_at_both_sizes(console, "console-closed")
     found |= scan_at_both_sizes(visitor, "widget-rating", frame)
 

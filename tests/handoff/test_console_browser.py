@@ -180,11 +180,11 @@ def test_operator_accepts_talks_and_closes_and_the_visitor_rates(daphne_server, 
     expect(
         messages.get_by_text("The conversation with the operator has ended.", exact=True)
     ).to_be_visible()
-    rating = messages.locator(".rating .bot-button")
-    expect(rating).to_have_text(["1", "2", "3", "4", "5"])
+    rating = messages.get_by_role("radio")
+    expect(rating).to_have_count(5)  # stars on the 5-point scale (issue 13)
 
     # when: the visitor rates 5
-    rating.filter(has_text="5").click()
+    messages.get_by_role("radio", name="5 stars").click()
 
     # then: the feedback is stored against Olga
     expect(messages.locator(".rating")).to_have_count(0)

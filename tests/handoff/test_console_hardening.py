@@ -428,6 +428,15 @@ def sample_events(request: Request) -> dict[str, dict]:
             "message": message_payload(message),
         },
         "access.changed": {"type": "access.changed"},
+        # the visitor types (shown to the watching console; the widget does not echo it)
+        "dialog.typing": {
+            "type": "dialog.typing",
+            "dialog_id": request.dialog_id,
+            "from": "client",
+            "typing": True,
+            "name": "",
+        },
+        "dialog.seen": {"type": "dialog.seen", "dialog_id": request.dialog_id, "sequence": 1},
         "console.presence": {"type": "console.presence", "presence": "away", "expires_at": None},
         "console.transfer": {
             "type": "console.transfer",
@@ -449,6 +458,7 @@ WIDGET_FRAME = {
     "dialog.headset": "headset",
     "dialog.status": "status",
     "dialog.queue": "queue",
+    "dialog.seen": "seen",
 }
 CONSOLE_FRAME = {
     "dialog.message": "message",
@@ -459,6 +469,7 @@ CONSOLE_FRAME = {
     "console.presence": "presence",
     "console.transfer": "transfer_received",
     "console.note": "note",
+    "dialog.typing": "typing",
 }
 
 

@@ -292,14 +292,14 @@ def test_widget_visitor_talks_to_a_telegram_operator_and_rates(telegram, demo_ch
 
     # then: the visitor is told and asked for a rating; Olga is told it is closed
     expect(messages.get_by_text(ENDED, exact=True)).to_be_visible()
-    rating = messages.locator(".rating .bot-button")
-    expect(rating).to_have_text(["1", "2", "3", "4", "5"])
+    rating = messages.get_by_role("radio")
+    expect(rating).to_have_count(5)  # stars on the 5-point scale (issue 13)
     closed = telegram.wait_for_message(OPERATOR_USER, 5)
     assert closed.params["text"].startswith("The conversation with web ")
     assert " is closed (" in closed.params["text"]
 
     # when: the visitor rates 5
-    rating.filter(has_text="5").click()
+    messages.get_by_role("radio", name="5 stars").click()
 
     # then: the feedback is stored against Olga, and the conversation is as it happened
     expect(messages.locator(".rating")).to_have_count(0)
