@@ -10,6 +10,7 @@ from distributor.models import CustomerBinding, Operator
 from handoff.enums import RequestStatus
 from handoff.models import ConversationNote, Request
 from handoff.selectors import request_get_for_operator, request_rejected_by, requests_visible_to
+from handoff.visitors import client_alias
 
 # the most pages, markers and earlier conversations the panel lists (latest first)
 PANEL_ITEMS = 20
@@ -65,7 +66,10 @@ def visitor_panel(*, operator: Operator, request_id: object) -> dict:
     return {
         "request": request.pk,
         "client": {
-            "name": str(client),
+            # the list's rule: the visitor's own name, else the customer's; the page
+            # shows "Visitor <alias>" when both are empty
+            "name": client.name.strip() or (customer.name.strip() if customer else ""),
+            "alias": client_alias(client.pk),
             "channel": client.messenger,
             "channel_label": str(client.get_messenger_display()),
             "since": client.created_at.isoformat(),

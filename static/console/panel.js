@@ -76,7 +76,9 @@ export function previousItem(previous, statusLabel) {
 }
 
 export function panelRender(panel, { labels, statusLabel }) {
-  $("panel-client").textContent = panel.client ? panel.client.name : "";
+  // named as the list names the visitor (inbox.js displayName)
+  const client = panel.client || {};
+  $("panel-client").textContent = client.name || (client.alias ? `${labels.visitor} ${client.alias}` : "");
   $("panel-channel").textContent = panel.client ? panel.client.channel_label : "";
   const customer = customerRows(panel.customer, labels);
   $("panel-customer").replaceChildren(...customer);
@@ -113,6 +115,7 @@ export function conversationView({ root, send, selected, messages }) {
     email: root.dataset.labelCustomerEmail || "E-mail",
     sending: root.dataset.labelNoteSending || "…",
     image: root.dataset.labelImage || "image",
+    visitor: root.dataset.labelVisitor || "Visitor",
   };
   const statusLabel = (status) => root.getAttribute(`data-status-${status}`) || status;
   // notes sent and not answered yet: resent after a reconnect (stored once by id)

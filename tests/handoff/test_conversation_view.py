@@ -29,6 +29,7 @@ from handoff.services import (
     request_open,
     request_reject,
 )
+from handoff.visitors import client_alias
 from tests.chats.factories import ChatFactory, ClientFactory, DialogFactory
 from tests.distributor.factories import CustomerFactory, OperatorFactory
 
@@ -324,3 +325,21 @@ def test_the_admin_shows_notes_read_only_and_escaped(world, admin_client):
         assert "Be &lt;b&gt;kind&lt;/b&gt;" in content
         assert "Be <b>kind</b>" not in content
     assert 'name="notes-0-text"' not in request_page.content.decode()
+
+
+def test_the_panel_names_the_visitor_as_the_list_does(world):
+    # given: a visitor with no name of their own, bound to a customer with one, and one
+    # with neither
+    chat, olga = world["chat"], world["olga"]
+    bound = ClientFactory(chat=chat, name="", external_id="web:bound")
+    CustomerBinding.objects.create(client=bound, customer=CustomerFactory(name="Ivan Petrov"))
+    anonymous = ClientFactory(chat=chat, name="", external_id="web:anonymous")
+    # when
+    bound_panel = visitor_panel(operator=olga, request_id=conversation(chat, bound).pk)
+    anonymous_panel = visitor_panel(operator=olga, request_id=conversation(chat, anonymous).pk)
+    # then: the customer's name, else nothing and the alias the list shows (never the
+    # client's technical id)
+    assert bound_panel["client"]["name"] == "Ivan Petrov"
+    assert anonymous_panel["client"]["name"] == ""
+    assert anonymous_panel["client"]["alias"] == client_alias(anonymous.pk)
+    assert "web:anonymous" not in str(anonymous_panel["client"])
