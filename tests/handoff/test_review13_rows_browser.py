@@ -1,0 +1,63 @@
+"""Review of issue 13's merges: the console's list rows and the keyboard. Two branches
+each gave the rows a keyboard (a11y.js rowsKeyboard on the lists, inbox.js rowDecorate on
+every row): Enter opened a conversation twice (two watch frames), and every row was a Tab
+stop again although a list is meant to be one (the selected row, else the first)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.handoff.test_console_browser import (
+    demo_chat_with_handoff,
+    operator_logs_in,
+    visitor_opens_the_chat,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# records the frames the console sends on its socket
+RECORD_FRAMES = """
+(() => {
+  window.__sent = [];
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    try { window.__sent.push(JSON.parse(data)); } catch { window.__sent.push(data); }
+    return send.call(this, data);
+  };
+})();
+"""
+
+
+def sent_watches(page) -> list[int]:
+    return page.evaluate(
+        "() => window.__sent.filter((frame) => frame.type === 'watch').map((f) => f.request)"
+    )
+
+
+def test_a_list_is_one_tab_stop_and_enter_opens_a_row_once(daphne_server, new_page):
+    # given: two visitors waiting for a person, in the operator's console
+    demo_chat_with_handoff()
+    console = new_page()
+    console.add_init_script(RECORD_FRAMES)
+    operator_logs_in(console, daphne_server)
+    for _visitor in range(2):
+        visitor_opens_the_chat(new_page(), daphne_server).locator("#baton-headset").click()
+    rows = console.locator("#list-pending li[data-request]")
+    expect(rows).to_have_count(2)
+
+    # then: the waiting list is one Tab stop (its first row), not one per row
+    assert console.evaluate(
+        "() => [...document.querySelectorAll('#list-pending li[data-request]')]"
+        ".map((row) => row.tabIndex)"
+    ) == [0, -1]
+
+    # when: the operator focuses the first row and presses Enter
+    rows.first.focus()
+    console.keyboard.press("Enter")
+
+    # then: its conversation opens, asked for once
+    expect(console.locator("#detail")).to_be_visible()
+    opened = int(rows.first.get_attribute("data-request"))
+    expect(console.locator("#detail-client")).not_to_have_text("")
+    assert sent_watches(console) == [opened]
