@@ -87,6 +87,7 @@ from handoff.console_protocol import (
     Transfer,
     TransferTargets,
     Typing,
+    Unwatch,
     VisitorPanel,
     Watch,
     console_frame_parse,
@@ -381,6 +382,8 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
             await self.send_json({"type": "search_results", "query": frame.query, "items": items})
         elif isinstance(frame, Typing):
             await self.handle_typing(frame)
+        elif isinstance(frame, Unwatch):
+            await self.unwatch()
 
     async def handle_typing(self, frame: Typing) -> None:
         """The operator types in their accepted request: the visitor is told (never

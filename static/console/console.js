@@ -359,8 +359,13 @@ function unavailable() {
   history.replaceState(null, "", "/console/");
 }
 
-// back to the lists (on a phone they and the conversation take turns on screen)
+// back to the lists (on a phone they and the conversation take turns on screen): the
+// server stops streaming it too, so its next messages count as unread in its row (and
+// are not marked read for the visitor's "Seen")
 function deselect() {
+  typing.stop();
+  typing.clear();
+  send({ type: "unwatch" });
   selected = null;
   lastSequence = 0;
   $("messages").replaceChildren();

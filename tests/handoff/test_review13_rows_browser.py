@@ -61,3 +61,28 @@ def test_a_list_is_one_tab_stop_and_enter_opens_a_row_once(daphne_server, new_pa
     opened = int(rows.first.get_attribute("data-request"))
     expect(console.locator("#detail-client")).not_to_have_text("")
     assert sent_watches(console) == [opened]
+
+
+def test_on_a_phone_back_to_the_lists_counts_the_visitors_next_message_as_unread(
+    daphne_server, new_page
+):
+    # given: the operator, on a phone, talks to a visitor
+    from tests.browser_fixtures import PHONE
+    from tests.handoff.test_console_outbox_browser import operator_accepts_a_visitor
+
+    demo_chat_with_handoff()
+    console = new_page()
+    console.set_viewport_size(PHONE)
+    operator_logs_in(console, daphne_server)
+    widget = operator_accepts_a_visitor(console, new_page(), daphne_server)
+
+    # when: the operator goes back to the lists, and the visitor writes
+    console.locator("#back").click()
+    expect(console.locator("#list-mine li")).to_have_count(1)
+    widget.locator("#baton-input").fill("Are you still there?")
+    widget.locator("#baton-input").press("Enter")
+
+    # then: the operator's row shows the message and one unread
+    row = console.locator("#list-mine li")
+    expect(row.locator(".preview")).to_have_text("Are you still there?")
+    expect(row.locator(".unread")).to_have_text("1")
