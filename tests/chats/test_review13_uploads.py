@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from chats.models import Upload
-from tests.chats import upload_files as files
 from tests.chats.test_upload_views import media_root, post_widget, visitor  # noqa: F401
 
 pytestmark = pytest.mark.django_db
