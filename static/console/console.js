@@ -823,7 +823,8 @@ attachInit({
     const frame = { type: "message", request: requestId, client_msg_id: newId(), text: "", attachments: [{ upload }] };
     outbox.set(frame.client_msg_id, frame);
     saveOutbox();
-    drawPendingOf(requestId);
+    // the operator may have opened another conversation while the file uploaded
+    if (requestId === selected) drawPendingOf(requestId);
     send(frame);
   },
 });

@@ -86,3 +86,52 @@ def test_on_a_phone_back_to_the_lists_counts_the_visitors_next_message_as_unread
     row = console.locator("#list-mine li")
     expect(row.locator(".preview")).to_have_text("Are you still there?")
     expect(row.locator(".unread")).to_have_text("1")
+
+
+def test_a_file_sent_while_another_conversation_is_open_is_not_drawn_in_it(
+    daphne_server, new_page, settings, tmp_path
+):
+    # given: the operator holds two conversations, A and B, and has A open
+    from chats.enums import AuthorKind
+    from chats.models import Message
+    from tests.chats import upload_files as files
+    from tests.handoff.test_console_outbox_browser import operator_accepts_a_visitor
+    from tests.servers import wait_until
+
+    demo_chat_with_handoff()
+    console = new_page()
+    operator_logs_in(console, daphne_server)
+    operator_accepts_a_visitor(console, new_page(), daphne_server)
+    first = console.locator("#list-mine li").first.get_attribute("data-request")
+    widget = visitor_opens_the_chat(new_page(), daphne_server)
+    widget.locator("#baton-headset").click()
+    console.locator("#list-pending li").click()
+    console.locator("#accept").click()
+    expect(console.locator("#list-mine li")).to_have_count(2)
+    second = console.locator("#detail").evaluate("() => location.pathname")
+    console.locator(f"#list-mine li[data-request='{first}']").click()
+    expect(console).to_have_url(f"{daphne_server.http_url}/console/requests/{first}/")
+
+    # when: a file is chosen in A, and B is opened while it uploads
+    held = []
+    console.route("**/uploads", lambda route: held.append(route))
+    with console.expect_request("**/uploads"):
+        console.locator("#reply-file").set_input_files(
+            {"name": "offer.pdf", "mimeType": "application/pdf", "buffer": files.pdf()}
+        )
+    console.locator(f"#list-mine li[data-request='{second.split('/')[-2]}']").click()
+    expect(console).to_have_url(f"{daphne_server.http_url}{second}")
+    expect(console.locator("#detail-client")).not_to_have_text("")
+    assert len(held) == 1
+    held[0].continue_()
+
+    # then: the reply with the file goes to A, and B's conversation shows no reply of it
+    wait_until(
+        lambda: Message.objects.filter(
+            author_kind=AuthorKind.OPERATOR, attachments__0__kind="document"
+        ).exists()
+    )
+    message = Message.objects.get(author_kind=AuthorKind.OPERATOR, attachments__0__kind="document")
+    assert str(message.dialog.handoff_requests.get().pk) == first
+    assert console.locator("#messages [data-pending]").count() == 0
+    expect(console.locator("#messages .from-operator")).to_have_count(0)
