@@ -210,8 +210,9 @@ function renderLists() {
     list.replaceChildren(...items.map(listItem));
     $(`count-${name}`).textContent = String(items.length);
   }
-  rowRefocus(document.querySelector(".lists"), focused);
+  // the search results are rows too: drawn before the focus is given back
   inbox.redrawResults();
+  rowRefocus(document.querySelector(".lists"), focused);
   badge();
 }
 

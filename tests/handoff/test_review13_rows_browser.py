@@ -135,3 +135,33 @@ def test_a_file_sent_while_another_conversation_is_open_is_not_drawn_in_it(
     assert str(message.dialog.handoff_requests.get().pk) == first
     assert console.locator("#messages [data-pending]").count() == 0
     expect(console.locator("#messages .from-operator")).to_have_count(0)
+
+
+def test_a_focused_search_result_keeps_the_focus_when_the_lists_are_redrawn(
+    daphne_server, new_page
+):
+    # given: a visitor waiting who wrote a word, found by the operator's search
+    demo_chat_with_handoff()
+    console = new_page()
+    operator_logs_in(console, daphne_server)
+    widget = visitor_opens_the_chat(new_page(), daphne_server)
+    widget.locator("#baton-headset").click()
+    expect(console.locator("#list-pending li")).to_have_count(1)
+    widget.locator("#baton-input").fill("pineapple")
+    widget.locator("#baton-input").press("Enter")
+    expect(console.locator("#list-pending li .preview")).to_have_text("pineapple")
+    console.locator("#search").fill("pineapple")
+    result = console.locator("#search-results li[data-request]")
+    expect(result).to_have_count(1)
+    found = result.get_attribute("data-request")
+    result.focus()
+
+    # when: the lists are drawn again (another visitor asks for a person)
+    visitor_opens_the_chat(new_page(), daphne_server).locator("#baton-headset").click()
+    expect(console.locator("#count-pending")).to_have_text("2")
+
+    # then: the keyboard's focus is still on the result
+    assert console.evaluate(
+        "(id) => document.activeElement.matches(`#search-results li[data-request='${id}']`)",
+        found,
+    )
