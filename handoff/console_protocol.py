@@ -126,6 +126,16 @@ class Ping:
 
 
 @dataclass(frozen=True)
+class Unwatch:
+    """Stop watching (the page went back to its lists): the request's later messages
+    come as inbox entries and are not marked read. Nothing watched: nothing to do."""
+
+    @classmethod
+    def from_body(cls, body: dict) -> Unwatch:
+        return cls()
+
+
+@dataclass(frozen=True)
 class Heartbeat:
     """The console is still open: its operator's presence is renewed (PRESENCE_TTL)."""
 
@@ -289,6 +299,7 @@ ConsoleFrame = (
     | ClosedPage
     | Search
     | Typing
+    | Unwatch
 )
 
 CONSOLE_FRAMES: dict[str, type[ConsoleFrame]] = {
@@ -308,6 +319,7 @@ CONSOLE_FRAMES: dict[str, type[ConsoleFrame]] = {
     "closed_page": ClosedPage,
     "search": Search,
     "typing": Typing,
+    "unwatch": Unwatch,
 }
 
 

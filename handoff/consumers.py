@@ -87,6 +87,7 @@ from handoff.console_protocol import (
     Transfer,
     TransferTargets,
     Typing,
+    Unwatch,
     VisitorPanel,
     Watch,
     console_frame_parse,
@@ -175,6 +176,8 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
         self.rejected: set[int] = set()
         # the operator's typing, per request they type in (handoff.live_signals)
         self.typing: dict[int, TypingThrottle] = {}
+        # the dialog each request's "typing" went to: its "stopped" goes there too
+        self.typing_dialogs: dict[int, int] = {}
         # the presence the page asks for, set before this socket joins its operator's
         # group: the other consoles of the operator are told, this one reads it in its
         # snapshot
@@ -379,12 +382,22 @@ class ConsoleConsumer(ConsoleAcceptsMixin, DialogStreamMixin, SocketConsumer):
             await self.send_json({"type": "search_results", "query": frame.query, "items": items})
         elif isinstance(frame, Typing):
             await self.handle_typing(frame)
+        elif isinstance(frame, Unwatch):
+            await self.unwatch()
 
     async def handle_typing(self, frame: Typing) -> None:
         """The operator types in their accepted request: the visitor is told (never
-        stored); any other request is refused like a reply would be."""
-        dialog_id = await self.call(frame.request_id, _typing_dialog)
-        throttle = self.typing.setdefault(frame.request_id, TypingThrottle())
+        stored); any other request is refused like a reply would be. The "stopped" of
+        a "typing" this socket passed on goes to the same dialog even when the request
+        left the operator meanwhile (the visitor ended it, it was transferred): the
+        visitor's line clears, and the operator's page gets no error for it."""
+        throttle = self.typing.get(frame.request_id)
+        if not frame.typing and throttle is not None and throttle.typing:
+            dialog_id = self.typing_dialogs[frame.request_id]
+        else:
+            dialog_id = await self.call(frame.request_id, _typing_dialog)
+            throttle = self.typing.setdefault(frame.request_id, TypingThrottle())
+            self.typing_dialogs[frame.request_id] = dialog_id
         if throttle.allows(frame.typing):
             await typing_publish(
                 dialog_id=dialog_id,

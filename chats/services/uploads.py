@@ -291,6 +291,9 @@ def upload_store(
     many pixels, is named for another kind, or the uploader is over the hourly limit."""
     if (client is None) == (user_id is None):
         raise ValueError("an upload has exactly one uploader: a client or a user")
+    # an uploader over the limit is refused before the file is read and decoded (an
+    # image is decoded in full: that work is not free); checked again with the insert
+    _rate_check(client=client, user_id=user_id)
     content = _read_limited(file)
     detected = content_detect(content)
     name = _name_for(detected, file_name)

@@ -210,8 +210,9 @@ function renderLists() {
     list.replaceChildren(...items.map(listItem));
     $(`count-${name}`).textContent = String(items.length);
   }
-  rowRefocus(document.querySelector(".lists"), focused);
+  // the search results are rows too: drawn before the focus is given back
   inbox.redrawResults();
+  rowRefocus(document.querySelector(".lists"), focused);
   badge();
 }
 
@@ -359,8 +360,13 @@ function unavailable() {
   history.replaceState(null, "", "/console/");
 }
 
-// back to the lists (on a phone they and the conversation take turns on screen)
+// back to the lists (on a phone they and the conversation take turns on screen): the
+// server stops streaming it too, so its next messages count as unread in its row (and
+// are not marked read for the visitor's "Seen")
 function deselect() {
+  typing.stop();
+  typing.clear();
+  send({ type: "unwatch" });
   selected = null;
   lastSequence = 0;
   $("messages").replaceChildren();
@@ -818,7 +824,8 @@ attachInit({
     const frame = { type: "message", request: requestId, client_msg_id: newId(), text: "", attachments: [{ upload }] };
     outbox.set(frame.client_msg_id, frame);
     saveOutbox();
-    drawPendingOf(requestId);
+    // the operator may have opened another conversation while the file uploaded
+    if (requestId === selected) drawPendingOf(requestId);
     send(frame);
   },
 });

@@ -149,15 +149,9 @@ export function rowDecorate(item, request, labels, me) {
   (waiting || name || item.firstChild).after(sla);
   item.dataset.id = String(request.id);
   if (request.status === "accepted" && request.operator_id !== me) item.classList.add("held-by-other");
-  // a row is reached with Tab and opened with Enter or Space (it stays a list item, so
-  // a screen reader reads all of it: name, channel, waiting time, SLA, preview)
-  item.tabIndex = 0;
-  item.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" || event.key === " ") {
-      event.preventDefault();
-      item.click();
-    }
-  });
+  // the keyboard (Tab to the list, ↑/↓, Enter or Space) is a11y.js's: one Tab stop per
+  // list, set by console.js (rowFocusable, rowRefocus); a second Enter handler here
+  // opened the conversation twice
   return item;
 }
 
@@ -227,6 +221,9 @@ export function inboxStart(root, console) {
       return item;
     });
     list.replaceChildren(...rows);
+    // one Tab stop, as every list (a11y.js): the row on screen, else the first
+    const stop = rows.find((row) => row.getAttribute("aria-current") === "true") || rows[0];
+    if (stop) stop.tabIndex = 0;
     $("search-empty").hidden = rows.length > 0;
     $("count-search").textContent = String(rows.length);
   }

@@ -23,6 +23,7 @@ from telegram_bridge.services.clients.sending import (
     upload_send,
 )
 from telegram_bridge.services.outbox import keyboard
+from telegram_bridge.services.outbox.writing import CAPTION_LIMIT
 
 
 def _button_rows(message: Message) -> list[list[dict]]:
@@ -75,6 +76,10 @@ class TelegramChannel:
                 # a file uploaded in the console or the widget: sent from our disk
                 # no text: the caption says who sent it ("Olga"), not "Olga: "
                 caption = text if message.text.strip() or not text else message.author_name
+                if len(caption) > CAPTION_LIMIT:
+                    # a caption holds 1024 characters: a longer text goes first, whole
+                    client_send(bot, dialog, {"text": text}, message_id=message.pk)
+                    text = caption = ""
                 upload = upload_send(item, caption)
                 if upload is not None:
                     method, payload = upload

@@ -46,6 +46,7 @@ from telegram_bridge.services.operators.transfers import (
     transfer_targets_offer,
 )
 from telegram_bridge.services.outbox import outbound_enqueue
+from telegram_bridge.services.outbox.writing import CAPTION_LIMIT
 
 
 class TelegramSurface:
@@ -97,7 +98,14 @@ class TelegramSurface:
                 sent_media = True
             elif item.get("kind") in MEDIA_KINDS and item.get("upload_id") is not None:
                 # a web visitor's upload: sent from our disk, captioned "Ann" without text
-                upload = upload_send(item, text if message.text.strip() else label)
+                # (the text is said once: files after the first are captioned "Ann")
+                caption = text if message.text.strip() and not sent_media else label
+                if len(caption) > CAPTION_LIMIT:
+                    # a caption holds 1024 characters: a longer text goes first, whole
+                    _operator_send(account, request, message, "sendMessage", {"text": text})
+                    sent_media = True
+                    caption = label
+                upload = upload_send(item, caption)
                 if upload is not None:
                     _operator_send(account, request, message, *upload)
                     sent_media = True
