@@ -56,6 +56,20 @@ export function setRichText(element, text) {
   element.replaceChildren(...richTextNodes(text));
 }
 
+const MEDIA_SCHEMES = new Set(["http:", "https:"]);
+
+// the address of an attachment (stored by our server, usually relative), or null when
+// it is not an http(s) URL once the browser has parsed it
+export function mediaHref(url) {
+  if (typeof url !== "string" || !url) return null;
+  try {
+    const parsed = new URL(url, location.href);
+    return MEDIA_SCHEMES.has(parsed.protocol) ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}
+
 // --- times: relative on screen, exact on hover -----------------------------------------
 
 const relative = typeof Intl !== "undefined" && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(document.documentElement.lang || undefined, { numeric: "auto" }) : null;

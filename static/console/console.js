@@ -752,6 +752,8 @@ function reject() {
   undo.addEventListener("click", () => rejectUndone(id));
   toast.append(text, undo);
   $("undo").appendChild(toast);
+  // stop watching meanwhile: the visitor's next messages are not read (nor "Seen")
+  send({ type: "unwatch" });
   unavailable();
   $("empty").textContent = "";
   renderLists();

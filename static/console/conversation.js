@@ -3,21 +3,8 @@
 // messages at their time. Everything is built as DOM nodes (no innerHTML); links come
 // from static/common/richtext.js, the one place that decides what becomes a link.
 
-import { dayKey, dayLabel, setRichText, timeElement, timesRefresh } from "../common/richtext.js";
+import { dayKey, dayLabel, mediaHref, setRichText, timeElement, timesRefresh } from "../common/richtext.js";
 
-const MEDIA_SCHEMES = new Set(["http:", "https:"]);
-
-// the address of an attachment (stored by our server, usually relative), or null when
-// it is not an http(s) URL once the browser has parsed it
-export function mediaHref(url) {
-  if (typeof url !== "string" || !url) return null;
-  try {
-    const parsed = new URL(url, location.href);
-    return MEDIA_SCHEMES.has(parsed.protocol) ? parsed.href : null;
-  } catch {
-    return null;
-  }
-}
 
 // a photo as a bounded thumbnail opening the full image; a document as a download
 // with its file name; null for anything else (or an unsafe address)

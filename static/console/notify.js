@@ -25,10 +25,13 @@ export function createAttention(operatorId) {
     }
   }
 
+  // one audio context for the page's life (browsers cap how many a page may open)
+  let audio = null;
+
   function beep() {
     if (muted) return;
     try {
-      const audio = new AudioContext();
+      audio = audio || new AudioContext();
       const tone = audio.createOscillator();
       tone.frequency.value = 880;
       tone.connect(audio.destination);

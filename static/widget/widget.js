@@ -1,6 +1,6 @@
 // Baton widget frame: talks to Baton over one websocket (docs/protocol.md).
 // Message text is always set with textContent (links: common/richtext.js, DOM nodes).
-import { setRichText } from "../common/richtext.js";
+import { mediaHref, setRichText } from "../common/richtext.js";
 import { composerFollowForms, formFoldable } from "./form_focus.js";
 import { ratingControl } from "./rating.js";
 import { runsMark, seenMark } from "./threads.js";
@@ -307,8 +307,11 @@ function renderMedia(item, attachment) {
 }
 
 function renderAttachment(item, attachment) {
-  if ((attachment.kind === ATTACHMENT.PHOTO || attachment.kind === ATTACHMENT.DOCUMENT) && attachment.url) {
-    renderMedia(item, attachment);
+  // only an http(s) address once parsed (the server makes them; a stored value never
+  // becomes a javascript: link)
+  const href = mediaHref(attachment.url);
+  if ((attachment.kind === ATTACHMENT.PHOTO || attachment.kind === ATTACHMENT.DOCUMENT) && href) {
+    renderMedia(item, { ...attachment, url: href });
   } else if (attachment.kind === ATTACHMENT.HANDOFF_FORM) {
     renderForm(item, "form", attachment.fields.map((spec) => ({ ...spec, name: String(spec.id) })));
   } else if (attachment.kind === ATTACHMENT.CONTACT_FORM) {

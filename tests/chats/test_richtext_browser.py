@@ -81,3 +81,34 @@ def test_a_link_hidden_after_a_javascript_url_is_still_only_the_web_link(daphne_
     anchors = [node for node in nodes if node[0] == "A"]
     assert [anchor[2] for anchor in anchors] == ["https://x.example/"]
     assert "".join(node[1] for node in nodes) == "javascript:alert(1)//https://x.example"
+
+
+MEDIA = """
+async (urls) => {
+  const { mediaHref } = await import("/static/common/richtext.js");
+  return urls.map((url) => mediaHref(url));
+}
+"""
+
+
+def test_attachment_addresses_are_http_only_once_parsed(daphne_server, page):
+    page.goto(f"{daphne_server.http_url}/console/login/")
+    hrefs = page.evaluate(
+        MEDIA,
+        [
+            "/files/abc/",
+            "https://cdn.example/x.png",
+            "javascript:alert(1)",
+            " JAVASCRIPT:alert(1)",
+            "data:image/png;base64,AAAA",
+            "",
+        ],
+    )
+    assert hrefs == [
+        f"{daphne_server.http_url}/files/abc/",
+        "https://cdn.example/x.png",
+        None,
+        None,
+        None,
+        None,
+    ]

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
+from io import BytesIO
 
 import pytest
+from django.core.files.base import ContentFile
 from django.db import connections
+from PIL import Image
 from playwright.sync_api import expect
 
 from chats.enums import AuthorKind
@@ -41,11 +44,16 @@ LINES = """(element) => {
   range.selectNodeContents(element);
   return new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size;
 }"""
+
+
 # a large image (800 x 600) the widget must show as a bounded thumbnail
-BIG_IMAGE = (
-    "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='800' height='600'%3E"
-    "%3Crect width='800' height='600' fill='%23468'/%3E%3C/svg%3E"
-)
+def big_image_served(chat) -> str:
+    """An 800x600 PNG the server serves (the chat's bot avatar): the address of a photo
+    as the server makes them (a data: or javascript: address is never shown)."""
+    buffer = BytesIO()
+    Image.new("RGB", (800, 600), (68, 102, 136)).save(buffer, "PNG")
+    chat.bot_avatar.save("big-photo.png", ContentFile(buffer.getvalue()))
+    return f"/widget/{chat.public_key}/avatar/bot"
 
 
 def in_another_thread(function, **kwargs):
@@ -414,6 +422,7 @@ def test_a_photo_is_an_inline_bounded_thumbnail_that_opens_the_image(daphne_serv
     visitor = new_page()
     widget = visitor_opens_the_chat(visitor, daphne_server)
     dialog = Dialog.objects.get()
+    big_image = big_image_served(dialog.chat)
 
     # when: the operator's photo (as a Telegram operator's arrives) is posted
     in_another_thread(
@@ -422,7 +431,7 @@ def test_a_photo_is_an_inline_bounded_thumbnail_that_opens_the_image(daphne_serv
         author_kind=AuthorKind.OPERATOR,
         author_name="Olga",
         attachments=[
-            {"kind": "photo", "url": BIG_IMAGE, "file_name": "parcel.png", "mime_type": "image/png"}
+            {"kind": "photo", "url": big_image, "file_name": "parcel.png", "mime_type": "image/png"}
         ],
     )
 
@@ -431,5 +440,7 @@ def test_a_photo_is_an_inline_bounded_thumbnail_that_opens_the_image(daphne_serv
     expect(photo).to_be_visible()
     box = photo.bounding_box()
     assert 0 < box["width"] <= 220 and 0 < box["height"] <= 220
-    expect(widget.locator("a.photo-link")).to_have_attribute("href", BIG_IMAGE)
+    expect(widget.locator("a.photo-link")).to_have_attribute(
+        "href", f"{daphne_server.http_url}{big_image}"
+    )
     screenshot_keep(visitor, "widget-photo-desktop")  # noqa: F405
