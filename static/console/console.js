@@ -263,7 +263,15 @@ function listItem(request) {
   sub.className = "sub";
   sub.textContent = `${request.chat} · ${statusLabel(request.status)}${request.operator ? ` · ${request.operator}` : ""}`;
   item.append(title, preview, sub);
-  item.addEventListener("click", () => select(request.id));
+  // a colleague's conversation is theirs to read (the server refuses to stream it):
+  // shown for the overview, not opened
+  if (section(request) === "others") {
+    item.classList.add("colleague");
+    item.setAttribute("aria-disabled", "true");
+    item.title = `${labels.taken} ${request.operator || ""}`;
+  } else {
+    item.addEventListener("click", () => select(request.id));
+  }
   return rowDecorate(item, request, inbox.labels, me);
 }
 

@@ -149,6 +149,14 @@ def test_the_list_names_counts_down_sorts_filters_pages_and_searches(daphne_serv
     held = row(console, "list-others", desk["held"].pk)
     expect(held.locator(".client")).to_have_text("Bob")
     expect(held.locator(".sub")).to_contain_text("Ivan")
+    # (listed for the overview: clicking it opens nothing, and says nothing went wrong)
+    expect(held).to_have_attribute("aria-disabled", "true")
+    before = console.url
+    held.click()
+    expect(held).not_to_have_class(re.compile("selected"))
+    assert console.url == before
+    assert f"/requests/{desk['held'].pk}/" not in console.url
+    expect(console.locator("#notices .notice")).to_have_count(0)
     expect(console.locator("#list-pending")).to_be_visible()
     expect(console.locator("#list-mine")).to_be_visible()
     # closed: one page, then the rest with "Load more"
