@@ -26,8 +26,15 @@ _guard = Lock()
 
 
 def settled_note(request_id: int, status: str, operator_name: str | None) -> None:
-    """Remember a committed status of a request (waiting statuses are ignored)."""
+    """Remember a committed status of a request. A waiting status names a new request
+    (none goes back to waiting): whatever was remembered of that id is forgotten. A
+    real database never hands an id out twice, but the test suite's flushed one does,
+    and a long-lived Daphne would otherwise refuse the new request's accepts as
+    "already taken" by the old one's operator. (A late event only costs a database
+    call: the database still refuses a settled request.)"""
     if status in WAITING:
+        with _guard:
+            _settled.pop(request_id, None)
         return
     with _guard:
         _settled[request_id] = (status, operator_name)
