@@ -357,15 +357,19 @@ function replyEnable(enabled) {
 }
 
 // the request on screen is no longer in any list (its chat was taken away, say): clear it
-function unavailable() {
+function detailClear() {
   selected = null;
   lastSequence = 0;
   $("messages").replaceChildren();
   $("detail").hidden = true;
+  history.replaceState(null, "", "/console/");
+}
+
+function unavailable() {
+  detailClear();
   replyEnable(false);
   $("empty").textContent = labels.unavailable;
   $("empty").hidden = false;
-  history.replaceState(null, "", "/console/");
 }
 
 // back to the lists (on a phone they and the conversation take turns on screen): the
@@ -375,11 +379,7 @@ function deselect() {
   typing.stop();
   typing.clear();
   send({ type: "unwatch" });
-  selected = null;
-  lastSequence = 0;
-  $("messages").replaceChildren();
-  $("detail").hidden = true;
-  history.replaceState(null, "", "/console/");
+  detailClear();
   renderLists();
 }
 
@@ -761,10 +761,7 @@ function reject() {
   toast.append(text, undo);
   $("undo").appendChild(toast);
   // stop watching meanwhile: the visitor's next messages are not read (nor "Seen")
-  send({ type: "unwatch" });
-  unavailable();
-  $("empty").textContent = "";
-  renderLists();
+  deselect();
   undo.focus();
 }
 
